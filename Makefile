@@ -1,0 +1,36 @@
+# Set-up is two commands on a fresh machine: `make demo` and `make test`.
+# Both install into .venv first when needed (torch and torchvision pinned in pyproject.toml).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
+
+.PHONY: install demo test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,compare]'
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/mtrain run recipes/digits_mlp.yaml output_dir=runs/demo
+
+# pytest's exit code 5 ("no tests ran") must fail the run.
+test: install
+	$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: no tests ran"; exit 1; fi; exit $$rc
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check model_trainer tests benchmarks
+
+bench: install
+	$(PY) benchmarks/run_all.py --json benchmarks/results.json
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""model_trainer: typed YAML recipes -> PyTorch experiments and ablation studies.
+
+Light on import: the recipe markers come from pure-Python modules; `ModelWrapper` and
+`run` (which need torch) load on first use, so `import model_trainer.cli` stays fast.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from model_trainer.recipe.markers import MISSING, Derived, Stateful, Stateless
+from model_trainer.recipe.schema import ModelConfig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MISSING", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless", "run",
+    "__version__",
+]
+
+if TYPE_CHECKING:
+    from model_trainer.api import run
+    from model_trainer.wrapper import ModelWrapper
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModelWrapper":
+        from model_trainer.wrapper import ModelWrapper
+
+        return ModelWrapper
+    if name == "run":
+        from model_trainer.api import run
+
+        return run
+    raise AttributeError(f"module 'model_trainer' has no attribute {name!r}")

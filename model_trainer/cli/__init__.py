@@ -1,0 +1,1 @@
+"""The `mtrain` command line. Importing it must stay light: no torch, ray or matplotlib."""

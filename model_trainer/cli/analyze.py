@@ -1,0 +1,30 @@
+"""`mtrain analyze`: tables, plots and a report from the trial folders under DIR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from model_trainer.cli.boundary import boundary, stdout
+
+
+@boundary
+def analyze(
+    directory: Annotated[Path, typer.Argument(help="A study folder, a trial folder, or any "
+                                              "folder holding them.", show_default=False)],
+    metric: Annotated[str | None, typer.Option(help="Objective metric, e.g. val_accuracy "
+                                               "(default: the recipe's monitor).")] = None,
+    mode: Annotated[Literal["min", "max"] | None, typer.Option(help="min or max.")] = None,
+    filters: Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE: keep "
+                                                      "matching trials (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default DIR/analysis).")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw PNG plots.")] = True,
+    fmt: Annotated[Literal["html", "md"], typer.Option("--format", help="Report format.")] = "html",
+) -> None:
+    """Answer the study's question: ranked trials, ablation statistics, plots and a report."""
+    from model_trainer.analysis import analyze as run_analysis
+
+    run_analysis(directory, metric=metric, mode=mode, filters=tuple(filters or ()), out=out,
+                 plots=plots, fmt=fmt, console=stdout)

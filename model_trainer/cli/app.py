@@ -1,0 +1,45 @@
+"""The Typer application: thin commands, one error boundary, `mtrain --version`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from model_trainer import __version__
+from model_trainer.cli.analyze import analyze
+from model_trainer.cli.run import run
+from model_trainer.cli.show import show
+from model_trainer.cli.validate import validate
+
+app = typer.Typer(
+    name="mtrain",
+    help="Typed YAML recipes -> PyTorch experiments and ablation studies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(run)
+app.command()(validate)
+app.command()(show)
+app.command()(analyze)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mtrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Typed YAML recipes -> PyTorch experiments and ablation studies."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,15 @@
+"""Arguments shared by the commands that read a recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.", show_default=False)]
+OverridesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="KEY=VALUE overrides in OmegaConf's dotlist grammar, "
+                   "e.g. train.optimizer.lr=3e-4 model.args.hidden=256.", show_default=False),
+]

@@ -1,0 +1,29 @@
+"""`mtrain run`: one experiment, or the whole study when the recipe has one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from model_trainer.cli.boundary import boundary, print_warnings, stdout
+from model_trainer.cli.options import OverridesArg, RecipeArg
+
+
+@boundary
+def run(
+    recipe: RecipeArg,
+    overrides: OverridesArg = None,
+    force: Annotated[bool, typer.Option("--force", help="Retrain a completed experiment "
+                                        "from scratch.")] = False,
+    smoke: Annotated[bool, typer.Option("--smoke", help="Run a couple of train and val "
+                                        "batches end to end; write nothing.")] = False,
+) -> None:
+    """Train the experiment (a rerun continues it), or run the recipe's study."""
+    from model_trainer.api import run as run_recipe
+    from model_trainer.recipe import load_recipe
+
+    loaded = load_recipe(recipe, overrides or [])
+    print_warnings(loaded.warnings)
+    result = run_recipe(loaded, force=force, smoke=smoke)
+    stdout.print(result.summary() if hasattr(result, "summary") else str(result))

@@ -1,0 +1,41 @@
+"""Short human descriptions of a recipe, shared by validate, show and run."""
+
+from __future__ import annotations
+
+from model_trainer.recipe import LoadedRecipe, Recipe
+from model_trainer.recipe.space import grid, parse_dimension
+
+
+def summary_line(recipe: Recipe) -> str:
+    """One line: what trains, how long, with what."""
+    t = recipe.train
+    opt = t.optimizer
+    model = recipe.model.target.rsplit(".", 1)[-1]
+    line = (f"{recipe.name}: {model}, {t.epochs} epochs, batch {t.batch_size}, "
+            f"{opt.name} lr={opt.lr:g}, {t.precision} on {recipe.device}")
+    if recipe.study is not None:
+        s = recipe.study
+        line += f"; study: {s.sampler} over {len(s.space)} key(s), concurrency {s.concurrency}"
+    return line
+
+
+def planned_trials(loaded: LoadedRecipe) -> list[str]:
+    """The trial id(s) a run would use, one line each (studies: what can be known now)."""
+    study = loaded.recipe.study
+    if study is None:
+        return [f"trial {loaded.trial_id}"]
+    seeds = study.seeds or [loaded.recipe.seed]
+    if study.sampler != "grid":
+        return [f"study {loaded.study_id}: {study.trials} {study.sampler}-sampled "
+                f"configuration(s) x {len(seeds)} seed(s) = {study.trials * len(seeds)} trials "
+                "(values are sampled at run time)"]
+    dims = [parse_dimension(k, v)[0] for k, v in study.space.items()]
+    points = grid([d for d in dims if d is not None]) or [{}]
+    lines = [f"study {loaded.study_id}: {len(points)} grid point(s) x {len(seeds)} seed(s) "
+             f"= {len(points) * len(seeds)} trials"]
+    for point in points:
+        for seed in seeds:
+            variant = loaded.variant({**point, "seed": seed})
+            values = " ".join(f"{k}={v}" for k, v in point.items())
+            lines.append(f"  trial {variant.trial_id}  seed={seed} {values}".rstrip())
+    return lines

@@ -1,0 +1,19 @@
+"""`mtrain validate`: every check that needs no training, all errors at once."""
+
+from __future__ import annotations
+
+from model_trainer.cli.boundary import boundary, print_warnings, stdout
+from model_trainer.cli.options import OverridesArg, RecipeArg
+
+
+@boundary
+def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
+    """Check a recipe (types, paths, cross-field rules, study space) and print its trial ids."""
+    from model_trainer.cli.summary import planned_trials, summary_line
+    from model_trainer.recipe import load_recipe
+
+    loaded = load_recipe(recipe, overrides or [])
+    print_warnings(loaded.warnings)
+    stdout.print(f"[green]ok[/] {recipe}: {summary_line(loaded.recipe)}")
+    for line in planned_trials(loaded):
+        stdout.print(line, highlight=False)

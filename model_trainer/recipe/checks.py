@@ -1,0 +1,152 @@
+"""Cross-field checks: values that type-check but make no sense together.
+
+Errors stop the run before any training; warnings are printed and the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from model_trainer.recipe.markers import Kind, split_marker
+from model_trainer.recipe.schema import Recipe
+from model_trainer.recipe.space import parse_dimension
+from model_trainer.recipe.typecheck import INVALID, build, closest, kinds_of
+
+Report = Callable[[str, str], None]
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
+
+
+def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
+    """Every cross-field rule on a type-checked recipe."""
+    if not _SAFE_NAME.match(recipe.name) or ".." in recipe.name:
+        report("name", f"'{recipe.name}' is not a safe folder name (letters, digits, . _ = + -; "
+               "no '/' or '..': it must stay inside output_dir)")
+    if not _DEVICE.match(recipe.device):
+        report("device", f"expected auto, cpu, cuda or cuda:N, got '{recipe.device}'")
+    _check_train(recipe, report, warn)
+    if recipe.study is not None:
+        _check_study(recipe, report, warn)
+
+
+def _at_least(value: Any, low: float, key: str, report: Report) -> None:
+    if value is not None and value < low:
+        report(key, f"must be >= {low}, got {value}")
+
+
+def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
+    t = recipe.train
+    for key in ("epochs", "batch_size", "grad_accum", "eval_every", "log_every",
+                "checkpoint_every", "devices"):
+        _at_least(getattr(t, key), 1, f"train.{key}", report)
+    opt = t.optimizer
+    if not (math.isfinite(opt.lr) and opt.lr > 0):
+        report("train.optimizer.lr", f"must be a finite number > 0, got {opt.lr}")
+    _at_least(opt.weight_decay, 0, "train.optimizer.weight_decay", report)
+    _at_least(opt.momentum, 0, "train.optimizer.momentum", report)
+    if opt.momentum is not None and opt.name != "sgd":
+        report("train.optimizer.momentum", f"applies to sgd only (optimizer is '{opt.name}'); "
+               "pass other options in train.optimizer.args")
+    if t.grad_clip is not None and not t.grad_clip > 0:
+        report("train.grad_clip", f"must be > 0 or null, got {t.grad_clip}")
+    if t.precision == "fp16" and recipe.device in ("cpu", "mps"):
+        report("train.precision", f"fp16 needs CUDA (device is '{recipe.device}'); use bf16 on CPU")
+    _at_least(t.early_stopping.patience, 1, "train.early_stopping.patience", report)
+    if t.strategy == "single" and t.devices > 1:
+        warn("train.devices", "is ignored unless train.strategy is ddp")
+    if len(set(t.metrics)) != len(t.metrics):
+        report("train.metrics", "lists a metric twice")
+    monitor = t.monitor.metric
+    known = {"train_loss", "val_loss"} | {f"val_{m}" for m in t.metrics}
+    if not re.match(r"^(train|val|test)_\w+$", monitor):
+        report("train.monitor.metric", f"expected <split>_<metric> like val_loss or "
+               f"val_accuracy, got '{monitor}'")
+    elif monitor not in known:
+        warn("train.monitor.metric", f"'{monitor}' is not a built-in metric of this recipe "
+             f"({', '.join(sorted(known))}){closest(monitor, known)}; it must come from "
+             "custom_evaluation")
+
+
+def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
+    s = recipe.study
+    assert s is not None
+    _at_least(s.concurrency, 1, "study.concurrency", report)
+    _at_least(s.trials, 1, "study.trials", report)
+    _at_least(s.retries, 0, "study.retries", report)
+    _at_least(s.fail_fast, 1, "study.fail_fast", report)
+    _at_least(s.resources.gpus, 0, "study.resources.gpus", report)
+    if not s.resources.cpus > 0:
+        report("study.resources.cpus", f"must be > 0, got {s.resources.cpus}")
+    if len(set(s.seeds)) != len(s.seeds):
+        report("study.seeds", "lists a seed twice")
+    if s.sampler in ("random", "tpe") and s.trials is None:
+        report("study.trials", f"is required by sampler '{s.sampler}' (how many configurations)")
+    for key, spec in s.space.items():
+        where = f"study.space.{key}"
+        dim, problems = parse_dimension(key, spec)
+        for problem in problems:
+            report(where, problem)
+        target = _attribute(recipe, key, where, report)
+        if dim is None or target is None:
+            continue
+        attr_type = target
+        if dim.kind == "choice":
+            for i, value in enumerate(dim.values):
+                if build(value, attr_type, f"{where}.choice.{i}", report) is INVALID:
+                    break
+        elif not _accepts(attr_type, 1):
+            report(where, f"a {dim.kind} range gives numbers, but {key} is not numeric")
+        elif dim.kind in ("uniform", "loguniform") and not _accepts(attr_type, 0.5):
+            report(where, f"{key} is an int: use {{int: [low, high]}}, not {dim.kind}")
+        if s.sampler == "grid" and not dim.is_discrete:
+            report(where, f"the grid sampler needs discrete values, but this is a {dim.kind} "
+                   "range; use choice or int, or sampler random/tpe")
+    if s.sampler == "grid" and s.trials is not None:
+        warn("study.trials", "is ignored by the grid sampler (it runs every grid point once)")
+
+
+def _accepts(tp: Any, value: Any) -> bool:
+    return build(value, tp, "", lambda k, m: None) is not INVALID
+
+
+def _attribute(recipe: Recipe, key: str, where: str, report: Report) -> Any:
+    """The type of the stateful attribute at dotted `key`, or None (reported) if unusable."""
+    if key == "seed":
+        report(where, "vary seeds with study.seeds, not the search space")
+        return None
+    if key.split(".")[0] == "study":
+        report(where, "the study section cannot be searched over")
+        return None
+    node: Any = recipe
+    tp: Any = type(recipe)
+    kind = Kind.STATEFUL
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        if isinstance(node, dict) or tp is Any:  # free-form args: any value, stateful
+            return Any
+        if not dataclasses.is_dataclass(tp):
+            report(where, f"'{'.'.join(parts[:depth])}' has no attributes (it is a "
+                   f"{getattr(tp, '__name__', tp)})")
+            return None
+        fields = kinds_of(tp, kind)
+        if part not in fields:
+            report(where, f"no recipe attribute '{key}'{closest(part, fields)}")
+            return None
+        kind, bare = fields[part]
+        full = typing.get_type_hints(tp, include_extras=True)[part]
+        node = getattr(node, part, None) if node is not None else None
+        tp = type(node) if dataclasses.is_dataclass(node) else split_marker(full)[0]
+        if typing.get_origin(tp) is not None and type(None) in typing.get_args(tp):
+            inner = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = inner[0] if len(inner) == 1 else tp
+    if kind is not Kind.STATEFUL:
+        report(where, f"{key} is {kind.value}: varying it would not change the experiment")
+        return None
+    return tp
+

@@ -1,0 +1,85 @@
+"""Experiment identity: a readable prefix plus a sha256 of the stateful attributes.
+
+Only Stateful attributes enter the hash (Stateless and Derived never do), in a canonical
+JSON form, so key order in the YAML and int-vs-float spelling of a float field do not
+matter. The `study` section is not part of a trial's identity: the same experiment is
+the same whether a study or a person launched it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import re
+from typing import Any
+
+from model_trainer.recipe.markers import Kind
+from model_trainer.recipe.typecheck import kinds_of
+
+HASH_CHARS = 12
+
+
+def to_plain(value: Any) -> Any:
+    """Recipe dataclasses -> plain dicts/lists/scalars (for YAML, JSON and hashing)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def attribute_kinds(value: Any, prefix: str = "", kind: Kind = Kind.STATEFUL) -> dict[str, Kind]:
+    """Every leaf attribute's dotted key with its effective kind."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        result: dict[str, Kind] = {}
+        for name, (field_kind, _) in kinds_of(type(value), kind).items():
+            result.update(attribute_kinds(getattr(value, name), f"{prefix}{name}.", field_kind))
+        return result
+    if isinstance(value, dict) and value:
+        result = {}
+        for k, v in value.items():
+            result.update(attribute_kinds(v, f"{prefix}{k}.", kind))
+        return result
+    return {prefix.rstrip("."): kind}
+
+
+def stateful_view(value: Any, kind: Kind = Kind.STATEFUL) -> Any:
+    """Only the stateful part of a recipe, as plain data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: stateful_view(getattr(value, name), field_kind)
+                for name, (field_kind, _) in kinds_of(type(value), kind).items()
+                if field_kind is Kind.STATEFUL}
+    if isinstance(value, dict):
+        return {str(k): stateful_view(v, kind) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [stateful_view(v, kind) for v in value]
+    return to_plain(value)
+
+
+def digest(data: Any) -> str:
+    """sha256 hex of the canonical JSON form of plain data."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def trial_id(recipe: Any) -> str:
+    """`<model>-<12 hex>`: the identity of one experiment (one trial of a study)."""
+    state = stateful_view(recipe)
+    state.pop("study", None)
+    return f"{_slug(recipe.model.target)}-{digest(state)[:HASH_CHARS]}"
+
+
+def study_id(recipe: Any) -> str:
+    """`study-<12 hex>`: base recipe's stateful attributes plus the study's own."""
+    return f"study-{digest(stateful_view(recipe))[:HASH_CHARS]}"
+
+
+def _slug(target: str) -> str:
+    last = str(target).rsplit(".", 1)[-1].lower()
+    return re.sub(r"[^a-z0-9]+", "-", last).strip("-")[:24] or "trial"

@@ -1,0 +1,27 @@
+"""Names of the built-in optimizers, schedulers and metrics (pure Python, no torch).
+
+The recipe checks these names; the training package implements them.
+"""
+
+from __future__ import annotations
+
+import re
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "cosine", "step", "onecycle", "plateau")
+METRICS = ("accuracy", "mse", "mae")
+_TOP_K = re.compile(r"^top(\d+)_accuracy$")
+
+
+def top_k(name: str) -> int | None:
+    """k for 'top5_accuracy', else None."""
+    match = _TOP_K.match(name)
+    return int(match.group(1)) if match else None
+
+
+def is_builtin_metric(name: str) -> bool:
+    return name in METRICS or (top_k(name) or 0) >= 1
+
+
+def is_dotted_path(name: str) -> bool:
+    return "." in name

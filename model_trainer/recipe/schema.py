@@ -1,0 +1,114 @@
+"""The recipe schema: one dataclass per section, every attribute marked.
+
+Unmarked attributes are Stateful (part of the experiment's identity). Defaults live
+here and nowhere else. `model.args` and `data.args` are typed by the user's own config
+dataclass when `model.config` / `data.config` name one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from model_trainer.recipe.markers import MISSING, Stateless
+from model_trainer.recipe.node import ConfigNode
+
+class ModelConfig(ConfigNode):
+    """Base class for a user's model config dataclass (named by `model.config`)."""
+
+
+@dataclass
+class ModelSection(ConfigNode):
+    target: str = MISSING  # dotted path: nn.Module class or factory(config)
+    config: str | None = None  # dotted path to a dataclass that types `args`
+    args: Any = field(default_factory=dict)
+
+
+@dataclass
+class DataSection(ConfigNode):
+    target: str = MISSING  # dotted path: callable(config, flag) -> DataLoader
+    config: str | None = None  # dotted path to a dataclass that types `args`
+    args: Any = field(default_factory=dict)
+    num_workers: Stateless[int] = 0  # worker processes of the default loaders
+
+
+@dataclass
+class OptimizerConfig(ConfigNode):
+    name: str = "adamw"  # sgd | adam | adamw | dotted path to a torch.optim.Optimizer class
+    lr: float = 1.0e-3
+    weight_decay: float = 0.0
+    momentum: float | None = None  # sgd only
+    args: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments
+
+
+@dataclass
+class SchedulerConfig(ConfigNode):
+    name: str = "none"  # none | cosine | step | onecycle | plateau | dotted path
+    interval: Literal["step", "epoch"] | None = None  # None: the scheduler's natural one
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MonitorConfig(ConfigNode):
+    metric: str = "val_loss"  # <split>_<metric>, e.g. val_accuracy
+    mode: Literal["min", "max"] = "min"
+
+
+@dataclass
+class EarlyStoppingConfig(ConfigNode):
+    patience: int | None = None  # evaluations without improvement; None disables
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainConfig(ConfigNode):
+    epochs: Stateless[int] = 10  # a rerun with more epochs extends the run
+    batch_size: int = 64
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    grad_clip: float | None = None
+    grad_accum: int = 1
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    metrics: Stateless[list[str]] = field(default_factory=lambda: ["accuracy"])
+    monitor: Stateless[MonitorConfig] = field(default_factory=MonitorConfig)
+    early_stopping: Stateless[EarlyStoppingConfig] = field(default_factory=EarlyStoppingConfig)
+    eval_every: Stateless[int] = 1  # epochs between evaluations on the val split
+    log_every: Stateless[int] = 50  # optimizer steps between train-metric log lines
+    checkpoint_every: Stateless[int] = 1  # epochs between checkpoints
+    progress: Stateless[Literal["auto", "rich", "plain", "off"]] = "auto"
+    tensorboard: Stateless[bool] = False
+    strategy: Literal["single", "ddp"] = "single"
+    devices: Stateless[int] = 1  # processes (CPU) or GPUs for strategy ddp
+
+
+@dataclass
+class ResourcesConfig(ConfigNode):
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclass
+class StudyConfig(ConfigNode):
+    space: dict[str, Any] = field(default_factory=dict)  # dotted key -> {choice|uniform|...}
+    sampler: Literal["grid", "random", "tpe"] = "grid"
+    trials: Stateless[int | None] = None  # for random and tpe; raising it adds trials
+    seeds: list[int] = field(default_factory=list)  # empty: the recipe's own seed
+    pruner: Literal["none", "median"] = "none"
+    concurrency: Stateless[int] = 1
+    resources: Stateless[ResourcesConfig] = field(default_factory=ResourcesConfig)
+    address: Stateless[str | None] = None  # Ray cluster; None starts a local Ray on 127.0.0.1
+    retries: Stateless[int] = 0
+    fail_fast: Stateless[int | None] = None
+
+
+@dataclass
+class Recipe(ConfigNode):
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    name: Stateless[str] = "experiment"
+    seed: int = 0
+    output_dir: Stateless[str] = "runs"
+    device: Stateless[str] = "auto"  # auto | cpu | cuda | cuda:N
+    wrapper: str = "model_trainer.ModelWrapper"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    study: StudyConfig | None = None

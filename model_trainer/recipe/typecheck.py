@@ -1,0 +1,242 @@
+"""Strict conversion of plain YAML data into typed recipe dataclasses.
+
+Every problem is collected (never just the first) and located by dotted key. There is
+no lossy coercion: 1.5 into an int, '5' into an int and 'yes' into a bool are errors;
+the only conversion is the exact int -> float widening.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Literal, Union
+
+from model_trainer.recipe.markers import MISSING, Kind, combine, split_marker
+
+Report = Callable[[str, str], None]  # (dotted key, message)
+
+
+class Invalid:
+    """Marks a value that failed to type-check (its issue is already reported)."""
+
+
+INVALID = Invalid()
+
+
+def describe(value: Any) -> str:
+    """`str 'fast'`, `float 1.5`: the type and a short repr, for error messages."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}" if value is not None else "null"
+
+
+def type_name(tp: Any) -> str:
+    """A readable name of a type annotation, as written in a recipe's terms."""
+    tp, _ = split_marker(tp)
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return "any value"
+    if tp is type(None):
+        return "null"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(type_name(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        return f"a list of {type_name(args[0])}" if args else "a list"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping ({tp.__name__})"
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    return getattr(tp, "__name__", str(tp))
+
+
+def closest(word: str, options: typing.Iterable[str]) -> str:
+    """' (did you mean 'x'?)' when a close option exists, else ''."""
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def field_hints(cls: type) -> dict[str, Any]:
+    """Type hints of a dataclass, markers kept."""
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def build(value: Any, tp: Any, key: str, report: Report, kind: Kind = Kind.STATEFUL) -> Any:
+    """Convert `value` to `tp`, reporting every mismatch below `key`; INVALID on failure."""
+    tp, own = split_marker(tp)
+    kind = combine(kind, own)
+    origin = typing.get_origin(tp)
+
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        return _build_union(value, tp, key, report, kind)
+    if value is None:
+        report(key, f"expected {type_name(tp)}, got null")
+        return INVALID
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return value
+        hint = closest(value, [str(a) for a in allowed]) if isinstance(value, str) else ""
+        report(key, f"expected {type_name(tp)}, got {describe(value)}{hint}")
+        return INVALID
+    if origin in (list, tuple):
+        return _build_list(value, tp, key, report, kind)
+    if origin is dict:
+        return _build_dict(value, tp, key, report, kind)
+    if dataclasses.is_dataclass(tp):
+        return build_dataclass(value, tp, key, report, kind)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        for member in tp:
+            if value == member.value or value == member.name:
+                return member
+        report(key, f"expected {type_name(tp)}, got {describe(value)}")
+        return INVALID
+    return _build_scalar(value, tp, key, report)
+
+
+def _build_scalar(value: Any, tp: Any, key: str, report: Report) -> Any:
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > 2**53:
+                report(key, f"expected float, got int {value} (too large to be exact)")
+                return INVALID
+            return float(value)
+        ok = isinstance(value, float)
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif isinstance(tp, type):
+        ok = isinstance(value, tp)
+    else:
+        ok = True
+    if not ok:
+        report(key, f"expected {type_name(tp)}, got {describe(value)}")
+        return INVALID
+    return value
+
+
+def _build_union(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> Any:
+    options = typing.get_args(tp)
+    if value is None:
+        if type(None) in options:
+            return None
+        report(key, f"expected {type_name(tp)}, got null")
+        return INVALID
+    real = [o for o in options if o is not type(None)]
+    if len(real) == 1:
+        return build(value, real[0], key, report, kind)
+    for option in real:  # the first option that accepts the value wins
+        problems: list[tuple[str, str]] = []
+        result = build(value, option, key, lambda k, m: problems.append((k, m)), kind)
+        if not problems:
+            return result
+    report(key, f"expected {type_name(tp)}, got {describe(value)}")
+    return INVALID
+
+
+def _build_list(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> Any:
+    if not isinstance(value, list | tuple):
+        report(key, f"expected {type_name(tp)}, got {describe(value)}")
+        return INVALID
+    args = typing.get_args(tp)
+    item_tp = args[0] if args else Any
+    items = [build(v, item_tp, f"{key}.{i}", report, kind) for i, v in enumerate(value)]
+    if any(i is INVALID for i in items):
+        return INVALID
+    return tuple(items) if typing.get_origin(tp) is tuple else items
+
+
+def _build_dict(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> Any:
+    if not isinstance(value, dict):
+        report(key, f"expected {type_name(tp)}, got {describe(value)}")
+        return INVALID
+    args = typing.get_args(tp)
+    value_tp = args[1] if len(args) == 2 else Any
+    result = {}
+    for k, v in value.items():
+        sub = f"{key}.{k}" if key else str(k)
+        if not isinstance(k, str):
+            report(sub, f"keys must be strings, got {describe(k)}")
+            continue
+        result[k] = build(v, value_tp, sub, report, kind)
+    if any(v is INVALID for v in result.values()):
+        return INVALID
+    return result
+
+
+def build_dataclass(value: Any, cls: type, key: str, report: Report,
+                    kind: Kind = Kind.STATEFUL) -> Any:
+    """Build dataclass `cls` from a mapping: unknown, missing and derived keys are errors.
+
+    An invalid value is reported and its default stands in, so later checks still run
+    on the rest (the caller knows from the reports that the result is not valid).
+    """
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        report(key, f"expected {type_name(cls)}, got {describe(value)}")
+        return INVALID
+    hints = field_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    prefix = f"{key}." if key else ""
+    ok = True
+    for name in value:
+        if name not in fields:
+            report(f"{prefix}{name}", f"unknown key{closest(str(name), fields)}; "
+                   f"valid keys: {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        _, own = split_marker(hints[name])
+        field_kind = combine(kind, own)
+        if name in value:
+            if field_kind is Kind.DERIVED and value[name] != MISSING:
+                report(f"{prefix}{name}", "is Derived (filled at run time by the wrapper's "
+                       "config_parser); remove it from the recipe")
+                continue
+            built = build(value[name], hints[name], f"{prefix}{name}", report, kind)
+            if built is not INVALID:
+                kwargs[name] = built
+            elif _is_required(f) and f.default is not MISSING:
+                ok = False  # no default to stand in; the later checks cannot run
+        elif field_kind is Kind.DERIVED:
+            kwargs[name] = MISSING if _is_required(f) else f.default
+        elif _is_required(f):
+            report(f"{prefix}{name}", f"missing required key (expected {type_name(hints[name])})")
+            ok = ok and f.default is MISSING
+    if not ok:
+        return INVALID
+    kwargs = {k: v for k, v in kwargs.items() if v is not dataclasses.MISSING}
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # a user's __post_init__ rejecting the values
+        report(key, f"{cls.__name__} rejected these values: {type(exc).__name__}: {exc}")
+        return INVALID
+
+
+def _is_required(f: dataclasses.Field) -> bool:
+    return (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING) or (
+        f.default is MISSING
+    )
+
+
+def kinds_of(cls: type, kind: Kind = Kind.STATEFUL) -> dict[str, tuple[Kind, Any]]:
+    """Each field of dataclass `cls` with its effective kind and bare type."""
+    result = {}
+    for name, hint in field_hints(cls).items():
+        bare, own = split_marker(hint)
+        result[name] = (combine(kind, own), bare)
+    return result

@@ -1,0 +1,156 @@
+"""Every kind of recipe mistake gives one located line, exit code 2 and no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from model_trainer.cli.app import app
+from tests.recipe.samples import BASE
+
+runner = CliRunner()
+
+
+def sub(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+def add(text: str) -> str:
+    return BASE + text  # appended lines start at line 16
+
+
+STUDY = "study:\n  space:\n"  # lines 16-17; the first space entry is line 18
+
+# (id, recipe text, dotted key, line, fragment of the message)
+CASES = [
+    ("float-into-int", sub("batch_size: 4", "batch_size: 4.5"), "train.batch_size", 14,
+     "expected int, got float 4.5"),
+    ("quoted-int", sub("batch_size: 4", "batch_size: '4'"), "train.batch_size", 14,
+     "expected int, got str '4'"),
+    ("yes-into-bool", add("  tensorboard: yes\n"), "train.tensorboard", 16,
+     "expected bool, got str 'yes'"),
+    ("str-into-float", sub("lr: 1.0e-3", "lr: fast"), "train.optimizer.lr", 15,
+     "expected float, got str 'fast'"),
+    ("unknown-top-key", add("sed: 1\n"), "sed", 16, "did you mean 'seed'"),
+    ("unknown-nested-key", sub("epochs: 2", "epoch: 2"), "train.epoch", 13,
+     "did you mean 'epochs'"),
+    ("bad-literal", add("  precision: fp64\n"), "train.precision", 16,
+     "expected one of 'fp32', 'bf16', 'fp16'"),
+    ("yaml-syntax", sub("  batch_size: 4\n", "  batch_size: [4\n"), "", 15, "invalid YAML"),
+    ("duplicate-key", sub("device: auto\n", "device: auto\nseed: 1\n"), "seed", 4,
+     "duplicate key (first at line 2)"),
+    ("missing-required", sub("  target: tests.recipe.userconf.make_loader\n", "  args: {}\n"),
+     "data.target", 10, "missing required key"),
+    ("derived-set", sub("    act: relu\n", "    act: relu\n    num_classes: 10\n"),
+     "model.args.num_classes", 10, "is Derived"),
+    ("unknown-model-arg", sub("    hidden: 8", "    hiden: 8"), "model.args.hiden", 8,
+     "did you mean 'hidden'"),
+    ("module-missing", sub("userconf.TinyModel", "nosuch.TinyModel"), "model.target", 5,
+     "no module named 'tests.recipe.nosuch'"),
+    ("attribute-missing", sub("userconf.TinyModel", "userconf.TinyModl"), "model.target", 5,
+     "has no attribute 'TinyModl' (did you mean 'TinyModel'?)"),
+    ("config-not-dataclass", sub("userconf.TinyConfig", "userconf.make_loader"), "model.config",
+     6, "is not a dataclass"),
+    ("data-not-callable", sub("userconf.make_loader", "userconf.CONSTANT"), "data.target", 11,
+     "is not callable"),
+    ("wrapper-wrong-kind", add("wrapper: tests.recipe.userconf.TinyModel\n"), "wrapper", 16,
+     "not a subclass of model_trainer.ModelWrapper"),
+    ("unknown-optimizer", sub("name: adamw", "name: adamx"), "train.optimizer.name", 15,
+     "did you mean 'adam"),
+    ("unknown-metric", add("  metrics: [accurcy]\n"), "train.metrics.0", 16,
+     "did you mean 'accuracy'"),
+    ("negative-lr", sub("lr: 1.0e-3", "lr: -0.1"), "train.optimizer.lr", 15,
+     "must be a finite number > 0"),
+    ("zero-batch", sub("batch_size: 4", "batch_size: 0"), "train.batch_size", 14,
+     "must be >= 1"),
+    ("fp16-on-cpu", sub("device: auto", "device: cpu") + "  precision: fp16\n",
+     "train.precision", 16, "fp16 needs CUDA"),
+    ("bad-device", sub("device: auto", "device: gpu"), "device", 3, "expected auto, cpu"),
+    ("unsafe-name", sub("name: tiny", "name: ../../etc"), "name", 1, "not a safe folder name"),
+    ("nested-literal", sub("act: relu", "act: tanh"), "model.args.act", 9,
+     "expected one of 'relu', 'gelu'"),
+    ("enum-value", add("").replace("    act: relu\n", "    act: relu\n    color: purple\n"),
+     "model.args.color", 10, "expected one of 'red', 'blue'"),
+    ("list-item-type", sub("    act: relu\n", "    act: relu\n    layers: [4, x]\n"),
+     "model.args.layers.1", 10, "expected int, got str 'x'"),
+    ("unknown-scheduler", add("  scheduler: {name: cosin}\n"), "train.scheduler.name", 16,
+     "did you mean 'cosine'"),
+    ("monitor-format", add("  monitor: {metric: accuracy}\n"), "train.monitor.metric", 16,
+     "expected <split>_<metric>"),
+    ("patience-zero", add("  early_stopping: {patience: 0}\n"), "train.early_stopping.patience",
+     16, "must be >= 1"),
+    ("momentum-not-sgd", sub("lr: 1.0e-3}", "lr: 1.0e-3, momentum: 0.9}"),
+     "train.optimizer.momentum", 15, "applies to sgd only"),
+    ("space-stateless-key", add(STUDY + "    train.epochs: {choice: [1, 2]}\n"),
+     "study.space.train.epochs", 18, "is stateless"),
+    ("space-unknown-key", add(STUDY + "    model.args.hiddn: {choice: [1, 2]}\n"),
+     "study.space.model.args.hiddn", 18, "did you mean 'hidden'"),
+    ("space-grid-continuous", add(STUDY + "    train.optimizer.lr: {uniform: [0.1, 0.2]}\n"),
+     "study.space.train.optimizer.lr", 18, "grid sampler needs discrete values"),
+    ("space-choice-type", add(STUDY + "    model.args.hidden: {choice: [8, big]}\n"),
+     "study.space.model.args.hidden.choice.1", 18, "expected int, got str 'big'"),
+    ("space-seed", add(STUDY + "    seed: {choice: [1, 2]}\n"), "study.space.seed", 18,
+     "vary seeds with study.seeds"),
+    ("space-spec-kind", add(STUDY + "    model.args.hidden: {choise: [1, 2]}\n"),
+     "study.space.model.args.hidden", 18, "did you mean 'choice'"),
+    ("space-loguniform-low", add("study:\n  sampler: random\n  trials: 2\n  space:\n"
+                                 "    train.optimizer.lr: {loguniform: [0, 1]}\n"),
+     "study.space.train.optimizer.lr", 20, "loguniform needs low > 0"),
+    ("space-int-for-float", add("study:\n  sampler: random\n  trials: 2\n  space:\n"
+                                "    model.args.hidden: {uniform: [1, 9]}\n"),
+     "study.space.model.args.hidden", 20, "is an int"),
+    ("study-concurrency", add("study:\n  concurrency: 0\n"), "study.concurrency", 17,
+     "must be >= 1"),
+    ("study-random-no-trials", add("study:\n  sampler: random\n"), "study.trials", 16,
+     "is required by sampler 'random'"),
+    ("study-unknown-key", add("study:\n  sampel: grid\n"), "study.sampel", 17,
+     "did you mean 'sampler'"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "line", "fragment"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_recipe_is_one_located_line(write, text, key, line, fragment):
+    path = write(text)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    location = f"{path}:{line}: {key}: " if key else f"{path}:{line}: "
+    matching = [ln for ln in result.output.splitlines() if location in ln]
+    assert len(matching) == 1, f"expected one line at {location!r}:\n{result.output}"
+    assert fragment in matching[0]
+
+
+def test_at_least_25_distinct_kinds():
+    assert len({c[0] for c in CASES}) >= 25
+
+
+def test_all_errors_are_reported_at_once(write):
+    text = sub("lr: 1.0e-3", "lr: fast").replace("batch_size: 4", "batch_size: 0")
+    text = text.replace("userconf.make_loader", "userconf.nothing") + "  precision: fp64\n"
+    result = runner.invoke(app, ["validate", str(write(text))])
+    assert result.exit_code == 2
+    for key in ("train.optimizer.lr", "train.batch_size", "data.target", "train.precision"):
+        assert f": {key}: " in result.output
+    assert "4 errors in the recipe" in result.output
+
+
+def test_recipe_that_is_not_a_mapping(write):
+    result = runner.invoke(app, ["validate", str(write("- a\n- b\n"))])
+    assert result.exit_code == 2
+    assert "must be a YAML mapping" in result.output
+
+
+def test_missing_file_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "recipe file not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_full_error_env_shows_the_traceback(write, monkeypatch):
+    monkeypatch.setenv("MTRAIN_FULL_ERROR", "1")
+    result = runner.invoke(app, ["validate", str(write(sub("lr: 1.0e-3", "lr: fast")))])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output

@@ -1,0 +1,61 @@
+"""Overrides go through the same validation as the file and errors name the override."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_trainer.errors import RecipeError
+from model_trainer.recipe import load_recipe_text
+
+
+def load(text, *overrides):
+    return load_recipe_text(text, list(overrides), name="r.yaml").recipe
+
+
+def issues(text, *overrides):
+    with pytest.raises(RecipeError) as info:
+        load_recipe_text(text, list(overrides), name="r.yaml")
+    return [str(i) for i in info.value.issues]
+
+
+def test_good_overrides_are_typed(base):
+    r = load(base, "train.optimizer.lr=3e-4", "model.args.hidden=16", "name='5'",
+             "train.metrics=[accuracy,mse]", "train.grad_clip=null", "train.epochs=7")
+    assert r.train.optimizer.lr == pytest.approx(3e-4)
+    assert r.model.args.hidden == 16
+    assert r.name == "5"
+    assert r.train.metrics == ["accuracy", "mse"]
+    assert r.train.grad_clip is None
+    assert r.train.epochs == 7
+
+
+def test_override_can_add_a_whole_section(base):
+    r = load(base, "study={space: {model.args.hidden: {choice: [4, 8]}}, seeds: [0, 1]}")
+    assert r.study is not None and r.study.seeds == [0, 1]
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("train.optimizer.lr=fast", "override 'train.optimizer.lr=fast': train.optimizer.lr: "
+                                "expected float, got str 'fast'"),
+    ("train.batch_size='8'", "override 'train.batch_size='8'': train.batch_size: expected int"),
+    ("train.epocs=3", "override 'train.epocs=3': train.epocs: unknown key (did you mean 'epochs'?)"),
+    ("seed.x=1", "override 'seed.x=1': seed.x: cannot set a key inside 'seed'"),
+    ("nonsense", "override 'nonsense': expected KEY=VALUE"),
+    ("model.args.num_classes=3", "override 'model.args.num_classes=3': model.args.num_classes: "
+                                 "is Derived"),
+    ("train.tensorboard=yes", "train.tensorboard: expected bool, got str 'yes'"),
+])
+def test_bad_override_names_the_override(base, override, expected):
+    found = issues(base, override)
+    assert any(expected in line for line in found), found
+
+
+def test_file_errors_keep_their_lines_next_to_override_errors(base):
+    found = issues(base.replace("lr: 1.0e-3", "lr: x"), "seed=1.5")
+    assert "r.yaml:15: train.optimizer.lr: expected float, got str 'x'" in found
+    assert "override 'seed=1.5': seed: expected int, got float 1.5" in found
+
+
+def test_override_fixes_a_file_error(base):
+    assert load(base.replace("lr: 1.0e-3", "lr: x"), "train.optimizer.lr=0.1") \
+        .train.optimizer.lr == 0.1

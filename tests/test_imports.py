@@ -1,0 +1,24 @@
+"""`import model_trainer.cli` stays light so that `mtrain --help` feels instant."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "ray", "matplotlib", "pandas", "optuna")
+
+
+def test_cli_import_pulls_in_no_heavy_library():
+    code = ("import sys, model_trainer.cli.app, model_trainer.recipe; "
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_help_and_version_run():
+    out = subprocess.run([sys.executable, "-m", "model_trainer", "--help"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "validate" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "model_trainer", "--version"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("mtrain ")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from model_trainer.recipe.markers import Kind, split_marker
+from model_trainer.recipe.paths import keyword_parameters
+from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.typecheck import INVALID, build, closest, kinds_of
@@ -111,6 +113,19 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
         warn("study.trials", "is ignored by the grid sampler (it runs every grid point once)")
 
 
+def _model_takes(recipe: Recipe, name: str, where: str, report: Report) -> bool:
+    """Without a model config, a searched model arg must be a parameter of the target."""
+    try:
+        accepted = keyword_parameters(import_object(recipe.model.target))
+    except ResolveError:
+        return True  # already reported at model.target
+    if accepted is not None and name not in accepted:
+        report(where, f"no recipe attribute 'model.args.{name}': {recipe.model.target} has no "
+               f"parameter '{name}'{closest(name, accepted)}")
+        return False
+    return True
+
+
 def _accepts(tp: Any, value: Any) -> bool:
     return build(value, tp, "", lambda k, m: None) is not INVALID
 
@@ -129,6 +144,8 @@ def _attribute(recipe: Recipe, key: str, where: str, report: Report) -> Any:
     parts = key.split(".")
     for depth, part in enumerate(parts):
         if isinstance(node, dict) or tp is Any:  # free-form args: any value, stateful
+            if parts[:depth] == ["model", "args"] and not _model_takes(recipe, part, where, report):
+                return None
             return Any
         if not dataclasses.is_dataclass(tp):
             report(where, f"'{'.'.join(parts[:depth])}' has no attributes (it is a "

@@ -56,6 +56,11 @@ def load_recipe_text(text: str, overrides: list[str] | tuple[str, ...] = (),
     return _load(parse_yaml_text(text, name), list(overrides))
 
 
+def rebuild_recipe(source: YamlSource, overrides: list[Override]) -> LoadedRecipe:
+    """Validate again from a recipe's parts (plain data: safe to send to another process)."""
+    return _validate(source, overrides)
+
+
 def _load(source: YamlSource, override_texts: list[str]) -> LoadedRecipe:
     overrides, issues = parse_overrides(override_texts)
     if source.issues:  # without a parsed document there is nothing more to check

@@ -70,15 +70,24 @@ def _type_args(section: Any, key: str, report: Report) -> None:
         section.args = built
 
 
-def _check_signature(target: Any, args: dict, key: str, report: Report) -> None:
-    """Model args without a config class must match the constructor's parameters."""
+def keyword_parameters(target: Any) -> list[str] | None:
+    """The keyword arguments `target` accepts, or None when it takes any (**kwargs) or
+    its signature cannot be read."""
     try:
         params = inspect.signature(target).parameters
     except (TypeError, ValueError):
-        return
+        return None
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _check_signature(target: Any, args: dict, key: str, report: Report) -> None:
+    """Model args without a config class must match the constructor's parameters."""
+    accepted = keyword_parameters(target)
+    if accepted is None:
         return
-    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    params = inspect.signature(target).parameters
     for name in args:
         if name not in accepted:
             report(f"{key}.{name}", f"{_name(target)} has no parameter '{name}'"

@@ -1,0 +1,5 @@
+"""Ablation studies: search spaces, samplers, parallel trials on Ray, resumable index."""
+
+from model_trainer.study.runner import StudyResult, run_study, study_folder
+
+__all__ = ["StudyResult", "run_study", "study_folder"]

@@ -1,0 +1,122 @@
+"""Where trials run: inline in the driver, or as Ray tasks (local Ray or a cluster).
+
+Both offer the same three calls: `submit`, `wait_one` (the next finished trial with its
+outcome) and `cancel_all`. A Ray worker that dies becomes a failed outcome to retry,
+never a hung study.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from model_trainer.errors import UsageError
+from model_trainer.study.trial_task import TrialPayload, execute_trial
+
+
+class InlineExecutor:
+    """Runs one trial at a time in this process: concurrency 1 needs no Ray."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Any, TrialPayload]] = []
+
+    def __enter__(self) -> InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._queue.clear()
+
+    @property
+    def running(self) -> int:
+        return len(self._queue)
+
+    def submit(self, key: Any, payload: TrialPayload) -> None:
+        self._queue.append((key, payload))
+
+    def wait_one(self) -> tuple[Any, dict[str, Any]]:
+        key, payload = self._queue.pop(0)
+        return key, execute_trial(payload)
+
+    def cancel_all(self) -> list[tuple[Any, dict[str, Any]]]:
+        cancelled = [(key, {"state": "interrupted", "retry": True}) for key, _ in self._queue]
+        self._queue.clear()
+        return cancelled
+
+
+class RayExecutor:
+    """Ray tasks with the study's per-trial resources; starts a loopback Ray if needed."""
+
+    def __init__(self, address: str | None, cpus: float, gpus: float):
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # bind loopback only
+        import ray
+
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            if address is None:
+                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1",
+                         log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            self._started = True
+        self._check_resources(cpus, gpus)
+        self._task = ray.remote(execute_trial).options(
+            num_cpus=cpus, num_gpus=gpus, max_retries=0, retry_exceptions=False)
+        self._refs: dict[Any, Any] = {}
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._started:
+            self._ray.shutdown()
+
+    @property
+    def running(self) -> int:
+        return len(self._refs)
+
+    def submit(self, key: Any, payload: TrialPayload) -> None:
+        self._refs[self._task.remote(payload)] = key
+
+    def wait_one(self) -> tuple[Any, dict[str, Any]]:
+        ready, _ = self._ray.wait(list(self._refs), num_returns=1)
+        return self._collect(ready[0])
+
+    def cancel_all(self) -> list[tuple[Any, dict[str, Any]]]:
+        """Interrupt running trials (they save a checkpoint) and collect their outcomes."""
+        for ref in self._refs:
+            self._ray.cancel(ref, force=False)
+        outcomes = []
+        while self._refs:
+            ready, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=30)
+            if not ready:
+                break
+            outcomes.append(self._collect(ready[0]))
+        outcomes += [(key, {"state": "interrupted", "retry": True}) for key in self._refs.values()]
+        self._refs.clear()
+        return outcomes
+
+    def _collect(self, ref: Any) -> tuple[Any, dict[str, Any]]:
+        key = self._refs.pop(ref)
+        try:
+            return key, self._ray.get(ref)
+        except self._ray.exceptions.TaskCancelledError:
+            return key, {"state": "interrupted", "retry": True}
+        except self._ray.exceptions.RayError as exc:  # the worker died, or Ray lost it
+            message = str(exc).strip().splitlines()[0][:300]
+            return key, {"state": "failed", "error": f"worker died: {message}", "retry": True}
+
+    def _check_resources(self, cpus: float, gpus: float) -> None:
+        """A trial that can never be scheduled is an error now, not a hang later."""
+        total = self._ray.cluster_resources()
+        problems = []
+        if cpus > total.get("CPU", 0):
+            problems.append(f"study.resources.cpus={cpus:g} but the Ray cluster has "
+                            f"{total.get('CPU', 0):g} CPUs")
+        if gpus > total.get("GPU", 0):
+            problems.append(f"study.resources.gpus={gpus:g} but the Ray cluster has "
+                            f"{total.get('GPU', 0):g} GPUs")
+        if problems:
+            if self._started:
+                self._ray.shutdown()
+            raise UsageError("; ".join(problems))

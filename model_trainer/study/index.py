@@ -1,0 +1,84 @@
+"""The study index: which trials exist, with what values, in what state.
+
+`study_index.json` in the study folder, rewritten atomically by the driver after every
+change, so a killed driver's rerun knows exactly what finished, what was in flight and
+which configurations the sampler already handed out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model_trainer.files import atomic_write_json, read_json
+
+INDEX_FILE = "study_index.json"
+FINISHED = ("completed", "failed", "pruned")
+
+
+@dataclass
+class TrialRecord:
+    """One trial: a configuration (`number`) run with one seed."""
+
+    number: int
+    trial_id: str
+    params: dict[str, Any]
+    seed: int
+    state: str = "pending"  # pending | running | completed | failed | pruned | interrupted
+    value: float | None = None
+    attempts: int = 0
+    stop_reason: str | None = None
+    error: str | None = None  # one line; the traceback is in the trial's status.json
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+@dataclass
+class StudyIndex:
+    study_id: str
+    objective: dict[str, str]
+    space: dict[str, Any]
+    sampler: str
+    trials: list[TrialRecord] = field(default_factory=list)
+    path: Path | None = None
+
+    def save(self) -> None:
+        assert self.path is not None
+        data = dataclasses.asdict(self)
+        data.pop("path")
+        atomic_write_json(self.path, data)
+
+    @classmethod
+    def load(cls, path: Path) -> StudyIndex | None:
+        """The saved index, or None when there is none or it is unreadable."""
+        data = read_json(path)
+        if not isinstance(data, dict) or "study_id" not in data:
+            return None
+        try:
+            trials = [TrialRecord(**t) for t in data.get("trials", [])]
+            return cls(data["study_id"], data["objective"], data["space"], data["sampler"],
+                       trials, path)
+        except (TypeError, KeyError):
+            return None
+
+    def configs(self) -> dict[int, dict[str, Any]]:
+        """Configuration number -> its params (without the seed)."""
+        return {t.number: t.params for t in self.trials}
+
+    def best(self) -> TrialRecord | None:
+        """The completed trial with the best objective value."""
+        done = [t for t in self.trials if t.state == "completed" and t.value is not None]
+        if not done:
+            return None
+        pick = max if self.objective["mode"] == "max" else min
+        return pick(done, key=lambda t: t.value)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.trials:
+            counts[t.state] = counts.get(t.state, 0) + 1
+        return counts

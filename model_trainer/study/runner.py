@@ -1,0 +1,232 @@
+"""Run a whole study: sample configurations, run trials in parallel, survive restarts.
+
+The index file is the study's memory: every state change is saved before the next
+step, so rerunning the same command after a crash or kill -9 continues the study:
+finished trials are never run again, trials that were in flight continue from their
+checkpoints, and the sampler's history is rebuilt from the finished ones.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from model_trainer.errors import Interrupted, RecipeError, TrainingError, UsageError
+from model_trainer.files import atomic_write_bytes
+from model_trainer.recipe import LoadedRecipe, to_plain
+from model_trainer.recipe.space import parse_dimension
+from model_trainer.study.display import StudyDisplay
+from model_trainer.study.executors import InlineExecutor, RayExecutor
+from model_trainer.study.index import INDEX_FILE, StudyIndex, TrialRecord
+from model_trainer.study.sampling import ConfigSource
+from model_trainer.study.trial_task import TrialPayload
+
+STUDY_FILE = "study.yaml"
+
+
+@dataclass
+class StudyResult:
+    study_dir: Path
+    study_id: str
+    counts: dict[str, int]
+    best: TrialRecord | None
+    objective: dict[str, str]
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
+        line = f"study {self.study_id} in {self.study_dir}: {counts}"
+        if self.best is not None:
+            params = " ".join(f"{k}={v}" for k, v in self.best.params.items())
+            line += (f"\nbest {self.objective['metric']}={self.best.value:.5g}: "
+                     f"{self.best.trial_id} ({params} seed={self.best.seed})")
+        return line
+
+
+def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
+              live: bool | None = None) -> StudyResult:
+    """Run (or continue) the recipe's study until every trial has finished."""
+    recipe, study = loaded.recipe, loaded.recipe.study
+    assert study is not None, "run_study needs a recipe with a study section"
+    console = console or Console(stderr=True)
+    if study.address is None:
+        _check_local_resources(study.resources.cpus, study.resources.gpus)
+    study_dir = study_folder(loaded)
+    objective = {"metric": recipe.train.monitor.metric, "mode": recipe.train.monitor.mode}
+    index = StudyIndex.load(study_dir / INDEX_FILE) or StudyIndex(
+        loaded.study_id, objective, study.space, study.sampler, [], study_dir / INDEX_FILE)
+    index.objective = objective  # the monitor is stateless: the latest recipe decides
+    _requeue(index)
+    if not (study_dir / STUDY_FILE).exists():
+        atomic_write_bytes(study_dir / STUDY_FILE,
+                           yaml.safe_dump(to_plain(recipe), sort_keys=False).encode())
+    index.save()
+
+    dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
+    seeds = study.seeds or [recipe.seed]
+    source = ConfigSource(study.sampler, dims, recipe.seed, objective["mode"], index.configs(),
+                          _config_values(index))
+    n_configs = source.total(study.trials)
+    planner = _Planner(loaded, index, source, seeds, n_configs, study_dir)
+    inline = study.concurrency == 1 and study.address is None
+    executor = (InlineExecutor() if inline else
+                RayExecutor(study.address, study.resources.cpus, study.resources.gpus))
+    threads = max(1, int(study.resources.cpus))
+    display = StudyDisplay(index, n_configs * len(seeds), study.concurrency, console, live)
+    finish_order: list[TrialRecord] = []
+    stop_reason = None
+    with executor, display:
+        try:
+            while True:
+                while executor.running < study.concurrency and stop_reason is None:
+                    record = planner.next_trial()
+                    if record is None:
+                        break
+                    record.state, record.attempts = "running", record.attempts + 1
+                    index.save()
+                    executor.submit(record, planner.payload(record, threads))
+                    display.started(record)
+                if executor.running == 0:
+                    break
+                record, outcome = executor.wait_one()
+                _apply(record, outcome, study.retries)
+                index.save()
+                display.finished(record)
+                if record.finished:
+                    finish_order.append(record)
+                    planner.config_done(record.number)
+                    stop_reason = stop_reason or _fail_fast(finish_order, study.fail_fast)
+        except KeyboardInterrupt:
+            for record, _ in executor.cancel_all():
+                record.state = "interrupted"
+            index.save()
+            raise Interrupted("study interrupted; rerun the same command to continue") from None
+    if stop_reason:
+        console.print(f"stopped launching trials: {stop_reason}", style="yellow")
+    return _result(index, study_dir)
+
+
+def study_folder(loaded: LoadedRecipe) -> Path:
+    """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
+    recipe = loaded.recipe
+    folder = Path(recipe.output_dir) / recipe.name
+    existing = StudyIndex.load(folder / INDEX_FILE)
+    if existing is not None and existing.study_id != loaded.study_id:
+        folder = Path(recipe.output_dir) / f"{recipe.name}-{loaded.study_id}"
+    return folder
+
+
+class _Planner:
+    """Decides the next trial to run: a pending one, else the next configuration's."""
+
+    def __init__(self, loaded: LoadedRecipe, index: StudyIndex, source: ConfigSource,
+                 seeds: list[int], n_configs: int, study_dir: Path):
+        self.loaded, self.index, self.source = loaded, index, source
+        self.seeds, self.n_configs, self.study_dir = seeds, n_configs, study_dir
+
+    def next_trial(self) -> TrialRecord | None:
+        for record in self.index.trials:
+            if record.state == "pending":
+                return record
+        number = len(self.index.configs())
+        if number >= self.n_configs:
+            return None
+        params = self.source.params_for(number)
+        for seed in self.seeds:
+            self.index.trials.append(self._record(number, params, seed))
+        return self.next_trial()
+
+    def payload(self, record: TrialRecord, threads: int) -> TrialPayload:
+        study = self.loaded.recipe.study
+        return TrialPayload(
+            source=self.loaded.source, overrides=self.loaded.overrides,
+            params={**record.params, "seed": record.seed},
+            trial_dir=str(self.study_dir / record.trial_id), objective=self.index.objective,
+            threads=threads, cwd=os.getcwd(), pruning=study.pruner != "none",
+            study_info={"study_id": self.index.study_id, "number": record.number,
+                        "params": record.params, "seed": record.seed})
+
+    def config_done(self, number: int) -> None:
+        """Tell the sampler a configuration's value once all its seeds have finished."""
+        trials = [t for t in self.index.trials if t.number == number]
+        if all(t.finished for t in trials):
+            self.source.tell(number, _mean_value(trials))
+
+    def _record(self, number: int, params: dict[str, Any], seed: int) -> TrialRecord:
+        try:
+            trial_id = self.loaded.variant({**params, "seed": seed}).trial_id
+        except RecipeError as exc:  # this combination breaks a cross-field rule
+            return TrialRecord(number, f"invalid-{number}-{seed}", params, seed, "failed",
+                               error=str(exc).replace("\n", "; "))
+        return TrialRecord(number, trial_id, params, seed)
+
+
+def _apply(record: TrialRecord, outcome: dict[str, Any], retries: int) -> None:
+    """Record a trial's outcome; a retryable failure goes back to pending."""
+    record.state = outcome["state"]
+    record.value = outcome.get("value")
+    record.stop_reason = outcome.get("stop_reason")
+    record.error = outcome.get("error")
+    if record.state == "failed" and outcome.get("retry") and record.attempts <= retries:
+        record.state = "pending"
+    elif record.state == "interrupted":
+        record.state = "pending" if outcome.get("retry") else "interrupted"
+
+
+def _requeue(index: StudyIndex) -> None:
+    """On (re)start: trials left running or interrupted continue; failed ones get a new try."""
+    for record in index.trials:
+        if record.state in ("running", "interrupted"):
+            record.state = "pending"
+        elif record.state == "failed" and record.stop_reason != "diverged" \
+                and not record.trial_id.startswith("invalid-"):
+            record.state, record.attempts = "pending", 0
+
+
+def _fail_fast(finished: list[TrialRecord], limit: int | None) -> str | None:
+    """Stop launching when the first `limit` finished trials all failed the same way."""
+    if not limit or len(finished) < limit:
+        return None
+    first = finished[:limit]
+    errors = {t.error for t in first}
+    if all(t.state == "failed" for t in first) and len(errors) == 1:
+        return f"the first {limit} trials all failed with: {errors.pop()}"
+    return None
+
+
+def _mean_value(trials: list[TrialRecord]) -> float | None:
+    values = [t.value for t in trials if t.state == "completed" and t.value is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _config_values(index: StudyIndex) -> dict[int, float | None]:
+    numbers = {t.number for t in index.trials}
+    return {n: _mean_value([t for t in index.trials if t.number == n]) for n in numbers
+            if all(t.finished for t in index.trials if t.number == n)}
+
+
+def _check_local_resources(cpus: float, gpus: float) -> None:
+    """Per-trial resources this machine can never give are an error before anything runs."""
+    available = os.cpu_count() or 1
+    if cpus > available:
+        raise UsageError(f"study.resources.cpus={cpus:g} but this machine has {available} CPUs")
+    if gpus > 0:
+        import torch
+
+        if torch.cuda.device_count() == 0:
+            raise UsageError(f"study.resources.gpus={gpus:g} but this machine has no GPU "
+                             "(set study.resources.gpus=0, or study.address for a GPU cluster)")
+
+
+def _result(index: StudyIndex, study_dir: Path) -> StudyResult:
+    counts = index.counts()
+    result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective)
+    if counts.get("failed") and not counts.get("completed") and not counts.get("pruned"):
+        first = next(t for t in index.trials if t.state == "failed")
+        raise TrainingError(f"every trial of study {index.study_id} failed; first error: "
+                            f"{first.error} (see {study_dir / first.trial_id / 'status.json'})")
+    return result

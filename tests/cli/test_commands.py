@@ -1,0 +1,70 @@
+"""validate and show on good recipes: what a user reads on success."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from model_trainer.cli.app import app
+
+runner = CliRunner()
+RECIPES = sorted((Path(__file__).parents[2] / "recipes").glob("*.yaml"))
+
+
+def test_validate_prints_the_trial_id_and_a_summary(write, base):
+    result = runner.invoke(app, ["validate", str(write(base)), "train.epochs=3"])
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output and "3 epochs" in result.output
+    assert re.search(r"trial tinymodel-[0-9a-f]{12}", result.output)
+
+
+def test_validate_lists_every_grid_trial(write, base):
+    text = base + "study:\n  seeds: [0, 1]\n  space:\n    model.args.hidden: {choice: [4, 8, 16]}\n"
+    result = runner.invoke(app, ["validate", str(write(text))])
+    assert result.exit_code == 0, result.output
+    assert "3 grid point(s) x 2 seed(s) = 6 trials" in result.output
+    ids = re.findall(r"trial (tinymodel-[0-9a-f]{12})", result.output)
+    assert len(set(ids)) == 6
+
+
+def test_validate_prints_warnings_but_passes(write, base):
+    result = runner.invoke(app, ["validate", str(write(base)), "train.devices=2"])
+    assert result.exit_code == 0
+    assert "warning" in result.output and "train.devices" in result.output
+
+
+def test_show_marks_every_attribute(write, base):
+    result = runner.invoke(app, ["show", str(write(base))], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[-1] for line in result.output.splitlines()
+            if line.strip() and line.split()[0].count(".") >= 0 and len(line.split()) >= 3}
+    assert rows["seed"] == "stateful"
+    assert rows["train.epochs"] == "stateless"
+    assert rows["model.args.num_classes"] == "derived"
+    assert rows["model.args.log_activations"] == "stateless"
+    assert "(filled at run time)" in result.output
+    assert re.search(r"trial id: tinymodel-[0-9a-f]{12}", result.output)
+
+
+def test_show_reports_errors_like_validate(write, base):
+    result = runner.invoke(app, ["show", str(write(base)), "train.epochs=x"])
+    assert result.exit_code == 2
+    assert "override 'train.epochs=x': train.epochs: expected int" in result.output
+
+
+def test_unknown_command_is_a_usage_error():
+    result = runner.invoke(app, ["trian"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+def test_every_shipped_recipe_validates(recipe):
+    result = runner.invoke(app, ["validate", str(recipe)])
+    assert result.exit_code == 0, result.output
+
+
+def test_recipes_folder_is_not_empty():
+    assert len(RECIPES) >= 4

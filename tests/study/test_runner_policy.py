@@ -1,0 +1,53 @@
+"""Failure policy and rerun bookkeeping of the study runner, without training."""
+
+from __future__ import annotations
+
+from model_trainer.study.index import StudyIndex, TrialRecord
+from model_trainer.study.runner import _apply, _fail_fast, _requeue
+
+
+def record(state="running", attempts=1, **kw):
+    return TrialRecord(0, "t", {}, 0, state=state, attempts=attempts, **kw)
+
+
+def test_failure_is_retried_until_retries_are_spent():
+    r = record(attempts=1)
+    _apply(r, {"state": "failed", "error": "boom", "retry": True}, retries=1)
+    assert r.state == "pending"
+    r.attempts = 2
+    _apply(r, {"state": "failed", "error": "boom", "retry": True}, retries=1)
+    assert r.state == "failed" and r.error == "boom"
+
+
+def test_divergence_is_never_retried():
+    r = record()
+    _apply(r, {"state": "failed", "stop_reason": "diverged", "error": "nan", "retry": False}, 5)
+    assert r.state == "failed" and r.stop_reason == "diverged"
+
+
+def test_rerun_requeues_in_flight_and_failed_but_not_diverged_or_done():
+    trials = [record("running"), record("interrupted"), record("completed"),
+              record("failed"), record("failed", stop_reason="diverged"), record("pruned")]
+    index = StudyIndex("s", {"metric": "val_loss", "mode": "min"}, {}, "grid", trials)
+    _requeue(index)
+    assert [t.state for t in trials] == ["pending", "pending", "completed", "pending",
+                                         "failed", "pruned"]
+
+
+def test_fail_fast_needs_the_same_error_on_the_first_k():
+    same = [record("failed", error="E") for _ in range(3)]
+    assert _fail_fast(same, 3) and not _fail_fast(same[:2], 3) and not _fail_fast(same, None)
+    mixed = [record("failed", error="E"), record("failed", error="F"), record("failed", error="E")]
+    assert _fail_fast(mixed, 3) is None
+
+
+def test_index_round_trips_atomically(tmp_path):
+    path = tmp_path / "study_index.json"
+    index = StudyIndex("study-x", {"metric": "val_loss", "mode": "min"}, {"a": {"choice": [1]}},
+                       "grid", [record("completed", value=0.5)], path)
+    index.save()
+    loaded = StudyIndex.load(path)
+    assert loaded is not None and loaded.trials[0].value == 0.5 and loaded.study_id == "study-x"
+    assert not list(tmp_path.glob(".*tmp"))
+    path.write_text("{garbage")
+    assert StudyIndex.load(path) is None

@@ -1,0 +1,55 @@
+"""Configurations: the grid exactly once in order; random/tpe through Optuna, no repeats."""
+
+from __future__ import annotations
+
+import math
+
+from model_trainer.recipe.space import grid, parse_dimension
+from model_trainer.study.sampling import ConfigSource
+
+
+def dims(space):
+    return [parse_dimension(k, v)[0] for k, v in space.items()]
+
+
+SPACE = {"a": {"choice": [1, 2, 3]}, "b": {"int": [0, 4], "step": 2}}
+
+
+def test_grid_is_the_full_product_in_a_stable_order():
+    points = grid(dims(SPACE))
+    assert len(points) == 9
+    assert len({tuple(p.items()) for p in points}) == 9
+    assert points[0] == {"a": 1, "b": 0} and points[-1] == {"a": 3, "b": 4}
+    source = ConfigSource("grid", dims(SPACE), 0, "min", {}, {})
+    assert source.total(None) == 9
+    assert [source.params_for(i) for i in range(9)] == points
+
+
+def test_random_respects_ranges_and_choices_of_any_type():
+    space = {"lr": {"loguniform": [1e-4, 1e-1]}, "layers": {"choice": [[4], [4, 4]]},
+             "n": {"int": [1, 3]}}
+    source = ConfigSource("random", dims(space), 0, "min", {}, {})
+    for i in range(20):
+        p = source.params_for(i)
+        assert 1e-4 <= p["lr"] <= 1e-1 and p["layers"] in ([4], [4, 4]) and 1 <= p["n"] <= 3
+
+
+def test_rerun_does_not_repeat_earlier_draws():
+    space = {"x": {"uniform": [0.0, 1.0]}}
+    first = ConfigSource("random", dims(space), 7, "min", {}, {})
+    drawn = {0: first.params_for(0), 1: first.params_for(1)}
+    again = ConfigSource("random", dims(space), 7, "min", drawn, {0: 0.5, 1: 0.2})
+    assert again.params_for(2)["x"] not in {p["x"] for p in drawn.values()}
+
+
+def test_tpe_learns_from_told_values():
+    space = {"x": {"uniform": [-3.0, 3.0]}}
+    source = ConfigSource("tpe", dims(space), 0, "min", {}, {})
+    xs = []
+    for i in range(40):
+        x = source.params_for(i)["x"]
+        source.tell(i, (x - 1.0) ** 2)
+        xs.append(x)
+    late = sorted(abs(x - 1.0) for x in xs[-20:])
+    assert late[len(late) // 2] < 1.0  # uniform draws on [-3, 3] would give about 1.6
+    assert all(math.isfinite(x) for x in xs)

@@ -1,0 +1,173 @@
+"""Studies end to end: grid x seeds, failure policy on Ray, kill -9 and rerun, growth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from model_trainer.cli.app import app
+from tests.study.tinytask import RECIPE
+
+runner = CliRunner()
+ROOT = Path(__file__).parents[2]
+
+
+def write_recipe(tmp_path, extra="", **fmt):
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs", **fmt) + extra)
+    return path
+
+
+def index_of(tmp_path, name="tiny-study"):
+    return json.loads((tmp_path / "runs" / name / "study_index.json").read_text())
+
+
+def status_of(tmp_path, trial_id, name="tiny-study"):
+    return json.loads((tmp_path / "runs" / name / trial_id / "status.json").read_text())
+
+
+def test_grid_times_seeds_runs_each_trial_exactly_once(tmp_path):
+    path = write_recipe(tmp_path)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    index = index_of(tmp_path)
+    trials = index["trials"]
+    assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
+    assert sorted((t["params"]["model.args.hidden"], t["seed"]) for t in trials) == \
+        [(2, 0), (2, 1), (4, 0), (4, 1)]
+    assert len({t["trial_id"] for t in trials}) == 4
+    for t in trials:
+        status = status_of(tmp_path, t["trial_id"])
+        assert status["state"] == "completed" and status["attempts"] == 1
+        assert status["study"]["params"] == t["params"]
+    study_folder = tmp_path / "runs" / "tiny-study"
+    assert (study_folder / "study.yaml").exists()
+    assert sorted(p.name for p in study_folder.iterdir() if p.is_dir()) == \
+        sorted(t["trial_id"] for t in trials)
+    # a rerun finds everything finished and runs nothing
+    again = runner.invoke(app, ["run", str(path)])
+    assert again.exit_code == 0
+    assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials)
+
+
+def test_raising_trials_adds_only_new_configurations(tmp_path):
+    extra_space = "  sampler: random\n  trials: {n}\n"
+    path = tmp_path / "study.yaml"
+    text = RECIPE.format(out=tmp_path / "runs").replace("  seeds: [0, 1]\n", "  seeds: [0]\n")
+    path.write_text(text + extra_space.format(n=2))
+    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+    first = index_of(tmp_path)["trials"]
+    assert len(first) == 2
+    result = runner.invoke(app, ["run", str(path), "study.trials=3"])
+    assert result.exit_code == 0, result.output
+    trials = index_of(tmp_path)["trials"]
+    assert len(trials) == 3 and [t["number"] for t in trials] == [0, 1, 2]
+    assert trials[:2] == first
+    assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials)
+
+
+def test_changing_the_base_recipe_makes_another_study_folder(tmp_path):
+    path = write_recipe(tmp_path)
+    assert runner.invoke(app, ["run", str(path), "study.seeds=[0]"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(path), "study.seeds=[0]",
+                               "train.batch_size=8"]).exit_code == 0
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(folders) == 2 and folders[0] == "tiny-study"
+    assert folders[1].startswith("tiny-study-study-")
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("study.space={model.args.hiddn: {choice: [1]}}", "no recipe attribute"),
+    ("study.space={train.epochs: {choice: [1, 2]}}", "is stateless"),
+    ("study.resources.gpus=1", "no GPU"),
+])
+def test_bad_study_section_exits_2_before_anything_runs(tmp_path, override, message):
+    if "gpus" in override:
+        torch = pytest.importorskip("torch")
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    result = runner.invoke(app, ["run", str(write_recipe(tmp_path)), override])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_failure_policy_on_ray(tmp_path, ray_local):
+    """One trial raises (retried, then failed), one diverges (not retried), one kills its
+    worker (retried and completes), one is fine: the study finishes with exit 0."""
+    marker = tmp_path / "killed-once"
+    text = RECIPE.format(out=tmp_path / "runs").replace(
+        "  args: {hidden: 4}\n", f"  args: {{hidden: 4, marker: '{marker}'}}\n").replace(
+        "    model.args.hidden: {choice: [2, 4]}\n",
+        "    model.args.fail: {choice: [none, raise, nan, kill]}\n").replace(
+        "  seeds: [0, 1]\n", "  seeds: [0]\n  concurrency: 2\n  retries: 1\n")
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    by_fail = {t["params"]["model.args.fail"]: t for t in index_of(tmp_path)["trials"]}
+    assert by_fail["none"]["state"] == "completed"
+    assert by_fail["raise"]["state"] == "failed" and by_fail["raise"]["attempts"] == 2
+    assert "boom in forward" in by_fail["raise"]["error"]
+    assert by_fail["nan"]["state"] == "failed" and by_fail["nan"]["attempts"] == 1
+    assert by_fail["nan"]["stop_reason"] == "diverged"
+    assert by_fail["kill"]["state"] == "completed" and by_fail["kill"]["attempts"] == 2
+    assert marker.exists()
+    status = status_of(tmp_path, by_fail["raise"]["trial_id"])
+    assert status["state"] == "failed" and "boom in forward" in status["error"]["traceback"]
+
+
+@pytest.mark.slow
+def test_every_trial_failing_exits_1(tmp_path):
+    result = runner.invoke(app, ["run", str(write_recipe(tmp_path)), "model.args.fail=raise",
+                                 "study.seeds=[0]"])
+    assert result.exit_code == 1, result.output
+    assert "every trial" in result.output and "boom in forward" in result.output
+
+
+@pytest.mark.slow
+def test_driver_kill_9_and_rerun_runs_no_trial_twice(tmp_path):
+    path = write_recipe(tmp_path)
+    cmd = [sys.executable, "-m", "model_trainer", "run", str(path), "model.args.sleep=0.03",
+           "train.epochs=3"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index_path = tmp_path / "runs" / "tiny-study" / "study_index.json"
+    deadline = time.monotonic() + 120
+    killed_while = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            trials = json.loads(index_path.read_text())["trials"]
+            states = [t["state"] for t in trials]
+            running = [t for t in trials if t["state"] == "running"]
+            started = running and status_of(tmp_path, running[0]["trial_id"])["epochs_done"] >= 1
+        except (OSError, ValueError, KeyError):
+            states, started = [], False
+        if "completed" in states and started:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed_while = states
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert killed_while is not None, "the study finished before it could be killed"
+    before = {t["trial_id"]: t["state"] for t in index_of(tmp_path)["trials"]}
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    trials = index_of(tmp_path)["trials"]
+    assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
+    for t in trials:
+        attempts = status_of(tmp_path, t["trial_id"])["attempts"]
+        if before.get(t["trial_id"]) == "completed":
+            assert attempts == 1  # finished before the kill: not run again
+        if before.get(t["trial_id"]) == "running":
+            assert attempts == 2  # in flight at the kill (after its first epoch): continued
+    dirs = [p for p in (tmp_path / "runs" / "tiny-study").iterdir() if p.is_dir()]
+    assert len(dirs) == 4

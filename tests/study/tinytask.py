@@ -1,0 +1,68 @@
+"""A tiny model and data for study tests, with ways to fail on purpose.
+
+`fail`: none | raise (every attempt) | nan (diverges) | kill (SIGKILLs its own worker
+on the first attempt, then trains normally: a dead Ray worker to retry).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+
+class Tiny(nn.Module):
+    def __init__(self, hidden: int = 4, fail: str = "none", marker: str = "", sleep: float = 0.0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        self.fail, self.marker, self.sleep = fail, marker, sleep
+
+    def forward(self, x, labels):
+        if self.fail == "raise":
+            raise RuntimeError("boom in forward")
+        if self.fail == "kill" and self.marker and not Path(self.marker).exists():
+            Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.sleep:
+            import time
+
+            time.sleep(self.sleep)
+        out = self.net(x)
+        loss = F.cross_entropy(out, labels)
+        if self.fail == "nan":
+            loss = loss * float("nan")
+        return out, loss
+
+
+def make_loader(config, flag):
+    g = torch.Generator().manual_seed(0 if flag == "train" else 1)
+    x = torch.randn(64, 4, generator=g)
+    labels = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    rows = [{"x": x[i], "labels": labels[i]} for i in range(len(x))]
+    return DataLoader(rows, batch_size=config.train.batch_size, shuffle=flag == "train")
+
+
+RECIPE = """\
+name: tiny-study
+seed: 0
+output_dir: {out}
+model:
+  target: tests.study.tinytask.Tiny
+  args: {{hidden: 4}}
+data:
+  target: tests.study.tinytask.make_loader
+train:
+  epochs: 2
+  batch_size: 16
+  progress: off
+  monitor: {{metric: val_accuracy, mode: max}}
+study:
+  space:
+    model.args.hidden: {{choice: [2, 4]}}
+  seeds: [0, 1]
+"""

@@ -171,3 +171,24 @@ def test_driver_kill_9_and_rerun_runs_no_trial_twice(tmp_path):
             assert attempts == 2  # in flight at the kill (after its first epoch): continued
     dirs = [p for p in (tmp_path / "runs" / "tiny-study").iterdir() if p.is_dir()]
     assert len(dirs) == 4
+
+
+def test_median_pruner_stops_a_poor_trial_and_keeps_its_metrics(tmp_path):
+    text = RECIPE.format(out=tmp_path / "runs").replace(
+        "    model.args.hidden: {choice: [2, 4]}\n",
+        "    train.optimizer.lr: {choice: [0.05, 0.04, 0.03, 0.02, 1.0e-9]}\n").replace(
+        "  seeds: [0, 1]\n", "  seeds: [0]\n  pruner: median\n").replace(
+        "  epochs: 2\n", "  epochs: 5\n").replace("  args: {hidden: 4}\n", "  args: {hidden: 8}\n")
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    trials = {t["params"]["train.optimizer.lr"]: t for t in index_of(tmp_path)["trials"]}
+    assert [trials[lr]["state"] for lr in (0.05, 0.04, 0.03, 0.02)] == ["completed"] * 4
+    poor = trials[1.0e-9]
+    assert poor["state"] == "pruned"
+    status = status_of(tmp_path, poor["trial_id"])
+    assert status["state"] == "pruned" and status["epochs_done"] < 5
+    rows = (tmp_path / "runs" / "tiny-study" / poor["trial_id"] / "metrics.jsonl").read_text()
+    assert '"split": "val"' in rows
+    assert f"trial {poor['trial_id']} pruned" in result.output

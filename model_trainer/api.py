@@ -1,0 +1,33 @@
+"""`model_trainer.run`: the notebook entry point (the CLI's `mtrain run` calls the same)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from model_trainer.recipe.load import LoadedRecipe, load_recipe
+
+
+def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[str, ...] = (),
+        **kwargs: Any) -> Any:
+    """Run a recipe file (with `KEY=VALUE` overrides) or a LoadedRecipe.
+
+    Without a `study:` section this trains one experiment and returns its TrialResult;
+    `kwargs` go to `run_experiment` (force, smoke, progress, trial_dir, ...).
+    """
+    if isinstance(recipe_or_path, LoadedRecipe):
+        if overrides:
+            raise TypeError("overrides apply to a recipe path; a LoadedRecipe is already "
+                            "resolved (use load_recipe(path, overrides))")
+        loaded = recipe_or_path
+    else:
+        loaded = load_recipe(recipe_or_path, list(overrides))
+    if loaded.recipe.study is not None:
+        from model_trainer.study import run_study
+
+        if not kwargs.get("smoke"):
+            return run_study(loaded, **{k: v for k, v in kwargs.items() if k in ("console", "live")})
+        loaded = loaded.variant({})  # a smoke test of a study checks its base recipe's code
+    from model_trainer.experiment import run_experiment
+
+    return run_experiment(loaded, **kwargs)

@@ -1,0 +1,259 @@
+"""One trial: recipe -> trial folder -> wrapper -> loop -> files, safe to run again.
+
+A rerun finds the trial folder by its id. A completed trial is skipped (unless `force`,
+which moves the old folder aside and starts from zero, or `train.epochs` was raised,
+which trains the extra epochs); an interrupted, failed or killed one continues from its
+last checkpoint. Every change of a stateless value between runs is recorded in
+status.json's `stateless_changes`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from model_trainer.errors import Interrupted, MTrainError, TrainingError
+from model_trainer.recipe.identity import attribute_kinds, to_plain
+from model_trainer.recipe.load import LoadedRecipe
+from model_trainer.recipe.markers import Kind
+from model_trainer.recipe.resolve import import_object
+from model_trainer.train import checkpoint
+from model_trainer.train.hooks import check_hooks
+from model_trainer.train.progress import make_display
+from model_trainer.train.records import (
+    METRICS,
+    RECIPE,
+    git_commit,
+    last_row,
+    now_iso,
+    read_status,
+    truncate_rows,
+    versions,
+    write_status,
+)
+from model_trainer.train.session import Session
+from model_trainer.train.stopping import stop_reason
+
+log = logging.getLogger("model_trainer.train")
+
+TERMINAL = ("completed", "pruned")
+
+
+class Diverged(TrainingError):
+    """The training loss became NaN or infinite (exit 1)."""
+
+
+@dataclass
+class TrialResult:
+    trial_id: str
+    trial_dir: Path
+    state: str  # completed | pruned (failures and interrupts raise)
+    stop_reason: str | None
+    epochs_done: int
+    best: dict[str, Any] | None
+    final_metrics: dict[str, float]  # the last evaluation row, full names (val_loss, ...)
+    skipped: bool = False  # already finished: nothing was run
+
+    def summary(self) -> str:
+        what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in self.final_metrics.items())
+        return (f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}\n"
+                f"  {self.trial_dir}")
+
+
+def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
+                   force: bool = False, smoke: bool = False, progress: str | None = None,
+                   on_eval: Callable[[int, dict[str, float]], bool] | None = None,
+                   study_info: dict[str, Any] | None = None,
+                   threads: int | None = None) -> TrialResult:
+    """Train (or continue, or skip) the experiment of `loaded`; see the module docstring.
+
+    Raises TrainingError (training failed; Diverged for a non-finite loss), Interrupted
+    (Ctrl-C, after saving a checkpoint) or an MTrainError with exit code 2 for a user
+    mistake (no such device, a Derived value not filled, a hook with a wrong signature).
+    """
+    recipe = copy.deepcopy(loaded.recipe)  # config_parser fills and freezes our copy only
+    trial_id = loaded.trial_id
+    if threads:
+        torch.set_num_threads(threads)
+    display = progress or recipe.train.progress
+    if smoke:  # a throwaway folder: the whole code path runs, nothing stays
+        with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
+            return _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval, study_info,
+                        smoke=True)
+    folder = Path(trial_dir) if trial_dir is not None else \
+        Path(recipe.output_dir) / recipe.name / trial_id
+    status = read_status(folder)
+    if status is not None and force:
+        _move_aside(folder)
+        status = None
+    if status is not None and _finished(status, recipe, folder):
+        log.info("%s is already %s (%s); skipped", trial_id, status["state"],
+                 status.get("stop_reason"))
+        return TrialResult(trial_id, folder, status["state"], status.get("stop_reason"),
+                           int(status.get("epochs_done") or 0), status.get("best"),
+                           last_row(folder / METRICS, "val") | last_row(folder / METRICS, "test"),
+                           skipped=True)
+    return _run(recipe, trial_id, folder, display, on_eval, study_info, smoke=False)
+
+
+def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: Any,
+         study_info: dict[str, Any] | None, smoke: bool) -> TrialResult:
+    folder.mkdir(parents=True, exist_ok=True)
+    old = read_status(folder) or {}
+    history = list(old.get("stateless_changes") or [])
+    changes = stateless_changes(folder / RECIPE, recipe)
+    if changes:
+        history.append({"at": now_iso(), "changes": changes})
+    status: dict[str, Any] = {
+        "trial_id": trial_id, "name": recipe.name, "state": "running",
+        "attempts": int(old.get("attempts") or 0) + 1, "started_at": now_iso(),
+        "ended_at": None, "duration_s": None, "stop_reason": None,
+        "epochs_done": int(old.get("epochs_done") or 0),
+        "global_step": int(old.get("global_step") or 0), "best": old.get("best"),
+        "error": None, "versions": versions(), "git_commit": git_commit(),
+        "stateless_changes": history, "study": study_info or old.get("study"),
+    }
+    write_status(folder, status)
+    started = time.perf_counter()
+    session = Session(folder, display=make_display(display), on_eval=on_eval, smoke=smoke,
+                      tensorboard=recipe.train.tensorboard and not smoke, name=recipe.name)
+    wrapper: Any = None
+
+    def finish(state: str, reason: str | None, error: BaseException | None = None) -> None:
+        if wrapper is not None:
+            status.update(epochs_done=wrapper.state.epoch, global_step=wrapper.state.global_step,
+                          best=wrapper.state.best)
+        status.update(state=state, stop_reason=reason, ended_at=now_iso(),
+                      duration_s=round(time.perf_counter() - started, 3))
+        if error is not None:
+            status["error"] = {"type": type(error).__name__, "message": str(error),
+                               "traceback": "".join(traceback.format_exception(error))}
+        write_status(folder, status)
+
+    def progress_saved(state: Any) -> None:  # a killed run's status still says how far it got
+        status.update(epochs_done=state.epoch, global_step=state.global_step, best=state.best)
+        write_status(folder, status)
+
+    session.on_checkpoint = progress_saved
+    try:
+        wrapper = import_object(recipe.wrapper)(recipe)
+        check_hooks(wrapper)  # before any data is loaded or any batch runs
+        wrapper.session = session
+        wrapper.setup()
+        _write_recipe(folder / RECIPE, recipe)
+        if old:
+            _resume(wrapper, folder)
+        session.display.start(recipe.name, recipe.train.epochs, wrapper.steps_per_epoch(),
+                              wrapper.state.epoch)
+        wrapper.fit()
+        if wrapper.state.stop_reason is None:  # a custom fit() that did not name one
+            wrapper.state.stop_reason = stop_reason(wrapper.state, recipe, smoke) or \
+                "epochs reached"
+    except KeyboardInterrupt as exc:
+        saved = ""
+        if wrapper is not None and wrapper.model is not None:
+            wrapper.save_checkpoint()
+            saved = "; state saved"
+        finish("interrupted", "interrupted", exc)
+        raise Interrupted(f"interrupted{saved} in {folder}; run the same command again to "
+                          "continue") from None
+    except MTrainError as exc:
+        finish("failed", None, exc)
+        raise
+    except Exception as exc:
+        finish("failed", None, exc)
+        raise TrainingError(f"training failed: {type(exc).__name__}: {exc} (the traceback is "
+                            f"in {folder / 'status.json'})") from exc
+    finally:
+        session.close()
+    reason = wrapper.state.stop_reason
+    if reason == "diverged":
+        error = Diverged(f"the training loss is not finite at step {wrapper.state.global_step} "
+                         f"(epoch {wrapper.state.epoch + 1}); lower the learning rate, set "
+                         "train.grad_clip, or check the data")
+        finish("failed", reason, error)
+        raise error
+    state = "pruned" if reason == "pruned" else "completed"
+    finish(state, reason)
+    return TrialResult(trial_id, folder, state, reason, wrapper.state.epoch, wrapper.state.best,
+                       dict(wrapper.state.last_eval), skipped=False)
+
+
+def _resume(wrapper: Any, folder: Path) -> None:
+    """Continue from the newest loadable checkpoint; metrics rows after it are dropped."""
+    state = checkpoint.load_latest(folder / "checkpoints")
+    if state is None:
+        truncate_rows(folder / METRICS, -1)  # nothing was saved: start over, cleanly
+        log.warning("%s: no checkpoint to resume from; training from the start", folder)
+        return
+    checkpoint.restore(wrapper, state)
+    wrapper.state.stop_reason = None
+    dropped = truncate_rows(folder / METRICS, wrapper.state.global_step)
+    log.info("resuming %s at epoch %s, step %s (%s metric rows after the checkpoint dropped)",
+             folder.name, wrapper.state.epoch, wrapper.state.global_step, dropped)
+
+
+def _finished(status: dict[str, Any], recipe: Any, folder: Path) -> bool:
+    """A completed or pruned trial that the current recipe would not train further."""
+    if status.get("state") not in TERMINAL:
+        return False
+    if status.get("state") == "pruned":
+        return True
+    if status.get("stop_reason") == "early stop":
+        changed = stateless_changes(folder / RECIPE, recipe)
+        return not any(k.startswith("train.early_stopping.") for k in changed)
+    return int(status.get("epochs_done") or 0) >= recipe.train.epochs
+
+
+def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
+    """{dotted key: [old, new]} of the stateless values that differ from the last run."""
+    try:
+        old = yaml.safe_load(old_recipe.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(old, dict):
+        return {}
+    new = to_plain(recipe)
+    changes = {}
+    for key, kind in attribute_kinds(recipe).items():
+        if kind is Kind.STATELESS:
+            before, after = _get(old, key), _get(new, key)
+            if before != after:
+                changes[key] = [before, after]
+    return changes
+
+
+def _get(plain: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(plain, dict):
+            return None
+        plain = plain.get(part)
+    return plain
+
+
+def _write_recipe(path: Path, recipe: Any) -> None:
+    from model_trainer.files import atomic_write_bytes
+
+    text = yaml.safe_dump(to_plain(recipe), sort_keys=False)
+    atomic_write_bytes(path, text.encode())
+
+
+def _move_aside(folder: Path) -> None:
+    """`force`: keep the old trial under a hidden `.replaced/` folder (analysis skips it)."""
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    target = folder.parent / ".replaced" / f"{folder.name}-{stamp}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder.rename(target)
+    log.warning("--force: the previous run of %s was moved to %s", folder.name, target)

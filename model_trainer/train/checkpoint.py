@@ -1,0 +1,145 @@
+"""Checkpoints: save and load are mirror functions; files are written atomically.
+
+`checkpoints/last.pt` is the newest state; the one it replaced is kept as `last.prev.pt`,
+so a truncated or corrupt newest file falls back to the previous good one with a warning
+(never a silent restart from zero). `best.pt` holds the state at the best monitor value.
+Files load with `torch.load(weights_only=True)`: RNG states are stored as tensors and
+plain types. Set MTRAIN_TRUST_CHECKPOINTS=1 to load with weights_only=False (for a
+wrapper that stores other objects) - only for files you trust, since that unpickles code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model_trainer.errors import MTrainError
+from model_trainer.train.optim import each
+from model_trainer.train.seeding import rng_state, set_rng_state
+from model_trainer.train.state import TrainState
+
+LAST, PREVIOUS, BEST = "last.pt", "last.prev.pt", "best.pt"
+TRUST_ENV = "MTRAIN_TRUST_CHECKPOINTS"
+FORMAT = 1
+
+log = logging.getLogger("model_trainer.train")
+
+
+class CheckpointError(MTrainError):
+    """No checkpoint of an unfinished run can be loaded (exit 2: the user decides)."""
+
+    exit_code = 2
+
+
+def capture(wrapper: Any) -> dict[str, Any]:
+    """Everything a resumed run needs, from a wrapper's model, optimizers and loop."""
+    return {
+        "format": FORMAT,
+        "model": wrapper.model.state_dict() if wrapper.model is not None else None,
+        "optimizers": [o.state_dict() for o in each(wrapper.optimizer)],
+        "schedulers": [s.state_dict() for s in each(wrapper.scheduler)],
+        "scaler": wrapper.scaler.state_dict() if wrapper.scaler is not None else None,
+        "rng": rng_state(),
+        "loop": wrapper.state.to_dict(),
+        "means": wrapper.epoch_means.state_dict(),
+        "extra": wrapper.checkpoint_extra(),
+    }
+
+
+def restore(wrapper: Any, state: dict[str, Any]) -> None:
+    """The mirror of `capture`."""
+    if state.get("model") is not None and wrapper.model is not None:
+        wrapper.model.load_state_dict(state["model"])
+    for optimizer, saved in zip(each(wrapper.optimizer), state.get("optimizers", []), strict=False):
+        optimizer.load_state_dict(saved)
+    for scheduler, saved in zip(each(wrapper.scheduler), state.get("schedulers", []), strict=False):
+        scheduler.load_state_dict(saved)
+    if state.get("scaler") and wrapper.scaler is not None:
+        wrapper.scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    wrapper.resume_rng = state["rng"]  # re-applied after a mid-epoch resume skips its batches
+    wrapper.state = TrainState.from_dict(state["loop"])
+    wrapper.epoch_means.load_state_dict(state["means"])
+    wrapper.load_checkpoint_extra(state.get("extra"))
+
+
+def save_last(folder: Path, state: dict[str, Any]) -> Path:
+    """Write `last.pt` atomically, keeping the file it replaces as `last.prev.pt`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(folder, state)
+    last = folder / LAST
+    if last.exists():
+        os.replace(last, folder / PREVIOUS)
+    os.replace(tmp, last)
+    _fsync_dir(folder)
+    return last
+
+
+def save_best(folder: Path, state: dict[str, Any]) -> Path:
+    """Write `best.pt` atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    best = folder / BEST
+    os.replace(_write_temp(folder, state), best)
+    _fsync_dir(folder)
+    return best
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """One checkpoint file, weights_only unless MTRAIN_TRUST_CHECKPOINTS=1."""
+    trusted = os.environ.get(TRUST_ENV) == "1"
+    state = torch.load(path, map_location="cpu", weights_only=not trusted)
+    if not isinstance(state, dict) or "loop" not in state:
+        raise ValueError("not a model_trainer checkpoint")
+    return state
+
+
+def load_latest(folder: Path) -> dict[str, Any] | None:
+    """The newest loadable checkpoint; None when there is none; CheckpointError when none loads."""
+    candidates = [folder / name for name in (LAST, PREVIOUS) if (folder / name).exists()]
+    if not candidates:
+        return None
+    failures = []
+    for path in candidates:
+        try:
+            state = load_file(path)
+        except Exception as exc:  # truncated, corrupt, or not ours
+            failures.append(f"{path.name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            continue
+        if failures:
+            log.warning("checkpoint %s cannot be loaded (%s); resuming from the previous one, "
+                        "%s (epoch %s, step %s)", candidates[0], failures[0], path.name,
+                        state["loop"].get("epoch"), state["loop"].get("global_step"))
+        return state
+    raise CheckpointError(f"no checkpoint in {folder} can be loaded ({'; '.join(failures)}); "
+                          "pass --force to restart this experiment from scratch")
+
+
+def _write_temp(folder: Path, state: dict[str, Any]) -> Path:
+    fd, name = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,105 @@
+"""Built-in optimizers and LR schedulers, each built from its recipe section.
+
+Schedulers step per optimizer step or per epoch (`train.scheduler.interval`; default per
+step for cosine and onecycle, per epoch for step, plateau and dotted paths); plateau
+steps on the monitor metric after each evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from model_trainer.recipe.resolve import import_object
+
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+_STEP_WISE = ("cosine", "onecycle")
+
+
+def each(obj: Any) -> Iterator[Any]:
+    """The items of a list/tuple/dict of optimizers or schedulers; one object alone; none."""
+    if obj is None:
+        return iter(())
+    if isinstance(obj, dict):
+        return iter(obj.values())
+    if isinstance(obj, list | tuple):
+        return iter(obj)
+    return iter((obj,))
+
+
+def build_optimizer(recipe: Any, params: Iterable[Any]) -> torch.optim.Optimizer:
+    """`train.optimizer` -> an optimizer; `args` are extra keyword arguments."""
+    cfg = recipe.train.optimizer
+    kwargs: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.name == "sgd":
+        kwargs["momentum"] = cfg.momentum or 0.0
+    kwargs.update(cfg.args)
+    cls = _OPTIMIZERS.get(cfg.name) or import_object(cfg.name)
+    return cls(params, **kwargs)
+
+
+@dataclass
+class Scheduler:
+    """A torch LR scheduler and when to step it."""
+
+    scheduler: Any
+    interval: str = "epoch"  # "step" | "epoch"
+    on_metric: bool = False  # ReduceLROnPlateau: step(monitor value) after an evaluation
+
+    def after_step(self) -> None:
+        if self.interval == "step" and not self.on_metric:
+            self.scheduler.step()
+
+    def after_epoch(self, monitor_value: float | None) -> None:
+        if self.on_metric:
+            if monitor_value is not None:
+                self.scheduler.step(monitor_value)
+        elif self.interval == "epoch":
+            self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state)
+
+
+def as_scheduler(obj: Any, interval: str | None) -> Scheduler | None:
+    """What a `make_scheduler` override returned -> a Scheduler (raw torch ones per epoch)."""
+    if obj is None or isinstance(obj, Scheduler):
+        return obj
+    on_metric = isinstance(obj, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    return Scheduler(obj, interval or "epoch", on_metric)
+
+
+def build_scheduler(recipe: Any, optimizer: torch.optim.Optimizer,
+                    steps_per_epoch: int | None) -> Scheduler | None:
+    """`train.scheduler` -> a Scheduler, or None for `none`."""
+    cfg, train = recipe.train.scheduler, recipe.train
+    if cfg.name == "none":
+        return None
+    interval = cfg.interval or ("step" if cfg.name in _STEP_WISE else "epoch")
+    per_step = interval == "step"
+    if per_step and not steps_per_epoch:
+        raise ValueError(f"train.scheduler: '{cfg.name}' per step needs a train loader with "
+                         "a length; set train.scheduler.interval=epoch")
+    total = train.epochs * (steps_per_epoch if per_step else 1)
+    args = dict(cfg.args)
+    lr = torch.optim.lr_scheduler
+    if cfg.name == "cosine":
+        args.setdefault("T_max", total)
+        return Scheduler(lr.CosineAnnealingLR(optimizer, **args), interval)
+    if cfg.name == "onecycle":
+        args.setdefault("max_lr", recipe.train.optimizer.lr)
+        args.setdefault("total_steps", total)
+        return Scheduler(lr.OneCycleLR(optimizer, **args), interval)
+    if cfg.name == "step":
+        args.setdefault("step_size", max(1, total // 3))
+        return Scheduler(lr.StepLR(optimizer, **args), interval)
+    if cfg.name == "plateau":
+        args.setdefault("mode", recipe.train.monitor.mode)
+        return Scheduler(lr.ReduceLROnPlateau(optimizer, **args), "epoch", on_metric=True)
+    return as_scheduler(import_object(cfg.name)(optimizer, **args), interval)

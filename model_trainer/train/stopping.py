@@ -1,0 +1,56 @@
+"""Best-model tracking, early stopping and the one predicate that says when to stop.
+
+Every reason a run ends is named here: "epochs reached", "early stop", "diverged"
+(a non-finite training loss), "pruned" (on_eval returned True), "smoke" (a smoke run
+did its batches), and "interrupted", which the experiment sets when Ctrl-C arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from model_trainer.train.state import TrainState
+
+STOP_REASONS = ("epochs reached", "early stop", "diverged", "pruned", "interrupted", "smoke")
+
+
+def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    """True when `value` improves on `best` by more than `min_delta` (NaN never does)."""
+    if not math.isfinite(value):
+        return False
+    if best is None or not math.isfinite(best):
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def track(state: TrainState, metrics: dict[str, float], recipe: Any, epoch: int) -> bool:
+    """Update best and the early-stopping count after an evaluation; True on a new best."""
+    monitor, stopping = recipe.train.monitor, recipe.train.early_stopping
+    if monitor.metric not in metrics:
+        return False
+    value = metrics[monitor.metric]
+    best = state.best["value"] if state.best else None
+    if is_better(value, best, monitor.mode, stopping.min_delta):
+        state.best = {"metric": monitor.metric, "mode": monitor.mode, "value": value,
+                      "epoch": epoch}
+        state.bad_evals = 0
+        return True
+    state.bad_evals += 1
+    return False
+
+
+def stop_reason(state: TrainState, recipe: Any, smoke: bool = False) -> str | None:
+    """The `done` predicate: why the loop must stop now, or None to go on."""
+    patience = recipe.train.early_stopping.patience
+    if state.diverged:
+        return "diverged"
+    if state.pruned:
+        return "pruned"
+    if smoke and state.epoch >= 1:
+        return "smoke"
+    if patience is not None and state.bad_evals >= patience:
+        return "early stop"
+    if state.epoch >= recipe.train.epochs:
+        return "epochs reached"
+    return None

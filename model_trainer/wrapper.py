@@ -1,0 +1,198 @@
+"""ModelWrapper: the hooks one experiment is built from, each overridable on its own.
+
+Order of a run (`run_experiment` drives it): `make_dataloader("train" | "val" | "test")`
+-> `config_parser(recipe)` fills Derived values -> the recipe is frozen and checked ->
+`make_model()` -> `make_optimizer(model)` -> `make_scheduler(optimizer, steps_per_epoch)`
+-> a resume from the last checkpoint when there is one -> `fit()`, which calls
+`train_step(batch)`, `evaluation_step(batch)` and `custom_evaluation(flag)`.
+
+The model's `forward` receives a dict batch's keys as keyword arguments (a tuple batch
+positionally) and returns `(output, loss)`. When `loss` is None the default `train_step`
+updates nothing: override `train_step` (with `make_optimizer` returning several
+optimizers, for a GAN) and use `self.forward`, `self.backward` and `self.optimizer_step`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from model_trainer.errors import MTrainError
+from model_trainer.recipe.resolve import import_object
+from model_trainer.train import checkpoint, loop
+from model_trainer.train.data import call_model, check_batch_keys
+from model_trainer.train.device import Precision, resolve_device
+from model_trainer.train.hooks import check_derived
+from model_trainer.train.metrics import Means
+from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler, each
+from model_trainer.train.seeding import seed_everything
+from model_trainer.train.session import Session
+from model_trainer.train.state import TrainState
+
+
+class ModelWrapper:
+    """One experiment's model, data, optimization and loop; subclass it to customize."""
+
+    def __init__(self, recipe: Any):
+        self.recipe = recipe
+        self.config = recipe  # `self.config["train"]["batch_size"]` reads the same recipe
+        self.device: torch.device | None = None
+        self.precision: Precision | None = None
+        self.train_loader: Any = None
+        self.val_loader: Any = None
+        self.test_loader: Any = None
+        self.model: torch.nn.Module | None = None
+        self.optimizer: Any = None  # an optimizer, or a list/tuple/dict of them
+        self.scheduler: Any = None  # a train.optim.Scheduler, a list of them, or None
+        self.scaler: torch.amp.GradScaler | None = None
+        self.state = TrainState()
+        self.epoch_means = Means()  # train metrics of the epoch in progress
+        self.session = Session()  # run_experiment attaches one that writes the trial's files
+        self.is_update_step = True  # set by the loop: the last micro-batch of an accumulation
+        self.accum_divisor = 1  # micro-batches in the current accumulation group
+        self.resume_rng: dict[str, Any] | None = None
+        self._batch_checked = False
+
+    # ---- hooks ---------------------------------------------------------------------------
+
+    def make_dataloader(self, flag: str) -> Any:
+        """The loader of split `flag` (train | val | test); None means no such split."""
+        return import_object(self.recipe.data.target)(self.recipe, flag)
+
+    def config_parser(self, recipe: Any) -> None:
+        """Fill Derived values (e.g. `recipe.model.args.num_classes`) from the loaders."""
+
+    def make_model(self) -> torch.nn.Module:
+        """`target(args)` when `model.config` types the args, else `target(**args)`."""
+        section = self.recipe.model
+        target = import_object(section.target)
+        return target(section.args) if section.config else target(**section.args)
+
+    def make_optimizer(self, model: torch.nn.Module) -> Any:
+        """An optimizer (or several, in a list/tuple/dict, for a custom `train_step`)."""
+        return build_optimizer(self.recipe, model.parameters())
+
+    def make_scheduler(self, optimizer: Any, steps_per_epoch: int | None) -> Any:
+        """`train.scheduler` for each optimizer; None when the name is `none`."""
+        built = [build_scheduler(self.recipe, o, steps_per_epoch) for o in each(optimizer)]
+        built = [s for s in built if s is not None]
+        if not built:
+            return None
+        return built[0] if len(built) == 1 and not isinstance(optimizer, list | tuple | dict) \
+            else built
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Forward, backward and (at the end of an accumulation group) an optimizer step.
+
+        Returns the tensors to log (summed on the device, logged every `train.log_every`).
+        """
+        output, loss = self.forward(batch)
+        if loss is None:  # the model makes no loss: an overriding train_step updates
+            return {}
+        self.backward(loss)
+        if self.is_update_step:
+            self.optimizer_step()
+        return {"loss": loss.detach()}
+
+    def evaluation_step(self, batch: Any) -> tuple[Any, torch.Tensor | None]:
+        """`(output, loss)` of one evaluation batch (gradients are off)."""
+        return self.forward(batch)
+
+    def custom_evaluation(self, flag: str) -> dict[str, float]:
+        """Extra metrics merged into the evaluation row of split `flag` (unprefixed names)."""
+        return {}
+
+    def fit(self) -> None:
+        """The whole loop (`model_trainer.train.loop.fit`); override to train another way."""
+        loop.fit(self)
+
+    def checkpoint_extra(self) -> Any:
+        """Extra state for checkpoints (tensors and plain types); restored by the next hook."""
+        return None
+
+    def load_checkpoint_extra(self, extra: Any) -> None:
+        """The mirror of `checkpoint_extra`."""
+
+    # ---- building blocks for hooks --------------------------------------------------------
+
+    def forward(self, batch: Any) -> tuple[Any, torch.Tensor | None]:
+        """Run the model on a batch under the recipe's precision; checks dict keys once."""
+        if not self._batch_checked:
+            check_batch_keys(self.model, batch)
+            self._batch_checked = True
+        with self.precision.autocast():
+            return call_model(self.model, batch)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Scaled (fp16) backward of the loss averaged over the accumulation group."""
+        self.scaler.scale(loss / self.accum_divisor).backward()
+
+    def optimizer_step(self, optimizer: Any = None) -> None:
+        """Clip (when `train.grad_clip`), step and zero the grads of `optimizer` (default all)."""
+        optimizers = list(each(optimizer if optimizer is not None else self.optimizer))
+        clip = self.recipe.train.grad_clip
+        if clip is not None:
+            for opt in optimizers:
+                self.scaler.unscale_(opt)
+            params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        for opt in optimizers:
+            self.scaler.step(opt)
+        self.scaler.update()
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    def log_metrics(self, split: str, metrics: dict[str, float], epoch: int | None = None) -> None:
+        """Append a row to metrics.jsonl at the current step (names without the split)."""
+        epoch = epoch if epoch is not None else self.state.epoch
+        self.session.log(split, {k: float(v) for k, v in metrics.items()},
+                         self.state.global_step, epoch)
+
+    def end_evaluation(self, metrics: dict[str, float], epoch: int) -> bool:
+        """Best-model tracking, early stopping and on_eval for full-named metrics; True = stop."""
+        return loop.end_evaluation(self, metrics, epoch)
+
+    def evaluate(self, flag: str = "val") -> dict[str, float]:
+        """Loss, metrics and custom_evaluation over the whole split (unprefixed names)."""
+        return loop.evaluate(self, flag)
+
+    def save_checkpoint(self, best: bool = False) -> None:
+        """Save `last` (or `best`) atomically; nothing without a trial folder."""
+        folder = self.session.checkpoint_dir
+        if folder is None or self.model is None:
+            return
+        state = checkpoint.capture(self)
+        (checkpoint.save_best if best else checkpoint.save_last)(folder, state)
+        if not best and self.session.on_checkpoint is not None:
+            self.session.on_checkpoint(self.state)
+
+    def steps_per_epoch(self) -> int | None:
+        """Optimizer steps per epoch (None for a loader without a length)."""
+        try:
+            return math.ceil(len(self.train_loader) / self.recipe.train.grad_accum)
+        except TypeError:
+            return None
+
+    def setup(self) -> None:
+        """Seed -> loaders -> config_parser -> freeze and check -> model, optimizer, scheduler."""
+        recipe = self.recipe
+        seed_everything(recipe.seed)  # model init and any randomness in the loaders
+        self.device = resolve_device(recipe.device)
+        self.precision = Precision(self.device, recipe.train.precision)
+        self.train_loader = self.make_dataloader("train")
+        if self.train_loader is None:
+            raise MTrainError("make_dataloader('train') returned None: a run needs train data")
+        self.val_loader = self.make_dataloader("val")
+        self.test_loader = self.make_dataloader("test")
+        self.config_parser(recipe)
+        recipe.freeze()
+        check_derived(recipe)
+        self.model = self.make_model().to(self.device)
+        self.optimizer = self.make_optimizer(self.model)
+        scheduler = self.make_scheduler(self.optimizer, self.steps_per_epoch())
+        interval = recipe.train.scheduler.interval
+        self.scheduler = ([as_scheduler(s, interval) for s in scheduler]
+                          if isinstance(scheduler, list | tuple) else as_scheduler(scheduler, interval))
+        self.scaler = self.precision.scaler()

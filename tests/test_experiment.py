@@ -1,0 +1,272 @@
+"""run_experiment: files on disk, stop reasons, safe reruns, resume == uninterrupted."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+import model_trainer
+from model_trainer.errors import Interrupted, MTrainError, TrainingError
+from model_trainer.experiment import Diverged, TrialResult, run_experiment
+from model_trainer.train.checkpoint import CheckpointError
+from tests.train import tiny
+from tests.train.tiny import LINEAR, load
+
+STATUS_KEYS = {"trial_id", "name", "state", "attempts", "started_at", "ended_at", "duration_s",
+               "stop_reason", "epochs_done", "global_step", "best", "error", "versions",
+               "git_commit", "stateless_changes", "study"}
+
+
+def run(loaded, **kwargs) -> TrialResult:
+    return run_experiment(loaded, threads=1, **kwargs)
+
+
+def status(result_or_dir) -> dict:
+    folder = getattr(result_or_dir, "trial_dir", result_or_dir)
+    return json.loads((folder / "status.json").read_text())
+
+
+def rows(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def val_rows(folder) -> list[tuple]:
+    return [(r["step"], r["epoch"], r["metrics"]) for r in rows(folder) if r["split"] == "val"]
+
+
+# ---- the files of a trial ------------------------------------------------------------------
+
+
+def test_completed_run_writes_the_contract_files(tmp_path):
+    result = run(load(tmp_path), study_info={"study_id": "s1", "params": {"a": 1}})
+    folder = tmp_path / "tiny" / result.trial_id
+    assert result.trial_dir == folder and result.state == "completed"
+    assert result.stop_reason == "epochs reached" and result.epochs_done == 3
+    st = status(result)
+    assert set(st) == STATUS_KEYS
+    assert st["state"] == "completed" and st["attempts"] == 1 and st["error"] is None
+    assert st["epochs_done"] == 3 and st["global_step"] == 18  # 96 samples / 16 * 3
+    assert st["duration_s"] > 0 and st["ended_at"] is not None
+    assert st["study"] == {"study_id": "s1", "params": {"a": 1}}
+    assert st["versions"]["model_trainer"] == model_trainer.__version__
+    assert st["best"]["metric"] == "val_loss" and st["best"]["mode"] == "min"
+    recipe_text = (folder / "recipe.yaml").read_text()
+    assert "num_classes: 3" in recipe_text  # the Derived value is filled
+    assert recipe_text.index("model:") < recipe_text.index("train:")  # order kept
+    all_rows = rows(folder)
+    assert {r["split"] for r in all_rows} == {"train", "val"}
+    for row in all_rows:
+        assert set(row) == {"step", "epoch", "split", "time", "metrics"}
+    train = [r for r in all_rows if r["split"] == "train"]
+    assert [r["step"] for r in train] == list(range(2, 19, 2))  # log_every 2
+    assert set(train[0]["metrics"]) == {"loss", "lr"}
+    vals = val_rows(folder)
+    assert [(s, e) for s, e, _ in vals] == [(6, 1), (12, 2), (18, 3)]
+    assert result.final_metrics == {f"val_{k}": v for k, v in vals[-1][2].items()}
+    assert (folder / "checkpoints" / "last.pt").exists()
+    assert (folder / "checkpoints" / "best.pt").exists()
+
+
+def test_same_seed_same_metrics_and_another_seed_differs(tmp_path):
+    import torch
+
+    a = run(load(tmp_path / "a"))
+    torch.rand(7)  # the global RNG state must not matter: the run seeds itself
+    b = run(load(tmp_path / "b"))
+    c = run(load(tmp_path / "c", "seed=1"))
+    assert a.final_metrics == b.final_metrics
+    assert a.final_metrics != c.final_metrics
+
+
+def test_tensorboard_events_when_enabled(tmp_path):
+    result = run(load(tmp_path, "train.tensorboard=true", "train.epochs=1"))
+    assert list((result.trial_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+# ---- stop reasons --------------------------------------------------------------------------
+
+
+def test_early_stop(tmp_path):
+    result = run(load(tmp_path, "train.epochs=10", "train.early_stopping.patience=1",
+                      "train.early_stopping.min_delta=100.0"))
+    assert result.stop_reason == "early stop" and result.epochs_done == 2
+    assert result.best["epoch"] == 1
+    assert status(result)["stop_reason"] == "early stop"
+
+
+def test_diverged_fails_with_its_own_error(tmp_path):
+    loaded = load_recipe_linear(tmp_path, "train.optimizer.lr=1.0e12", "train.log_every=1")
+    with pytest.raises(Diverged) as info:
+        run(loaded)
+    assert isinstance(info.value, TrainingError) and info.value.exit_code == 1
+    folder = tmp_path / "linear" / loaded.trial_id
+    st = status(folder)
+    assert st["state"] == "failed" and st["stop_reason"] == "diverged"
+    assert st["error"]["type"] == "Diverged" and "not finite" in st["error"]["message"]
+    assert not (folder / "checkpoints" / "last.pt").exists()  # no non-finite weights saved
+
+
+def test_pruned_by_on_eval_then_skipped(tmp_path):
+    seen = []
+
+    def on_eval(epoch, metrics):
+        seen.append((epoch, sorted(metrics)))
+        return epoch == 2
+
+    result = run(load(tmp_path, "train.epochs=5"), on_eval=on_eval)
+    assert result.state == "pruned" and result.stop_reason == "pruned" and result.epochs_done == 2
+    assert seen == [(1, ["train_loss", "val_accuracy", "val_loss"])] * 1 + \
+        [(2, ["train_loss", "val_accuracy", "val_loss"])]
+    assert status(result)["state"] == "pruned"
+    again = run(load(tmp_path, "train.epochs=5"))
+    assert again.skipped and again.state == "pruned"
+
+
+def test_training_exception_is_recorded_and_chained(tmp_path):
+    loaded = load(tmp_path, "model.args.dropout=2.0")  # nn.Dropout rejects p > 1
+    with pytest.raises(TrainingError) as info:
+        run(loaded)
+    assert isinstance(info.value.__cause__, ValueError)
+    st = status(tmp_path / "tiny" / loaded.trial_id)
+    assert st["state"] == "failed" and st["error"]["type"] == "ValueError"
+    assert "Traceback" in st["error"]["traceback"]
+
+
+def test_interrupt_saves_a_checkpoint_and_resume_matches_uninterrupted(tmp_path):
+    wrapper = "wrapper=tests.train.tiny.InterruptingWrapper"
+    tiny.InterruptingWrapper.interrupt_at = None
+    baseline = run(load(tmp_path / "a", wrapper))
+    tiny.InterruptingWrapper.interrupt_at = 9  # mid epoch 2 (6 batches per epoch)
+    try:
+        with pytest.raises(Interrupted) as info:
+            run(load(tmp_path / "b", wrapper))
+    finally:
+        tiny.InterruptingWrapper.interrupt_at = None
+    assert info.value.exit_code == 130
+    folder = tmp_path / "b" / "tiny" / baseline.trial_id
+    st = status(folder)
+    assert st["state"] == "interrupted" and st["stop_reason"] == "interrupted"
+    assert st["epochs_done"] == 1 and st["global_step"] == 8
+    assert (folder / "checkpoints" / "last.pt").exists()
+    resumed = run(load(tmp_path / "b", wrapper))
+    assert not resumed.skipped and resumed.state == "completed"
+    assert resumed.final_metrics == baseline.final_metrics
+    assert resumed.best == baseline.best
+    assert val_rows(folder) == val_rows(baseline.trial_dir)
+    assert status(folder)["attempts"] == 2
+
+
+# ---- safe reruns ---------------------------------------------------------------------------
+
+
+def test_completed_is_skipped(tmp_path):
+    first = run(load(tmp_path))
+    mtime = (first.trial_dir / "metrics.jsonl").stat().st_mtime_ns
+    again = run(load(tmp_path))
+    assert again.skipped and again.state == "completed"
+    assert again.final_metrics == first.final_metrics and again.epochs_done == 3
+    assert (first.trial_dir / "metrics.jsonl").stat().st_mtime_ns == mtime
+    assert status(first)["attempts"] == 1
+
+
+def test_more_epochs_extends_a_completed_run_like_one_long_run(tmp_path):
+    long = run(load(tmp_path / "long", "train.epochs=5"))
+    short = run(load(tmp_path / "ext", "train.epochs=3"))
+    extended = run(load(tmp_path / "ext", "train.epochs=5"))
+    assert short.trial_id == extended.trial_id == long.trial_id
+    assert not extended.skipped and extended.epochs_done == 5
+    assert extended.final_metrics == long.final_metrics
+    st = status(extended)
+    assert st["attempts"] == 2
+    assert [c["changes"] for c in st["stateless_changes"]] == [{"train.epochs": [3, 5]}]
+    assert len(val_rows(extended.trial_dir)) == 5
+
+
+def test_an_early_stopped_run_is_not_extended_by_more_epochs(tmp_path):
+    overrides = ("train.early_stopping.patience=1", "train.early_stopping.min_delta=100.0")
+    first = run(load(tmp_path, "train.epochs=10", *overrides))
+    again = run(load(tmp_path, "train.epochs=20", *overrides))
+    assert first.stop_reason == "early stop" and again.skipped and again.epochs_done == 2
+
+
+def test_force_restarts_from_zero_and_keeps_the_old_run_aside(tmp_path):
+    first = run(load(tmp_path))
+    again = run(load(tmp_path), force=True)
+    assert not again.skipped and again.final_metrics == first.final_metrics
+    assert status(again)["attempts"] == 1
+    assert len(val_rows(again.trial_dir)) == 3  # not appended to the old rows
+    aside = list((tmp_path / "tiny" / ".replaced").iterdir())
+    assert len(aside) == 1 and (aside[0] / "status.json").exists()
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, caplog):
+    baseline = run(load(tmp_path / "a"))
+    run(load(tmp_path / "b", "train.epochs=2"))
+    folder = tmp_path / "b" / "tiny" / baseline.trial_id
+    last = folder / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])  # truncated, as by a crash mid-copy
+    with caplog.at_level(logging.WARNING, logger="model_trainer"):
+        resumed = run(load(tmp_path / "b"))
+    assert "last.pt cannot be loaded" in caplog.text and "last.prev.pt" in caplog.text
+    assert resumed.final_metrics == baseline.final_metrics  # epochs 2 and 3 retrained
+
+
+def test_no_loadable_checkpoint_is_a_clear_error(tmp_path):
+    loaded = load(tmp_path, "train.epochs=2")
+    run(loaded)
+    folder = tmp_path / "tiny" / loaded.trial_id
+    for name in ("last.pt", "last.prev.pt"):
+        (folder / "checkpoints" / name).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError) as info:
+        run(load(tmp_path, "train.epochs=3"))
+    assert info.value.exit_code == 2 and "--force" in str(info.value)
+    assert run(load(tmp_path, "train.epochs=3"), force=True).epochs_done == 3
+
+
+def test_metrics_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
+    loaded = load(tmp_path, "train.epochs=2")
+    run(loaded)
+    folder = tmp_path / "tiny" / loaded.trial_id
+    with open(folder / "metrics.jsonl", "a") as handle:  # what a killed run left behind
+        handle.write(json.dumps({"step": 99, "epoch": 3, "split": "train", "time": 0,
+                                 "metrics": {"loss": 1.0}}) + "\n")
+        handle.write('{"step": 100, "epoch": 3, "spl')  # a truncated last line
+    run(load(tmp_path, "train.epochs=3"))
+    steps = [r["step"] for r in rows(folder)]
+    assert 99 not in steps and steps == sorted(steps)
+    assert len(val_rows(folder)) == 3
+
+
+# ---- smoke, user mistakes, api -----------------------------------------------------------
+
+
+def test_smoke_runs_two_batches_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    result = run(load(out, "train.epochs=50"), smoke=True)
+    assert result.state == "completed" and result.stop_reason == "smoke"
+    assert result.epochs_done == 1 and "val_accuracy" in result.final_metrics
+    assert not out.exists() and not result.trial_dir.exists()
+
+
+def test_cuda_requested_without_cuda_is_a_user_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(MTrainError) as info:
+        run(load(tmp_path, "device=cuda"))
+    assert info.value.exit_code == 2 and "CUDA is not available" in str(info.value)
+
+
+def test_api_run_takes_a_path_or_a_loaded_recipe(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(tiny.RECIPE)
+    result = model_trainer.run(path, [f"output_dir={tmp_path}", "train.epochs=1"], threads=1)
+    assert isinstance(result, TrialResult) and result.epochs_done == 1
+    assert model_trainer.run(load(tmp_path, "train.epochs=1")).skipped
+
+
+def load_recipe_linear(tmp_path, *overrides):
+    return load(tmp_path, *overrides, text=LINEAR)

@@ -1,0 +1,57 @@
+"""Optimizers and schedulers from the recipe."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler
+from tests.train.tiny import load
+
+
+def params():
+    return [torch.nn.Parameter(torch.zeros(2))]
+
+
+@pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
+                                      ("adamw", torch.optim.AdamW),
+                                      ("torch.optim.RMSprop", torch.optim.RMSprop)])
+def test_optimizer_names_and_dotted_paths(tmp_path, name, cls):
+    recipe = load(tmp_path, f"train.optimizer.name={name}", "train.optimizer.lr=0.5").recipe
+    optimizer = build_optimizer(recipe, params())
+    assert type(optimizer) is cls and optimizer.param_groups[0]["lr"] == 0.5
+
+
+def test_optimizer_args_are_extra_keyword_arguments(tmp_path):
+    recipe = load(tmp_path, "train.optimizer.name=sgd", "train.optimizer.momentum=0.9",
+                  "train.optimizer.args={nesterov: true}").recipe
+    group = build_optimizer(recipe, params()).param_groups[0]
+    assert group["momentum"] == 0.9 and group["nesterov"] is True
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_scheduler_defaults_and_intervals(tmp_path):
+    def make(*overrides):
+        recipe = load(tmp_path, "train.epochs=4", *overrides).recipe
+        return build_scheduler(recipe, torch.optim.SGD(params(), lr=1.0), steps_per_epoch=10)
+
+    assert make() is None
+    cosine = make("train.scheduler.name=cosine")
+    assert cosine.interval == "step" and cosine.scheduler.T_max == 40
+    assert make("train.scheduler.name=cosine", "train.scheduler.interval=epoch").scheduler.T_max == 4
+    onecycle = make("train.scheduler.name=onecycle")
+    assert onecycle.interval == "step" and onecycle.scheduler.total_steps == 40
+    plateau = make("train.scheduler.name=plateau")
+    assert plateau.on_metric and plateau.interval == "epoch"
+    dotted = make("train.scheduler.name=torch.optim.lr_scheduler.ExponentialLR",
+                  "train.scheduler.args={gamma: 0.5}")
+    assert dotted.interval == "epoch"
+    dotted.after_step()
+    dotted.after_epoch(None)
+    assert dotted.scheduler.get_last_lr() == [0.5]
+
+
+def test_a_raw_torch_scheduler_is_wrapped():
+    optimizer = torch.optim.SGD(params(), lr=1.0)
+    assert as_scheduler(torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer), None).on_metric
+    assert as_scheduler(torch.optim.lr_scheduler.StepLR(optimizer, 1), "step").interval == "step"

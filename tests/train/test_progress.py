@@ -1,0 +1,24 @@
+"""The display: plain lines on stderr, nothing when off."""
+
+from __future__ import annotations
+
+from model_trainer.experiment import run_experiment
+from tests.train.tiny import load
+
+
+def test_plain_prints_one_line_per_evaluation_and_the_stop(tmp_path, capsys):
+    run_experiment(load(tmp_path), progress="plain", threads=1)
+    err = capsys.readouterr().err.splitlines()
+    assert len([x for x in err if "val_loss=" in x]) == 3
+    assert any("stopped: epochs reached" in x for x in err)
+
+
+def test_off_prints_nothing(tmp_path, capsys):
+    run_experiment(load(tmp_path), progress="off", threads=1)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_rich_display_runs(tmp_path, capsys):
+    result = run_experiment(load(tmp_path), progress="rich", threads=1)
+    assert result.state == "completed" and "tiny epoch 3/3" in capsys.readouterr().err

@@ -65,14 +65,14 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
     if len(set(t.metrics)) != len(t.metrics):
         report("train.metrics", "lists a metric twice")
     monitor = t.monitor.metric
-    known = {"train_loss", "val_loss"} | {f"val_{m}" for m in t.metrics}
+    known = {"train_loss", "val_loss"} | {f"val_{m.rsplit('.', 1)[-1]}" for m in t.metrics}
     if not re.match(r"^(train|val|test)_\w+$", monitor):
         report("train.monitor.metric", f"expected <split>_<metric> like val_loss or "
                f"val_accuracy, got '{monitor}'")
     elif monitor not in known:
-        warn("train.monitor.metric", f"'{monitor}' is not a built-in metric of this recipe "
-             f"({', '.join(sorted(known))}){closest(monitor, known)}; it must come from "
-             "custom_evaluation")
+        warn("train.monitor.metric", f"'{monitor}' is not among this recipe's metrics "
+             f"({', '.join(sorted(known))}){closest(monitor, known)}; fine if the wrapper's "
+             "custom_evaluation returns it, else the run stops with an error at the first eval")
 
 
 def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:

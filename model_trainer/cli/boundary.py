@@ -40,6 +40,12 @@ def boundary(command: F) -> F:
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        except OSError as exc:  # a full disk, a read-only or missing folder: not a bug of ours
+            if os.environ.get("MTRAIN_FULL_ERROR") == "1":
+                traceback.print_exc()
+            stderr.print(f"[red]error[/] cannot read or write a file: {escape(str(exc))}",
+                         soft_wrap=True, emoji=False)
+            raise typer.Exit(1) from None
 
     return wrapped  # type: ignore[return-value]
 

@@ -26,4 +26,4 @@ def run(
     loaded = load_recipe(recipe, overrides or [])
     print_warnings(loaded.warnings)
     result = run_recipe(loaded, force=force, smoke=smoke)
-    stdout.print(result.summary() if hasattr(result, "summary") else str(result))
+    stdout.print(result.summary(), soft_wrap=True, markup=False)

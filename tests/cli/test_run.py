@@ -1,0 +1,76 @@
+"""`mtrain run` exit codes as a user (or their script) sees them: 0, 1, 2 and 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from model_trainer.cli.app import app
+from tests.train.tiny import RECIPE
+
+runner = CliRunner()
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
+    return path
+
+
+def test_run_then_rerun_exits_0_and_skips(recipe):
+    first = runner.invoke(app, ["run", str(recipe), "train.epochs=2"])
+    assert first.exit_code == 0, first.output
+    assert "completed (epochs reached)" in first.output
+    again = runner.invoke(app, ["run", str(recipe), "train.epochs=2"])
+    assert again.exit_code == 0 and "already" in again.output
+
+
+def test_divergence_exits_1_with_the_reason(recipe):
+    result = runner.invoke(app, ["run", str(recipe), "train.optimizer={name: sgd, lr: 1.0e12}"])
+    assert result.exit_code == 1, result.output
+    assert "diverged" in result.output and "Traceback" not in result.output
+
+
+def test_recipe_error_exits_2_before_anything_is_written(recipe, tmp_path):
+    result = runner.invoke(app, ["run", str(recipe), "train.batch_size=0"])
+    assert result.exit_code == 2
+    assert not (tmp_path / "runs").exists()
+
+
+def test_smoke_writes_nothing(recipe, tmp_path):
+    result = runner.invoke(app, ["run", str(recipe), "--smoke"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exits_130_and_a_rerun_continues(recipe, tmp_path):
+    cmd = [sys.executable, "-m", "model_trainer", "run", str(recipe), "train.epochs=6",
+           "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160"]
+    env = {**os.environ, "TINY_SLEEP": "0.05"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((tmp_path / "runs").rglob("last.pt")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    status = json.loads(next((tmp_path / "runs").rglob("status.json")).read_text())
+    assert status["state"] == "interrupted"
+    rerun = subprocess.run(cmd, cwd=ROOT, env={**env, "TINY_SLEEP": "0"}, capture_output=True,
+                           text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    status = json.loads(next((tmp_path / "runs").rglob("status.json")).read_text())
+    assert status["state"] == "completed" and status["attempts"] == 2

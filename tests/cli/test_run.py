@@ -38,7 +38,7 @@ def test_run_then_rerun_exits_0_and_skips(recipe):
 def test_divergence_exits_1_with_the_reason(recipe):
     result = runner.invoke(app, ["run", str(recipe), "train.optimizer={name: sgd, lr: 1.0e12}"])
     assert result.exit_code == 1, result.output
-    assert "diverged" in result.output and "Traceback" not in result.output
+    assert "loss is not finite" in result.output and "Traceback" not in result.output
 
 
 def test_recipe_error_exits_2_before_anything_is_written(recipe, tmp_path):

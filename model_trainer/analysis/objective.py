@@ -1,0 +1,84 @@
+"""Which metric the analysis ranks by, in which direction, and where that choice came from."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from model_trainer.errors import UsageError
+
+_LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "time", "wer")
+
+
+def guess_mode(metric: str) -> str:
+    """'min' for metrics that read like a cost (loss, error, perplexity...), else 'max'."""
+    name = metric.lower()
+    return "min" if any(word in name for word in _LOWER_IS_BETTER) else "max"
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The metric trials are judged by: `metric` (e.g. val_accuracy), `mode` min|max."""
+
+    metric: str
+    mode: str
+    source: str  # "--metric", "study_index.json", "train.monitor" or "default"
+
+    @property
+    def column(self) -> str:
+        """The trials-table column holding each trial's best value of the metric."""
+        return f"best_{self.metric}"
+
+    @property
+    def ascending(self) -> bool:
+        return self.mode == "min"
+
+    def better(self, difference: float) -> bool:
+        """Whether a positive-or-negative difference (new - old) is an improvement."""
+        return difference < 0 if self.mode == "min" else difference > 0
+
+
+def _most_common(pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
+    pairs = [p for p in pairs if p[0]]
+    return Counter(pairs).most_common(1)[0][0] if pairs else None
+
+
+def resolve_objective(
+    metric: str | None,
+    mode: str | None,
+    study_objectives: list[tuple[str, str]],
+    monitors: list[tuple[str, str]],
+    available: list[str],
+) -> Objective:
+    """Pick the objective: --metric, else the studies' objective, else train.monitor, else val_loss.
+
+    A metric the user asked for must exist (the error lists those that do). A default that
+    does not exist is an error only when other metrics exist to choose from; with no metrics
+    at all (a study that has not logged yet) the default stands and tables stay empty.
+    """
+    if mode is not None and mode not in ("min", "max"):
+        raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
+    known = _most_common(study_objectives)
+    monitor = _most_common(monitors)
+    if metric:
+        if metric not in available:
+            listing = ", ".join(available) if available else "none (no metrics logged yet)"
+            raise UsageError(f"metric {metric!r} not found in any trial; available metrics: {listing}")
+        for found in (known, monitor):
+            if mode is None and found and found[0] == metric:
+                mode = found[1]
+        return Objective(metric, mode or guess_mode(metric), "--metric")
+    if known:
+        chosen, source = known, "study_index.json"
+    elif monitor:
+        chosen, source = monitor, "train.monitor"
+    else:
+        chosen, source = ("val_loss", "min"), "default"
+    name, default_mode = chosen
+    if available and name not in available:
+        raise UsageError(
+            f"objective metric {name!r} (from {source}) not found in any trial; "
+            f"pass --metric with one of: {', '.join(available)}"
+        )
+    final_mode = mode or (default_mode if default_mode in ("min", "max") else guess_mode(name))
+    return Objective(name, final_mode, source)

@@ -1,0 +1,64 @@
+"""The in-memory shapes of collected trials: a group, one trial's record, and `Loaded`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Group:
+    """Trials analysed together: one study folder, or the loose trials of one folder."""
+
+    key: str
+    path: Path
+    is_study: bool
+    study_id: str | None = None
+    base_recipe: dict | None = None  # study.yaml, the recipe before sampling
+    base_text: str | None = None
+    space: dict[str, dict] = field(default_factory=dict)
+    objective: tuple[str, str] | None = None  # from study_index.json
+    trial_ids: list[str] = field(default_factory=list)
+    varied: list[str] = field(default_factory=list)
+    baselines: dict[str, Any] = field(default_factory=dict)
+    baseline_source: dict[str, str] = field(default_factory=dict)  # "study.yaml" | "most common"
+    index_trials: dict[str, dict] = field(default_factory=dict)  # study_index.json, by trial id
+
+
+@dataclass
+class TrialRecord:
+    """Everything read from one trial folder, before it becomes a table row."""
+
+    trial_id: str
+    path: Path
+    group: str
+    status: dict
+    recipe: dict[str, Any]  # flattened, dotted keys
+    params: dict[str, Any]  # the study's sampled values, if any
+    index_entry: dict = field(default_factory=dict)
+    metric_rows: int = 0
+    bad_lines: int = 0  # unparseable metrics.jsonl lines (a truncated tail)
+    final: dict[str, float] = field(default_factory=dict)  # last value per metric, NaN/inf kept
+    low: dict[str, float] = field(default_factory=dict)  # min over finite values
+    high: dict[str, float] = field(default_factory=dict)  # max over finite values
+
+
+@dataclass
+class Loaded:
+    """What `load(directory)` returns: the tables plus what they were built from."""
+
+    root: Path
+    trials: pd.DataFrame
+    metrics: pd.DataFrame
+    groups: dict[str, Group]
+    records: dict[str, TrialRecord]
+    varied: list[str]
+    warnings: list[str]
+    metric_names: list[str]
+
+    def __iter__(self):
+        """Allow `trials, metrics = load(dir)` in a notebook."""
+        return iter((self.trials, self.metrics))

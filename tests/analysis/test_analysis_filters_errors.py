@@ -1,0 +1,98 @@
+"""--filter semantics, the objective choice, and the user errors `mtrain analyze` reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_trainer.analysis import analyze, load
+from model_trainer.analysis.filters import apply_filters, parse_filter
+from model_trainer.analysis.objective import resolve_objective
+from model_trainer.errors import UsageError
+from tests.analysis.analysis_synth import quiet_console
+
+
+def _kept(loaded, *filters):
+    ids = set(apply_filters(loaded, filters))
+    return loaded.trials[loaded.trials["trial_id"].isin(ids)]
+
+
+def test_filter_value_is_yaml_parsed(runs_shared):
+    loaded = load(runs_shared)
+    kept = _kept(loaded, "model.args.hidden=128")
+    assert len(kept) > 0 and set(kept["model.args.hidden"]) == {128}
+    assert set(_kept(loaded, "model.args.skip=false")["model.args.skip"]) == {False}
+    lr = _kept(loaded, "train.optimizer.lr=1e-3")  # YAML 1.1 text '1e-3' still means 0.001
+    assert set(lr["train.optimizer.lr"]) == {0.001}
+
+
+def test_filter_on_columns_and_repeated_keys(runs_shared):
+    loaded = load(runs_shared)
+    assert set(_kept(loaded, "state=completed")["state"]) == {"completed"}
+    both = _kept(loaded, "state=running", "state=failed")
+    assert sorted(both["state"]) == ["failed", "running"]
+    combined = _kept(loaded, "state=completed", "group=lr_study", "seed=1")
+    assert len(combined) == 3
+
+
+def test_filter_on_a_recipe_key_that_is_not_varied(runs_shared):
+    kept = _kept(load(runs_shared), "model.target=examples.cnn.CNN")
+    assert set(kept["group"]) == {"lr_study"}
+
+
+@pytest.mark.parametrize("text", ["hidden", "=3", "model.args.hidden=[1, 2]"])
+def test_malformed_filter(text):
+    with pytest.raises(UsageError, match="bad filter"):
+        parse_filter(text)
+
+
+def test_unknown_filter_key_and_empty_result(runs_shared):
+    loaded = load(runs_shared)
+    with pytest.raises(UsageError, match="no trial has the key 'model.args.hiden'"):
+        apply_filters(loaded, ["model.args.hiden=128"])
+    with pytest.raises(UsageError, match="no trials match"):
+        apply_filters(loaded, ["model.args.hidden=999"])
+
+
+def test_analyze_empty_dir_says_no_trials(tmp_path):
+    (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(UsageError, match="no trials"):
+        analyze(tmp_path / "empty", console=quiet_console())
+
+
+def test_analyze_missing_dir(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        analyze(tmp_path / "missing", console=quiet_console())
+
+
+def test_unknown_metric_lists_the_available_ones(runs_shared, tmp_path):
+    with pytest.raises(UsageError) as info:
+        analyze(runs_shared, metric="val_acc", out=tmp_path, console=quiet_console())
+    message = str(info.value)
+    assert "'val_acc' not found" in message
+    for name in ("val_accuracy", "val_loss", "train_loss"):
+        assert name in message
+    assert "\n" not in message
+
+
+def test_bad_filter_mode_and_format_through_analyze(runs_shared, tmp_path):
+    with pytest.raises(UsageError, match="bad filter"):
+        analyze(runs_shared, filters=["oops"], out=tmp_path, console=quiet_console())
+    with pytest.raises(UsageError, match="--mode"):
+        analyze(runs_shared, metric="val_loss", mode="up", out=tmp_path, console=quiet_console())
+    with pytest.raises(UsageError, match="format"):
+        analyze(runs_shared, fmt="pdf", out=tmp_path, console=quiet_console())
+
+
+def test_objective_defaults():
+    available = ["train_loss", "val_accuracy", "val_loss"]
+    study = resolve_objective(None, None, [("val_accuracy", "max")], [("val_loss", "min")], available)
+    assert (study.metric, study.mode, study.source) == ("val_accuracy", "max", "study_index.json")
+    monitor = resolve_objective(None, None, [], [("val_loss", "min")], available)
+    assert (monitor.metric, monitor.source) == ("val_loss", "train.monitor")
+    default = resolve_objective(None, None, [], [], available)
+    assert (default.metric, default.mode, default.source) == ("val_loss", "min", "default")
+    asked = resolve_objective("val_accuracy", None, [], [], available)
+    assert asked.mode == "max"  # guessed from the name
+    assert resolve_objective("train_loss", None, [], [], available).mode == "min"
+    with pytest.raises(UsageError, match="pass --metric"):
+        resolve_objective(None, None, [("val_f1", "max")], [], available)

@@ -1,0 +1,162 @@
+"""Ablation statistics against values computed by hand with numpy/scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from model_trainer.analysis.objective import Objective
+from model_trainer.analysis.records import Group
+from model_trainer.analysis.stats import (
+    ablation_table,
+    attribute_rows,
+    compare_to_baseline,
+    summarize,
+)
+
+MAX_ACC = Objective("val_accuracy", "max", "test")
+MIN_LOSS = Objective("val_loss", "min", "test")
+
+
+def test_summarize_mean_std_and_t_interval():
+    values = [0.81, 0.84, 0.79, 0.86, 0.80]
+    got = summarize(values)
+    arr = np.array(values)
+    half = stats.t.ppf(0.975, 4) * arr.std(ddof=1) / math.sqrt(5)
+    assert got["n"] == 5
+    assert got["mean"] == pytest.approx(arr.mean())
+    assert got["std"] == pytest.approx(arr.std(ddof=1))
+    assert got["ci_low"] == pytest.approx(arr.mean() - half)
+    assert got["ci_high"] == pytest.approx(arr.mean() + half)
+    # hand check of the t quantile itself: t(0.975, 4) = 2.776
+    assert got["ci_high"] - got["mean"] == pytest.approx(2.7764451 * arr.std(ddof=1) / math.sqrt(5))
+
+
+def test_summarize_ignores_nan_and_handles_one_value():
+    got = summarize([0.5, float("nan"), float("inf")])
+    assert got["n"] == 1 and got["mean"] == 0.5
+    assert math.isnan(got["std"]) and math.isnan(got["ci_low"])
+    assert summarize([])["n"] == 0
+
+
+def test_paired_test_matches_ttest_rel():
+    base = {(0,): 0.80, (1,): 0.82, (2,): 0.78, (3,): 0.81}
+    new = {(0,): 0.85, (1,): 0.86, (2,): 0.80, (3,): 0.87}
+    got = compare_to_baseline(new, base, MAX_ACC)
+    x = np.array([new[k] for k in base])
+    y = np.array([base[k] for k in base])
+    d = x - y
+    assert got["test"] == "paired t" and got["n_pairs"] == 4
+    assert got["diff"] == pytest.approx(d.mean())
+    assert got["p_value"] == pytest.approx(stats.ttest_rel(x, y).pvalue)
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert got["diff_ci_low"] == pytest.approx(d.mean() - half)
+    assert got["p_value"] < 0.05 and got["conclusion"].startswith("better than baseline")
+
+
+def test_lower_is_better_for_a_min_objective():
+    base = {(s,): 0.30 + 0.01 * s for s in range(4)}
+    new = {(s,): 0.40 + 0.012 * s for s in range(4)}
+    got = compare_to_baseline(new, base, MIN_LOSS)
+    assert got["diff"] > 0 and got["conclusion"].startswith("worse than baseline")
+
+
+def test_welch_when_nothing_pairs():
+    base = {(0,): 0.80, (1,): 0.82, (2,): 0.78, (3,): 0.81}
+    new = {(10,): 0.85, (11,): 0.83, (12,): 0.80}
+    got = compare_to_baseline(new, base, MAX_ACC)
+    a, b = np.array(list(new.values())), np.array(list(base.values()))
+    assert got["test"] == "Welch t" and got["n_pairs"] == 0
+    assert got["diff"] == pytest.approx(a.mean() - b.mean())
+    assert got["p_value"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def test_too_few_seeds_is_said_plainly():
+    two = compare_to_baseline({(0,): 0.9, (1,): 0.91}, {(0,): 0.8, (1,): 0.82}, MAX_ACC)
+    assert two["n_pairs"] == 2 and "too few" in two["conclusion"]
+    one = compare_to_baseline({(0,): 0.9}, {(0,): 0.8}, MAX_ACC)
+    assert one["test"] == "none" and math.isnan(one["p_value"])
+    assert one["conclusion"].startswith("too few seeds to conclude")
+    assert one["diff"] == pytest.approx(0.1)
+
+
+def _known_table() -> tuple[pd.DataFrame, Group]:
+    """skip on/off x 4 seeds, plus a width that does not matter."""
+    rows = []
+    acc = {True: [0.90, 0.88, 0.91, 0.89], False: [0.80, 0.81, 0.79, 0.83]}
+    for skip in (True, False):
+        for seed in range(4):
+            rows.append({"trial_id": f"t{skip}{seed}", "group": "g", "state": "completed",
+                         "seed": seed, "model.args.skip": skip, "best_val_accuracy": acc[skip][seed]})
+    group = Group(key="g", path=None, is_study=True, varied=["model.args.skip"],
+                  baselines={"model.args.skip": True})
+    return pd.DataFrame(rows), group
+
+
+def test_attribute_rows_on_a_known_table():
+    frame, group = _known_table()
+    rows = {r["value"]: r for r in attribute_rows(frame, group, "model.args.skip", MAX_ACC)}
+    on, off = np.array([0.90, 0.88, 0.91, 0.89]), np.array([0.80, 0.81, 0.79, 0.83])
+    assert rows[True]["is_baseline"] and rows[True]["conclusion"] == "baseline"
+    assert rows[False]["n"] == 4
+    assert rows[False]["mean"] == pytest.approx(off.mean())
+    assert rows[False]["std"] == pytest.approx(off.std(ddof=1))
+    assert rows[False]["test"] == "paired t" and rows[False]["n_pairs"] == 4
+    assert rows[False]["diff"] == pytest.approx((off - on).mean())
+    assert rows[False]["p_value"] == pytest.approx(stats.ttest_rel(off, on).pvalue)
+    assert rows[False]["conclusion"].startswith("worse than baseline")
+
+
+def test_pairs_need_matching_other_attributes():
+    frame, group = _known_table()
+    frame["model.args.width"] = [1, 1, 1, 1, 2, 2, 2, 2]  # no skip=False trial matches a baseline
+    group.varied.append("model.args.width")
+    group.baselines["model.args.width"] = 1
+    rows = {r["value"]: r for r in attribute_rows(frame, group, "model.args.skip", MAX_ACC)}
+    assert rows[False]["n_pairs"] == 0 and rows[False]["test"] == "Welch t"
+
+
+def test_baseline_missing_from_trials_is_reported():
+    frame, group = _known_table()
+    group.baselines["model.args.skip"] = "sometimes"
+    rows = attribute_rows(frame, group, "model.args.skip", MAX_ACC)
+    assert all("not among these trials" in r["conclusion"] for r in rows)
+
+
+def test_ablation_table_skips_unfinished_trials():
+    frame, group = _known_table()
+    frame.loc[0, "state"] = "running"
+    table = ablation_table(frame, {"g": group}, MAX_ACC)
+    assert table.loc[table["value"] == True, "n"].iloc[0] == 3  # noqa: E712
+    assert table.loc[table["value"] == False, "n_pairs"].iloc[0] == 3  # noqa: E712
+
+
+def test_continuous_attribute_is_binned_with_a_rank_correlation():
+    rng = np.random.default_rng(0)
+    lr = 10 ** rng.uniform(-4, -2, 40)
+    acc = 0.8 + 0.02 * np.log10(lr) + rng.normal(0, 0.001, 40)
+    frame = pd.DataFrame({"trial_id": [f"t{i}" for i in range(40)], "group": "g", "state": "completed",
+                          "seed": 0, "train.optimizer.lr": lr, "best_val_accuracy": acc})
+    group = Group(key="g", path=None, is_study=True, varied=["train.optimizer.lr"],
+                  baselines={"train.optimizer.lr": 1e-3})
+    rows = attribute_rows(frame, group, "train.optimizer.lr", MAX_ACC)
+    assert len(rows) == 5 and sum(r["n"] for r in rows) == 40
+    rho = stats.spearmanr(lr, acc).statistic
+    assert f"rho={rho:.2f}" in rows[0]["conclusion"]
+
+
+def test_a_long_choice_list_keeps_one_row_per_value():
+    widths = list(range(16, 16 * 11, 16))  # 10 choices
+    frame = pd.DataFrame({"trial_id": [f"t{w}" for w in widths], "group": "g", "state": "completed",
+                          "seed": 0, "model.args.hidden": widths,
+                          "best_val_accuracy": [0.5 + w / 1000 for w in widths]})
+    group = Group(key="g", path=None, is_study=True, varied=["model.args.hidden"],
+                  baselines={"model.args.hidden": 64}, space={"model.args.hidden": {"choice": widths}})
+    rows = attribute_rows(frame, group, "model.args.hidden", MAX_ACC)
+    assert [r["value"] for r in rows] == widths
+    del group.space["model.args.hidden"]  # without the space it reads as a sampled range
+    assert len(attribute_rows(frame, group, "model.args.hidden", MAX_ACC)) == 5

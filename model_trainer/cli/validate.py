@@ -14,6 +14,6 @@ def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
 
     loaded = load_recipe(recipe, overrides or [])
     print_warnings(loaded.warnings)
-    stdout.print(f"[green]ok[/] {recipe}: {summary_line(loaded.recipe)}")
+    stdout.print(f"[green]ok[/] {recipe}: {summary_line(loaded.recipe)}", soft_wrap=True)
     for line in planned_trials(loaded):
-        stdout.print(line, highlight=False)
+        stdout.print(line, highlight=False, soft_wrap=True, markup=False)

@@ -1,6 +1,8 @@
-"""GPU check: the digits and CIFAR-FakeData recipes on CUDA in fp32 and bf16.
+"""GPU check: the digits and CIFAR-FakeData recipes on CUDA in fp32 and bf16, and DDP.
 
-Prints one line per run: recipe, precision, final val metrics, seconds per epoch.
+Prints one line per run: recipe, precision, final val metrics, seconds per epoch; then,
+on a machine with >= 2 GPUs, digits_ddp on 2 GPUs (NCCL) against one GPU on the same
+global batch (SGD, no dropout) with the largest metric difference.
 Exits 0 with a message on a machine without an NVIDIA GPU.
 
     python benchmarks/gpu_check.py [--epochs 3]
@@ -54,7 +56,41 @@ def main() -> int:
                 metrics = " ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items())
                 print(f"{name:14s} {precision:5s} {metrics}  {per_epoch:.2f} s/epoch "
                       f"(first epoch includes CUDA start-up)")
+        failures += ddp_check(out, args.epochs)
     return 1 if failures else 0
+
+
+def ddp_check(out: str, epochs: int) -> int:
+    """digits_ddp on 2 GPUs vs 1 GPU: the same metrics within float tolerance."""
+    from model_trainer.experiment import run_experiment
+    from model_trainer.recipe import load_recipe
+
+    if torch.cuda.device_count() < 2:
+        print(f"ddp            skipped: {torch.cuda.device_count()} GPU(s), DDP needs 2")
+        return 0
+    same = ["device=cuda", f"train.epochs={epochs}", "train.progress=off",
+            "model.args.dropout=0.0", "train.optimizer={name: sgd, lr: 0.05}",
+            "train.scheduler.name=none", "train.early_stopping.patience=null",
+            "data.args.val_fraction=0.2877"]  # 1280 train samples: 10 global batches, no padding
+    results = {}
+    for label, extra in (("1gpu", ["train.strategy=single", "train.devices=1"]),
+                         ("ddp2", ["train.strategy=ddp", "train.devices=2"])):
+        loaded = load_recipe(REPO / "recipes" / "digits_ddp.yaml",
+                             [f"output_dir={out}/{label}", *same, *extra])
+        started = time.perf_counter()
+        try:
+            result = run_experiment(loaded)
+        except Exception as exc:  # report, count as a failure
+            print(f"ddp            {label} FAILED {type(exc).__name__}: {exc}")
+            return 1
+        results[label] = (result.final_metrics,
+                          (time.perf_counter() - started) / max(result.epochs_done, 1))
+    (one, t1), (two, t2) = results["1gpu"], results["ddp2"]
+    diff = max(abs(one[k] - two[k]) for k in one)
+    metrics = " ".join(f"{k}={v:.4f}" for k, v in two.items())
+    print(f"ddp            2 GPUs {metrics}  max |ddp - 1 GPU| = {diff:.2e}  "
+          f"{t2:.2f} s/epoch (1 GPU {t1:.2f}; includes start-up)")
+    return 0 if diff < 1e-3 else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,200 @@
+"""Per-epoch time of a plain PyTorch loop, model_trainer and Lightning, run alternately.
+
+Same model, data, batch size, seed and thread count for all three; each run trains
+`--epochs` epochs with an evaluation on the val split at the end of every epoch, and an
+epoch's time is the gap between two consecutive ends of evaluation (so the first epoch,
+with its set-up, is never counted). model_trainer runs with its default settings:
+progress display on, train metrics logged every `log_every` steps, a checkpoint per epoch.
+
+    python benchmarks/bench_training.py [--rounds 3] [--epochs 6] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from benchmarks.workloads import WORKLOADS, make_loader  # noqa: E402
+from model_trainer.recipe import load_recipe  # noqa: E402
+from model_trainer.recipe.resolve import import_object  # noqa: E402
+
+RECIPE = """\
+name: bench-{workload}
+seed: 0
+output_dir: {out}
+device: cpu
+model: {{target: {model}}}
+data: {{target: benchmarks.workloads.make_loader, args: {{workload: {workload}}}}}
+train:
+  epochs: {epochs}
+  batch_size: {batch_size}
+  optimizer: {{name: adamw, lr: {lr}, weight_decay: 0.0}}
+  metrics: [accuracy]
+"""
+
+
+def plain(workload: str, epochs: int) -> list[float]:
+    """The loop a researcher writes by hand: train, then evaluate loss and accuracy."""
+    spec = WORKLOADS[workload]
+    torch.manual_seed(0)
+    config = SimpleNamespace(seed=0, data=SimpleNamespace(args={"workload": workload}),
+                             train=SimpleNamespace(batch_size=spec["batch_size"]))
+    train, val = make_loader(config, "train"), make_loader(config, "val")
+    model = import_object(spec["model"])()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.0)
+    ends = []
+    for _ in range(epochs):
+        model.train()
+        for batch in train:
+            _, loss = model(**batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        correct = total = 0
+        loss_sum = torch.zeros(())
+        with torch.no_grad():
+            for batch in val:
+                logits, loss = model(**batch)
+                loss_sum += loss * len(batch["labels"])
+                correct += (logits.argmax(1) == batch["labels"]).sum()
+                total += len(batch["labels"])
+        float(loss_sum / total), float(correct / total)
+        ends.append(time.perf_counter())
+    return gaps(ends)
+
+
+def mtrain(workload: str, epochs: int) -> list[float]:
+    """model_trainer through `mtrain run`'s code path (load_recipe + run_experiment)."""
+    from model_trainer.experiment import run_experiment
+
+    with tempfile.TemporaryDirectory() as out:
+        path = Path(out) / "recipe.yaml"
+        path.write_text(RECIPE.format(workload=workload, out=out, epochs=epochs,
+                                      **WORKLOADS[workload]))
+        run_experiment(load_recipe(path))
+        rows = [json.loads(line) for line in next(Path(out).rglob("metrics.jsonl")).open()]
+    return gaps([r["time"] for r in rows if r["split"] == "val"])
+
+
+def lightning(workload: str, epochs: int) -> list[float] | None:
+    """Lightning's Trainer with its defaults (progress bar, logger, checkpointing)."""
+    try:
+        import lightning as L
+    except ImportError:
+        return None
+    spec = WORKLOADS[workload]
+    config = SimpleNamespace(seed=0, data=SimpleNamespace(args={"workload": workload}),
+                             train=SimpleNamespace(batch_size=spec["batch_size"]))
+    ends: list[float] = []
+
+    class Module(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.model = import_object(spec["model"])()
+
+        def training_step(self, batch, _):
+            _, loss = self.model(**batch)
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch, _):
+            logits, loss = self.model(**batch)
+            self.log("val_loss", loss)
+            self.log("val_accuracy", (logits.argmax(1) == batch["labels"]).float().mean())
+
+        def configure_optimizers(self):
+            return torch.optim.AdamW(self.parameters(), lr=spec["lr"], weight_decay=0.0)
+
+    class Timer(L.Callback):
+        def on_validation_epoch_end(self, trainer, module):
+            if not trainer.sanity_checking:
+                ends.append(time.perf_counter())
+
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as out:
+        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1,
+                            default_root_dir=out, callbacks=[Timer()],
+                            enable_model_summary=False)
+        trainer.fit(Module(), make_loader(config, "train"), make_loader(config, "val"))
+    return gaps(ends)
+
+
+def gaps(ends: list[float]) -> list[float]:
+    return [b - a for a, b in zip(ends, ends[1:], strict=False)]
+
+
+RUNNERS = {"plain": plain, "mtrain": mtrain, "lightning": lightning}
+
+
+def peak_memory_mb(runner: str, workload: str, epochs: int, threads: int) -> float:
+    """Peak RSS that training adds in a fresh process, over the same process after its
+    imports and data are loaded (ru_maxrss of the child, before and after)."""
+    cmd = [sys.executable, __file__, "--child", runner, "--workload", workload,
+           "--epochs", str(epochs), "--threads", str(threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS))
+    parser.add_argument("--json")
+    parser.add_argument("--child")
+    parser.add_argument("--workload", default="mlp")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.child:  # memory measurement in a fresh process
+        import model_trainer.experiment  # noqa: F401  (imports are not the trainer's peak)
+
+        config = SimpleNamespace(seed=0, data=SimpleNamespace(args={"workload": args.workload}),
+                                 train=SimpleNamespace(batch_size=64))
+        make_loader(config, "train")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        RUNNERS[args.child](args.workload, args.epochs)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+        return
+    results = {}
+    for workload in args.workloads:
+        epochs: dict[str, list[float]] = {name: [] for name in RUNNERS}
+        for _ in range(args.rounds):  # alternate, so drift hits all three alike
+            for name, runner in RUNNERS.items():
+                times = runner(workload, args.epochs)
+                if times is None:
+                    epochs.pop(name, None)
+                    continue
+                epochs[name] += times
+        medians = {name: statistics.median(t) for name, t in epochs.items() if t}
+        row = {f"{name}_epoch_s": round(m, 4) for name, m in medians.items()}
+        row["mtrain_over_plain"] = round(medians["mtrain"] / medians["plain"], 3)
+        if "lightning" in medians:
+            row["lightning_over_plain"] = round(medians["lightning"] / medians["plain"], 3)
+        else:
+            row["lightning"] = "skipped: install the [compare] extra"
+        mem = {n: peak_memory_mb(n, workload, 2, args.threads) for n in ("plain", "mtrain")}
+        row["plain_train_peak_mb"] = round(mem["plain"], 1)
+        row["mtrain_train_peak_mb"] = round(mem["mtrain"], 1)
+        results[workload] = row
+        print(f"{workload}: " + ", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""`make bench`: run every benchmark in its own process, print one table, save JSON.
+
+    python benchmarks/run_all.py [--json benchmarks/results.json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+BENCHES = {  # name -> (script, arguments, quick arguments)
+    "training": ("bench_training.py", ["--rounds", "3", "--epochs", "6"],
+                 ["--rounds", "1", "--epochs", "3"]),
+    "cli": ("bench_cli.py", ["--repeat", "5"], ["--repeat", "2"]),
+    "study": ("bench_study.py", ["--epochs", "10"], ["--epochs", "3"]),
+    "analysis": ("bench_analysis.py", [], ["--trials", "200"]),
+}
+GOALS = {  # what the issues ask for; the table says whether each was met
+    ("training", "mlp", "mtrain_over_plain"): ("<=", 1.10),
+    ("training", "cnn", "mtrain_over_plain"): ("<=", 1.03),
+    ("study", None, "study_speedup_ratio"): ("<=", 0.6),
+    ("study", None, "study_cost_per_trial_ray_s"): ("<", 1.0),
+    ("analysis", None, "analysis_2000_trials_s"): ("<", 10.0),
+}
+
+
+def run(name: str, quick: bool) -> dict:
+    script, full, short = BENCHES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(HERE / script), *(short if quick else full), "--json", str(out)]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            return {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
+        result = json.loads(out.read_text())
+        result["bench_wall_s"] = round(time.perf_counter() - start, 1)
+        return result
+
+
+def rows(results: dict):
+    for bench, result in results.items():
+        groups = {k: v for k, v in result.items() if isinstance(v, dict)} or {None: result}
+        for group, values in groups.items():
+            for key, value in values.items():
+                goal = GOALS.get((bench, group, key))
+                verdict = ""
+                if goal and isinstance(value, int | float):
+                    op, limit = goal
+                    ok = value <= limit if op == "<=" else value < limit
+                    verdict = f"{'met' if ok else 'MISSED'} ({op} {limit})"
+                yield bench, group or "", key, value, verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", default=str(HERE / "results.json"))
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHES))
+    args = parser.parse_args()
+    results = {}
+    for name in args.only or BENCHES:
+        print(f"running {name}...", file=sys.stderr, flush=True)
+        results[name] = run(name, args.quick)
+    table = Table(title="model_trainer benchmarks")
+    for column in ("bench", "workload", "measure", "value", "goal"):
+        table.add_column(column)
+    for bench, group, key, value, verdict in rows(results):
+        table.add_row(bench, group, key, str(value), verdict)
+    Console().print(table)
+    meta = {"python": platform.python_version(), "machine": platform.machine(),
+            "cpus": __import__("os").cpu_count(), "quick": args.quick}
+    Path(args.json).write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,8 @@ from model_trainer.recipe.identity import attribute_kinds, to_plain
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.markers import Kind
 from model_trainer.recipe.resolve import import_object
-from model_trainer.train import checkpoint
+from model_trainer.train import checkpoint, distributed, launch
+from model_trainer.train.device import resolve_device
 from model_trainer.train.hooks import check_hooks
 from model_trainer.train.progress import make_display
 from model_trainer.train.records import (
@@ -127,79 +128,130 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: Any,
     }
     write_status(folder, status)
     started = time.perf_counter()
-    session = Session(folder, display=make_display(display), on_eval=on_eval, smoke=smoke,
-                      tensorboard=recipe.train.tensorboard and not smoke, name=recipe.name)
-    wrapper: Any = None
+    job = RankJob(recipe, folder, display, smoke, bool(old), status, on_eval)
 
-    def finish(state: str, reason: str | None, error: BaseException | None = None) -> None:
-        if wrapper is not None:
-            status.update(epochs_done=wrapper.state.epoch, global_step=wrapper.state.global_step,
-                          best=wrapper.state.best)
+    def finish(state: str, reason: str | None, error: BaseException | None = None,
+               train_state: dict[str, Any] | None = None) -> None:
+        if train_state is not None:
+            status.update(epochs_done=train_state["epoch"], global_step=train_state["global_step"],
+                          best=train_state["best"])
+        else:  # a rank died without its state: keep the progress rank 0 saved at checkpoints
+            saved = read_status(folder) or {}
+            status.update({k: saved.get(k, status[k]) for k in ("epochs_done", "global_step",
+                                                                  "best")})
         status.update(state=state, stop_reason=reason, ended_at=now_iso(),
                       duration_s=round(time.perf_counter() - started, 3))
         if error is not None:
-            status["error"] = {"type": type(error).__name__, "message": str(error),
-                               "traceback": "".join(traceback.format_exception(error))}
+            status["error"] = {"type": getattr(error, "rank_type", None) or type(error).__name__,
+                               "message": str(error),
+                               "traceback": getattr(error, "rank_traceback", None) or
+                               "".join(traceback.format_exception(error))}
         write_status(folder, status)
+
+    try:
+        world = launch.world_size(recipe)
+        if world > 1:
+            launch.check_devices(world, resolve_device(recipe.device).type)
+        final = launch.run_ranks(train_rank, world, job, threads=torch.get_num_threads())
+    except KeyboardInterrupt as exc:
+        finish("interrupted", "interrupted", exc, getattr(exc, "mtrain_state", None))
+        saved = "; state saved" if getattr(exc, "mtrain_saved", False) else ""
+        raise Interrupted(f"interrupted{saved} in {folder}; run the same command again to "
+                          "continue") from None
+    except MTrainError as exc:
+        finish("failed", None, exc, getattr(exc, "mtrain_state", None))
+        raise
+    except Exception as exc:
+        finish("failed", None, exc, getattr(exc, "mtrain_state", None))
+        raise TrainingError(f"training failed: {type(exc).__name__}: {exc} (the traceback is "
+                            f"in {folder / 'status.json'})") from exc
+    reason = final["stop_reason"]
+    if reason == "diverged":
+        error = Diverged(f"the training loss is not finite at step {final['global_step']} "
+                         f"(epoch {final['epoch'] + 1}); lower the learning rate, set "
+                         "train.grad_clip, or check the data")
+        finish("failed", reason, error, final)
+        raise error
+    state = "pruned" if reason == "pruned" else "completed"
+    finish(state, reason, None, final)
+    return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
+                       dict(final["last_eval"]), skipped=False)
+
+
+@dataclass
+class RankJob:
+    """What every rank needs to train the trial (plain data, plus rank 0's on_eval)."""
+
+    recipe: Any
+    folder: Path
+    display: str
+    smoke: bool
+    resume: bool
+    status: dict[str, Any]
+    on_eval: Any
+
+
+def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> dict[str, Any]:
+    """Build, resume and fit the wrapper on one rank; rank 0 alone writes files and shows
+    progress. Returns the final loop state; an exception carries it as `mtrain_state`."""
+    recipe, main = job.recipe, rank == 0
+    if world > 1:
+        distributed.init(rank, world, port, resolve_device(recipe.device).type)
+    session = Session(job.folder if main else None, display=make_display(job.display) if main
+                      else None, on_eval=job.on_eval if main else None, smoke=job.smoke,
+                      tensorboard=recipe.train.tensorboard and not job.smoke, name=recipe.name)
+    wrapper: Any = None
 
     def progress_saved(state: Any) -> None:  # a killed run's status still says how far it got
-        status.update(epochs_done=state.epoch, global_step=state.global_step, best=state.best)
-        write_status(folder, status)
+        job.status.update(epochs_done=state.epoch, global_step=state.global_step, best=state.best)
+        write_status(job.folder, job.status)
 
-    session.on_checkpoint = progress_saved
+    session.on_checkpoint = progress_saved if main else None
     try:
         wrapper = import_object(recipe.wrapper)(recipe)
         check_hooks(wrapper)  # before any data is loaded or any batch runs
         wrapper.session = session
         wrapper.setup()
-        _write_recipe(folder / RECIPE, recipe)
-        if old:
-            _resume(wrapper, folder)
+        if main:
+            _write_recipe(job.folder / RECIPE, recipe)
+        if job.resume:
+            _resume(wrapper, job.folder, main)
         session.display.start(recipe.name, recipe.train.epochs, wrapper.steps_per_epoch(),
                               wrapper.state.epoch)
         wrapper.fit()
         if wrapper.state.stop_reason is None:  # a custom fit() that did not name one
-            wrapper.state.stop_reason = stop_reason(wrapper.state, recipe, smoke) or \
+            wrapper.state.stop_reason = stop_reason(wrapper.state, recipe, job.smoke) or \
                 "epochs reached"
+        return wrapper.state.to_dict()
     except KeyboardInterrupt as exc:
-        saved = ""
         if wrapper is not None and wrapper.model is not None:
-            wrapper.save_checkpoint()
-            saved = "; state saved"
-        finish("interrupted", "interrupted", exc)
-        raise Interrupted(f"interrupted{saved} in {folder}; run the same command again to "
-                          "continue") from None
-    except MTrainError as exc:
-        finish("failed", None, exc)
+            wrapper.save_checkpoint()  # rank 0 only: the others have no folder
+            exc.mtrain_saved = main  # type: ignore[attr-defined]
+        exc.mtrain_state = wrapper.state.to_dict() if wrapper is not None else None  # type: ignore[attr-defined]
         raise
-    except Exception as exc:
-        finish("failed", None, exc)
-        raise TrainingError(f"training failed: {type(exc).__name__}: {exc} (the traceback is "
-                            f"in {folder / 'status.json'})") from exc
+    except BaseException as exc:
+        if wrapper is not None:
+            exc.mtrain_state = wrapper.state.to_dict()  # type: ignore[attr-defined]
+        raise
     finally:
         session.close()
-    reason = wrapper.state.stop_reason
-    if reason == "diverged":
-        error = Diverged(f"the training loss is not finite at step {wrapper.state.global_step} "
-                         f"(epoch {wrapper.state.epoch + 1}); lower the learning rate, set "
-                         "train.grad_clip, or check the data")
-        finish("failed", reason, error)
-        raise error
-    state = "pruned" if reason == "pruned" else "completed"
-    finish(state, reason)
-    return TrialResult(trial_id, folder, state, reason, wrapper.state.epoch, wrapper.state.best,
-                       dict(wrapper.state.last_eval), skipped=False)
+        distributed.shutdown()
 
 
-def _resume(wrapper: Any, folder: Path) -> None:
-    """Continue from the newest loadable checkpoint; metrics rows after it are dropped."""
+def _resume(wrapper: Any, folder: Path, main: bool = True) -> None:
+    """Continue from the newest loadable checkpoint; metrics rows after it are dropped.
+
+    Every rank loads the same file (rank 0's state, unwrapped); only rank 0 edits files."""
     state = checkpoint.load_latest(folder / "checkpoints")
     if state is None:
-        truncate_rows(folder / METRICS, -1)  # nothing was saved: start over, cleanly
-        log.warning("%s: no checkpoint to resume from; training from the start", folder)
+        if main:
+            truncate_rows(folder / METRICS, -1)  # nothing was saved: start over, cleanly
+            log.warning("%s: no checkpoint to resume from; training from the start", folder)
         return
     checkpoint.restore(wrapper, state)
     wrapper.state.stop_reason = None
+    if not main:
+        return
     dropped = truncate_rows(folder / METRICS, wrapper.state.global_step)
     log.info("resuming %s at epoch %s, step %s (%s metric rows after the checkpoint dropped)",
              folder.name, wrapper.state.epoch, wrapper.state.global_step, dropped)

@@ -10,6 +10,10 @@ The model's `forward` receives a dict batch's keys as keyword arguments (a tuple
 positionally) and returns `(output, loss)`. When `loss` is None the default `train_step`
 updates nothing: override `train_step` (with `make_optimizer` returning several
 optimizers, for a GAN) and use `self.forward`, `self.backward` and `self.optimizer_step`.
+
+Under `train.strategy: ddp` the hooks run on every rank: the loaders are re-made per
+rank (`train.shard`), `self.model` is a DDP wrapper (other attributes reach your module)
+and `optimizer_step` averages gradients when the step did not go through its forward.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 
 from model_trainer.errors import MTrainError
 from model_trainer.recipe.resolve import import_object
-from model_trainer.train import checkpoint, loop
+from model_trainer.train import checkpoint, distributed, loop
 from model_trainer.train.data import call_model, check_batch_keys
 from model_trainer.train.device import Precision, resolve_device
 from model_trainer.train.hooks import check_derived
@@ -29,6 +33,7 @@ from model_trainer.train.metrics import Means
 from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler, each
 from model_trainer.train.seeding import seed_everything
 from model_trainer.train.session import Session
+from model_trainer.train.shard import shard_loader
 from model_trainer.train.state import TrainState
 
 
@@ -132,6 +137,7 @@ class ModelWrapper:
     def optimizer_step(self, optimizer: Any = None) -> None:
         """Clip (when `train.grad_clip`), step and zero the grads of `optimizer` (default all)."""
         optimizers = list(each(optimizer if optimizer is not None else self.optimizer))
+        distributed.average_gradients(self.model, optimizers)  # unless DDP's backward did
         clip = self.recipe.train.grad_clip
         if clip is not None:
             for opt in optimizers:
@@ -179,18 +185,20 @@ class ModelWrapper:
         """Seed -> loaders -> config_parser -> freeze and check -> model, optimizer, scheduler."""
         recipe = self.recipe
         seed_everything(recipe.seed)  # model init and any randomness in the loaders
-        self.device = resolve_device(recipe.device)
+        self.device = distributed.rank_device(resolve_device(recipe.device))
         self.precision = Precision(self.device, recipe.train.precision)
-        self.train_loader = self.make_dataloader("train")
+        rank, world = distributed.rank(), distributed.world_size()
+        self.train_loader = shard_loader(self.make_dataloader("train"), "train", rank, world)
         if self.train_loader is None:
             raise MTrainError("make_dataloader('train') returned None: a run needs train data")
-        self.val_loader = self.make_dataloader("val")
-        self.test_loader = self.make_dataloader("test")
+        self.val_loader = shard_loader(self.make_dataloader("val"), "val", rank, world)
+        self.test_loader = shard_loader(self.make_dataloader("test"), "test", rank, world)
         self.config_parser(recipe)
         recipe.freeze()
         check_derived(recipe)
-        self.model = self.make_model().to(self.device)
-        self.optimizer = self.make_optimizer(self.model)
+        module = self.make_model().to(self.device)
+        self.optimizer = self.make_optimizer(module)
+        self.model = distributed.wrap_model(module, self.device)  # DDP under strategy ddp
         scheduler = self.make_scheduler(self.optimizer, self.steps_per_epoch())
         interval = recipe.train.scheduler.interval
         self.scheduler = ([as_scheduler(s, interval) for s in scheduler]

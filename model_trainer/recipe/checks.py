@@ -62,6 +62,13 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
     _at_least(t.early_stopping.patience, 1, "train.early_stopping.patience", report)
     if t.strategy == "single" and t.devices > 1:
         warn("train.devices", "is ignored unless train.strategy is ddp")
+    if t.strategy == "ddp" and t.devices > 1:
+        if t.batch_size % t.devices:
+            report("train.batch_size", f"is the global batch, split evenly over the ranks: "
+                   f"{t.batch_size} is not divisible by train.devices={t.devices}")
+        if recipe.device.startswith("cuda:") or recipe.device == "mps":
+            report("device", f"'{recipe.device}' with train.strategy ddp: use cuda (rank r "
+                   "trains on cuda:r; pick the GPUs with CUDA_VISIBLE_DEVICES), cpu or auto")
     if len(set(t.metrics)) != len(t.metrics):
         report("train.metrics", "lists a metric twice")
     monitor = t.monitor.metric
@@ -87,6 +94,7 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
         report("study.resources.cpus", f"must be > 0, got {s.resources.cpus}")
     if len(set(s.seeds)) != len(s.seeds):
         report("study.seeds", "lists a seed twice")
+    _check_study_devices(recipe, report, warn)
     if s.sampler in ("random", "tpe") and s.trials is None:
         report("study.trials", f"is required by sampler '{s.sampler}' (how many configurations)")
     for key, spec in s.space.items():
@@ -111,6 +119,23 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
                    "range; use choice or int, or sampler random/tpe")
     if s.sampler == "grid" and s.trials is not None:
         warn("study.trials", "is ignored by the grid sampler (it runs every grid point once)")
+
+
+def _check_study_devices(recipe: Recipe, report: Report, warn: Report) -> None:
+    """A ddp trial runs its ranks inside its own Ray task: they need the trial's resources."""
+    t, res = recipe.train, recipe.study.resources
+    if t.strategy != "ddp" or t.devices <= 1:
+        return
+    if res.gpus > 0 or recipe.device.startswith("cuda"):  # one GPU per rank, never shared
+        if t.devices > res.gpus:
+            report("train.devices", f"{t.devices} ranks need {t.devices} GPUs per trial, but "
+                   f"study.resources.gpus={res.gpus:g}; set study.resources.gpus={t.devices}")
+        elif res.gpus > t.devices:
+            warn("study.resources.gpus", f"reserves {res.gpus:g} GPUs per trial but "
+                 f"train.devices={t.devices} uses {t.devices}")
+    elif t.devices > res.cpus:
+        warn("train.devices", f"{t.devices} CPU ranks per trial share study.resources.cpus="
+             f"{res.cpus:g}, so they run slower; set study.resources.cpus={t.devices}")
 
 
 def _model_takes(recipe: Recipe, name: str, where: str, report: Report) -> bool:

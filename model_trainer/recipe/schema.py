@@ -77,8 +77,12 @@ class TrainConfig(ConfigNode):
     checkpoint_every: Stateless[int] = 1  # epochs between checkpoints
     progress: Stateless[Literal["auto", "rich", "plain", "off"]] = "auto"
     tensorboard: Stateless[bool] = False
-    strategy: Literal["single", "ddp"] = "single"
-    devices: Stateless[int] = 1  # processes (CPU) or GPUs for strategy ddp
+    # Data parallelism inside one trial. Both are stateless: `batch_size` is the GLOBAL
+    # batch, split evenly over the ranks, and gradients are averaged, so one step sees the
+    # same samples and makes the same update as one process (equal within float
+    # tolerance); a run may change either between reruns and resume its checkpoints.
+    strategy: Stateless[Literal["single", "ddp"]] = "single"  # ddp: one process per device
+    devices: Stateless[int] = 1  # ranks under ddp: GPUs on CUDA, processes on CPU
 
 
 @dataclass

@@ -52,7 +52,8 @@ def execute_trial(payload: TrialPayload) -> dict[str, Any]:
         return {"state": "interrupted", "retry": True}
     except TrainingError as exc:
         cause = exc.__cause__ or exc
-        return {"state": "failed", "error": f"{type(cause).__name__}: {cause}", "retry": True}
+        return {"state": "failed", "error": f"{type(cause).__name__}: {cause}",
+                "retry": exc.exit_code != 2}  # a rank of a ddp trial can fail by user mistake
     except MTrainError as exc:  # a mistake in the user's code or recipe: retrying cannot help
         return {"state": "failed", "error": f"{type(exc).__name__}: {exc}", "retry": False}
     return {"state": result.state, "stop_reason": result.stop_reason,

@@ -3,6 +3,8 @@
 `checkpoints/last.pt` is the newest state; the one it replaced is kept as `last.prev.pt`,
 so a truncated or corrupt newest file falls back to the previous good one with a warning
 (never a silent restart from zero). `best.pt` holds the state at the best monitor value.
+The model is saved unwrapped (no DDP `module.` prefix), so a checkpoint written under
+`train.strategy: ddp` loads in a single process and the other way round.
 Files load with `torch.load(weights_only=True)`: RNG states are stored as tensors and
 plain types. Set MTRAIN_TRUST_CHECKPOINTS=1 to load with weights_only=False (for a
 wrapper that stores other objects) - only for files you trust, since that unpickles code.
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 
 from model_trainer.errors import MTrainError
+from model_trainer.train.distributed import unwrap
 from model_trainer.train.optim import each
 from model_trainer.train.seeding import rng_state, set_rng_state
 from model_trainer.train.state import TrainState
@@ -40,7 +43,7 @@ def capture(wrapper: Any) -> dict[str, Any]:
     """Everything a resumed run needs, from a wrapper's model, optimizers and loop."""
     return {
         "format": FORMAT,
-        "model": wrapper.model.state_dict() if wrapper.model is not None else None,
+        "model": unwrap(wrapper.model).state_dict() if wrapper.model is not None else None,
         "optimizers": [o.state_dict() for o in each(wrapper.optimizer)],
         "schedulers": [s.state_dict() for s in each(wrapper.scheduler)],
         "scaler": wrapper.scaler.state_dict() if wrapper.scaler is not None else None,
@@ -54,7 +57,7 @@ def capture(wrapper: Any) -> dict[str, Any]:
 def restore(wrapper: Any, state: dict[str, Any]) -> None:
     """The mirror of `capture`."""
     if state.get("model") is not None and wrapper.model is not None:
-        wrapper.model.load_state_dict(state["model"])
+        unwrap(wrapper.model).load_state_dict(state["model"])
     for optimizer, saved in zip(each(wrapper.optimizer), state.get("optimizers", []), strict=False):
         optimizer.load_state_dict(saved)
     for scheduler, saved in zip(each(wrapper.scheduler), state.get("schedulers", []), strict=False):

@@ -2,7 +2,8 @@
 
 One readable loop for CPU, CUDA and AMP: the backend differences live in the no-op
 objects of `device.Precision`. Host syncs happen only at log points, evaluations and
-epoch ends; per step the losses are summed on the device.
+epoch ends; per step the losses are summed on the device. Under `train.strategy: ddp`
+the same loop runs on every rank; `distributed` reduces its metrics at those same points.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from model_trainer.errors import MTrainError
+from model_trainer.train import distributed
 from model_trainer.train.data import batch_size, batch_targets, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
@@ -40,7 +42,8 @@ def fit(w: Any) -> None:
         train_epoch(w, epoch)
         if w.state.diverged:
             continue  # the predicate names it; never checkpoint non-finite weights
-        metrics = {f"train_{k}": v for k, v in w.epoch_means.compute().items()}
+        means = distributed.reduced_means(w.epoch_means)  # the global batch's, on every rank
+        metrics = {f"train_{k}": v for k, v in means.compute().items()}
         if session.smoke or epoch % recipe.train.eval_every == 0 or epoch == recipe.train.epochs:
             metrics.update(evaluate_and_report(w, epoch, metrics))
         monitor = metrics.get(recipe.train.monitor.metric)
@@ -85,7 +88,8 @@ def train_epoch(w: Any, epoch: int) -> None:
         group_end = group_start + accum if total is None else min(group_start + accum, total)
         w.is_update_step = index + 1 == group_end
         w.accum_divisor = group_end - group_start
-        outputs = w.train_step(to_device(batch, w.device, non_blocking))
+        with distributed.step_context(w.model, sync=w.is_update_step):
+            outputs = w.train_step(to_device(batch, w.device, non_blocking))
         for key, value in (outputs or {}).items():
             if isinstance(value, torch.Tensor):
                 window.add(key, value.detach())
@@ -105,7 +109,7 @@ def train_epoch(w: Any, epoch: int) -> None:
 
 
 def _log_train(w: Any, window: Means, epoch: int) -> None:
-    row = window.compute()
+    row = distributed.reduced_means(window).compute()  # equal on all ranks: they stop together
     row["lr"] = next((o.param_groups[0]["lr"] for o in each(w.optimizer)), float("nan"))
     w.session.log("train", row, w.state.global_step, epoch)
     w.session.display.update(epoch, w.state.global_step, row)
@@ -123,7 +127,7 @@ def evaluate(w: Any, flag: str) -> dict[str, float]:
         metrics = SplitMetrics(list(w.recipe.train.metrics))
         non_blocking = w.device.type == "cuda"
         w.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), distributed.unwrapped(w):  # ranks may have unequal batches
             for index, batch in enumerate(loader):
                 if w.session.smoke and index >= SMOKE_BATCHES:
                     break
@@ -131,8 +135,10 @@ def evaluate(w: Any, flag: str) -> dict[str, float]:
                 output, loss = w.evaluation_step(batch)
                 metrics.update(output, batch_targets(batch), loss, batch_size(batch))
         w.model.train()
+        distributed.merge_split(metrics)  # this rank's share -> the whole split's sums
         row = metrics.compute()  # one host sync for the whole split
-    row.update({k: float(v) for k, v in (w.custom_evaluation(flag) or {}).items()})
+    with distributed.unwrapped(w):  # runs on every rank; rank 0's values are logged
+        row.update({k: float(v) for k, v in (w.custom_evaluation(flag) or {}).items()})
     return row
 
 
@@ -160,6 +166,7 @@ def end_evaluation(w: Any, metrics: dict[str, float], epoch: int) -> bool:
     session.display.evaluation(epoch, w.state.global_step, metrics)
     if session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
         w.state.pruned = True
+    distributed.sync_state(w.state)  # rank 0 decides best, early stopping and pruning
     after = dataclasses.replace(w.state, epoch=max(epoch, w.state.epoch))
     return stop_reason(after, recipe, session.smoke) is not None
 

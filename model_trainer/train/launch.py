@@ -1,0 +1,278 @@
+"""Start the ranks of a data-parallel trial, and wait for them without ever hanging.
+
+World size 1 (`train.strategy: single`, or ddp with one device) calls the rank function
+in this process: there is one code path. A larger world spawns one process per rank
+(torch.multiprocessing, spawn) that meet on 127.0.0.1 at a free port (or MASTER_PORT
+when the user sets it). The launcher trains nothing: it polls the ranks, and when one
+fails it gives the others a short grace period, then SIGTERM, then SIGKILL, and raises
+the failing rank's error with its traceback. Ranks die with the launcher (Linux
+PR_SET_PDEATHSIG=SIGKILL, a parent watchdog elsewhere): a kill -9 leaves no orphans.
+Each rank reports its outcome as a small pickle file, never through a pipe that fills.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pickle
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from model_trainer.errors import MTrainError, TrainingError
+
+START_METHOD = "forkserver"  # a clean server (no threads, no CUDA) that forks ranks quickly
+PRELOAD = ["torch", "torch._dynamo", "model_trainer.experiment"]  # seconds each rank skips
+GRACE_S = 5.0  # after a rank fails, how long the others get to notice before SIGTERM
+INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long rank 0 gets to save its checkpoint
+RankFn = Callable[[int, int, int | None, Any], Any]  # (rank, world, port, job) -> result
+
+
+class DistributedError(MTrainError):
+    """A data-parallel set-up this machine cannot give: devices, port (exit 2)."""
+
+    exit_code = 2
+
+
+class RankFailed(TrainingError):
+    """One rank of a data-parallel trial failed; carries its type and traceback."""
+
+    def __init__(self, message: str, record: dict[str, Any] | None = None):
+        super().__init__(message)
+        record = record or {}
+        self.rank_type = record.get("type")
+        self.rank_traceback = record.get("traceback")
+        self.mtrain_state = record.get("state")
+        if record.get("exit_code") is not None:
+            self.exit_code = record["exit_code"]  # a user mistake in a rank stays exit 2
+
+
+def world_size(recipe: Any) -> int:
+    return int(recipe.train.devices) if recipe.train.strategy == "ddp" else 1
+
+
+def check_devices(world: int, device_type: str) -> None:
+    """`train.devices` this machine can give: GPUs on CUDA, up to os.cpu_count() on CPU."""
+    if world == 1:
+        return
+    if device_type == "cuda":
+        import torch
+
+        available, what = torch.cuda.device_count(), "CUDA device(s) visible"
+    elif device_type == "cpu":
+        available, what = os.cpu_count() or 1, "CPU core(s) (one process each)"
+    else:
+        raise DistributedError(f"train.strategy ddp runs on cpu or cuda, not '{device_type}'")
+    if world > available:
+        raise DistributedError(f"train.devices={world} but this machine has {available} {what}; "
+                               f"set train.devices<={available} (or strategy single)")
+
+
+def master_port() -> int:
+    """MASTER_PORT when set (it must be free), else a free port found by binding port 0."""
+    wanted = os.environ.get("MASTER_PORT")
+    if not wanted:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+    try:
+        port = int(wanted)
+    except ValueError:
+        raise DistributedError(f"MASTER_PORT={wanted!r} is not a port number") from None
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise DistributedError(f"MASTER_PORT={port} is in use on 127.0.0.1 ({exc.strerror}); "
+                                   "unset MASTER_PORT to let model_trainer pick a free port") \
+                from None
+    return port
+
+
+def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> Any:
+    """Run `fn` on every rank; return rank 0's result, or raise the first failure."""
+    if world == 1:
+        return fn(0, 1, None, job)
+    import cloudpickle  # the job may hold closures (a study's pruning callback)
+    import torch.multiprocessing as mp
+
+    port = master_port()
+    outbox = Path(tempfile.mkdtemp(prefix="mtrain-ranks-"))
+    per_rank = max(1, (threads or os.cpu_count() or 1) // world)
+    blob = cloudpickle.dumps((fn, job))  # by value for what lives in __main__
+    mp.get_context(START_METHOD).set_forkserver_preload(PRELOAD)
+    with _blank_main():
+        context = mp.start_processes(_rank_main, args=(world, port, os.getpid(), per_rank, blob,
+                                                       str(outbox), dict(os.environ)),
+                                     nprocs=world, join=False, start_method=START_METHOD)
+    failure: Exception | None = None
+    interrupted = False
+    try:
+        try:
+            while not context.join(timeout=0.2, grace_period=GRACE_S):
+                pass
+        except KeyboardInterrupt:
+            interrupted = True
+            _interrupt(context.processes)
+        except (mp.ProcessExitedException, mp.ProcessRaisedException) as exc:
+            failure = exc
+        records = _records(outbox)
+        if interrupted or any(r["kind"] == "interrupted" for r in records.values()):
+            interrupt = KeyboardInterrupt()  # rank 0 saved a checkpoint if it could
+            zero = records.get(0, {})
+            interrupt.mtrain_saved = zero.get("saved", False)  # type: ignore[attr-defined]
+            interrupt.mtrain_state = zero.get("state")  # type: ignore[attr-defined]
+            raise interrupt
+        if failure is not None:
+            raise _failure(records, failure) from None
+        if records.get(0, {}).get("kind") != "result":
+            raise RankFailed("rank 0 of the data-parallel trial ended without a result")
+        return records[0]["result"]
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+            process.join(timeout=5)
+        shutil.rmtree(outbox, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _blank_main() -> Iterator[None]:
+    """Spawn without re-running the caller's main module in every rank.
+
+    multiprocessing's spawn re-imports `__main__` (a user's script without a main guard,
+    a notebook, a Ray worker) in each child; the ranks need nothing from it, since the
+    job arrives cloudpickled, so they are started while `__main__` is a blank module.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _rank_main(rank: int, world: int, port: int, launcher: int, threads: int, blob: bytes,
+               outbox: str, environ: dict[str, str]) -> None:
+    """A rank: die with the launcher, train, leave a record of how it ended, exit at once."""
+    _die_with_parent(launcher)
+    signal.signal(signal.SIGINT, _interrupt_once)  # Ctrl-C and the launcher's relay: one stop
+    os.environ.clear()  # the launcher's environment now (CUDA_VISIBLE_DEVICES from Ray), not
+    os.environ.update(environ)  # the one the forkserver started with
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
+    import cloudpickle
+    import torch
+
+    torch.set_num_threads(threads)
+    fn, job = cloudpickle.loads(blob)
+    try:
+        result = fn(rank, world, port, job)
+    except KeyboardInterrupt as exc:
+        _record(outbox, rank, {"kind": "interrupted", "saved": getattr(exc, "mtrain_saved", False),
+                               "state": getattr(exc, "mtrain_state", None)})
+        raise
+    except BaseException as exc:
+        _record(outbox, rank, _error_record(rank, exc))
+        raise
+    _record(outbox, rank, {"kind": "result", "result": result if rank == 0 else None})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # files are closed and the group is gone; skip seconds of interpreter teardown
+
+
+def _error_record(rank: int, exc: BaseException) -> dict[str, Any]:
+    text = "".join(traceback.format_exception(exc))
+    return {"kind": "error", "rank": rank, "type": type(exc).__name__, "message": str(exc)[:2000],
+            "traceback": text[-20000:], "time": time.time(),
+            "exit_code": exc.exit_code if isinstance(exc, MTrainError) else None,
+            "state": getattr(exc, "mtrain_state", None)}
+
+
+def _record(outbox: str, rank: int, record: dict[str, Any]) -> None:
+    path = Path(outbox) / f"rank-{rank}.pkl"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(record))
+    os.replace(tmp, path)
+
+
+def _records(outbox: Path) -> dict[int, dict[str, Any]]:
+    records = {}
+    for path in outbox.glob("rank-*.pkl"):
+        try:
+            records[int(path.stem.split("-")[1])] = pickle.loads(path.read_bytes())
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError):
+            continue
+    return records
+
+
+def _failure(records: dict[int, dict[str, Any]], exc: Exception) -> RankFailed:
+    """The first rank to fail (by time: the others fail because it left) as a RankFailed."""
+    errors = [r for r in records.values() if r["kind"] == "error"]
+    if not errors:  # killed by a signal (OOM killer, kill -9): no record
+        rank = getattr(exc, "error_index", "?")
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "died"
+        return RankFailed(f"rank {rank} of the data-parallel trial failed: {reason}",
+                          {"type": type(exc).__name__, "traceback": str(exc)})
+    first = min(errors, key=lambda r: r["time"])
+    state = next((r["state"] for r in errors if r["rank"] == 0 and r.get("state")), None)
+    failed = RankFailed(f"rank {first['rank']} failed: {first['type']}: {first['message']}",
+                        first)
+    failed.mtrain_state = state or first.get("state")
+    return failed
+
+
+def _interrupt(processes: list[Any]) -> None:
+    """Ctrl-C (or a cancelled Ray task): pass SIGINT on and give rank 0 time to save."""
+    for process in processes:
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + INTERRUPT_GRACE_S
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second SIGINT must not cut the save short
+    raise KeyboardInterrupt
+
+
+def _die_with_parent(launcher: int) -> None:
+    """Exit when the launcher dies, even by SIGKILL, so no rank trains on alone.
+
+    A rank's parent is the forkserver, which exits when the launcher does: SIGKILL on the
+    parent's death (Linux) acts on that at once; a watchdog polls the launcher too."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def gone() -> bool:
+        try:
+            os.kill(launcher, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    if gone():
+        os._exit(1)
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="mtrain-parent-watch").start()

@@ -1,0 +1,161 @@
+"""Data parallelism inside one trial (gloo, 2 CPU processes): same results as one process,
+synced custom updates, bounded failure, interchangeable checkpoints, clear errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from model_trainer.errors import MTrainError, RecipeError
+from model_trainer.experiment import run_experiment
+from model_trainer.recipe import load_recipe
+from model_trainer.train import launch
+from model_trainer.train.shard import ShardSampler, shard_loader
+from tests.train.tiny import load
+
+EXACT = ("model.args.dropout=0.0", "train.optimizer={name: sgd, lr: 0.1}")  # no momentum
+DDP = ("train.strategy=ddp", "train.devices=2")
+
+
+def run(loaded, **kwargs):
+    return run_experiment(loaded, threads=2, **kwargs)
+
+
+def val_rows(folder) -> list[dict]:
+    rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [r["metrics"] for r in rows if r["split"] == "val"]
+
+
+# ---- sharding (no processes) ------------------------------------------------------------
+
+
+def test_train_shards_cover_each_global_batch_and_eval_shards_count_each_sample_once():
+    data = TensorDataset(torch.arange(20))
+    gen = torch.Generator().manual_seed(3)
+    single = [b[0].tolist() for b in DataLoader(data, batch_size=4, shuffle=True, generator=gen)]
+    shards = []
+    for rank in range(2):
+        gen = torch.Generator().manual_seed(3)
+        loader = DataLoader(data, batch_size=4, shuffle=True, generator=gen)
+        shards.append([b[0].tolist() for b in shard_loader(loader, "train", rank, 2)])
+    assert [sorted(a + b) for a, b in zip(*shards, strict=True)] == [sorted(b) for b in single]
+    evals = [list(ShardSampler(range(7), rank, 2, pad=False)) for rank in range(2)]
+    assert sorted(evals[0] + evals[1]) == list(range(7))  # 7 samples, 2 ranks: none twice
+    assert [len(ShardSampler(range(7), r, 2, pad=True)) for r in range(2)] == [4, 4]
+
+
+def test_ddp_recipe_errors_and_device_limits(tmp_path, monkeypatch):
+    with pytest.raises(RecipeError, match="not divisible by train.devices=3"):
+        load(tmp_path, *DDP[:1], "train.devices=3")  # batch_size 16
+    with pytest.raises(RecipeError, match="use cuda"):
+        load(tmp_path, *DDP, "device=cuda:1")
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    with pytest.raises(launch.DistributedError, match="train.devices=4 but this machine has 2"):
+        launch.check_devices(4, "cpu")
+    with pytest.raises(launch.DistributedError) as info:
+        run(load(tmp_path, *DDP[:1], "train.devices=4"))
+    assert info.value.exit_code == 2
+
+
+def test_busy_master_port_is_a_clear_error(monkeypatch):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        monkeypatch.setenv("MASTER_PORT", str(busy.getsockname()[1]))
+        with pytest.raises(launch.DistributedError, match="is in use"):
+            launch.master_port()
+    monkeypatch.delenv("MASTER_PORT")
+    assert launch.master_port() > 0
+
+
+# ---- training across processes ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ddp_equals_single_process_on_the_same_global_batch(tmp_path):
+    single = run(load(tmp_path / "single", *EXACT))
+    ddp = run(load(tmp_path / "ddp", *EXACT, *DDP))
+    assert ddp.trial_id == single.trial_id  # strategy and devices are stateless
+    assert ddp.state == "completed" and ddp.epochs_done == 3
+    assert ddp.final_metrics.keys() == single.final_metrics.keys()
+    for key, value in single.final_metrics.items():
+        assert ddp.final_metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    for a, b in zip(val_rows(single.trial_dir), val_rows(ddp.trial_dir), strict=True):
+        assert b == pytest.approx(a, rel=1e-5)  # every evaluation, not only the last
+    assert ddp.best == pytest.approx(single.best)
+
+
+@pytest.mark.slow
+def test_eval_on_a_split_not_divisible_by_the_ranks_counts_each_sample_once(tmp_path):
+    frozen = ("train.optimizer={name: sgd, lr: 1.0e-12}", "train.epochs=1", "data.args.n=95")
+    single = run(load(tmp_path / "a", *frozen, "train.batch_size=32"))
+    ddp = run(load(tmp_path / "b", *frozen, "train.batch_size=32", *DDP))
+    assert ddp.final_metrics["val_accuracy"] == single.final_metrics["val_accuracy"]
+    assert ddp.final_metrics["val_loss"] == pytest.approx(single.final_metrics["val_loss"])
+
+
+@pytest.mark.slow
+def test_manual_updates_under_ddp_keep_ranks_identical(tmp_path):
+    """The GAN's train_step calls submodules and two optimizers (loss=None)."""
+    loaded = load_recipe("recipes/gan_points.yaml", [
+        f"output_dir={tmp_path}", "device=cpu", "train.epochs=2", "data.args.size=256",
+        "train.batch_size=64", "train.progress=off",
+        "wrapper=tests.train.ddp_user.SyncCheckGAN", *DDP])
+    result = run(loaded)
+    metrics = result.final_metrics
+    assert metrics["val_world"] == 2.0
+    assert metrics["val_rank_spread"] == 0.0  # the same weights on both ranks
+    assert metrics["val_change"] > 1e-3  # and they did train
+
+
+@pytest.mark.slow
+def test_a_crashing_rank_fails_the_trial_fast_with_its_traceback(tmp_path):
+    loaded = load(tmp_path, *DDP, "wrapper=tests.train.ddp_user.CrashOnRank1", "train.epochs=50")
+    started = time.monotonic()
+    with pytest.raises(launch.RankFailed, match="rank 1 failed: RuntimeError: boom on rank 1"):
+        run(loaded)
+    elapsed = time.monotonic() - started
+    assert elapsed < 30, elapsed
+    (folder,) = (tmp_path / "tiny").iterdir()
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "failed"
+    assert status["error"]["type"] == "RuntimeError"
+    assert "boom on rank 1" in status["error"]["traceback"]
+    assert "ddp_user.py" in status["error"]["traceback"]  # the rank's own frames
+
+
+@pytest.mark.slow
+def test_checkpoints_move_between_ddp_and_a_single_process(tmp_path):
+    reference = run(load(tmp_path / "ref", *EXACT, "train.epochs=3"))
+    for first, then in ((DDP, ()), ((), DDP)):
+        out = tmp_path / ("ddp-then-single" if first else "single-then-ddp")
+        part = run(load(out, *EXACT, *first, "train.epochs=2"))
+        assert part.epochs_done == 2
+        resumed = run(load(out, *EXACT, *then, "train.epochs=3"))
+        assert resumed.trial_dir == part.trial_dir and resumed.epochs_done == 3
+        for key, value in reference.final_metrics.items():
+            assert resumed.final_metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+        status = json.loads((resumed.trial_dir / "status.json").read_text())
+        assert status["attempts"] == 2
+        changed = status["stateless_changes"][-1]["changes"]
+        assert set(changed) >= {"train.strategy", "train.devices", "train.epochs"}
+
+
+def test_rank_failed_keeps_a_user_mistake_exit_code():
+    record = {"type": "BatchError", "traceback": "tb", "exit_code": 2}
+    assert launch.RankFailed("rank 1 failed", record).exit_code == 2
+    assert isinstance(launch.RankFailed("x"), MTrainError)
+
+
+@pytest.mark.slow
+def test_the_digits_ddp_recipe_trains(tmp_path):
+    loaded = load_recipe("recipes/digits_ddp.yaml", [f"output_dir={tmp_path}", "device=cpu",
+                                                     "train.epochs=2", "train.progress=off"])
+    result = run(loaded)
+    assert result.state == "completed" and result.final_metrics["val_accuracy"] > 0.8
+    assert "num_classes: 10" in (result.trial_dir / "recipe.yaml").read_text()

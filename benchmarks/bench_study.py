@@ -1,9 +1,10 @@
 """Study speed-up and the framework's cost per trial.
 
 Runs the same 8 short trials (4 configurations x 2 seeds of the digits MLP) three ways in
-one process: one after the other (concurrency 1, inline), at concurrency 2 on a Ray
-that is already running, and at concurrency 2 including Ray's start. The cost per trial
-is the wall time the study spends beyond the trials' own training time (their
+one process: one after the other (concurrency 1, inline), at concurrency 2 on a Ray that
+is already running with warm workers (the steady state of a long study), and at
+concurrency 2 including Ray's start and its workers' first imports. The cost per trial is
+the wall time the study spends beyond the trials' own training time (their
 `duration_s`), divided by the trial count.
 
     python benchmarks/bench_study.py [--epochs 10] [--json out.json]
@@ -71,6 +72,7 @@ def main() -> None:
     seq_wall, seq_train, n = timed_study(args.epochs, 1)
     ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              configure_logging=False)
+    timed_study(1, 2)  # warm-up: Ray's two worker processes import torch once, then are reused
     par_wall, par_train, _ = timed_study(args.epochs, 2)
     ray.shutdown()
     result = {

@@ -24,6 +24,7 @@ import torch
 import yaml
 
 from model_trainer.errors import Interrupted, MTrainError, TrainingError
+from model_trainer.files import remove_stale_temps
 from model_trainer.recipe.identity import attribute_kinds, to_plain
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.markers import Kind
@@ -35,6 +36,7 @@ from model_trainer.train.progress import make_display
 from model_trainer.train.records import (
     METRICS,
     RECIPE,
+    STATUS,
     git_commit,
     last_row,
     now_iso,
@@ -112,7 +114,12 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: Any,
          study_info: dict[str, Any] | None, smoke: bool) -> TrialResult:
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temps(folder) + remove_stale_temps(folder / "checkpoints"):
+        log.info("removed %s, left by a writer that was killed", stale)
     old = read_status(folder) or {}
+    if not old and (folder / STATUS).exists():
+        log.warning("%s is unreadable (not JSON); continuing from the trial's checkpoints and "
+                    "writing a new one", folder / STATUS)
     history = list(old.get("stateless_changes") or [])
     changes = stateless_changes(folder / RECIPE, recipe)
     if changes:
@@ -128,7 +135,8 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: Any,
     }
     write_status(folder, status)
     started = time.perf_counter()
-    job = RankJob(recipe, folder, display, smoke, bool(old), status, on_eval)
+    resuming = bool(old) or (folder / "checkpoints").is_dir()
+    job = RankJob(recipe, folder, display, smoke, resuming, status, on_eval)
 
     def finish(state: str, reason: str | None, error: BaseException | None = None,
                train_state: dict[str, Any] | None = None) -> None:

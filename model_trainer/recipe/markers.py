@@ -14,7 +14,7 @@ from typing import Annotated, Any
 MISSING: Any = "???"  # same sentinel as omegaconf.MISSING, so either works in user configs
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     """How an attribute relates to the experiment's identity."""
 
     STATEFUL = "stateful"  # part of the identity: changing it is a different experiment

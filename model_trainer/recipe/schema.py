@@ -13,6 +13,7 @@ from typing import Any, Literal
 from model_trainer.recipe.markers import MISSING, Stateless
 from model_trainer.recipe.node import ConfigNode
 
+
 class ModelConfig(ConfigNode):
     """Base class for a user's model config dataclass (named by `model.config`)."""
 

@@ -141,7 +141,7 @@ def _build_union(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> A
         return build(value, real[0], key, report, kind)
     for option in real:  # the first option that accepts the value wins
         problems: list[tuple[str, str]] = []
-        result = build(value, option, key, lambda k, m: problems.append((k, m)), kind)
+        result = build(value, option, key, lambda k, m, p=problems: p.append((k, m)), kind)
         if not problems:
             return result
     report(key, f"expected {type_name(tp)}, got {describe(value)}")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from model_trainer.errors import MTrainError
+from model_trainer.files import atomic_write
 from model_trainer.train.distributed import unwrap
 from model_trainer.train.optim import each
 from model_trainer.train.seeding import rng_state, set_rng_state
@@ -73,23 +73,17 @@ def restore(wrapper: Any, state: dict[str, Any]) -> None:
 
 def save_last(folder: Path, state: dict[str, Any]) -> Path:
     """Write `last.pt` atomically, keeping the file it replaces as `last.prev.pt`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(folder, state)
     last = folder / LAST
-    if last.exists():
+    if last.exists():  # a crash right after this leaves last.prev.pt: load_latest takes it
         os.replace(last, folder / PREVIOUS)
-    os.replace(tmp, last)
-    _fsync_dir(folder)
+    atomic_write(last, lambda handle: torch.save(state, handle))
     return last
 
 
 def save_best(folder: Path, state: dict[str, Any]) -> Path:
     """Write `best.pt` atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    best = folder / BEST
-    os.replace(_write_temp(folder, state), best)
-    _fsync_dir(folder)
-    return best
+    atomic_write(folder / BEST, lambda handle: torch.save(state, handle))
+    return folder / BEST
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -120,29 +114,3 @@ def load_latest(folder: Path) -> dict[str, Any] | None:
         return state
     raise CheckpointError(f"no checkpoint in {folder} can be loaded ({'; '.join(failures)}); "
                           "pass --force to restart this experiment from scratch")
-
-
-def _write_temp(folder: Path, state: dict[str, Any]) -> Path:
-    fd, name = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -51,14 +51,25 @@ class Scheduler:
 
     def after_step(self) -> None:
         if self.interval == "step" and not self.on_metric:
-            self.scheduler.step()
+            self._step()
 
     def after_epoch(self, monitor_value: float | None) -> None:
         if self.on_metric:
             if monitor_value is not None:
                 self.scheduler.step(monitor_value)
         elif self.interval == "epoch":
-            self.scheduler.step()
+            self._step()
+
+    def _step(self) -> None:
+        """Step, except past the schedule's end: a run extended by more epochs keeps the
+        final LR (cosine would climb again, onecycle would raise). The length is the first
+        run's (restored from its checkpoint with the scheduler's state)."""
+        s, lr = self.scheduler, torch.optim.lr_scheduler
+        if isinstance(s, lr.CosineAnnealingLR) and s.last_epoch >= s.T_max:
+            return
+        if isinstance(s, lr.OneCycleLR) and s.last_epoch >= s.total_steps - 1:
+            return
+        s.step()
 
     def state_dict(self) -> dict[str, Any]:
         return self.scheduler.state_dict()

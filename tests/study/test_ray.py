@@ -37,7 +37,7 @@ def test_study_runs_on_a_two_node_cluster_through_address(tmp_path):
     plus a joining node); `mtrain run` joins them through `study.address`."""
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token",
            "AUTOSCALER_METRIC_PORT": "6385", "DASHBOARD_METRIC_PORT": "6384"}
-    script = f"""
+    script = """
 import os, subprocess, sys, json
 from ray.cluster_utils import Cluster
 cluster = Cluster(initialize_head=True, connect=False, head_node_args=dict(
@@ -50,7 +50,7 @@ try:
     run = subprocess.run([sys.executable, "-m", "model_trainer", "run", sys.argv[1],
                           "study.address=" + cluster.address, "study.concurrency=2"],
                          capture_output=True, text=True, timeout=240)
-    print(json.dumps({{"rc": run.returncode, "err": run.stderr[-3000:]}}))
+    print(json.dumps({"rc": run.returncode, "err": run.stderr[-3000:]}))
 finally:
     cluster.shutdown()
 """

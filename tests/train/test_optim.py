@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -55,3 +57,21 @@ def test_a_raw_torch_scheduler_is_wrapped():
     optimizer = torch.optim.SGD(params(), lr=1.0)
     assert as_scheduler(torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer), None).on_metric
     assert as_scheduler(torch.optim.lr_scheduler.StepLR(optimizer, 1), "step").interval == "step"
+
+
+@pytest.mark.parametrize("name", ["cosine", "onecycle"])
+def test_extending_a_finished_schedule_keeps_its_final_lr(tmp_path, name):
+    """More epochs on a rerun: cosine must not climb again and onecycle must not raise."""
+    from model_trainer.experiment import run_experiment
+
+    first = run_experiment(load(tmp_path, f"train.scheduler.name={name}", "train.epochs=2"),
+                           threads=1)
+    longer = run_experiment(load(tmp_path, f"train.scheduler.name={name}", "train.epochs=4"),
+                            threads=1)
+    assert longer.trial_id == first.trial_id and longer.epochs_done == 4
+    rows = [json.loads(line) for line in (longer.trial_dir / "metrics.jsonl").open()]
+    lrs = [r["metrics"]["lr"] for r in rows if r["split"] == "train"]
+    end_of_first = [r["metrics"]["lr"] for r in rows if r["split"] == "train" and r["epoch"] == 2]
+    extension = [r["metrics"]["lr"] for r in rows if r["split"] == "train" and r["epoch"] > 2]
+    assert extension and max(extension) <= end_of_first[-1] + 1e-12
+    assert min(lrs) >= 0

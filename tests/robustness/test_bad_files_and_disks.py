@@ -1,0 +1,127 @@
+"""Corrupt files, a read-only output folder and a full disk: a clear message, a safe
+continuation where one exists, and nothing already written lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from model_trainer.cli.app import app
+from model_trainer.experiment import run_experiment
+from tests.train.tiny import RECIPE, load
+
+runner = CliRunner()
+
+
+def first_run(out: Path, epochs: int = 2):
+    return run_experiment(load(out, f"train.epochs={epochs}"), threads=1)
+
+
+def cli_run(tmp_path: Path, out: Path, *overrides: str):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE)
+    return runner.invoke(app, ["run", str(recipe), f"output_dir={out}", *overrides])
+
+
+def test_zeroed_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, caplog):
+    trial = first_run(tmp_path).trial_dir
+    (trial / "checkpoints" / "last.pt").write_bytes(b"\0" * 4096)
+    resumed = run_experiment(load(tmp_path, "train.epochs=3"), threads=1)
+    assert resumed.state == "completed" and resumed.epochs_done == 3
+    assert "last.pt" in caplog.text  # the fallback is said, not silent
+
+
+def test_all_checkpoints_zeroed_is_a_clear_exit_2_and_nothing_is_deleted(tmp_path):
+    trial = first_run(tmp_path / "runs").trial_dir
+    for path in (trial / "checkpoints").glob("*.pt"):
+        path.write_bytes(b"\0" * 4096)
+    kept = ("checkpoints", "metrics.jsonl", "recipe.yaml")
+    data = ("checkpoints", "metrics.jsonl")  # status and recipe say what the last attempt did
+    before = {p: p.read_bytes() for p in trial.rglob("*") if p.is_file() and (p.parent.name in data
+              or p.name in data)}
+    result = cli_run(tmp_path, tmp_path / "runs", "train.epochs=3")
+    assert result.exit_code == 2, result.output
+    assert "--force" in result.output and "Traceback" not in result.output
+    after = {p: p.read_bytes() for p in trial.rglob("*") if p.is_file() and (p.parent.name in data
+             or p.name in data)}
+    assert after == before and all((trial / k).exists() for k in kept)
+    json.loads((trial / "status.json").read_text())
+
+
+def test_truncated_metrics_line_is_dropped_on_resume(tmp_path):
+    trial = first_run(tmp_path).trial_dir
+    metrics = trial / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + '{"step": 99, "epoch": 3, "split": "va')
+    run_experiment(load(tmp_path, "train.epochs=3"), threads=1)
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["epoch"] for r in rows if r["split"] == "val"] == [1, 2, 3]
+
+
+def test_garbage_status_is_reported_and_the_run_continues_from_its_checkpoint(tmp_path, caplog):
+    trial = first_run(tmp_path).trial_dir
+    (trial / "status.json").write_text("{not json")
+    resumed = run_experiment(load(tmp_path, "train.epochs=3"), threads=1)
+    assert resumed.state == "completed" and resumed.epochs_done == 3
+    assert "status.json" in caplog.text
+    status = json.loads((trial / "status.json").read_text())
+    assert status["state"] == "completed"
+    rows = [json.loads(line) for line in (trial / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows if r["split"] == "val"] == [1, 2, 3]  # not from zero
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A tiny tmpfs of our own (root only); skipped where mounting is not allowed."""
+    mount_point = Path("/tmp") / f"mtrain-tmpfs-{uuid.uuid4().hex[:8]}"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        mount_point.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    mount_point.rmdir()
+
+
+def snapshot(trial: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (trial / "checkpoints").glob("*.pt")}
+
+
+def test_read_only_output_folder_is_a_clear_error_and_files_survive(tmp_path, tmpfs):
+    trial = first_run(tmpfs / "runs").trial_dir
+    before = snapshot(trial)
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    result = cli_run(tmp_path, tmpfs / "runs", "train.epochs=3")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "read-only" in result.output.lower() or "permission" in result.output.lower()
+    assert snapshot(trial) == before
+
+
+def test_full_disk_is_a_clear_error_and_the_previous_checkpoint_is_intact(tmp_path, tmpfs):
+    trial = first_run(tmpfs / "runs").trial_dir
+    before = snapshot(trial)
+    last_state = torch.load(trial / "checkpoints" / "last.pt", weights_only=True)
+    filler = tmpfs / "filler"
+    try:  # fill the disk to the last few bytes
+        with filler.open("wb") as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+    except OSError:
+        pass
+    result = cli_run(tmp_path, tmpfs / "runs", "train.epochs=4")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "No space left" in result.output or "no space" in result.output.lower()
+    filler.unlink()
+    assert snapshot(trial) == before
+    state = torch.load(trial / "checkpoints" / "last.pt", weights_only=True)
+    assert state["loop"] == last_state["loop"]
+    status = json.loads((trial / "status.json").read_text())  # still valid JSON
+    assert status["trial_id"] == trial.name

@@ -1,0 +1,104 @@
+"""kill -9 at chosen points (a train step, an evaluation, a checkpoint write), then a
+rerun: the run completes, no file is corrupt, and the final metrics equal an
+uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from model_trainer.experiment import run_experiment
+from tests.train.tiny import load
+
+ROOT = Path(__file__).parents[2]
+OVERRIDES = ("train.epochs=4", "data.args.n=160")  # 10 train steps and 2 val batches an epoch
+
+# The child patches one place to SIGKILL itself on its N-th call: no cleanup code runs.
+CHILD = """
+import io, os, signal, sys
+import torch
+import model_trainer.train.checkpoint as checkpoint
+from model_trainer.wrapper import ModelWrapper
+from model_trainer.experiment import run_experiment
+from tests.train.tiny import load
+
+point, nth, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+calls = {"n": 0}
+
+def count():
+    calls["n"] += 1
+    return calls["n"] == nth
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "step":
+    original_step = ModelWrapper.train_step
+    def train_step(self, batch):
+        if count():
+            die()
+        return original_step(self, batch)
+    ModelWrapper.train_step = train_step
+elif point == "eval":
+    original_eval = ModelWrapper.evaluation_step
+    def evaluation_step(self, batch):
+        if count():
+            die()
+        return original_eval(self, batch)
+    ModelWrapper.evaluation_step = evaluation_step
+elif point == "checkpoint":
+    original_save = torch.save
+    def partial_save(obj, handle, *args, **kwargs):
+        if not count():
+            return original_save(obj, handle, *args, **kwargs)
+        buffer = io.BytesIO()
+        original_save(obj, buffer)
+        handle.write(buffer.getvalue()[: buffer.tell() // 2])  # half written, then power off
+        handle.flush()
+        die()
+    checkpoint.torch.save = partial_save
+run_experiment(load(out, *sys.argv[4:]), threads=1)
+"""
+
+
+def kill_at(point: str, nth: int, out: Path) -> int:
+    proc = subprocess.run([sys.executable, "-c", CHILD, point, str(nth), str(out), *OVERRIDES],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    return proc.returncode
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    return run_experiment(load(tmp_path_factory.mktemp("clean"), *OVERRIDES), threads=1)
+
+
+_rng = random.Random(20261127)
+CASES = ([("step", _rng.randint(2, 38)) for _ in range(2)]
+         + [("eval", _rng.randint(2, 7)), ("checkpoint", 2), ("checkpoint", _rng.randint(3, 7))])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "nth"), CASES, ids=[f"{p}-{n}" for p, n in CASES])
+def test_kill_then_rerun_completes_with_intact_files(tmp_path, baseline, point, nth):
+    assert kill_at(point, nth, tmp_path) == -9  # it really died by SIGKILL
+    resumed = run_experiment(load(tmp_path, *OVERRIDES), threads=1)
+    assert resumed.state == "completed" and resumed.epochs_done == 4
+    assert resumed.final_metrics == baseline.final_metrics
+    assert resumed.best == baseline.best
+
+    trial = resumed.trial_dir
+    status = json.loads((trial / "status.json").read_text())
+    assert status["state"] == "completed" and status["attempts"] == 2
+    rows = [json.loads(line) for line in (trial / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows if r["split"] == "val"] == [1, 2, 3, 4]
+    for name in ("last.pt", "best.pt"):
+        state = torch.load(trial / "checkpoints" / name, weights_only=True)
+        assert state["model"] is not None
+    leftovers = [p.name for p in trial.rglob("*.tmp")]
+    assert leftovers == []

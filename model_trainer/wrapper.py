@@ -58,6 +58,7 @@ class ModelWrapper:
         self.is_update_step = True  # set by the loop: the last micro-batch of an accumulation
         self.accum_divisor = 1  # micro-batches in the current accumulation group
         self.resume_rng: dict[str, Any] | None = None
+        self.best_pending = False  # this epoch's evaluation was the best so far: save it
         self._batch_checked = False
 
     # ---- hooks ---------------------------------------------------------------------------
@@ -132,7 +133,9 @@ class ModelWrapper:
 
     def backward(self, loss: torch.Tensor) -> None:
         """Scaled (fp16) backward of the loss averaged over the accumulation group."""
-        self.scaler.scale(loss / self.accum_divisor).backward()
+        if self.accum_divisor != 1:
+            loss = loss / self.accum_divisor
+        self.scaler.scale(loss).backward()
 
     def optimizer_step(self, optimizer: Any = None) -> None:
         """Clip (when `train.grad_clip`), step and zero the grads of `optimizer` (default all)."""
@@ -165,13 +168,21 @@ class ModelWrapper:
         return loop.evaluate(self, flag)
 
     def save_checkpoint(self, best: bool = False) -> None:
-        """Save `last` (or `best`) atomically; nothing without a trial folder."""
+        """Save `last` (or `best`) atomically; nothing without a trial folder. Saving `last`
+        after an evaluation that was best (`best_pending`) makes `best` the same file."""
         folder = self.session.checkpoint_dir
+        best_too = self.best_pending
         if folder is None or self.model is None:
+            self.best_pending = False
             return
-        state = checkpoint.capture(self)
-        (checkpoint.save_best if best else checkpoint.save_last)(folder, state)
-        if not best and self.session.on_checkpoint is not None:
+        self.best_pending = False
+        if best:
+            checkpoint.save_best(folder, checkpoint.capture(self))
+            return
+        checkpoint.save_last(folder, checkpoint.capture(self))
+        if best_too:
+            checkpoint.link_best(folder)
+        if self.session.on_checkpoint is not None:
             self.session.on_checkpoint(self.state)
 
     def steps_per_epoch(self) -> int | None:

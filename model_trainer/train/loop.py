@@ -52,7 +52,9 @@ def fit(w: Any) -> None:
         w.state.epoch, w.state.batch_in_epoch = epoch, 0
         if epoch % recipe.train.checkpoint_every == 0 or stop_reason(w.state, recipe,
                                                                       session.smoke):
-            w.save_checkpoint()
+            w.save_checkpoint()  # also makes best.pt when this epoch's evaluation was best
+        if w.best_pending:  # no checkpoint this epoch: write the best one on its own
+            w.save_checkpoint(best=True)
     w.state.stop_reason = reason
     message = f"stopped: {reason} (epoch {w.state.epoch}, step {w.state.global_step})"
     log.info(message)
@@ -162,7 +164,7 @@ def end_evaluation(w: Any, metrics: dict[str, float], epoch: int) -> bool:
                            "to one of them or return it from custom_evaluation")
     w.state.last_eval = {k: v for k, v in metrics.items() if not k.startswith("train_")}
     if track(w.state, metrics, recipe, epoch):
-        w.save_checkpoint(best=True)
+        w.best_pending = True  # saved with the epoch's checkpoint: one write, not two
     session.display.evaluation(epoch, w.state.global_step, metrics)
     if session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
         w.state.pruned = True

@@ -19,7 +19,7 @@ from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {  # name -> (script, arguments, quick arguments)
-    "training": ("bench_training.py", ["--rounds", "3", "--epochs", "6"],
+    "training": ("bench_training.py", ["--rounds", "4", "--epochs", "8"],
                  ["--rounds", "1", "--epochs", "3"]),
     "cli": ("bench_cli.py", ["--repeat", "5"], ["--repeat", "2"]),
     "study": ("bench_study.py", ["--epochs", "10"], ["--epochs", "3"]),

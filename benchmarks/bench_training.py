@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -141,12 +140,35 @@ RUNNERS = {"plain": plain, "mtrain": mtrain, "lightning": lightning}
 
 
 def peak_memory_mb(runner: str, workload: str, epochs: int, threads: int) -> float:
-    """Peak RSS that training adds in a fresh process, over the same process after its
-    imports and data are loaded (ru_maxrss of the child, before and after)."""
+    """Peak RSS that training adds in a fresh process: sampled every 5 ms during the run,
+    over the RSS after the imports and the data are loaded."""
     cmd = [sys.executable, __file__, "--child", runner, "--workload", workload,
            "--epochs", str(epochs), "--threads", str(threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def _training_peak_mb(run) -> float:
+    import threading
+
+    import psutil
+
+    process, peak, done = psutil.Process(), [0], threading.Event()
+    baseline = process.memory_info().rss
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            done.wait(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        run()
+    finally:
+        done.set()
+        sampler.join()
+    return (max(peak[0], process.memory_info().rss) - baseline) / 2**20
 
 
 def main() -> None:
@@ -166,9 +188,7 @@ def main() -> None:
         config = SimpleNamespace(seed=0, data=SimpleNamespace(args={"workload": args.workload}),
                                  train=SimpleNamespace(batch_size=64))
         make_loader(config, "train")
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        RUNNERS[args.child](args.workload, args.epochs)
-        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+        print(_training_peak_mb(lambda: RUNNERS[args.child](args.workload, args.epochs)))
         return
     results = {}
     for workload in args.workloads:

@@ -25,14 +25,21 @@ STUDY_FILE = "study.yaml"
 STUDY_INDEX_FILE = "study_index.json"
 
 
-def read_yaml_mapping(path: Path, warnings: list[str]) -> dict | None:
-    """A YAML file that must hold a mapping; None (and a warning) when missing or broken."""
+def _read_text(path: Path, warnings: list[str]) -> str | None:
+    """The file's text; None when it is missing, and a warning too when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return None
     except OSError as exc:
         warnings.append(f"{path}: cannot read ({exc})")
+        return None
+
+
+def read_yaml_mapping(path: Path, warnings: list[str]) -> dict | None:
+    """A YAML file that must hold a mapping; None (and a warning) when missing or broken."""
+    text = _read_text(path, warnings)
+    if text is None:
         return None
     try:
         data = load_yaml(text)
@@ -49,12 +56,8 @@ def read_yaml_mapping(path: Path, warnings: list[str]) -> dict | None:
 
 def read_json_mapping(path: Path, warnings: list[str]) -> dict | None:
     """A JSON file that must hold an object; None (and a warning) when missing or broken."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        warnings.append(f"{path}: cannot read ({exc})")
+    text = _read_text(path, warnings)
+    if text is None:
         return None
     try:
         data = json.loads(text)

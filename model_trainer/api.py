@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from model_trainer.errors import UsageError
 from model_trainer.recipe.load import LoadedRecipe, load_recipe
 
 
@@ -25,6 +26,9 @@ def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[
     if loaded.recipe.study is not None:
         from model_trainer.study import run_study
 
+        if kwargs.get("force") and not kwargs.get("smoke"):
+            raise UsageError("--force retrains one experiment; to start a study over, delete "
+                             "or rename its folder (or change the recipe's name)")
         if not kwargs.get("smoke"):
             return run_study(loaded, **{k: v for k, v in kwargs.items() if k in ("console", "live")})
         loaded = loaded.variant({})  # a smoke test of a study checks its base recipe's code

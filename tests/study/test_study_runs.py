@@ -192,3 +192,15 @@ def test_median_pruner_stops_a_poor_trial_and_keeps_its_metrics(tmp_path):
     rows = (tmp_path / "runs" / "tiny-study" / poor["trial_id"] / "metrics.jsonl").read_text()
     assert '"split": "val"' in rows
     assert f"trial {poor['trial_id']} pruned" in result.output
+
+
+def test_force_on_a_study_is_a_usage_error_not_silently_ignored(tmp_path):
+    result = runner.invoke(app, ["run", str(write_recipe(tmp_path)), "--force"])
+    assert result.exit_code == 2 and "start a study over" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_smoke_on_a_study_checks_the_base_recipe_and_writes_nothing(tmp_path):
+    result = runner.invoke(app, ["run", str(write_recipe(tmp_path)), "--smoke"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "runs").exists()

@@ -10,7 +10,6 @@ status.json's `stateless_changes`.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 import tempfile
 import time
@@ -21,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from model_trainer.errors import Interrupted, MTrainError, TrainingError
 from model_trainer.files import remove_stale_temps
-from model_trainer.recipe.identity import attribute_kinds, to_plain
 from model_trainer.recipe.load import LoadedRecipe
-from model_trainer.recipe.markers import Kind
 from model_trainer.recipe.resolve import import_object
+from model_trainer.rerun import is_finished, move_aside, stateless_changes, write_recipe
 from model_trainer.train import checkpoint, distributed, launch
 from model_trainer.train.device import resolve_device
 from model_trainer.train.hooks import check_hooks
@@ -50,7 +47,6 @@ from model_trainer.train.stopping import stop_reason
 
 log = logging.getLogger("model_trainer.train")
 
-TERMINAL = ("completed", "pruned")
 
 
 class Diverged(TrainingError):
@@ -99,9 +95,9 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
         Path(recipe.output_dir) / recipe.name / trial_id
     status = read_status(folder)
     if status is not None and force:
-        _move_aside(folder)
+        move_aside(folder)
         status = None
-    if status is not None and _finished(status, recipe, folder):
+    if status is not None and is_finished(status, recipe, folder):
         log.info("%s is already %s (%s); skipped", trial_id, status["state"],
                  status.get("stop_reason"))
         return TrialResult(trial_id, folder, status["state"], status.get("stop_reason"),
@@ -221,7 +217,7 @@ def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> dict[st
         wrapper.session = session
         wrapper.setup()
         if main:
-            _write_recipe(job.folder / RECIPE, recipe)
+            write_recipe(job.folder / RECIPE, recipe)
         if job.resume:
             _resume(wrapper, job.folder, main)
         session.display.start(recipe.name, recipe.train.epochs, wrapper.steps_per_epoch(),
@@ -263,57 +259,3 @@ def _resume(wrapper: Any, folder: Path, main: bool = True) -> None:
     dropped = truncate_rows(folder / METRICS, wrapper.state.global_step)
     log.info("resuming %s at epoch %s, step %s (%s metric rows after the checkpoint dropped)",
              folder.name, wrapper.state.epoch, wrapper.state.global_step, dropped)
-
-
-def _finished(status: dict[str, Any], recipe: Any, folder: Path) -> bool:
-    """A completed or pruned trial that the current recipe would not train further."""
-    if status.get("state") not in TERMINAL:
-        return False
-    if status.get("state") == "pruned":
-        return True
-    if status.get("stop_reason") == "early stop":
-        changed = stateless_changes(folder / RECIPE, recipe)
-        return not any(k.startswith("train.early_stopping.") for k in changed)
-    return int(status.get("epochs_done") or 0) >= recipe.train.epochs
-
-
-def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
-    """{dotted key: [old, new]} of the stateless values that differ from the last run."""
-    try:
-        old = yaml.safe_load(old_recipe.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    if not isinstance(old, dict):
-        return {}
-    new = to_plain(recipe)
-    changes = {}
-    for key, kind in attribute_kinds(recipe).items():
-        if kind is Kind.STATELESS:
-            before, after = _get(old, key), _get(new, key)
-            if before != after:
-                changes[key] = [before, after]
-    return changes
-
-
-def _get(plain: Any, key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(plain, dict):
-            return None
-        plain = plain.get(part)
-    return plain
-
-
-def _write_recipe(path: Path, recipe: Any) -> None:
-    from model_trainer.files import atomic_write_bytes
-
-    text = yaml.safe_dump(to_plain(recipe), sort_keys=False)
-    atomic_write_bytes(path, text.encode())
-
-
-def _move_aside(folder: Path) -> None:
-    """`force`: keep the old trial under a hidden `.replaced/` folder (analysis skips it)."""
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    target = folder.parent / ".replaced" / f"{folder.name}-{stamp}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    folder.rename(target)
-    log.warning("--force: the previous run of %s was moved to %s", folder.name, target)

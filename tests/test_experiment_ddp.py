@@ -18,7 +18,7 @@ from model_trainer.cli.app import app
 from model_trainer.experiment import run_experiment
 from model_trainer.recipe import load_recipe_text
 from tests.study.tinytask import RECIPE as STUDY
-from tests.train.tiny import load
+from tests.train.tiny import load, wait_for_first_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 DDP = ("train.strategy=ddp", "train.devices=2", "model.args.dropout=0.0",
@@ -51,16 +51,8 @@ def test_kill_9_of_the_launcher_leaves_no_rank_and_resume_matches(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "killed"), *OVERRIDES],
                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
-    trial = None
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and child.poll() is None:
-            found = list((tmp_path / "killed").glob("tiny/*/checkpoints/last.pt"))
-            if found:
-                trial = found[0].parents[1]
-                break
-            time.sleep(0.05)
-        assert trial is not None, child.stdout.read().decode() if child.poll() is not None else ""
+        trial = wait_for_first_checkpoint(tmp_path / "killed", child)
         ranks = [int((pids / f"rank{r}").read_text()) for r in range(2)]
         assert all(_alive(pid) for pid in ranks)
         os.kill(child.pid, signal.SIGKILL)  # the launcher only: its ranks must follow it

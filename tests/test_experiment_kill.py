@@ -7,18 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from model_trainer.experiment import run_experiment
-from tests.train.tiny import load
+from tests.train.tiny import load, wait_for_first_checkpoint
 
 OVERRIDES = ("wrapper=tests.train.tiny.SlowWrapper", "train.epochs=4", "data.args.n=160")
 CHILD = """
 import sys
-from tests.train.tiny import load
+from tests.train.tiny import load, wait_for_first_checkpoint
 from model_trainer.experiment import run_experiment
 run_experiment(load(sys.argv[1], *sys.argv[2:]), threads=1)
 """
@@ -30,16 +29,8 @@ def test_kill_9_then_rerun_matches_an_uninterrupted_run(tmp_path):
     env = {**os.environ, "TINY_SLEEP": "0.05", "PYTHONPATH": str(repo)}
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "killed"), *OVERRIDES],
                              cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    trial = None
-    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline and child.poll() is None:
-            found = list((tmp_path / "killed").glob("tiny/*/checkpoints/last.pt"))
-            if found:
-                trial = found[0].parents[1]
-                break
-            time.sleep(0.05)
-        assert trial is not None, child.stdout.read().decode() if child.poll() is not None else ""
+        trial = wait_for_first_checkpoint(tmp_path / "killed", child)
         os.kill(child.pid, signal.SIGKILL)
     finally:
         if child.poll() is None:

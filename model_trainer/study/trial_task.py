@@ -26,7 +26,7 @@ class TrialPayload:
     threads: int = 1
     cwd: str = field(default_factory=os.getcwd)
     study_info: dict[str, Any] = field(default_factory=dict)
-    pruning: Any = None  # a callable (epoch, metrics) -> bool built in the worker, or None
+    pruning: bool = False  # median pruning: the worker builds its on_eval callback
 
 
 def execute_trial(payload: TrialPayload) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def plain(workload: str, epochs: int) -> list[float]:
 
 def mtrain(workload: str, epochs: int) -> list[float]:
     """model_trainer through `mtrain run`'s code path (load_recipe + run_experiment)."""
-    from model_trainer.experiment import run_experiment
+    from model_trainer.trial.experiment import run_experiment
 
     with tempfile.TemporaryDirectory() as out:
         path = Path(out) / "recipe.yaml"
@@ -183,7 +183,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:  # memory measurement in a fresh process
-        import model_trainer.experiment  # noqa: F401  (imports are not the trainer's peak)
+        import model_trainer.trial.experiment  # noqa: F401  (imports are not the trainer's peak)
 
         config = SimpleNamespace(seed=0, data=SimpleNamespace(args={"workload": args.workload}),
                                  train=SimpleNamespace(batch_size=64))

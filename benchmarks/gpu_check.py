@@ -34,14 +34,14 @@ def main() -> int:
         print("gpu_check: no CUDA GPU on this machine; nothing to check")
         return 0
     sys.path.insert(0, str(REPO))
-    from model_trainer.experiment import run_experiment
     from model_trainer.recipe import load_recipe
+    from model_trainer.trial.experiment import run_experiment
 
     print(f"gpu_check: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
     failures = 0
     with tempfile.TemporaryDirectory(prefix="mtrain-gpu-check-") as out:
         for name, overrides in RUNS:
-            for precision in ("fp32", "bf16"):
+            for precision in ("fp32", "bf16", "fp16"):
                 loaded = load_recipe(REPO / "recipes" / f"{name}.yaml", [
                     f"output_dir={out}/{precision}", "device=cuda", f"train.precision={precision}",
                     f"train.epochs={args.epochs}", "train.progress=off", *overrides])
@@ -57,13 +57,14 @@ def main() -> int:
                 print(f"{name:14s} {precision:5s} {metrics}  {per_epoch:.2f} s/epoch "
                       f"(first epoch includes CUDA start-up)")
         failures += ddp_check(out, args.epochs)
+        failures += nccl_one_rank_check(out, args.epochs)
     return 1 if failures else 0
 
 
 def ddp_check(out: str, epochs: int) -> int:
     """digits_ddp on 2 GPUs vs 1 GPU: the same metrics within float tolerance."""
-    from model_trainer.experiment import run_experiment
     from model_trainer.recipe import load_recipe
+    from model_trainer.trial.experiment import run_experiment
 
     if torch.cuda.device_count() < 2:
         print(f"ddp            skipped: {torch.cuda.device_count()} GPU(s), DDP needs 2")
@@ -91,6 +92,47 @@ def ddp_check(out: str, epochs: int) -> int:
     print(f"ddp            2 GPUs {metrics}  max |ddp - 1 GPU| = {diff:.2e}  "
           f"{t2:.2f} s/epoch (1 GPU {t1:.2f}; includes start-up)")
     return 0 if diff < 1e-3 else 1
+
+
+def nccl_one_rank_check(out: str, epochs: int) -> int:
+    """An NCCL process group of one rank around digits_ddp: DDP wrapper, collectives on
+    the GPU (metric reductions, state broadcast). The result must equal a plain 1-GPU run."""
+    import os
+    import socket
+
+    import torch.distributed as dist
+
+    from model_trainer.recipe import load_recipe
+    from model_trainer.trial.experiment import run_experiment
+
+    same = ["device=cuda", f"train.epochs={epochs}", "train.progress=off",
+            "model.args.dropout=0.0", "train.early_stopping.patience=null",
+            "train.strategy=single", "train.devices=1"]
+    results = {}
+    for label in ("plain", "nccl1"):
+        loaded = load_recipe(REPO / "recipes" / "digits_ddp.yaml", [f"output_dir={out}/{label}",
+                                                                     *same])
+        try:
+            if label == "nccl1":
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    port = probe.getsockname()[1]
+                os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+                torch.cuda.set_device(0)
+                dist.init_process_group("nccl", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                                        world_size=1)
+            results[label] = run_experiment(loaded).final_metrics
+        except Exception as exc:
+            print(f"nccl (1 rank)  {label} FAILED {type(exc).__name__}: {exc}")
+            return 1
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    one, two = results["plain"], results["nccl1"]
+    diff = max(abs(one[k] - two[k]) for k in one)
+    print(f"nccl (1 rank)  {' '.join(f'{k}={v:.4f}' for k, v in two.items())}  "
+          f"max |nccl - plain| = {diff:.2e}")
+    return 0 if diff < 1e-4 else 1
 
 
 if __name__ == "__main__":

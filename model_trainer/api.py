@@ -32,6 +32,6 @@ def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[
         if not kwargs.get("smoke"):
             return run_study(loaded, **{k: v for k, v in kwargs.items() if k in ("console", "live")})
         loaded = loaded.variant({})  # a smoke test of a study checks its base recipe's code
-    from model_trainer.experiment import run_experiment
+    from model_trainer.trial.experiment import run_experiment
 
     return run_experiment(loaded, **kwargs)

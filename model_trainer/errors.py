@@ -1,7 +1,9 @@
-"""One root error type for everything a user can get wrong or that can fail in a run.
+"""Every error model_trainer reports to a user, in one place, grouped by exit code.
 
-The CLI's single error boundary turns an `MTrainError` into its message and exit code;
-anything else is a bug and keeps its traceback.
+The CLI's single error boundary turns an `MTrainError` into its message and exit code:
+`UserError` (2) when the recipe, the command line or the user's code broke the contract,
+`TrainingError` (1) when the work itself failed, `Interrupted` (130) and `Terminated`
+(143) after a run saved its state. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,22 +17,17 @@ class MTrainError(Exception):
     exit_code = 1
 
 
-class UsageError(MTrainError):
-    """The command line or an input path is wrong (exit code 2)."""
+# ---- exit 2: the user's input or code is wrong -------------------------------------------
+
+
+class UserError(MTrainError):
+    """The recipe, the command line or the user's code is wrong (exit code 2)."""
 
     exit_code = 2
 
 
-class TrainingError(MTrainError):
-    """The work itself failed: a training error, a study whose trials all failed (exit 1)."""
-
-    exit_code = 1
-
-
-class Interrupted(MTrainError):
-    """The user interrupted the run; state was saved first (exit 130)."""
-
-    exit_code = 130
+class UsageError(UserError):
+    """The command line or an input path is wrong."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +46,87 @@ class RecipeIssue:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class RecipeError(MTrainError):
-    """Every problem found in a recipe, reported together (exit code 2)."""
-
-    exit_code = 2
+class RecipeError(UserError):
+    """Every problem found in a recipe, reported together."""
 
     def __init__(self, issues: list[RecipeIssue]):
         self.issues = list(issues)
         super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class ContractError(UserError):
+    """User code returned or declared something the loop cannot use (a batch, an output,
+    a metric, a hook's signature, a Derived value left unfilled)."""
+
+
+class HookSignatureError(ContractError):
+    """A hook override cannot be called the way the loop calls it."""
+
+
+class DerivedError(ContractError):
+    """A Derived value was not filled by config_parser."""
+
+
+class BatchError(ContractError):
+    """A batch does not fit the model's forward, or forward returns the wrong thing."""
+
+
+class MonitorError(ContractError):
+    """train.monitor.metric is not among the metrics an evaluation produced."""
+
+
+class DeviceError(UserError):
+    """The recipe asks for a device or precision this machine does not have."""
+
+
+class DistributedError(UserError):
+    """A data-parallel set-up this machine cannot give: devices, port."""
+
+
+class ShardError(UserError):
+    """A loader that strategy ddp cannot split over the ranks."""
+
+
+class CheckpointError(UserError):
+    """No checkpoint of an unfinished run can be loaded: the user decides what to do."""
+
+
+# ---- exit 1: the work failed --------------------------------------------------------------
+
+
+class TrainingError(MTrainError):
+    """The work itself failed: a training error, a study whose trials all failed.
+
+    `traceback` is the failing code's traceback as text when it ran elsewhere (another
+    rank, a worker), so `MTRAIN_FULL_ERROR=1` can still show it.
+    """
+
+    def __init__(self, message: str, *, traceback: str | None = None):
+        super().__init__(message)
+        self.traceback = traceback
+
+
+class Diverged(TrainingError):
+    """The training loss became NaN or infinite."""
+
+
+# ---- exit 130 / 143: stopped on request, after saving ------------------------------------
+
+
+class Interrupted(MTrainError):
+    """The user interrupted the run (Ctrl-C); state was saved first."""
+
+    exit_code = 130
+
+
+def rebuild(type_name: str, message: str, exit_code: int | None,
+            traceback: str | None = None) -> MTrainError:
+    """The error a failure recorded as text (in another process) stands for: the same
+    model_trainer class when it is one of ours, else a TrainingError with its traceback."""
+    cls = globals().get(type_name)
+    if (isinstance(cls, type) and issubclass(cls, MTrainError) and cls is not RecipeError
+            and not issubclass(cls, TrainingError)):
+        return cls(message)
+    if exit_code == 2:
+        return UserError(message)
+    return TrainingError(f"training failed: {type_name}: {message}", traceback=traceback)

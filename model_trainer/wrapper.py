@@ -1,15 +1,18 @@
 """ModelWrapper: the hooks one experiment is built from, each overridable on its own.
 
-Order of a run (`run_experiment` drives it): `make_dataloader("train" | "val" | "test")`
--> `config_parser(recipe)` fills Derived values -> the recipe is frozen and checked ->
-`make_model()` -> `make_optimizer(model)` -> `make_scheduler(optimizer, steps_per_epoch)`
--> a resume from the last checkpoint when there is one -> `fit()`, which calls
-`train_step(batch)`, `evaluation_step(batch)` and `custom_evaluation(flag)`.
+Order of a run: `setup()` calls `make_dataloader("train" | "val" | "test")` ->
+`config_parser(recipe)` fills Derived values -> the recipe is frozen and checked ->
+`make_model()` -> `make_optimizer(model)` -> `make_scheduler(optimizer, steps_per_epoch)`;
+then the trial resumes from its last checkpoint when there is one and calls `fit()`,
+whose loop (`self.loop`, a `model_trainer.train.loop.Loop`) calls `train_step(batch)`,
+`evaluation_step(batch)` and `custom_evaluation(flag)`.
 
 The model's `forward` receives a dict batch's keys as keyword arguments (a tuple batch
 positionally) and returns `(output, loss)`. When `loss` is None the default `train_step`
 updates nothing: override `train_step` (with `make_optimizer` returning several
-optimizers, for a GAN) and use `self.forward`, `self.backward` and `self.optimizer_step`.
+optimizers, for a GAN) and use the building blocks `self.forward`, `self.backward` and
+`self.optimizer_step`. Hooks read the loop through views: `self.state` (epoch, step,
+best) and `self.accumulation` (is this batch the last of its accumulation group?).
 
 Under `train.strategy: ddp` the hooks run on every rank: the loaders are re-made per
 rank (`train.shard`), `self.model` is a DDP wrapper (other attributes reach your module)
@@ -23,16 +26,15 @@ from typing import Any
 
 import torch
 
-from model_trainer.errors import MTrainError
+from model_trainer.errors import TrainingError
 from model_trainer.recipe.resolve import import_object
-from model_trainer.train import checkpoint, distributed, loop
+from model_trainer.train import distributed
 from model_trainer.train.data import call_model, check_batch_keys
 from model_trainer.train.device import Precision, resolve_device
 from model_trainer.train.hooks import check_derived
-from model_trainer.train.metrics import Means
+from model_trainer.train.loop import Accumulation, Loop
 from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler, each
 from model_trainer.train.seeding import seed_everything
-from model_trainer.train.session import Session
 from model_trainer.train.shard import shard_loader
 from model_trainer.train.state import TrainState
 
@@ -52,13 +54,7 @@ class ModelWrapper:
         self.optimizer: Any = None  # an optimizer, or a list/tuple/dict of them
         self.scheduler: Any = None  # a train.optim.Scheduler, a list of them, or None
         self.scaler: torch.amp.GradScaler | None = None
-        self.state = TrainState()
-        self.epoch_means = Means()  # train metrics of the epoch in progress
-        self.session = Session()  # run_experiment attaches one that writes the trial's files
-        self.is_update_step = True  # set by the loop: the last micro-batch of an accumulation
-        self.accum_divisor = 1  # micro-batches in the current accumulation group
-        self.resume_rng: dict[str, Any] | None = None
-        self.best_pending = False  # this epoch's evaluation was the best so far: save it
+        self.loop = Loop(self)  # a trial gives it a session that writes the trial's files
         self._batch_checked = False
 
     # ---- hooks ---------------------------------------------------------------------------
@@ -98,7 +94,7 @@ class ModelWrapper:
         if loss is None:  # the model makes no loss: an overriding train_step updates
             return {}
         self.backward(loss)
-        if self.is_update_step:
+        if self.accumulation.is_update_step:
             self.optimizer_step()
         return {"loss": loss.detach()}
 
@@ -111,8 +107,9 @@ class ModelWrapper:
         return {}
 
     def fit(self) -> None:
-        """The whole loop (`model_trainer.train.loop.fit`); override to train another way."""
-        loop.fit(self)
+        """The whole loop (`self.loop.fit()`); override to train another way, reporting
+        through `self.loop.log`, `self.loop.end_evaluation` and `self.loop.save_checkpoint`."""
+        self.loop.fit()
 
     def checkpoint_extra(self) -> Any:
         """Extra state for checkpoints (tensors and plain types); restored by the next hook."""
@@ -120,6 +117,18 @@ class ModelWrapper:
 
     def load_checkpoint_extra(self, extra: Any) -> None:
         """The mirror of `checkpoint_extra`."""
+
+    # ---- read-only views of the loop -------------------------------------------------------
+
+    @property
+    def state(self) -> TrainState:
+        """Where training is: epoch, global_step, best, last evaluation."""
+        return self.loop.state
+
+    @property
+    def accumulation(self) -> Accumulation:
+        """The accumulation group of the batch `train_step` was given."""
+        return self.loop.accumulation
 
     # ---- building blocks for hooks --------------------------------------------------------
 
@@ -133,8 +142,9 @@ class ModelWrapper:
 
     def backward(self, loss: torch.Tensor) -> None:
         """Scaled (fp16) backward of the loss averaged over the accumulation group."""
-        if self.accum_divisor != 1:
-            loss = loss / self.accum_divisor
+        micro_batches = self.loop.accumulation.micro_batches
+        if micro_batches != 1:
+            loss = loss / micro_batches
         self.scaler.scale(loss).backward()
 
     def optimizer_step(self, optimizer: Any = None) -> None:
@@ -153,38 +163,6 @@ class ModelWrapper:
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
 
-    def log_metrics(self, split: str, metrics: dict[str, float], epoch: int | None = None) -> None:
-        """Append a row to metrics.jsonl at the current step (names without the split)."""
-        epoch = epoch if epoch is not None else self.state.epoch
-        self.session.log(split, {k: float(v) for k, v in metrics.items()},
-                         self.state.global_step, epoch)
-
-    def end_evaluation(self, metrics: dict[str, float], epoch: int) -> bool:
-        """Best-model tracking, early stopping and on_eval for full-named metrics; True = stop."""
-        return loop.end_evaluation(self, metrics, epoch)
-
-    def evaluate(self, flag: str = "val") -> dict[str, float]:
-        """Loss, metrics and custom_evaluation over the whole split (unprefixed names)."""
-        return loop.evaluate(self, flag)
-
-    def save_checkpoint(self, best: bool = False) -> None:
-        """Save `last` (or `best`) atomically; nothing without a trial folder. Saving `last`
-        after an evaluation that was best (`best_pending`) makes `best` the same file."""
-        folder = self.session.checkpoint_dir
-        best_too = self.best_pending
-        if folder is None or self.model is None:
-            self.best_pending = False
-            return
-        self.best_pending = False
-        if best:
-            checkpoint.save_best(folder, checkpoint.capture(self))
-            return
-        checkpoint.save_last(folder, checkpoint.capture(self))
-        if best_too:
-            checkpoint.link_best(folder)
-        if self.session.on_checkpoint is not None:
-            self.session.on_checkpoint(self.state)
-
     def steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a loader without a length)."""
         try:
@@ -201,7 +179,7 @@ class ModelWrapper:
         rank, world = distributed.rank(), distributed.world_size()
         self.train_loader = shard_loader(self.make_dataloader("train"), "train", rank, world)
         if self.train_loader is None:
-            raise MTrainError("make_dataloader('train') returned None: a run needs train data")
+            raise TrainingError("make_dataloader('train') returned None: a run needs train data")
         self.val_loader = shard_loader(self.make_dataloader("val"), "val", rank, world)
         self.test_loader = shard_loader(self.make_dataloader("test"), "test", rank, world)
         self.config_parser(recipe)

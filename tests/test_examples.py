@@ -10,8 +10,8 @@ import pytest
 import torch
 import yaml
 
-from model_trainer.experiment import run_experiment
 from model_trainer.recipe import load_recipe
+from model_trainer.trial.experiment import run_experiment
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -8,9 +8,8 @@ import logging
 import pytest
 
 import model_trainer
-from model_trainer.errors import Interrupted, MTrainError, TrainingError
-from model_trainer.experiment import Diverged, TrialResult, run_experiment
-from model_trainer.train.checkpoint import CheckpointError
+from model_trainer.errors import CheckpointError, Diverged, Interrupted, MTrainError, TrainingError
+from model_trainer.trial.experiment import TrialResult, run_experiment
 from tests.train import tiny
 from tests.train.tiny import LINEAR, load
 
@@ -124,11 +123,11 @@ def test_pruned_by_on_eval_then_skipped(tmp_path):
     assert again.skipped and again.state == "pruned"
 
 
-def test_training_exception_is_recorded_and_chained(tmp_path):
+def test_training_exception_is_recorded_with_its_traceback(tmp_path):
     loaded = load(tmp_path, "model.args.dropout=2.0")  # nn.Dropout rejects p > 1
-    with pytest.raises(TrainingError) as info:
+    with pytest.raises(TrainingError, match="training failed: ValueError: dropout") as info:
         run(loaded)
-    assert isinstance(info.value.__cause__, ValueError)
+    assert "raise ValueError" in info.value.traceback  # MTRAIN_FULL_ERROR=1 prints it
     st = status(tmp_path / "tiny" / loaded.trial_id)
     assert st["state"] == "failed" and st["error"]["type"] == "ValueError"
     assert "Traceback" in st["error"]["traceback"]

@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
-from model_trainer.experiment import run_experiment
 from model_trainer.recipe import load_recipe_text
+from model_trainer.trial.experiment import run_experiment
 from tests.study.tinytask import RECIPE as STUDY
 from tests.train.tiny import load, wait_for_first_checkpoint
 
@@ -28,7 +28,7 @@ OVERRIDES = (*DDP, "wrapper=tests.train.ddp_user.PidWrapper", "train.epochs=4",
 CHILD = """
 import sys
 from tests.train.tiny import load
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 run_experiment(load(sys.argv[1], *sys.argv[2:]), threads=2)
 """
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import load, wait_for_first_checkpoint
 
 OVERRIDES = ("wrapper=tests.train.tiny.SlowWrapper", "train.epochs=4", "data.args.n=160")
 CHILD = """
 import sys
 from tests.train.tiny import load, wait_for_first_checkpoint
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 run_experiment(load(sys.argv[1], *sys.argv[2:]), threads=1)
 """
 

@@ -7,9 +7,8 @@ import json
 import pytest
 import torch
 
-from model_trainer.experiment import run_experiment
-from model_trainer.train.data import BatchError
-from model_trainer.train.hooks import DerivedError, HookSignatureError
+from model_trainer.errors import BatchError, DerivedError, HookSignatureError
+from model_trainer.trial.experiment import run_experiment
 from tests.train import wrappers
 from tests.train.tiny import load, tensors
 

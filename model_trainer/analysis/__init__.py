@@ -6,7 +6,7 @@ scipy, matplotlib and optuna are imported by the steps that use them.
 """
 
 from model_trainer.analysis.api import AnalysisResult, analyze, load
+from model_trainer.analysis.loaded import Loaded
 from model_trainer.analysis.objective import Objective
-from model_trainer.analysis.records import Loaded
 
 __all__ = ["AnalysisResult", "Loaded", "Objective", "analyze", "load"]

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from model_trainer.analysis.collect import collect
+from model_trainer.analysis.loaded import Group, Loaded
 from model_trainer.analysis.objective import Objective, guess_mode, resolve_objective
-from model_trainer.analysis.records import Group, Loaded
 from model_trainer.errors import UsageError
 
 FORMATS = ("html", "md")

@@ -14,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from model_trainer import dotted
 from model_trainer.analysis import metrics_table, readers
+from model_trainer.analysis.loaded import Group, Loaded, TrialData
 from model_trainer.analysis.objective import guess_mode
-from model_trainer.analysis.records import Group, Loaded, TrialRecord
+from model_trainer.layout import METRICS, RECIPE, STATUS, STUDY_INDEX, STUDY_RECIPE
 
 # Keys that name where or how a run happened, not what was run; never "varied attributes".
 IGNORED_KEYS = frozenset({"seed", "name", "output_dir", "device"})
@@ -39,7 +41,7 @@ def _group_key(folder: Path, root: Path) -> str:
 
 def _read_group(folder: Path, root: Path, warnings: list[str]) -> Group:
     group = Group(key=_group_key(folder, root), path=folder, is_study=True)
-    study_yaml = folder / readers.STUDY_FILE
+    study_yaml = folder / STUDY_RECIPE
     base = readers.read_yaml_mapping(study_yaml, warnings)
     if base is not None:
         group.base_recipe = base
@@ -50,7 +52,7 @@ def _read_group(folder: Path, root: Path, warnings: list[str]) -> Group:
         study_section = base.get("study")
         if isinstance(study_section, dict) and isinstance(study_section.get("space"), dict):
             group.space = dict(study_section["space"])
-    index = readers.read_json_mapping(folder / readers.STUDY_INDEX_FILE, warnings)
+    index = readers.read_json_mapping(folder / STUDY_INDEX, warnings)
     if index is not None:
         group.study_id = index.get("study_id") if isinstance(index.get("study_id"), str) else None
         if isinstance(index.get("space"), dict):
@@ -66,15 +68,15 @@ def _read_group(folder: Path, root: Path, warnings: list[str]) -> Group:
     return group
 
 
-def _read_trial(folder: Path, group: Group, root: Path, taken: dict, warnings: list[str]) -> TrialRecord:
+def _read_trial(folder: Path, group: Group, root: Path, taken: dict, warnings: list[str]) -> TrialData:
     problems: list[str] = []
-    status = readers.read_json_mapping(folder / readers.STATUS_FILE, problems)
+    status = readers.read_json_mapping(folder / STATUS, problems)
     if status is None:
-        reason = problems[0] if problems else f"{folder / readers.STATUS_FILE}: unreadable"
+        reason = problems[0] if problems else f"{folder / STATUS}: unreadable"
         warnings.append(f"{reason}; trial state set to 'unknown'")
         status = {"state": "unknown"}
-    recipe_raw = readers.read_yaml_mapping(folder / readers.RECIPE_FILE, warnings) or {}
-    recipe = readers.flatten(recipe_raw)
+    recipe_raw = readers.read_yaml_mapping(folder / RECIPE, warnings) or {}
+    recipe = dotted.flatten(recipe_raw)
     trial_id = status.get("trial_id") if isinstance(status.get("trial_id"), str) else folder.name
     index_entry = group.index_trials.get(trial_id, {})
     study = status.get("study") if isinstance(status.get("study"), dict) else {}
@@ -87,20 +89,20 @@ def _read_trial(folder: Path, group: Group, root: Path, taken: dict, warnings: l
     if trial_id in taken:
         warnings.append(f"{folder}: trial id {trial_id} seen twice; keeping both by path")
         trial_id = f"{trial_id}@{_group_key(folder, root)}"
-    return TrialRecord(trial_id, folder, group.key, status, recipe, params, index_entry)
+    return TrialData(trial_id, folder, group.key, status, recipe, params, index_entry)
 
 
 def _hashable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
-def _attribute(record: TrialRecord, key: str) -> Any:
+def _attribute(record: TrialData, key: str) -> Any:
     if key in record.recipe:
         return record.recipe[key]
     return record.params.get(key)
 
 
-def _find_varied(group: Group, records: list[TrialRecord]) -> None:
+def _find_varied(group: Group, records: list[TrialData]) -> None:
     """Varied keys (space keys first, then any key whose value differs) and their baselines."""
     keys: dict[str, None] = dict.fromkeys(k for k in group.space if k not in RESERVED)
     union: dict[str, None] = {}
@@ -113,7 +115,7 @@ def _find_varied(group: Group, records: list[TrialRecord]) -> None:
         if len({_hashable(_attribute(rec, key)) for rec in records}) > 1:
             keys[key] = None
     group.varied = list(keys)
-    base_flat = readers.flatten(group.base_recipe) if group.base_recipe else {}
+    base_flat = dotted.flatten(group.base_recipe) if group.base_recipe else {}
     for key in group.varied:
         if key in base_flat:
             group.baselines[key] = base_flat[key]
@@ -142,7 +144,7 @@ def _error_fields(status: dict) -> tuple[str | None, str | None, str | None]:
     return kind, text, error.get("traceback")
 
 
-def _trial_row(rec: TrialRecord, varied: list[str], metric_names: list[str]) -> dict:
+def _trial_row(rec: TrialData, varied: list[str], metric_names: list[str]) -> dict:
     status = rec.status
     state = status.get("state")
     state = state.lower() if isinstance(state, str) and state else "unknown"
@@ -197,7 +199,7 @@ def collect(directory: str | Path) -> Loaded:
         group = _read_group(folder, root, warnings)
         groups[group.key] = group
         study_by_path[folder] = group
-    records: dict[str, TrialRecord] = {}
+    records: dict[str, TrialData] = {}
     for folder in layout.trial_dirs:
         group = study_by_path.get(folder.parent)
         if group is None:  # not a study's direct child: grouped by its parent folder
@@ -212,13 +214,13 @@ def collect(directory: str | Path) -> Loaded:
         _find_varied(group, [records[t] for t in group.trial_ids])
         varied.update(dict.fromkeys(group.varied))
     metrics, counts, bad = metrics_table.read_all(
-        [(tid, rec.path / readers.METRICS_FILE) for tid, rec in records.items()])
+        [(tid, rec.path / METRICS) for tid, rec in records.items()])
     for tid, count in counts.items():
         records[tid].metric_rows = count
     for tid, count in bad.items():
         records[tid].bad_lines = count
         if count:
-            warnings.append(f"{records[tid].path / readers.METRICS_FILE}: skipped {count} unparseable line(s)")
+            warnings.append(f"{records[tid].path / METRICS}: skipped {count} unparseable line(s)")
     metrics_table.summarize_into(metrics, records)
     names: set[str] = set(metrics["metric"].cat.categories)
     for rec in records.values():

@@ -1,23 +1,16 @@
-"""Write the collected tables for other tools: trials.csv and metrics.parquet (or .csv)."""
+"""Write the collected tables for other tools: trials.csv and metrics.parquet."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 
 
 def export_tables(trials: pd.DataFrame, metrics: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """trials.csv, plus the long metrics table as Parquet when pyarrow is installed, else CSV."""
+    """trials.csv, and the long metrics table as Parquet (pyarrow is a dependency)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "trials.csv"]
+    written = [out_dir / "trials.csv", out_dir / "metrics.parquet"]
     trials.to_csv(written[0], index=False)
-    if importlib.util.find_spec("pyarrow") is not None:
-        path = out_dir / "metrics.parquet"
-        metrics.to_parquet(path, index=False, engine="pyarrow")
-    else:
-        path = out_dir / "metrics.csv"
-        metrics.to_csv(path, index=False)
-    written.append(path)
+    metrics.to_parquet(written[1], index=False, engine="pyarrow")
     return written

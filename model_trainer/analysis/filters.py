@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from model_trainer.analysis.fast_yaml import load_yaml
-from model_trainer.analysis.records import Loaded
+from model_trainer.analysis.loaded import Loaded
+from model_trainer.analysis.readers import load_yaml
 from model_trainer.errors import UsageError
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
-from model_trainer.analysis.records import Group
 
 MIN_TRIALS = 8
 MIN_PARAMS = 2

@@ -22,8 +22,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 from model_trainer.analysis.formatting import fmt, short  # noqa: E402
+from model_trainer.analysis.loaded import Group  # noqa: E402
 from model_trainer.analysis.objective import Objective  # noqa: E402
-from model_trainer.analysis.records import Group  # noqa: E402
 
 DPI = 100
 MAX_CATEGORIES = 20

@@ -11,18 +11,25 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from model_trainer.analysis.fast_yaml import load_yaml
+from model_trainer.layout import (
+    ANALYSIS,
+    CHECKPOINTS,
+    STATUS,
+    STUDY_INDEX,
+    STUDY_RECIPE,
+    TENSORBOARD,
+)
 
-SKIP_DIRS = frozenset({"checkpoints", "tensorboard", "analysis"})
-STATUS_FILE = "status.json"
-RECIPE_FILE = "recipe.yaml"
-METRICS_FILE = "metrics.jsonl"
-STUDY_FILE = "study.yaml"
-STUDY_INDEX_FILE = "study_index.json"
+SKIP_DIRS = frozenset({CHECKPOINTS, TENSORBOARD, ANALYSIS})
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when built
+
+
+def load_yaml(text: str) -> object:
+    """`yaml.safe_load`, with PyYAML's C parser when it has one (analysis reads thousands)."""
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 def _read_text(path: Path, warnings: list[str]) -> str | None:
@@ -70,96 +77,6 @@ def read_json_mapping(path: Path, warnings: list[str]) -> dict | None:
     return data
 
 
-class MetricsSink:
-    """Long metric columns shared by every trial, appended to file by file.
-
-    One flat set of lists (instead of per-trial frames) is what makes 2,000 files cheap:
-    pandas builds the table once, and per-metric summaries are vectorised afterwards.
-    """
-
-    def __init__(self) -> None:
-        self.trial_id: list = []
-        self.step: list = []
-        self.epoch: list = []
-        self.split: list = []
-        self.metric: list = []
-        self.value: list = []
-        self.time: list = []
-        self._names: dict[tuple, list[str]] = {}
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-    def names(self, split: str, keys: tuple) -> list[str]:
-        """Full metric names (`val_loss`) for a record's keys, cached per key set."""
-        found = self._names.get((split, keys))
-        if found is None:
-            found = self._names[(split, keys)] = [f"{split}_{k}" for k in keys]
-        return found
-
-
-def _parse_lines(text: str) -> tuple[list, int]:
-    """JSON objects of a JSON Lines text; unparseable lines (a truncated tail) are counted."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return [], 0
-    try:  # fast path: one json.loads call for the whole file
-        records = json.loads("[" + ",".join(lines) + "]")
-        return records, 0
-    except ValueError:
-        pass
-    records, bad = [], 0
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            bad += 1
-    return records, bad
-
-
-def _is_number(value: Any) -> bool:
-    kind = type(value)
-    return kind is float or kind is int
-
-
-def parse_metrics(text: str, trial_id: str, sink: MetricsSink) -> tuple[int, int]:
-    """Append the rows of one metrics.jsonl text to `sink`; returns (values added, bad lines).
-
-    Non-numeric metric values are dropped; lines that are not JSON objects with a
-    `metrics` mapping (a truncated tail) are skipped and counted.
-    """
-    records, bad = _parse_lines(text)
-    before = len(sink.value)
-    step, epoch, split_col, time_col = sink.step, sink.epoch, sink.split, sink.time
-    metric_col, value_col = sink.metric, sink.value
-    for rec in records:
-        values = rec.get("metrics") if isinstance(rec, dict) else None
-        if not isinstance(values, dict):
-            bad += 1
-            continue
-        split = rec.get("split") or "train"
-        if type(split) is not str:
-            split = str(split)
-        keys = tuple(values)
-        vals = list(values.values())
-        if not all(_is_number(v) for v in vals):
-            keep = [i for i, v in enumerate(vals) if _is_number(v)]
-            keys = tuple(keys[i] for i in keep)
-            vals = [vals[i] for i in keep]
-        n = len(vals)
-        if not n:
-            continue
-        metric_col.extend(sink.names(split, keys))
-        value_col.extend(vals)
-        step.extend([rec.get("step")] * n)
-        epoch.extend([rec.get("epoch")] * n)
-        split_col.extend([split] * n)
-        time_col.extend([rec.get("time")] * n)
-    added = len(sink.value) - before
-    sink.trial_id.extend([trial_id] * added)
-    return added, bad
-
-
 @dataclass
 class Layout:
     """Where the trials and studies under a directory are."""
@@ -184,10 +101,10 @@ def find_layout(root: Path) -> Layout:
         except OSError:
             continue
         names = {e.name for e in entries}
-        if STATUS_FILE in names:
+        if STATUS in names:
             trials.append(Path(current))
             continue
-        if STUDY_FILE in names or STUDY_INDEX_FILE in names:
+        if STUDY_RECIPE in names or STUDY_INDEX in names:
             studies.append(Path(current))
         subdirs = [
             e.path
@@ -205,19 +122,3 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return entry.is_dir()
     except OSError:
         return False
-
-
-def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings to dotted keys; lists become JSON text so values stay hashable."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, dotted + "."))
-        elif isinstance(value, dict):
-            flat[dotted] = "{}"
-        elif isinstance(value, (list, tuple)):
-            flat[dotted] = json.dumps(value, default=str)
-        else:
-            flat[dotted] = value
-    return flat

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
-from model_trainer.analysis.records import Group
 
 MIN_PAIRS = 3  # fewer matched pairs than this and a paired test says nothing useful
 MIN_SAMPLES = 3  # per side, for Welch's test to support a conclusion

@@ -42,4 +42,7 @@ def _main(
 
 def main() -> None:
     """Console-script entry point."""
+    from model_trainer.recipe.resolve import add_working_directory_to_path
+
+    add_working_directory_to_path()
     app()

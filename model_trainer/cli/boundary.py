@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from model_trainer.errors import MTrainError, RecipeError
+from model_trainer.errors import MTrainError, RecipeError, TrainingError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +36,8 @@ def boundary(command: F) -> F:
         except MTrainError as exc:
             if os.environ.get("MTRAIN_FULL_ERROR") == "1":
                 traceback.print_exc()
+                if isinstance(exc, TrainingError) and exc.traceback:
+                    print(f"the failing code's traceback:\n{exc.traceback}", file=sys.stderr)
             print_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from model_trainer import dotted
 from model_trainer.cli.boundary import boundary, print_warnings, stdout
 from model_trainer.cli.options import OverridesArg, RecipeArg
 
@@ -23,7 +24,7 @@ def show(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
     table.add_column("value", overflow="fold")
     table.add_column("kind")
     for key, kind in attribute_kinds(loaded.recipe).items():
-        value = _lookup(plain, key)
+        value = dotted.get(plain, key)
         text = "(filled at run time)" if value == MISSING else repr(value)
         if isinstance(value, str) and value != MISSING:
             text = value
@@ -32,12 +33,3 @@ def show(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
     label = "study" if loaded.recipe.study is not None else "trial"
     ident = loaded.study_id if label == "study" else loaded.trial_id
     stdout.print(f"{label} id: [bold]{ident}[/]")
-
-
-def _lookup(plain: dict, key: str):
-    node = plain
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return {} if node == {} else node
-        node = node[part]
-    return node

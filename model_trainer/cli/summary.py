@@ -1,4 +1,4 @@
-"""Short human descriptions of a recipe, shared by validate, show and run."""
+"""What `mtrain validate` says about a recipe: one summary line and the planned trial ids."""
 
 from __future__ import annotations
 

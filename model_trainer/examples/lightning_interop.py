@@ -55,7 +55,7 @@ def _bridge(wrapper: Any, first_epoch: int, first_step: int) -> Any:
             wrapper.state.global_step = first_step + trainer.global_step
             if wrapper.state.global_step % wrapper.recipe.train.log_every == 0:
                 lr = trainer.optimizers[0].param_groups[0]["lr"]
-                wrapper.log_metrics("train", {"loss": float(outputs["loss"]), "lr": lr},
+                wrapper.loop.log("train", {"loss": float(outputs["loss"]), "lr": lr},
                                     epoch=first_epoch + trainer.current_epoch + 1)
 
         def on_validation_epoch_end(self, trainer, module) -> None:
@@ -64,13 +64,13 @@ def _bridge(wrapper: Any, first_epoch: int, first_step: int) -> Any:
             epoch = first_epoch + trainer.current_epoch + 1
             row = {k[4:]: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val_")}
-            wrapper.log_metrics("val", row, epoch=epoch)
-            if wrapper.end_evaluation({f"val_{k}": v for k, v in row.items()}, epoch):
+            wrapper.loop.log("val", row, epoch=epoch)
+            if wrapper.loop.end_evaluation({f"val_{k}": v for k, v in row.items()}, epoch):
                 trainer.should_stop = True
 
         def on_train_epoch_end(self, trainer, module) -> None:
             wrapper.state.epoch = first_epoch + trainer.current_epoch + 1
-            wrapper.save_checkpoint()
+            wrapper.loop.save_checkpoint()
 
     return Bridge()
 

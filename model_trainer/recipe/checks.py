@@ -31,7 +31,7 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
         report("name", f"'{recipe.name}' is not a safe folder name (letters, digits, . _ = + -; "
                "no '/' or '..': it must stay inside output_dir)")
     if not _DEVICE.match(recipe.device):
-        report("device", f"expected auto, cpu, cuda or cuda:N, got '{recipe.device}'")
+        report("device", f"expected auto, cpu, mps, cuda or cuda:N, got '{recipe.device}'")
     _check_train(recipe, report, warn)
     if recipe.study is not None:
         _check_study(recipe, report, warn)

@@ -1,7 +1,7 @@
 """Attribute markers: Stateful (the default), Stateless and Derived.
 
 `Stateless[int]` is `Annotated[int, Kind.STATELESS]`, so a plain dataclass carries the
-marker in its type hints and OmegaConf, type checkers and our validator all read it.
+marker in its type hints: type checkers see the bare type, our validator the marker.
 A marker on a nested dataclass field applies to everything below it.
 """
 

@@ -1,8 +1,8 @@
 """Base class of every recipe section: attribute and item access, and freezing.
 
 The wrapper reads `config.train.batch_size` or `config["train"]["batch_size"]`; once
-`config_parser` has filled the derived values the whole tree is frozen, so nothing can
-change the experiment behind the identity's back.
+`config_parser` has filled the derived values every section is frozen (its attributes
+cannot be set), so the experiment cannot change behind its identity's back.
 """
 
 from __future__ import annotations

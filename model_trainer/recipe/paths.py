@@ -65,7 +65,7 @@ def _type_args(section: Any, key: str, report: Report) -> None:
         report(f"{key}.config", f"'{section.config}' is not a dataclass "
                f"(got {type(config_cls).__name__}); decorate it with @dataclass")
         return
-    built = build_dataclass(section.args or {}, config_cls, f"{key}.args", report)
+    built = build_dataclass({} if section.args is None else section.args, config_cls, f"{key}.args", report)
     if built is not INVALID:
         section.args = built
 
@@ -102,9 +102,9 @@ def _check_wrapper(path: str, report: Report) -> None:
     wrapper = _resolve(path, "wrapper", report)
     if wrapper is None:
         return
-    from model_trainer.wrapper import ModelWrapper
-
-    if not (isinstance(wrapper, type) and issubclass(wrapper, ModelWrapper)):
+    # Named, not imported: recipe/ stays below the training code (and free of torch).
+    bases = {f"{c.__module__}.{c.__qualname__}" for c in getattr(wrapper, "__mro__", ())}
+    if not (isinstance(wrapper, type) and "model_trainer.wrapper.ModelWrapper" in bases):
         report("wrapper", f"'{path}' is not a subclass of model_trainer.ModelWrapper")
 
 

@@ -22,7 +22,6 @@ def import_object(path: str) -> Any:
     """`package.module.Name` -> the object, importing the longest module prefix."""
     if not isinstance(path, str) or not path or any(not p.isidentifier() for p in path.split(".")):
         raise ResolveError(f"'{path}' is not a dotted path like 'package.module.Name'")
-    _ensure_cwd_on_path()
     parts = path.split(".")
     missing_module = None
     for cut in range(len(parts) - 1, 0, -1):
@@ -54,8 +53,9 @@ def import_object(path: str) -> Any:
     raise ResolveError(f"no module named '{parts[0]}' (is it installed or in the working directory?)")
 
 
-def _ensure_cwd_on_path() -> None:
-    """Console scripts do not put the working directory on sys.path; user code lives there."""
+def add_working_directory_to_path() -> None:
+    """Put the working directory on sys.path, as `python script.py` does: console scripts
+    (`mtrain`) do not, and a recipe's dotted paths name the user's modules there."""
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)

@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from model_trainer.study.index import StudyIndex, TrialRecord
-
-STATES = ("pending", "running", "completed", "failed", "pruned", "interrupted")
+from model_trainer.study.index import StudyIndex, StudyTrial
+from model_trainer.vocabulary import RecordState
 
 
 class StudyDisplay:
@@ -41,13 +40,13 @@ class StudyDisplay:
         if self._live is not None:
             self._live.__exit__(*exc)
 
-    def started(self, record: TrialRecord) -> None:
+    def started(self, record: StudyTrial) -> None:
         self._started[record.trial_id] = time.monotonic()
         self._refresh()
 
-    def finished(self, record: TrialRecord) -> None:
+    def finished(self, record: StudyTrial) -> None:
         began = self._started.pop(record.trial_id, None)
-        if began is not None and record.state == "completed":
+        if began is not None and record.state is RecordState.COMPLETED:
             self._durations.append(time.monotonic() - began)
         if self._live is None:
             value = "" if record.value is None else f" {self.metric}={record.value:.5g}"
@@ -70,7 +69,7 @@ class StudyDisplay:
     def _progress_text(self) -> str:
         counts = self.index.counts()
         done = sum(1 for t in self.index.trials if t.finished)
-        parts = [f"{counts[s]} {s}" for s in STATES if counts.get(s)]
+        parts = [f"{counts[s]} {s}" for s in RecordState if counts.get(s)]
         eta = self.eta_seconds()
         return (f"{done}/{self.total} done: " + ", ".join(parts)
                 + (f", ETA {eta:.0f}s" if eta is not None else ""))

@@ -1,8 +1,8 @@
 """Where trials run: inline in the driver, or as Ray tasks (local Ray or a cluster).
 
 Both offer the same three calls: `submit`, `wait_one` (the next finished trial with its
-outcome) and `cancel_all`. A Ray worker that dies becomes a failed outcome to retry,
-never a hung study.
+`TrialOutcome`) and `cancel_all`. A Ray worker that dies becomes a failed outcome to
+retry, never a hung study.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import os
 from typing import Any
 
 from model_trainer.errors import UsageError
-from model_trainer.study.trial_task import TrialPayload, execute_trial
+from model_trainer.study.trial_task import TrialOutcome, TrialPayload, execute_trial
+from model_trainer.vocabulary import RecordState
+
+CANCELLED = TrialOutcome(RecordState.INTERRUPTED)
 
 
 class InlineExecutor:
@@ -33,12 +36,12 @@ class InlineExecutor:
     def submit(self, key: Any, payload: TrialPayload) -> None:
         self._queue.append((key, payload))
 
-    def wait_one(self) -> tuple[Any, dict[str, Any]]:
+    def wait_one(self) -> tuple[Any, TrialOutcome]:
         key, payload = self._queue.pop(0)
         return key, execute_trial(payload)
 
-    def cancel_all(self) -> list[tuple[Any, dict[str, Any]]]:
-        cancelled = [(key, {"state": "interrupted", "retry": True}) for key, _ in self._queue]
+    def cancel_all(self) -> list[tuple[Any, TrialOutcome]]:
+        cancelled = [(key, CANCELLED) for key, _ in self._queue]
         self._queue.clear()
         return cancelled
 
@@ -78,11 +81,11 @@ class RayExecutor:
     def submit(self, key: Any, payload: TrialPayload) -> None:
         self._refs[self._task.remote(payload)] = key
 
-    def wait_one(self) -> tuple[Any, dict[str, Any]]:
+    def wait_one(self) -> tuple[Any, TrialOutcome]:
         ready, _ = self._ray.wait(list(self._refs), num_returns=1)
         return self._collect(ready[0])
 
-    def cancel_all(self) -> list[tuple[Any, dict[str, Any]]]:
+    def cancel_all(self) -> list[tuple[Any, TrialOutcome]]:
         """Interrupt running trials (they save a checkpoint) and collect their outcomes."""
         for ref in self._refs:
             self._ray.cancel(ref, force=False)
@@ -92,19 +95,19 @@ class RayExecutor:
             if not ready:
                 break
             outcomes.append(self._collect(ready[0]))
-        outcomes += [(key, {"state": "interrupted", "retry": True}) for key in self._refs.values()]
+        outcomes += [(key, CANCELLED) for key in self._refs.values()]
         self._refs.clear()
         return outcomes
 
-    def _collect(self, ref: Any) -> tuple[Any, dict[str, Any]]:
+    def _collect(self, ref: Any) -> tuple[Any, TrialOutcome]:
         key = self._refs.pop(ref)
         try:
             return key, self._ray.get(ref)
         except self._ray.exceptions.TaskCancelledError:
-            return key, {"state": "interrupted", "retry": True}
+            return key, CANCELLED
         except self._ray.exceptions.RayError as exc:  # the worker died, or Ray lost it
             message = str(exc).strip().splitlines()[0][:300]
-            return key, {"state": "failed", "error": f"worker died: {message}", "retry": True}
+            return key, TrialOutcome(RecordState.FAILED, error=f"worker died: {message}")
 
     def _check_resources(self, cpus: float, gpus: float) -> None:
         """A trial that can never be scheduled is an error now, not a hang later."""

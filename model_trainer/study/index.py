@@ -13,28 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.files import atomic_write_json, read_json
-
-INDEX_FILE = "study_index.json"
-FINISHED = ("completed", "failed", "pruned")
+from model_trainer.vocabulary import RecordState
 
 
 @dataclass
-class TrialRecord:
-    """One trial: a configuration (`number`) run with one seed."""
+class StudyTrial:
+    """One trial of a study: a configuration (`number`) run with one seed."""
 
     number: int
     trial_id: str
     params: dict[str, Any]
     seed: int
-    state: str = "pending"  # pending | running | completed | failed | pruned | interrupted
+    state: RecordState = RecordState.PENDING
     value: float | None = None
     attempts: int = 0
     stop_reason: str | None = None
     error: str | None = None  # one line; the traceback is in the trial's status.json
+    invalid: bool = False  # the combination breaks a recipe rule: never run, never retried
 
     @property
     def finished(self) -> bool:
-        return self.state in FINISHED
+        return self.state.finished
 
 
 @dataclass
@@ -43,7 +42,7 @@ class StudyIndex:
     objective: dict[str, str]
     space: dict[str, Any]
     sampler: str
-    trials: list[TrialRecord] = field(default_factory=list)
+    trials: list[StudyTrial] = field(default_factory=list)
     path: Path | None = None
 
     def save(self) -> None:
@@ -59,19 +58,21 @@ class StudyIndex:
         if not isinstance(data, dict) or "study_id" not in data:
             return None
         try:
-            trials = [TrialRecord(**t) for t in data.get("trials", [])]
+            trials = [StudyTrial(**t) for t in data.get("trials", [])]
+            for trial in trials:
+                trial.state = RecordState(trial.state)
             return cls(data["study_id"], data["objective"], data["space"], data["sampler"],
                        trials, path)
-        except (TypeError, KeyError):
+        except (TypeError, KeyError, ValueError):
             return None
 
     def configs(self) -> dict[int, dict[str, Any]]:
         """Configuration number -> its params (without the seed)."""
         return {t.number: t.params for t in self.trials}
 
-    def best(self) -> TrialRecord | None:
+    def best(self) -> StudyTrial | None:
         """The completed trial with the best objective value."""
-        done = [t for t in self.trials if t.state == "completed" and t.value is not None]
+        done = [t for t in self.trials if t.state is RecordState.COMPLETED and t.value is not None]
         if not done:
             return None
         pick = max if self.objective["mode"] == "max" else min

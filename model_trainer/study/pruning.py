@@ -8,13 +8,15 @@ asks the pruner (median rule) whether its own curve so far is worse.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from model_trainer.files import read_json
+from model_trainer.layout import METRICS, STATUS
+from model_trainer.metrics_file import read_rows
+from model_trainer.trial.status import TrialStatus
+from model_trainer.vocabulary import TrialState
 
 
 def make_pruning_callback(payload: Any) -> Callable[[int, dict[str, float]], bool]:
@@ -50,25 +52,16 @@ def _completed_curves(study_dir: Path, metric: str, exclude: Path) -> list[dict[
     """Per completed sibling trial: epoch -> value of `metric` on its eval split."""
     split, _, key = metric.partition("_")
     curves = []
-    for status_path in study_dir.glob("*/status.json"):
-        if status_path.parent == exclude:
-            continue
-        status = read_json(status_path)
-        if not isinstance(status, dict) or status.get("state") != "completed":
+    for folder in (p.parent for p in study_dir.glob(f"*/{STATUS}")):
+        status = TrialStatus.load(folder)
+        if folder == exclude or status is None or status.state is not TrialState.COMPLETED:
             continue
         curve = {}
-        try:
-            lines = (status_path.parent / "metrics.jsonl").read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            try:
-                row = json.loads(line)
-                value = row["metrics"][key]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if row.get("split") == split and isinstance(value, int | float) and math.isfinite(value):
-                curve[int(row["epoch"])] = float(value)
+        for row in read_rows(folder / METRICS):
+            value = row["metrics"].get(key)
+            if (row.get("split") == split and isinstance(value, int | float)
+                    and math.isfinite(value) and isinstance(row.get("epoch"), int)):
+                curve[row["epoch"]] = float(value)
         if curve:
             curves.append(curve)
     return curves

@@ -18,15 +18,15 @@ from rich.console import Console
 
 from model_trainer.errors import Interrupted, RecipeError, TrainingError, UsageError
 from model_trainer.files import atomic_write_bytes
+from model_trainer.layout import STUDY_INDEX, STUDY_RECIPE
 from model_trainer.recipe import LoadedRecipe, to_plain
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import InlineExecutor, RayExecutor
-from model_trainer.study.index import INDEX_FILE, StudyIndex, TrialRecord
+from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.sampling import ConfigSource
-from model_trainer.study.trial_task import TrialPayload
-
-STUDY_FILE = "study.yaml"
+from model_trainer.study.trial_task import TrialOutcome, TrialPayload
+from model_trainer.vocabulary import RecordState, StopReason
 
 
 @dataclass
@@ -34,7 +34,7 @@ class StudyResult:
     study_dir: Path
     study_id: str
     counts: dict[str, int]
-    best: TrialRecord | None
+    best: StudyTrial | None
     objective: dict[str, str]
 
     def summary(self) -> str:
@@ -57,12 +57,12 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
         _check_local_resources(study.resources.cpus, study.resources.gpus)
     study_dir = study_folder(loaded)
     objective = {"metric": recipe.train.monitor.metric, "mode": recipe.train.monitor.mode}
-    index = StudyIndex.load(study_dir / INDEX_FILE) or StudyIndex(
-        loaded.study_id, objective, study.space, study.sampler, [], study_dir / INDEX_FILE)
+    index = StudyIndex.load(study_dir / STUDY_INDEX) or StudyIndex(
+        loaded.study_id, objective, study.space, study.sampler, [], study_dir / STUDY_INDEX)
     index.objective = objective  # the monitor is stateless: the latest recipe decides
     _requeue(index)
-    if not (study_dir / STUDY_FILE).exists():
-        atomic_write_bytes(study_dir / STUDY_FILE,
+    if not (study_dir / STUDY_RECIPE).exists():
+        atomic_write_bytes(study_dir / STUDY_RECIPE,
                            yaml.safe_dump(to_plain(recipe), sort_keys=False).encode())
     index.save()
 
@@ -77,7 +77,7 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
                 RayExecutor(study.address, study.resources.cpus, study.resources.gpus))
     threads = max(1, int(study.resources.cpus))
     display = StudyDisplay(index, n_configs * len(seeds), study.concurrency, console, live)
-    finish_order: list[TrialRecord] = []
+    finish_order: list[StudyTrial] = []
     stop_reason = None
     with executor, display:
         try:
@@ -86,7 +86,7 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
                     record = planner.next_trial()
                     if record is None:
                         break
-                    record.state, record.attempts = "running", record.attempts + 1
+                    record.state, record.attempts = RecordState.RUNNING, record.attempts + 1
                     index.save()
                     executor.submit(record, planner.payload(record, threads))
                     display.started(record)
@@ -102,7 +102,7 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
                     stop_reason = stop_reason or _fail_fast(finish_order, study.fail_fast)
         except KeyboardInterrupt:
             for record, _ in executor.cancel_all():
-                record.state = "interrupted"
+                record.state = RecordState.INTERRUPTED
             index.save()
             raise Interrupted("study interrupted; rerun the same command to continue") from None
     if stop_reason:
@@ -114,7 +114,7 @@ def study_folder(loaded: LoadedRecipe) -> Path:
     """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
     recipe = loaded.recipe
     folder = Path(recipe.output_dir) / recipe.name
-    existing = StudyIndex.load(folder / INDEX_FILE)
+    existing = StudyIndex.load(folder / STUDY_INDEX)
     if existing is not None and existing.study_id != loaded.study_id:
         folder = Path(recipe.output_dir) / f"{recipe.name}-{loaded.study_id}"
     return folder
@@ -128,9 +128,9 @@ class _Planner:
         self.loaded, self.index, self.source = loaded, index, source
         self.seeds, self.n_configs, self.study_dir = seeds, n_configs, study_dir
 
-    def next_trial(self) -> TrialRecord | None:
+    def next_trial(self) -> StudyTrial | None:
         for record in self.index.trials:
-            if record.state == "pending":
+            if record.state is RecordState.PENDING:
                 return record
         number = len(self.index.configs())
         if number >= self.n_configs:
@@ -140,7 +140,7 @@ class _Planner:
             self.index.trials.append(self._record(number, params, seed))
         return self.next_trial()
 
-    def payload(self, record: TrialRecord, threads: int) -> TrialPayload:
+    def payload(self, record: StudyTrial, threads: int) -> TrialPayload:
         study = self.loaded.recipe.study
         return TrialPayload(
             source=self.loaded.source, overrides=self.loaded.overrides,
@@ -156,50 +156,49 @@ class _Planner:
         if all(t.finished for t in trials):
             self.source.tell(number, _mean_value(trials))
 
-    def _record(self, number: int, params: dict[str, Any], seed: int) -> TrialRecord:
+    def _record(self, number: int, params: dict[str, Any], seed: int) -> StudyTrial:
         try:
             trial_id = self.loaded.variant({**params, "seed": seed}).trial_id
         except RecipeError as exc:  # this combination breaks a cross-field rule
-            return TrialRecord(number, f"invalid-{number}-{seed}", params, seed, "failed",
-                               error=str(exc).replace("\n", "; "))
-        return TrialRecord(number, trial_id, params, seed)
+            return StudyTrial(number, f"invalid-{number}-{seed}", params, seed,
+                              RecordState.FAILED, error=str(exc).replace("\n", "; "),
+                              invalid=True)
+        return StudyTrial(number, trial_id, params, seed)
 
 
-def _apply(record: TrialRecord, outcome: dict[str, Any], retries: int) -> None:
-    """Record a trial's outcome; a retryable failure goes back to pending."""
-    record.state = outcome["state"]
-    record.value = outcome.get("value")
-    record.stop_reason = outcome.get("stop_reason")
-    record.error = outcome.get("error")
-    if record.state == "failed" and outcome.get("retry") and record.attempts <= retries:
-        record.state = "pending"
-    elif record.state == "interrupted":
-        record.state = "pending" if outcome.get("retry") else "interrupted"
+def _apply(record: StudyTrial, outcome: TrialOutcome, retries: int) -> None:
+    """Record a trial's outcome; an interrupted trial or a retryable failure goes back to
+    pending."""
+    record.state, record.value = outcome.state, outcome.value
+    record.stop_reason, record.error = outcome.stop_reason, outcome.error
+    if outcome.state is RecordState.INTERRUPTED or (
+            outcome.retryable and record.attempts <= retries):
+        record.state = RecordState.PENDING
 
 
 def _requeue(index: StudyIndex) -> None:
     """On (re)start: trials left running or interrupted continue; failed ones get a new try."""
     for record in index.trials:
-        if record.state in ("running", "interrupted"):
-            record.state = "pending"
-        elif record.state == "failed" and record.stop_reason != "diverged" \
-                and not record.trial_id.startswith("invalid-"):
-            record.state, record.attempts = "pending", 0
+        if record.state in (RecordState.RUNNING, RecordState.INTERRUPTED):
+            record.state = RecordState.PENDING
+        elif (record.state is RecordState.FAILED and record.stop_reason != StopReason.DIVERGED
+              and not record.invalid):
+            record.state, record.attempts = RecordState.PENDING, 0
 
 
-def _fail_fast(finished: list[TrialRecord], limit: int | None) -> str | None:
+def _fail_fast(finished: list[StudyTrial], limit: int | None) -> str | None:
     """Stop launching when the first `limit` finished trials all failed the same way."""
     if not limit or len(finished) < limit:
         return None
     first = finished[:limit]
     errors = {t.error for t in first}
-    if all(t.state == "failed" for t in first) and len(errors) == 1:
+    if all(t.state is RecordState.FAILED for t in first) and len(errors) == 1:
         return f"the first {limit} trials all failed with: {errors.pop()}"
     return None
 
 
-def _mean_value(trials: list[TrialRecord]) -> float | None:
-    values = [t.value for t in trials if t.state == "completed" and t.value is not None]
+def _mean_value(trials: list[StudyTrial]) -> float | None:
+    values = [t.value for t in trials if t.state is RecordState.COMPLETED and t.value is not None]
     return sum(values) / len(values) if values else None
 
 
@@ -225,8 +224,9 @@ def _check_local_resources(cpus: float, gpus: float) -> None:
 def _result(index: StudyIndex, study_dir: Path) -> StudyResult:
     counts = index.counts()
     result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective)
-    if counts.get("failed") and not counts.get("completed") and not counts.get("pruned"):
-        first = next(t for t in index.trials if t.state == "failed")
+    if counts.get(RecordState.FAILED) and not counts.get(RecordState.COMPLETED) \
+            and not counts.get(RecordState.PRUNED):
+        first = next(t for t in index.trials if t.state is RecordState.FAILED)
         raise TrainingError(f"every trial of study {index.study_id} failed; first error: "
                             f"{first.error} (see {study_dir / first.trial_id / 'status.json'})")
     return result

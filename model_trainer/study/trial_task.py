@@ -1,4 +1,4 @@
-"""What runs for one trial, in a Ray worker or in the driver's own process.
+"""What runs for one trial, in a worker or in the driver's own process.
 
 The payload is plain data (the recipe's YAML source and overrides, never user objects),
 so a worker can unpickle it before it can import the user's modules. The outcome is
@@ -14,6 +14,7 @@ from typing import Any
 
 from model_trainer.recipe.overrides import Override
 from model_trainer.recipe.yaml_source import YamlSource
+from model_trainer.vocabulary import RecordState, StopReason
 
 
 @dataclass
@@ -29,17 +30,40 @@ class TrialPayload:
     pruning: bool = False  # median pruning: the worker builds its on_eval callback
 
 
-def execute_trial(payload: TrialPayload) -> dict[str, Any]:
-    """Run one trial to its end; return its outcome as plain data, never raise for it."""
-    from model_trainer.errors import Interrupted, MTrainError, TrainingError
-    from model_trainer.experiment import Diverged, run_experiment
+@dataclass
+class TrialOutcome:
+    """How one trial ended, as the driver records it in the study index."""
+
+    state: RecordState
+    value: float | None = None  # the objective (best by the monitor), when it completed
+    stop_reason: str | None = None
+    error: str | None = None  # one line
+    user_error: bool = False  # a mistake in the recipe or the user's code: a retry cannot help
+
+    @property
+    def retryable(self) -> bool:
+        """A failure that another attempt may not repeat (never a divergence or a mistake)."""
+        return (self.state is RecordState.FAILED and not self.user_error
+                and self.stop_reason != StopReason.DIVERGED)
+
+
+def use_driver_directory(cwd: str) -> None:
+    """Work in the driver's directory, with it on sys.path: user modules and relative
+    paths resolve in a worker as they do in the driver."""
+    if os.getcwd() != cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def execute_trial(payload: TrialPayload) -> TrialOutcome:
+    """Run one trial to its end; return its outcome, never raise for it."""
+    from model_trainer.errors import Diverged, Interrupted, MTrainError, UserError
     from model_trainer.recipe.load import rebuild_recipe
     from model_trainer.study.pruning import make_pruning_callback
+    from model_trainer.trial.experiment import run_experiment
 
-    if os.getcwd() != payload.cwd and os.path.isdir(payload.cwd):
-        os.chdir(payload.cwd)  # user modules and relative paths resolve as in the driver
-    if payload.cwd not in sys.path:
-        sys.path.insert(0, payload.cwd)
+    use_driver_directory(payload.cwd)
     try:
         loaded = rebuild_recipe(payload.source, payload.overrides).variant(payload.params)
         on_eval = make_pruning_callback(payload) if payload.pruning else None
@@ -47,17 +71,16 @@ def execute_trial(payload: TrialPayload) -> dict[str, Any]:
                                 on_eval=on_eval, study_info=payload.study_info,
                                 threads=payload.threads)
     except Diverged as exc:
-        return {"state": "failed", "stop_reason": "diverged", "error": str(exc), "retry": False}
+        return TrialOutcome(RecordState.FAILED, stop_reason=StopReason.DIVERGED, error=str(exc))
     except Interrupted:
-        return {"state": "interrupted", "retry": True}
-    except TrainingError as exc:
-        cause = exc.__cause__ or exc
-        return {"state": "failed", "error": f"{type(cause).__name__}: {cause}",
-                "retry": exc.exit_code != 2}  # a rank of a ddp trial can fail by user mistake
-    except MTrainError as exc:  # a mistake in the user's code or recipe: retrying cannot help
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}", "retry": False}
-    return {"state": result.state, "stop_reason": result.stop_reason,
-            "value": objective_value(result, payload.objective), "retry": False}
+        return TrialOutcome(RecordState.INTERRUPTED)
+    except UserError as exc:
+        return TrialOutcome(RecordState.FAILED, error=f"{type(exc).__name__}: {exc}",
+                            user_error=True)
+    except MTrainError as exc:  # "training failed: <the error> (the traceback is in ...)"
+        return TrialOutcome(RecordState.FAILED, error=str(exc))
+    return TrialOutcome(RecordState(result.state), value=objective_value(result, payload.objective),
+                        stop_reason=result.stop_reason)
 
 
 def objective_value(result: Any, objective: dict[str, str]) -> float | None:

@@ -16,60 +16,62 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from model_trainer.errors import MTrainError
+from model_trainer.errors import CheckpointError
 from model_trainer.files import TEMP_SUFFIX, atomic_write, fsync_dir
+from model_trainer.layout import BEST_CHECKPOINT as BEST
+from model_trainer.layout import LAST_CHECKPOINT as LAST
+from model_trainer.layout import PREVIOUS_CHECKPOINT as PREVIOUS
 from model_trainer.train.distributed import unwrap
 from model_trainer.train.optim import each
 from model_trainer.train.seeding import rng_state, set_rng_state
 from model_trainer.train.state import TrainState
 
-LAST, PREVIOUS, BEST = "last.pt", "last.prev.pt", "best.pt"
+if TYPE_CHECKING:
+    from model_trainer.train.loop import Loop
+
 TRUST_ENV = "MTRAIN_TRUST_CHECKPOINTS"
 FORMAT = 1
 
 log = logging.getLogger("model_trainer.train")
 
 
-class CheckpointError(MTrainError):
-    """No checkpoint of an unfinished run can be loaded (exit 2: the user decides)."""
-
-    exit_code = 2
-
-
-def capture(wrapper: Any) -> dict[str, Any]:
-    """Everything a resumed run needs, from a wrapper's model, optimizers and loop."""
+def capture(loop: Loop) -> dict[str, Any]:
+    """Everything a resumed run needs: the wrapper's model, optimizers, schedulers and
+    scaler, the RNG states and the loop's own state."""
+    w = loop.w
     return {
         "format": FORMAT,
-        "model": unwrap(wrapper.model).state_dict() if wrapper.model is not None else None,
-        "optimizers": [o.state_dict() for o in each(wrapper.optimizer)],
-        "schedulers": [s.state_dict() for s in each(wrapper.scheduler)],
-        "scaler": wrapper.scaler.state_dict() if wrapper.scaler is not None else None,
+        "model": unwrap(w.model).state_dict() if w.model is not None else None,
+        "optimizers": [o.state_dict() for o in each(w.optimizer)],
+        "schedulers": [s.state_dict() for s in each(w.scheduler)],
+        "scaler": w.scaler.state_dict() if w.scaler is not None else None,
         "rng": rng_state(),
-        "loop": wrapper.state.to_dict(),
-        "means": wrapper.epoch_means.state_dict(),
-        "extra": wrapper.checkpoint_extra(),
+        "loop": loop.state.to_dict(),
+        "means": loop.epoch_means.state_dict(),
+        "extra": w.checkpoint_extra(),
     }
 
 
-def restore(wrapper: Any, state: dict[str, Any]) -> None:
+def restore(loop: Loop, state: dict[str, Any]) -> None:
     """The mirror of `capture`."""
-    if state.get("model") is not None and wrapper.model is not None:
-        unwrap(wrapper.model).load_state_dict(state["model"])
-    for optimizer, saved in zip(each(wrapper.optimizer), state.get("optimizers", []), strict=False):
+    w = loop.w
+    if state.get("model") is not None and w.model is not None:
+        unwrap(w.model).load_state_dict(state["model"])
+    for optimizer, saved in zip(each(w.optimizer), state.get("optimizers", []), strict=False):
         optimizer.load_state_dict(saved)
-    for scheduler, saved in zip(each(wrapper.scheduler), state.get("schedulers", []), strict=False):
+    for scheduler, saved in zip(each(w.scheduler), state.get("schedulers", []), strict=False):
         scheduler.load_state_dict(saved)
-    if state.get("scaler") and wrapper.scaler is not None:
-        wrapper.scaler.load_state_dict(state["scaler"])
+    if state.get("scaler") and w.scaler is not None:
+        w.scaler.load_state_dict(state["scaler"])
     set_rng_state(state["rng"])
-    wrapper.resume_rng = state["rng"]  # re-applied after a mid-epoch resume skips its batches
-    wrapper.state = TrainState.from_dict(state["loop"])
-    wrapper.epoch_means.load_state_dict(state["means"])
-    wrapper.load_checkpoint_extra(state.get("extra"))
+    loop.resume_rng = state["rng"]  # re-applied after a mid-epoch resume skips its batches
+    loop.state = TrainState.from_dict(state["loop"])
+    loop.epoch_means.load_state_dict(state["means"], w.device)
+    w.load_checkpoint_extra(state.get("extra"))
 
 
 def save_last(folder: Path, state: dict[str, Any]) -> Path:

@@ -16,16 +16,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from model_trainer.errors import MTrainError
+from model_trainer.errors import BatchError
 from model_trainer.train.seeding import loader_generator, seed_worker
 
 TARGET_KEYS = ("labels", "targets", "target", "y")
-
-
-class BatchError(MTrainError):
-    """A batch does not fit the model's forward, or forward returns the wrong thing (exit 2)."""
-
-    exit_code = 2
 
 
 def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:

@@ -98,15 +98,16 @@ def unwrap(model: Any) -> Any:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-@contextlib.contextmanager
-def step_context(model: Any, sync: bool) -> Iterator[None]:
-    """One train batch: DDP skips the gradient all-reduce on non-update micro-batches."""
+_NO_CONTEXT = contextlib.nullcontext()
+
+
+def step_context(model: Any, sync: bool) -> contextlib.AbstractContextManager:
+    """One train batch: DDP skips the gradient all-reduce on non-update micro-batches;
+    in a single process a shared no-op context (this runs on every step)."""
     if not isinstance(model, DataParallelModel):
-        yield
-        return
+        return _NO_CONTEXT
     model.__dict__["reduces_grads"] = False
-    with contextlib.nullcontext() if sync else model.no_sync():
-        yield
+    return _NO_CONTEXT if sync else model.no_sync()
 
 
 @contextlib.contextmanager

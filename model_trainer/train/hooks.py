@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from model_trainer.errors import MTrainError
+from model_trainer import dotted
+from model_trainer.errors import DerivedError, HookSignatureError
 from model_trainer.recipe.identity import attribute_kinds, to_plain
 from model_trainer.recipe.markers import MISSING
 
@@ -27,12 +28,6 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "custom_evaluation": ("flag",),
     "fit": (),
 }
-
-
-class HookSignatureError(MTrainError):
-    """A hook override cannot be called as the loop calls it (exit 2)."""
-
-    exit_code = 2
 
 
 def check_hooks(wrapper: Any) -> None:
@@ -62,26 +57,12 @@ def _self(signature: inspect.Signature) -> str:
     return "(" + ", ".join(["self", *signature.parameters]) + ")"
 
 
-class DerivedError(MTrainError):
-    """A Derived value was not filled by config_parser (exit 2)."""
-
-    exit_code = 2
-
-
 def check_derived(recipe: Any) -> None:
     """Raise DerivedError naming every value still MISSING after config_parser."""
     plain = to_plain(recipe)
-    missing = [key for key in attribute_kinds(recipe) if _get(plain, key) == MISSING]
+    missing = [key for key in attribute_kinds(recipe) if dotted.get(plain, key) == MISSING]
     if missing:
         raise DerivedError(
             f"{', '.join(missing)}: derived value{'s' if len(missing) > 1 else ''} not filled; "
             f"set {'them' if len(missing) > 1 else 'it'} in the wrapper's config_parser "
             f"(e.g. recipe.{missing[0]} = ...), which runs after the data loaders are made")
-
-
-def _get(plain: Any, key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(plain, dict) or part not in plain:
-            return None
-        plain = plain[part]
-    return plain

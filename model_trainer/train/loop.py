@@ -1,9 +1,16 @@
-"""The training loop: epochs of train steps, evaluations, checkpoints, until `stop_reason`.
+"""The training loop: epochs of train steps and evaluations until the stop predicate
+names a reason. Read `Loop.fit` and `Loop.train_epoch` top to bottom: that is all of it.
 
-One readable loop for CPU, CUDA and AMP: the backend differences live in the no-op
-objects of `device.Precision`. Host syncs happen only at log points, evaluations and
-epoch ends; per step the losses are summed on the device. Under `train.strategy: ddp`
-the same loop runs on every rank; `distributed` reduces its metrics at those same points.
+The loop owns its state (`TrainState`: where training is, what was best; plus the
+running train means, the accumulation step and a pending best checkpoint) and only
+calls the wrapper's hooks (`train_step`, `evaluation_step`, `custom_evaluation`). The
+wrapper reads what a hook may need through read-only views (`wrapper.state`,
+`wrapper.accumulation`).
+
+One code path for CPU, CUDA and AMP (the backend differences live in the no-op objects
+of `device.Precision`), and for DDP (every `distributed` helper is the identity in a
+single process). Host syncs happen only at log points, evaluations and epoch ends: per
+step the losses are summed on the device.
 """
 
 from __future__ import annotations
@@ -11,166 +18,246 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from model_trainer.errors import MTrainError
-from model_trainer.train import distributed
+from model_trainer.errors import MonitorError
+from model_trainer.train import checkpoint, distributed
 from model_trainer.train.data import batch_size, batch_targets, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
 from model_trainer.train.seeding import seed_epoch, set_rng_state
+from model_trainer.train.session import Session
+from model_trainer.train.state import TrainState
 from model_trainer.train.stopping import stop_reason, track
+from model_trainer.vocabulary import Split, StopReason
+
+if TYPE_CHECKING:
+    from model_trainer.wrapper import ModelWrapper
 
 log = logging.getLogger("model_trainer.train")
 
-SMOKE_BATCHES = 2
+SMOKE_BATCHES = 2  # batches per split in a smoke run
 
 
-class MonitorError(MTrainError):
-    """train.monitor.metric is not among the metrics an evaluation produced (exit 2)."""
+@dataclass(frozen=True)
+class Accumulation:
+    """Where the batch `train_step` is given stands in its gradient-accumulation group."""
 
-    exit_code = 2
-
-
-def fit(w: Any) -> None:
-    """Train `w` (a ModelWrapper after `setup`) until the stop predicate names a reason."""
-    recipe, session = w.recipe, w.session
-    while (reason := stop_reason(w.state, recipe, session.smoke)) is None:
-        epoch = w.state.epoch + 1
-        train_epoch(w, epoch)
-        if w.state.diverged:
-            continue  # the predicate names it; never checkpoint non-finite weights
-        means = distributed.reduced_means(w.epoch_means)  # the global batch's, on every rank
-        metrics = {f"train_{k}": v for k, v in means.compute().items()}
-        if session.smoke or epoch % recipe.train.eval_every == 0 or epoch == recipe.train.epochs:
-            metrics.update(evaluate_and_report(w, epoch, metrics))
-        monitor = metrics.get(recipe.train.monitor.metric)
-        for scheduler in each(w.scheduler):
-            scheduler.after_epoch(monitor)
-        w.state.epoch, w.state.batch_in_epoch = epoch, 0
-        if epoch % recipe.train.checkpoint_every == 0 or stop_reason(w.state, recipe,
-                                                                      session.smoke):
-            w.save_checkpoint()  # also makes best.pt when this epoch's evaluation was best
-        if w.best_pending:  # no checkpoint this epoch: write the best one on its own
-            w.save_checkpoint(best=True)
-    w.state.stop_reason = reason
-    message = f"stopped: {reason} (epoch {w.state.epoch}, step {w.state.global_step})"
-    log.info(message)
-    session.display.message(message)
-    if reason in ("epochs reached", "early stop", "smoke") and w.test_loader is not None:
-        row = evaluate(w, "test")
-        session.log("test", row, w.state.global_step, w.state.epoch)
-        w.state.last_eval.update({f"test_{k}": v for k, v in row.items()})
+    micro_batches: int = 1  # batches in this group: `backward` divides the loss by it
+    is_update_step: bool = True  # the group's last batch: `train_step` steps the optimizer
 
 
-def train_epoch(w: Any, epoch: int) -> None:
-    """One pass over the train loader (resuming after `batch_in_epoch` batches)."""
-    recipe, state, session = w.recipe, w.state, w.session
-    accum, log_every = recipe.train.grad_accum, recipe.train.log_every
-    loader = w.train_loader
-    w.model.train()
-    seed_epoch(loader, recipe.seed, epoch)
-    total = SMOKE_BATCHES if session.smoke else _length(loader)
-    skip = state.batch_in_epoch
-    if skip == 0:
-        w.epoch_means = Means()
-    batches = iter(loader)
-    for _ in range(skip):  # resume mid-epoch: same order, then the saved RNG states
-        next(batches)
-    if skip and w.resume_rng is not None:
-        set_rng_state(w.resume_rng)
-    window = Means()  # train metrics since the last log row
-    non_blocking = w.device.type == "cuda"
-    for index, batch in enumerate(batches, start=skip):
-        if total is not None and index >= total:
-            break
-        group_start = index - index % accum
-        group_end = group_start + accum if total is None else min(group_start + accum, total)
-        w.is_update_step = index + 1 == group_end
-        w.accum_divisor = group_end - group_start
-        with distributed.step_context(w.model, sync=w.is_update_step):
-            outputs = w.train_step(to_device(batch, w.device, non_blocking))
-        for key, value in (outputs or {}).items():
-            if isinstance(value, torch.Tensor):
-                window.add(key, value.detach())
-                w.epoch_means.add(key, value.detach())
-        state.batch_in_epoch = index + 1
-        if w.is_update_step:
+NO_ACCUMULATION = Accumulation()
+
+
+def accumulation_group(index: int, accum: int, total: int | None) -> Accumulation:
+    """Batch `index` of an epoch belongs to the group starting at the last multiple of
+    `accum`; the epoch's last group holds what is left (fewer batches when `total` is not
+    a multiple of `accum`), so every batch's gradient counts and none spills over."""
+    if accum == 1:
+        return NO_ACCUMULATION
+    start = index - index % accum
+    end = start + accum if total is None else min(start + accum, total)
+    return Accumulation(end - start, index + 1 == end)
+
+
+class Loop:
+    """Trains one wrapper: owns the loop state, calls the hooks, reports to a session."""
+
+    def __init__(self, wrapper: ModelWrapper, session: Session | None = None):
+        self.w = wrapper
+        self.session = session or Session()
+        self.state = TrainState()
+        self.accumulation = NO_ACCUMULATION
+        self.epoch_means = Means()  # train metrics of the epoch in progress (checkpointed)
+        self.best_pending = False  # this epoch's evaluation was the best: save it as best.pt
+        self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def fit(self) -> None:
+        """Train until the stop predicate names a reason; then the test split."""
+        state = self.state
+        while (reason := self.stop_reason()) is None:
+            epoch = state.epoch + 1
+            self.train_epoch(epoch)
+            if state.diverged:
+                continue  # the predicate names it; never checkpoint non-finite weights
+            self.end_epoch(epoch)
+        self.finish(reason)
+
+    def train_epoch(self, epoch: int) -> None:
+        """One pass over the train loader (after an interrupt: from batch `batch_in_epoch`)."""
+        w, state, recipe = self.w, self.state, self.w.recipe
+        accum, log_every = recipe.train.grad_accum, recipe.train.log_every
+        total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
+        move = _mover(w.device)
+        w.model.train()
+        seed_epoch(w.train_loader, recipe.seed, epoch)  # this epoch's order and RNG streams
+        batches = iter(w.train_loader)
+        skip = state.batch_in_epoch
+        if skip == 0:
+            self.epoch_means = Means()
+        for _ in range(skip):  # a resumed epoch: the same order, then the saved RNG states
+            next(batches)
+        if skip and self.resume_rng is not None:
+            set_rng_state(self.resume_rng)
+        window = Means()  # train metrics since the last log row
+        for index, batch in enumerate(batches, start=skip):
+            if total is not None and index >= total:
+                break
+            self.accumulation = accumulation_group(index, accum, total)
+            with distributed.step_context(w.model, sync=self.accumulation.is_update_step):
+                outputs = w.train_step(move(batch))
+            if outputs:
+                for key, value in outputs.items():
+                    if isinstance(value, torch.Tensor):
+                        window.add(key, value)
+                        self.epoch_means.add(key, value)
+            state.batch_in_epoch = index + 1
+            if not self.accumulation.is_update_step:
+                continue
             state.global_step += 1
             for scheduler in each(w.scheduler):
                 scheduler.after_step()
-            if state.global_step % log_every == 0:  # a log is due: the only per-step sync
-                _log_train(w, window, epoch)
+            if state.global_step % log_every == 0:  # the only per-step host sync
+                self._log_train(window, epoch)
                 window = Means()
                 if state.diverged:
                     return
-    if not window.empty():
-        _log_train(w, window, epoch)
+        if not window.empty():
+            self._log_train(window, epoch)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Evaluate when due, step epoch-wise schedulers, checkpoint."""
+        recipe, state = self.w.recipe, self.state
+        means = distributed.reduced_means(self.epoch_means)  # the global batch's, every rank
+        metrics = {f"train_{k}": v for k, v in means.compute().items()}
+        if (self.session.smoke or epoch % recipe.train.eval_every == 0
+                or epoch == recipe.train.epochs):
+            metrics.update(self.evaluate_and_report(epoch, metrics))
+        monitor = metrics.get(recipe.train.monitor.metric)
+        for scheduler in each(self.w.scheduler):
+            scheduler.after_epoch(monitor)
+        state.epoch, state.batch_in_epoch = epoch, 0
+        if epoch % recipe.train.checkpoint_every == 0 or self.stop_reason() is not None:
+            self.save_checkpoint()  # also makes best.pt when this epoch's evaluation was best
+        if self.best_pending:  # no checkpoint this epoch: write the best one on its own
+            self.save_checkpoint(best=True)
+
+    def finish(self, reason: StopReason) -> None:
+        """Name the stop reason; evaluate the test split when the run ended normally."""
+        state, w = self.state, self.w
+        state.stop_reason = reason
+        message = f"stopped: {reason} (epoch {state.epoch}, step {state.global_step})"
+        log.info(message)
+        self.session.display.message(message)
+        if reason.evaluates_test and w.test_loader is not None:
+            row = self.evaluate(Split.TEST)
+            self.session.log(Split.TEST, row, state.global_step, state.epoch)
+            state.last_eval.update({f"test_{k}": v for k, v in row.items()})
+
+    def stop_reason(self) -> StopReason | None:
+        return stop_reason(self.state, self.w.recipe, self.session.smoke)
+
+    # ---- evaluation ------------------------------------------------------------------------
+
+    def evaluate(self, flag: str) -> dict[str, float]:
+        """Loss, metrics and custom_evaluation over the whole split (unprefixed names)."""
+        w = self.w
+        loader = w.val_loader if flag == Split.VAL else w.test_loader
+        row: dict[str, float] = {}
+        if loader is not None:
+            metrics = SplitMetrics(list(w.recipe.train.metrics))
+            move = _mover(w.device)
+            w.model.eval()
+            with torch.no_grad(), distributed.unwrapped(w):  # ranks may have unequal batches
+                for index, batch in enumerate(loader):
+                    if self.session.smoke and index >= SMOKE_BATCHES:
+                        break
+                    batch = move(batch)
+                    output, loss = w.evaluation_step(batch)
+                    metrics.update(output, batch_targets(batch), loss, batch_size(batch))
+            w.model.train()
+            distributed.merge_split(metrics)  # this rank's share -> the whole split's sums
+            row = metrics.compute()  # one host sync for the whole split
+        with distributed.unwrapped(w):  # runs on every rank; rank 0's values are logged
+            row.update({k: float(v) for k, v in (w.custom_evaluation(flag) or {}).items()})
+        return row
+
+    def evaluate_and_report(self, epoch: int, train_metrics: dict[str, float]) -> dict[str, float]:
+        """Evaluate on val, log the row, track best and early stopping, ask on_eval to prune."""
+        row = self.evaluate(Split.VAL)
+        if not row:
+            return {}
+        self.log(Split.VAL, row, epoch=epoch)
+        full = {f"val_{k}": v for k, v in row.items()}
+        self.end_evaluation({**train_metrics, **full}, epoch=epoch)
+        return full
+
+    def end_evaluation(self, metrics: dict[str, float], epoch: int) -> bool:
+        """Best model, early stopping, display and on_eval after the evaluation of `epoch`
+        (full metric names); True when the loop should stop after this epoch."""
+        recipe, session, state = self.w.recipe, self.session, self.state
+        if recipe.train.monitor.metric not in metrics:
+            raise MonitorError(f"train.monitor.metric: '{recipe.train.monitor.metric}' is not "
+                               f"among this evaluation's metrics ({', '.join(sorted(metrics))}); "
+                               "set it to one of them or return it from custom_evaluation")
+        state.last_eval = {k: v for k, v in metrics.items() if not k.startswith("train_")}
+        if track(state, metrics, recipe, epoch):
+            self.best_pending = True  # saved with the epoch's checkpoint: one write, not two
+        session.display.evaluation(epoch, state.global_step, metrics)
+        if session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
+            state.pruned = True
+        distributed.sync_state(state)  # rank 0 decides best, early stopping and pruning
+        # Evaluations run before `state.epoch` counts the epoch as done: ask the predicate
+        # about the state once this epoch is done.
+        once_done = dataclasses.replace(state, epoch=max(epoch, state.epoch))
+        return stop_reason(once_done, recipe, session.smoke) is not None
+
+    # ---- files -----------------------------------------------------------------------------
+
+    def log(self, split: str, metrics: dict[str, float], epoch: int | None = None) -> None:
+        """Append a metrics row at the current step (names without the split prefix)."""
+        self.session.log(split, {k: float(v) for k, v in metrics.items()},
+                         self.state.global_step, self.state.epoch if epoch is None else epoch)
+
+    def save_checkpoint(self, best: bool = False) -> None:
+        """Save `last` (or only `best`) atomically; nothing without a checkpoint folder.
+        Saving `last` after an evaluation that was best makes `best` the same file."""
+        folder = self.session.checkpoint_dir
+        best_too, self.best_pending = self.best_pending, False
+        if folder is None or self.w.model is None:
+            return
+        if best:
+            checkpoint.save_best(folder, checkpoint.capture(self))
+            return
+        checkpoint.save_last(folder, checkpoint.capture(self))
+        if best_too:
+            checkpoint.link_best(folder)
+        self.session.checkpoint_saved(self.state)
+
+    def _log_train(self, window: Means, epoch: int) -> None:
+        row = distributed.reduced_means(window).compute()  # equal on all ranks: they stop together
+        row["lr"] = next((o.param_groups[0]["lr"] for o in each(self.w.optimizer)), float("nan"))
+        self.session.log(Split.TRAIN, row, self.state.global_step, epoch)
+        self.session.display.update(epoch, self.state.global_step, row)
+        bad = [k for k, v in row.items() if "loss" in k and not math.isfinite(v)]
+        if bad:
+            self.state.diverged = True
+            log.warning("non-finite %s at step %s: stopping (diverged)", bad[0],
+                        self.state.global_step)
 
 
-def _log_train(w: Any, window: Means, epoch: int) -> None:
-    row = distributed.reduced_means(window).compute()  # equal on all ranks: they stop together
-    row["lr"] = next((o.param_groups[0]["lr"] for o in each(w.optimizer)), float("nan"))
-    w.session.log("train", row, w.state.global_step, epoch)
-    w.session.display.update(epoch, w.state.global_step, row)
-    bad = [k for k, v in row.items() if "loss" in k and not math.isfinite(v)]
-    if bad:
-        w.state.diverged = True
-        log.warning("non-finite %s at step %s: stopping (diverged)", bad[0], w.state.global_step)
-
-
-def evaluate(w: Any, flag: str) -> dict[str, float]:
-    """Loss, metrics and custom_evaluation over the whole `flag` split (unprefixed names)."""
-    loader = w.val_loader if flag == "val" else w.test_loader
-    row: dict[str, float] = {}
-    if loader is not None:
-        metrics = SplitMetrics(list(w.recipe.train.metrics))
-        non_blocking = w.device.type == "cuda"
-        w.model.eval()
-        with torch.no_grad(), distributed.unwrapped(w):  # ranks may have unequal batches
-            for index, batch in enumerate(loader):
-                if w.session.smoke and index >= SMOKE_BATCHES:
-                    break
-                batch = to_device(batch, w.device, non_blocking)
-                output, loss = w.evaluation_step(batch)
-                metrics.update(output, batch_targets(batch), loss, batch_size(batch))
-        w.model.train()
-        distributed.merge_split(metrics)  # this rank's share -> the whole split's sums
-        row = metrics.compute()  # one host sync for the whole split
-    with distributed.unwrapped(w):  # runs on every rank; rank 0's values are logged
-        row.update({k: float(v) for k, v in (w.custom_evaluation(flag) or {}).items()})
-    return row
-
-
-def evaluate_and_report(w: Any, epoch: int, train_metrics: dict[str, float]) -> dict[str, float]:
-    """Evaluate on val, log the row, track best and early stopping, ask on_eval to prune."""
-    row = evaluate(w, "val")
-    if not row:
-        return {}
-    w.log_metrics("val", row, epoch=epoch)
-    full = {f"val_{k}": v for k, v in row.items()}
-    w.end_evaluation({**train_metrics, **full}, epoch=epoch)
-    return full
-
-
-def end_evaluation(w: Any, metrics: dict[str, float], epoch: int) -> bool:
-    """Best model, early stopping, display and on_eval after one evaluation; True to stop."""
-    recipe, session = w.recipe, w.session
-    if recipe.train.monitor.metric not in metrics:
-        raise MonitorError(f"train.monitor.metric: '{recipe.train.monitor.metric}' is not among "
-                           f"this evaluation's metrics ({', '.join(sorted(metrics))}); set it "
-                           "to one of them or return it from custom_evaluation")
-    w.state.last_eval = {k: v for k, v in metrics.items() if not k.startswith("train_")}
-    if track(w.state, metrics, recipe, epoch):
-        w.best_pending = True  # saved with the epoch's checkpoint: one write, not two
-    session.display.evaluation(epoch, w.state.global_step, metrics)
-    if session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
-        w.state.pruned = True
-    distributed.sync_state(w.state)  # rank 0 decides best, early stopping and pruning
-    after = dataclasses.replace(w.state, epoch=max(epoch, w.state.epoch))
-    return stop_reason(after, recipe, session.smoke) is not None
+def _mover(device: torch.device) -> Any:
+    """Batch -> batch on `device`; the identity on CPU, where loaders already put it."""
+    if device.type == "cpu":
+        return lambda batch: batch
+    non_blocking = device.type == "cuda"  # pinned host memory copies asynchronously
+    return lambda batch: to_device(batch, device, non_blocking)
 
 
 def _length(loader: Any) -> int | None:

@@ -61,14 +61,19 @@ class Means:
         self.counts: dict[str, int] = {}
 
     def add_sum(self, key: str, total: torch.Tensor, count: int) -> None:
-        """Add a sum over `count` samples (no sync: `count` is a host int)."""
-        total = total.detach().to(torch.float64 if total.device.type != "mps" else torch.float32)
-        self.sums[key] = self.sums[key] + total if key in self.sums else total
+        """Add a sum over `count` samples: one in-place add on the device, no sync."""
+        total = total.detach()
+        acc = self.sums.get(key)
+        if acc is None:  # a copy in float64 (float32 on mps): never alias the caller's tensor
+            dtype = torch.float32 if total.device.type == "mps" else torch.float64
+            self.sums[key] = total.to(dtype, copy=True)
+        else:
+            acc.add_(total)
         self.counts[key] = self.counts.get(key, 0) + count
 
     def add(self, key: str, mean: torch.Tensor, count: int = 1) -> None:
         """Add a mean over `count` samples."""
-        self.add_sum(key, mean.detach() * count, count)
+        self.add_sum(key, mean if count == 1 else mean.detach() * count, count)
 
     def compute(self) -> dict[str, float]:
         """The means; one host sync for all of them (the only one)."""
@@ -82,10 +87,11 @@ class Means:
         return not self.sums
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+        return {"sums": {k: v.clone() for k, v in self.sums.items()}, "counts": dict(self.counts)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
+        self.sums = {k: v.to(device or v.device, copy=True) for k, v in state["sums"].items()}
+        self.counts = dict(state["counts"])
 
 
 class SplitMetrics:

@@ -1,42 +1,58 @@
-"""What a running trial provides to the loop: its folder, metric log, display, callbacks.
+"""What the loop reports to while it trains: metric rows, a display, checkpoints, on_eval.
 
-`run_experiment` attaches a Session to the wrapper; a wrapper used on its own (a
-notebook, a unit test) gets one without a folder that writes nothing.
+This base writes nothing and shows nothing: a wrapper used on its own (a notebook, a unit
+test) trains with it. `model_trainer.trial.session.TrialSession` is the one a trial uses:
+it writes the trial folder's files and shows progress.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from model_trainer.train.progress import Display
-from model_trainer.train.records import MetricsLog
-from model_trainer.train.state import TrainState
+OnEval = Callable[[int, dict[str, float]], bool]  # (epoch, metrics) -> stop as pruned
 
-OnEval = Callable[[int, dict[str, float]], bool]
+
+class Display:
+    """What a person watching the run sees; this one shows nothing (`train.progress: off`)."""
+
+    def start(self, name: str, epochs: int, steps_per_epoch: int | None, epoch: int) -> None:
+        pass
+
+    def update(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def evaluation(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 class Session:
-    def __init__(self, trial_dir: Path | None = None, *, display: Display | None = None,
-                 on_eval: OnEval | None = None, smoke: bool = False, tensorboard: bool = False,
-                 name: str = "mtrain"):
-        self.trial_dir = trial_dir
-        self.display = display or Display()
-        self.on_eval = on_eval
-        self.smoke = smoke
-        self.name = name
-        self.metrics = MetricsLog(trial_dir, tensorboard) if trial_dir is not None else None
-        self.on_checkpoint: Callable[[TrainState], None] | None = None  # status.json progress
+    """A session without a trial folder: nothing is written, nothing is shown."""
+
+    smoke: bool = False  # a smoke run: a couple of batches per split, one epoch
+    on_eval: OnEval | None = None  # the study's pruner, asked after each evaluation
+
+    def __init__(self) -> None:
+        self.display = Display()
 
     @property
     def checkpoint_dir(self) -> Path | None:
-        return self.trial_dir / "checkpoints" if self.trial_dir is not None else None
+        """Where checkpoints go; None: the run keeps none."""
+        return None
 
-    def log(self, split: str, metrics: dict[str, float], step: int, epoch: int) -> None:
-        if self.metrics is not None and metrics:
-            self.metrics.append(split, metrics, step, epoch)
+    def log(self, split: str, metrics: dict[str, float], step: int, epoch: int,
+            **extra: Any) -> None:
+        """Record one metrics row (names without the split prefix)."""
+
+    def checkpoint_saved(self, state: Any) -> None:
+        """A checkpoint of loop state `state` is on disk."""
 
     def close(self) -> None:
-        if self.metrics is not None:
-            self.metrics.close()
         self.display.stop()

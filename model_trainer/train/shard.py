@@ -26,15 +26,9 @@ from typing import Any
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from model_trainer.errors import MTrainError
+from model_trainer.errors import ShardError
 
 log = logging.getLogger("model_trainer.train")
-
-
-class ShardError(MTrainError):
-    """A loader that strategy ddp cannot split over the ranks (exit 2)."""
-
-    exit_code = 2
 
 
 class ShardSampler(Sampler):

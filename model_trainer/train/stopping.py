@@ -1,8 +1,7 @@
 """Best-model tracking, early stopping and the one predicate that says when to stop.
 
-Every reason a run ends is named here: "epochs reached", "early stop", "diverged"
-(a non-finite training loss), "pruned" (on_eval returned True), "smoke" (a smoke run
-did its batches), and "interrupted", which the experiment sets when Ctrl-C arrives.
+Every reason a run ends is a `StopReason`; the predicate names all of them but
+`interrupted`, which the trial sets when Ctrl-C arrives.
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ import math
 from typing import Any
 
 from model_trainer.train.state import TrainState
-
-STOP_REASONS = ("epochs reached", "early stop", "diverged", "pruned", "interrupted", "smoke")
+from model_trainer.vocabulary import StopReason
 
 
 def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
@@ -40,17 +38,17 @@ def track(state: TrainState, metrics: dict[str, float], recipe: Any, epoch: int)
     return False
 
 
-def stop_reason(state: TrainState, recipe: Any, smoke: bool = False) -> str | None:
+def stop_reason(state: TrainState, recipe: Any, smoke: bool = False) -> StopReason | None:
     """The `done` predicate: why the loop must stop now, or None to go on."""
     patience = recipe.train.early_stopping.patience
     if state.diverged:
-        return "diverged"
+        return StopReason.DIVERGED
     if state.pruned:
-        return "pruned"
+        return StopReason.PRUNED
     if smoke and state.epoch >= 1:
-        return "smoke"
+        return StopReason.SMOKE
     if patience is not None and state.bad_evals >= patience:
-        return "early stop"
+        return StopReason.EARLY_STOP
     if state.epoch >= recipe.train.epochs:
-        return "epochs reached"
+        return StopReason.EPOCHS_REACHED
     return None

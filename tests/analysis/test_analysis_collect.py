@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from model_trainer.analysis import load
-from model_trainer.analysis.fast_yaml import load_yaml
 from model_trainer.errors import UsageError
 from tests.analysis.analysis_synth import (
     DIVERGED,
@@ -146,19 +145,3 @@ def test_same_trial_twice_is_kept_twice(tmp_path):
 def test_load_of_missing_directory_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         load(tmp_path / "nope")
-
-
-@pytest.mark.parametrize("text", [
-    "a: 1\nb: [1, 2.5, null, true, 0x10, 1.0e-3, 1e-3, .inf, -.Inf, .nan]\nc: {d: ~}",
-    "quoted: ['1', \"2.5\", 'true', 'null']\nyes: no\non: off\nNULL: Yes\nempty:\n",
-    "big: 1_000\noct: 0o17\nsexa: 1:30\nneg: -3\nplus: +4.5\n1: one\n2.5: two",
-    "x: &anchor {b: 1}\ny:\n  <<: *anchor\n  c: 2",
-    "when: 2020-01-01\ntagged: !!str 12\nforced: !!float 3",
-    "lr: 1.0e-3\nname: digits-mlp\nlist:\n- a\n- {b: [1, 2]}\nblock: |\n  text\n",
-    "",
-    "- just\n- a list",
-])
-def test_fast_yaml_matches_safe_load(text):
-    import yaml
-
-    assert load_yaml(text) == yaml.safe_load(text)

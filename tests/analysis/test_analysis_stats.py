@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
-from model_trainer.analysis.records import Group
 from model_trainer.analysis.stats import (
     ablation_table,
     attribute_rows,

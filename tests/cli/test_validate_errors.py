@@ -24,6 +24,9 @@ STUDY = "study:\n  space:\n"  # lines 16-17; the first space entry is line 18
 
 # (id, recipe text, dotted key, line, fragment of the message)
 CASES = [
+    ("args-not-a-mapping", sub("  args:\n    hidden: 8\n    act: relu\n", "  args: false\n"),
+     "model.args", 7,
+     "expected a mapping (TinyConfig), got bool False"),
     ("float-into-int", sub("batch_size: 4", "batch_size: 4.5"), "train.batch_size", 14,
      "expected int, got float 4.5"),
     ("quoted-int", sub("batch_size: 4", "batch_size: '4'"), "train.batch_size", 14,

@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import RECIPE, load
 
 runner = CliRunner()

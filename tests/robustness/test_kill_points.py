@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import load
 
 ROOT = Path(__file__).parents[2]
@@ -24,7 +24,7 @@ CHILD = """
 import io, os, signal, sys
 import model_trainer.train.checkpoint as checkpoint
 from model_trainer.wrapper import ModelWrapper
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import load
 
 point, nth, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]

@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
-from model_trainer.study.index import StudyIndex, TrialRecord
+from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.runner import _apply, _fail_fast, _requeue
+from model_trainer.study.trial_task import TrialOutcome
+from model_trainer.vocabulary import RecordState, StopReason
+
+FAILED = RecordState.FAILED
 
 
 def record(state="running", attempts=1, **kw):
-    return TrialRecord(0, "t", {}, 0, state=state, attempts=attempts, **kw)
+    return StudyTrial(0, "t", {}, 0, state=RecordState(state), attempts=attempts, **kw)
 
 
 def test_failure_is_retried_until_retries_are_spent():
     r = record(attempts=1)
-    _apply(r, {"state": "failed", "error": "boom", "retry": True}, retries=1)
+    _apply(r, TrialOutcome(FAILED, error="boom"), retries=1)
     assert r.state == "pending"
     r.attempts = 2
-    _apply(r, {"state": "failed", "error": "boom", "retry": True}, retries=1)
+    _apply(r, TrialOutcome(FAILED, error="boom"), retries=1)
     assert r.state == "failed" and r.error == "boom"
 
 
-def test_divergence_is_never_retried():
+def test_divergence_and_user_mistakes_are_never_retried_whatever_the_retries_left():
     r = record()
-    _apply(r, {"state": "failed", "stop_reason": "diverged", "error": "nan", "retry": False}, 5)
+    _apply(r, TrialOutcome(FAILED, stop_reason=StopReason.DIVERGED, error="nan"), retries=5)
     assert r.state == "failed" and r.stop_reason == "diverged"
+    r = record()
+    _apply(r, TrialOutcome(FAILED, error="BatchError: ...", user_error=True), retries=5)
+    assert r.state == "failed"
+
+
+def test_an_interrupted_trial_goes_back_to_pending():
+    r = record()
+    _apply(r, TrialOutcome(RecordState.INTERRUPTED), retries=0)
+    assert r.state == "pending"
 
 
 def test_rerun_requeues_in_flight_and_failed_but_not_diverged_or_done():
     trials = [record("running"), record("interrupted"), record("completed"),
-              record("failed"), record("failed", stop_reason="diverged"), record("pruned")]
+              record("failed"), record("failed", stop_reason="diverged"), record("pruned"),
+              record("failed", invalid=True)]
     index = StudyIndex("s", {"metric": "val_loss", "mode": "min"}, {}, "grid", trials)
     _requeue(index)
     assert [t.state for t in trials] == ["pending", "pending", "completed", "pending",
-                                         "failed", "pruned"]
+                                         "failed", "pruned", "failed"]
 
 
 def test_fail_fast_needs_the_same_error_on_the_first_k():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model_trainer.errors import BatchError
 from model_trainer.train.data import (
-    BatchError,
     batch_size,
     batch_targets,
     call_model,

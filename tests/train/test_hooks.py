@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model_trainer.train.hooks import HookSignatureError, check_hooks
+from model_trainer.errors import HookSignatureError
+from model_trainer.train.hooks import check_hooks
 from model_trainer.wrapper import ModelWrapper
 from tests.train.tiny import load
 

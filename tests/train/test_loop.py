@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import LINEAR, load
 
 

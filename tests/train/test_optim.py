@@ -62,7 +62,7 @@ def test_a_raw_torch_scheduler_is_wrapped():
 @pytest.mark.parametrize("name", ["cosine", "onecycle"])
 def test_extending_a_finished_schedule_keeps_its_final_lr(tmp_path, name):
     """More epochs on a rerun: cosine must not climb again and onecycle must not raise."""
-    from model_trainer.experiment import run_experiment
+    from model_trainer.trial.experiment import run_experiment
 
     first = run_experiment(load(tmp_path, f"train.scheduler.name={name}", "train.epochs=2"),
                            threads=1)

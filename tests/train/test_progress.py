@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model_trainer.experiment import run_experiment
+from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import load
 
 

@@ -74,12 +74,12 @@ class OwnFit(TinyWrapper):
     def fit(self) -> None:
         for epoch in range(1, self.recipe.train.epochs + 1):
             self.state.global_step += 1
-            self.log_metrics("train", {"loss": 1.0 / epoch}, epoch=epoch)
+            self.loop.log("train", {"loss": 1.0 / epoch}, epoch=epoch)
             row = {"loss": 2.0 / epoch}
-            self.log_metrics("val", row, epoch=epoch)
-            self.end_evaluation({"val_loss": row["loss"]}, epoch)
+            self.loop.log("val", row, epoch=epoch)
+            self.loop.end_evaluation({"val_loss": row["loss"]}, epoch)
             self.state.epoch = epoch
-            self.save_checkpoint()
+            self.loop.save_checkpoint()
 
 
 class NoDerived(TinyWrapper):

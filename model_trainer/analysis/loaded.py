@@ -1,4 +1,4 @@
-"""The in-memory shapes of collected trials: a group, one trial's record, and `Loaded`."""
+"""What `collect` reads into memory: the groups of trials, each trial's data, and `Loaded`."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Group:
 
 
 @dataclass
-class TrialRecord:
+class TrialData:
     """Everything read from one trial folder, before it becomes a table row."""
 
     trial_id: str
@@ -54,7 +54,7 @@ class Loaded:
     trials: pd.DataFrame
     metrics: pd.DataFrame
     groups: dict[str, Group]
-    records: dict[str, TrialRecord]
+    records: dict[str, TrialData]
     varied: list[str]
     warnings: list[str]
     metric_names: list[str]

@@ -1,13 +1,15 @@
 """Start the ranks of a data-parallel trial, and wait for them without ever hanging.
 
-World size 1 (`train.strategy: single`, or ddp with one device) calls the rank function
-in this process: there is one code path. A larger world spawns one process per rank
-(torch.multiprocessing, spawn) that meet on 127.0.0.1 at a free port (or MASTER_PORT
-when the user sets it). The launcher trains nothing: it polls the ranks, and when one
-fails it gives the others a short grace period, then SIGTERM, then SIGKILL, and raises
-the failing rank's error with its traceback. Ranks die with the launcher (Linux
-PR_SET_PDEATHSIG=SIGKILL, a parent watchdog elsewhere): a kill -9 leaves no orphans.
-Each rank reports its outcome as a small pickle file, never through a pipe that fills.
+Every rank function returns a `RankOutcome` (how it ended, as plain data), and so does
+`run_ranks`. World size 1 (`train.strategy: single`, or ddp with one device) calls the
+rank function in this process: one code path. A larger world starts one process per
+rank (torch.multiprocessing, forkserver) that meet on 127.0.0.1 at a free port (or
+MASTER_PORT when the user sets it). The launcher trains nothing: it polls the ranks,
+and when one fails it gives the others a short grace period, then SIGTERM, then SIGKILL,
+and returns the failing rank's error with its traceback. Ranks die with the launcher
+(Linux PR_SET_PDEATHSIG=SIGKILL, a parent watchdog elsewhere): a kill -9 leaves no
+orphans. Each rank reports its outcome as a small pickle file, never through a pipe
+that fills.
 """
 
 from __future__ import annotations
@@ -23,38 +25,33 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import types
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from model_trainer.errors import MTrainError, TrainingError
+from model_trainer.errors import DistributedError
+from model_trainer.trial.status import ErrorRecord
 
 START_METHOD = "forkserver"  # a clean server (no threads, no CUDA) that forks ranks quickly
-PRELOAD = ["torch", "torch._dynamo", "model_trainer.experiment"]  # seconds each rank skips
+PRELOAD = ["torch", "torch._dynamo", "model_trainer.trial.rank"]  # seconds each rank skips
 GRACE_S = 5.0  # after a rank fails, how long the others get to notice before SIGTERM
 INTERRUPT_GRACE_S = 60.0  # after Ctrl-C, how long rank 0 gets to save its checkpoint
-RankFn = Callable[[int, int, int | None, Any], Any]  # (rank, world, port, job) -> result
 
 
-class DistributedError(MTrainError):
-    """A data-parallel set-up this machine cannot give: devices, port (exit 2)."""
+@dataclass
+class RankOutcome:
+    """How one rank's training ended (plain data: it crosses the process boundary)."""
 
-    exit_code = 2
+    rank: int
+    state: dict[str, Any] | None  # the loop's TrainState as a dict; None: it never started
+    interrupted: bool = False
+    saved: bool = False  # the interrupted rank saved a checkpoint first
+    error: ErrorRecord | None = None
 
 
-class RankFailed(TrainingError):
-    """One rank of a data-parallel trial failed; carries its type and traceback."""
-
-    def __init__(self, message: str, record: dict[str, Any] | None = None):
-        super().__init__(message)
-        record = record or {}
-        self.rank_type = record.get("type")
-        self.rank_traceback = record.get("traceback")
-        self.mtrain_state = record.get("state")
-        if record.get("exit_code") is not None:
-            self.exit_code = record["exit_code"]  # a user mistake in a rank stays exit 2
+RankFn = Callable[[int, int, int | None, Any], RankOutcome]  # (rank, world, port, job)
 
 
 def world_size(recipe: Any) -> int:
@@ -99,8 +96,8 @@ def master_port() -> int:
     return port
 
 
-def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> Any:
-    """Run `fn` on every rank; return rank 0's result, or raise the first failure."""
+def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> RankOutcome:
+    """Run `fn` on every rank; the trial's outcome: rank 0's, or the first failure's."""
     if world == 1:
         return fn(0, 1, None, job)
     import cloudpickle  # the job may hold closures (a study's pruning callback)
@@ -126,18 +123,7 @@ def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> A
             _interrupt(context.processes)
         except (mp.ProcessExitedException, mp.ProcessRaisedException) as exc:
             failure = exc
-        records = _records(outbox)
-        if interrupted or any(r["kind"] == "interrupted" for r in records.values()):
-            interrupt = KeyboardInterrupt()  # rank 0 saved a checkpoint if it could
-            zero = records.get(0, {})
-            interrupt.mtrain_saved = zero.get("saved", False)  # type: ignore[attr-defined]
-            interrupt.mtrain_state = zero.get("state")  # type: ignore[attr-defined]
-            raise interrupt
-        if failure is not None:
-            raise _failure(records, failure) from None
-        if records.get(0, {}).get("kind") != "result":
-            raise RankFailed("rank 0 of the data-parallel trial ended without a result")
-        return records[0]["result"]
+        return _combine(_outcomes(outbox), failure, interrupted)
     finally:
         for process in context.processes:
             if process.is_alive():
@@ -176,64 +162,54 @@ def _rank_main(rank: int, world: int, port: int, launcher: int, threads: int, bl
 
     torch.set_num_threads(threads)
     fn, job = cloudpickle.loads(blob)
-    try:
-        result = fn(rank, world, port, job)
-    except KeyboardInterrupt as exc:
-        _record(outbox, rank, {"kind": "interrupted", "saved": getattr(exc, "mtrain_saved", False),
-                               "state": getattr(exc, "mtrain_state", None)})
-        raise
-    except BaseException as exc:
-        _record(outbox, rank, _error_record(rank, exc))
-        raise
-    _record(outbox, rank, {"kind": "result", "result": result if rank == 0 else None})
+    outcome = fn(rank, world, port, job)
+    path = Path(outbox) / f"rank-{rank}.pkl"
+    path.with_suffix(".tmp").write_bytes(pickle.dumps(outcome))
+    os.replace(path.with_suffix(".tmp"), path)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)  # files are closed and the group is gone; skip seconds of interpreter teardown
+    # Files are closed and the group is gone: skip seconds of interpreter teardown. A failed
+    # rank exits non-zero, so the launcher stops the others instead of letting them wait.
+    os._exit(0 if outcome.error is None else 1)
 
 
-def _error_record(rank: int, exc: BaseException) -> dict[str, Any]:
-    text = "".join(traceback.format_exception(exc))
-    return {"kind": "error", "rank": rank, "type": type(exc).__name__, "message": str(exc)[:2000],
-            "traceback": text[-20000:], "time": time.time(),
-            "exit_code": exc.exit_code if isinstance(exc, MTrainError) else None,
-            "state": getattr(exc, "mtrain_state", None)}
-
-
-def _record(outbox: str, rank: int, record: dict[str, Any]) -> None:
-    path = Path(outbox) / f"rank-{rank}.pkl"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(record))
-    os.replace(tmp, path)
-
-
-def _records(outbox: Path) -> dict[int, dict[str, Any]]:
-    records = {}
+def _outcomes(outbox: Path) -> dict[int, RankOutcome]:
+    outcomes = {}
     for path in outbox.glob("rank-*.pkl"):
         try:
-            records[int(path.stem.split("-")[1])] = pickle.loads(path.read_bytes())
+            outcome = pickle.loads(path.read_bytes())
         except (OSError, ValueError, pickle.UnpicklingError, EOFError):
             continue
-    return records
+        outcomes[outcome.rank] = outcome
+    return outcomes
 
 
-def _failure(records: dict[int, dict[str, Any]], exc: Exception) -> RankFailed:
-    """The first rank to fail (by time: the others fail because it left) as a RankFailed."""
-    errors = [r for r in records.values() if r["kind"] == "error"]
-    if not errors:  # killed by a signal (OOM killer, kill -9): no record
-        rank = getattr(exc, "error_index", "?")
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "died"
-        return RankFailed(f"rank {rank} of the data-parallel trial failed: {reason}",
-                          {"type": type(exc).__name__, "traceback": str(exc)})
-    first = min(errors, key=lambda r: r["time"])
-    state = next((r["state"] for r in errors if r["rank"] == 0 and r.get("state")), None)
-    failed = RankFailed(f"rank {first['rank']} failed: {first['type']}: {first['message']}",
-                        first)
-    failed.mtrain_state = state or first.get("state")
-    return failed
+def _combine(outcomes: dict[int, RankOutcome], died: Exception | None,
+             interrupted: bool) -> RankOutcome:
+    """The trial's outcome from its ranks': interrupted if any was; else the first error
+    (by time: the others fail because it left), with rank 0's loop state; else rank 0's."""
+    zero = outcomes.get(0, RankOutcome(0, None))
+    if interrupted or any(o.interrupted for o in outcomes.values()):
+        return replace(zero, interrupted=True, error=None)
+    errors = [o for o in outcomes.values() if o.error is not None]
+    if errors:
+        first = min(errors, key=lambda o: o.error.time)
+        return RankOutcome(0, zero.state or first.state, error=replace(first.error,
+                                                                       rank=first.rank))
+    if died is not None:  # killed by a signal (OOM killer, kill -9): no record
+        rank = getattr(died, "error_index", "?")
+        reason = str(died).strip().splitlines()[-1] if str(died).strip() else "died"
+        return RankOutcome(0, zero.state, error=ErrorRecord(
+            type(died).__name__, f"rank {rank} of the data-parallel trial failed: {reason}",
+            str(died)))
+    if 0 not in outcomes:
+        return RankOutcome(0, None, error=ErrorRecord(
+            "RankFailed", "rank 0 of the data-parallel trial ended without a result", ""))
+    return zero
 
 
 def _interrupt(processes: list[Any]) -> None:
-    """Ctrl-C (or a cancelled Ray task): pass SIGINT on and give rank 0 time to save."""
+    """Ctrl-C (or a cancelled study task): pass SIGINT on and give rank 0 time to save."""
     for process in processes:
         if process.is_alive():
             os.kill(process.pid, signal.SIGINT)

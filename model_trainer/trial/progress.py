@@ -11,32 +11,17 @@ import sys
 import time
 from typing import Any
 
+from model_trainer.train.session import Display
+
 
 def _short(metrics: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
 
 
-class Display:
-    """No output (`off`); the base of the others."""
-
-    def start(self, name: str, epochs: int, steps_per_epoch: int | None, epoch: int) -> None:
-        pass
-
-    def update(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
-        pass
-
-    def evaluation(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
 class PlainDisplay(Display):
     """One line per evaluation to stderr, with seconds per epoch."""
+
+    name = "mtrain"
 
     def start(self, name: str, epochs: int, steps_per_epoch: int | None, epoch: int) -> None:
         self.name, self.epochs, self.first, self.t0 = name, epochs, epoch, time.perf_counter()
@@ -47,7 +32,7 @@ class PlainDisplay(Display):
                      f"({per_epoch:.2f}s/epoch)")
 
     def message(self, text: str) -> None:
-        print(f"[{getattr(self, 'name', 'mtrain')}] {text}", file=sys.stderr, flush=True)
+        print(f"[{self.name}] {text}", file=sys.stderr, flush=True)
 
 
 class RichDisplay(Display):

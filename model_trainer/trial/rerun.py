@@ -10,25 +10,27 @@ from typing import Any
 
 import yaml
 
+from model_trainer import dotted
 from model_trainer.files import atomic_write_bytes
+from model_trainer.layout import RECIPE, REPLACED
 from model_trainer.recipe.identity import attribute_kinds, to_plain
 from model_trainer.recipe.markers import Kind
-from model_trainer.train.records import RECIPE
+from model_trainer.trial.status import TrialStatus
+from model_trainer.vocabulary import StopReason, TrialState
 
 log = logging.getLogger("model_trainer.train")
-TERMINAL = ("completed", "pruned")
 
 
-def is_finished(status: dict[str, Any], recipe: Any, folder: Path) -> bool:
+def is_finished(status: TrialStatus, recipe: Any, folder: Path) -> bool:
     """A completed or pruned trial that the current recipe would not train further."""
-    if status.get("state") not in TERMINAL:
+    if not status.state.finished:
         return False
-    if status.get("state") == "pruned":
+    if status.state is TrialState.PRUNED:
         return True
-    if status.get("stop_reason") == "early stop":
+    if status.stop_reason == StopReason.EARLY_STOP:
         changed = stateless_changes(folder / RECIPE, recipe)
         return not any(k.startswith("train.early_stopping.") for k in changed)
-    return int(status.get("epochs_done") or 0) >= recipe.train.epochs
+    return status.epochs_done >= recipe.train.epochs
 
 
 def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
@@ -43,18 +45,10 @@ def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
     changes = {}
     for key, kind in attribute_kinds(recipe).items():
         if kind is Kind.STATELESS:
-            before, after = _get(old, key), _get(new, key)
+            before, after = dotted.get(old, key), dotted.get(new, key)
             if before != after:
                 changes[key] = [before, after]
     return changes
-
-
-def _get(plain: Any, key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(plain, dict):
-            return None
-        plain = plain.get(part)
-    return plain
 
 
 def write_recipe(path: Path, recipe: Any) -> None:
@@ -66,7 +60,7 @@ def write_recipe(path: Path, recipe: Any) -> None:
 def move_aside(folder: Path) -> None:
     """`force`: keep the old trial under a hidden `.replaced/` folder (analysis skips it)."""
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    target = folder.parent / ".replaced" / f"{folder.name}-{stamp}"
+    target = folder.parent / REPLACED / f"{folder.name}-{stamp}"
     target.parent.mkdir(parents=True, exist_ok=True)
     folder.rename(target)
     log.warning("--force: the previous run of %s was moved to %s", folder.name, target)

@@ -1,0 +1,23 @@
+"""The names of the files and folders in a trial folder and a study folder (the contract
+on disk: see the README's "Files on disk")."""
+
+from __future__ import annotations
+
+# <output_dir>/<name>/<trial_id>/
+RECIPE = "recipe.yaml"  # the resolved recipe, Derived values filled in
+STATUS = "status.json"  # state, attempts, times, error, versions
+METRICS = "metrics.jsonl"  # one JSON object per logged row, appended
+CHECKPOINTS = "checkpoints"  # last.pt, last.prev.pt, best.pt
+TENSORBOARD = "tensorboard"
+
+# checkpoints/
+LAST_CHECKPOINT = "last.pt"
+PREVIOUS_CHECKPOINT = "last.prev.pt"  # the `last.pt` before the newest: the fallback
+BEST_CHECKPOINT = "best.pt"
+
+# <output_dir>/<name>/ of a study
+STUDY_RECIPE = "study.yaml"  # the recipe the study was started from
+STUDY_INDEX = "study_index.json"  # the driver's record of every trial
+
+REPLACED = ".replaced"  # where `mtrain run --force` moves a previous run (hidden)
+ANALYSIS = "analysis"  # what `mtrain analyze` writes by default

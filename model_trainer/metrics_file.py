@@ -1,0 +1,83 @@
+"""metrics.jsonl: one JSON object per row, `{"step", "epoch", "split", "time", "metrics"}`.
+
+The one writer (append, flushed at once, so a running trial can be read) and the one
+reader (a truncated or broken line, as a killed writer leaves, is skipped and counted)
+used by the training, the rerun logic and the analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from model_trainer.files import atomic_write_bytes
+
+
+class MetricsWriter:
+    """Appends rows to one metrics.jsonl, opening it on the first row."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._handle: TextIO | None = None
+
+    def append(self, split: str, metrics: dict[str, float], step: int, epoch: int,
+               **extra: Any) -> None:
+        row = {"step": step, "epoch": epoch, "split": split, "time": time.time(),
+               "metrics": metrics, **extra}
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+        self._handle.write(json.dumps(row) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def parse_rows(text: str) -> tuple[list[dict[str, Any]], int]:
+    """The row objects of a metrics.jsonl text and the number of lines skipped as broken."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:  # the usual, clean file: one json.loads call for all of it
+        rows = json.loads("[" + ",".join(lines) + "]")
+    except ValueError:
+        rows = []
+        for line in lines:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                rows.append(None)
+    good = [r for r in rows if isinstance(r, dict) and isinstance(r.get("metrics"), dict)]
+    return good, len(rows) - len(good)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a metrics.jsonl file ([] when it is missing or unreadable)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return parse_rows(text)[0]
+
+
+def last_row(path: Path, split: str) -> dict[str, float]:
+    """The last row of `split` with full metric names (`val_loss`, ...), or {}."""
+    for row in reversed(read_rows(path)):
+        if row.get("split") == split:
+            return {f"{split}_{k}": v for k, v in row["metrics"].items()}
+    return {}
+
+
+def truncate_rows(path: Path, max_step: int) -> int:
+    """Keep the rows with step <= max_step (rewritten atomically); returns rows dropped."""
+    if not path.exists():
+        return 0
+    rows = read_rows(path)
+    kept = [r for r in rows if isinstance(r.get("step"), int) and r["step"] <= max_step]
+    text = "".join(json.dumps(r) + "\n" for r in kept)
+    if text.encode() != path.read_bytes():
+        atomic_write_bytes(path, text.encode())
+    return len(rows) - len(kept)

@@ -1,0 +1,8 @@
+"""Running one trial as processes and files: the trial folder, its ranks, its status.
+
+- `experiment`: `run_experiment`, one trial from recipe to files, safe to rerun
+- `rerun`: what a trial folder says about a rerun (finished? what changed?)
+- `rank`: one rank: build the wrapper, resume, fit, report a `RankOutcome`
+- `launch`: the ranks of a data-parallel trial as processes that never hang
+- `session`, `status`, `progress`: metrics.jsonl and TensorBoard, status.json, the display
+"""

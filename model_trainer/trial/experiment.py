@@ -1,0 +1,151 @@
+"""One trial: recipe -> trial folder -> ranks -> files, safe to run again.
+
+A rerun finds the trial folder by its id. A completed trial is skipped (unless `force`,
+which moves the old folder aside and starts from zero, or `train.epochs` was raised,
+which trains the extra epochs); an interrupted, failed or killed one continues from its
+last checkpoint. Every change of a stateless value between runs is recorded in
+status.json's `stateless_changes`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model_trainer.errors import (
+    Diverged,
+    Interrupted,
+    MTrainError,
+    TrainingError,
+    UserError,
+    rebuild,
+)
+from model_trainer.files import remove_stale_temps
+from model_trainer.layout import CHECKPOINTS, METRICS, RECIPE, STATUS
+from model_trainer.metrics_file import last_row
+from model_trainer.recipe.load import LoadedRecipe
+from model_trainer.train.device import resolve_device
+from model_trainer.train.session import OnEval
+from model_trainer.trial import launch
+from model_trainer.trial.rank import RankJob, train_rank
+from model_trainer.trial.rerun import is_finished, move_aside, stateless_changes
+from model_trainer.trial.status import ErrorRecord, TrialStatus
+from model_trainer.vocabulary import Split, StopReason, TrialState
+
+log = logging.getLogger("model_trainer.train")
+
+
+@dataclass
+class TrialResult:
+    trial_id: str
+    trial_dir: Path
+    state: TrialState  # completed | pruned (failures and interrupts raise)
+    stop_reason: str | None
+    epochs_done: int
+    best: dict[str, Any] | None
+    final_metrics: dict[str, float]  # the last evaluation row, full names (val_loss, ...)
+    skipped: bool = False  # already finished: nothing was run
+
+    def summary(self) -> str:
+        what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in self.final_metrics.items())
+        return (f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}\n"
+                f"  {self.trial_dir}")
+
+
+def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
+                   force: bool = False, smoke: bool = False, progress: str | None = None,
+                   on_eval: OnEval | None = None, study_info: dict[str, Any] | None = None,
+                   threads: int | None = None) -> TrialResult:
+    """Train (or continue, or skip) the experiment of `loaded`; see the module docstring.
+
+    Raises TrainingError (training failed; Diverged for a non-finite loss), Interrupted
+    (Ctrl-C, after saving a checkpoint) or a UserError (exit 2) for a user mistake (no
+    such device, a Derived value not filled, a hook with a wrong signature).
+    """
+    recipe = copy.deepcopy(loaded.recipe)  # config_parser fills and freezes our copy only
+    trial_id = loaded.trial_id
+    if threads:
+        torch.set_num_threads(threads)
+    display = progress or recipe.train.progress
+    if smoke:  # a throwaway folder: the whole code path runs, nothing stays
+        with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
+            return _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval, study_info,
+                        smoke=True)
+    folder = Path(trial_dir) if trial_dir is not None else \
+        Path(recipe.output_dir) / recipe.name / trial_id
+    status = TrialStatus.load(folder)
+    if status is not None and force:
+        move_aside(folder)
+        status = None
+    if status is not None and is_finished(status, recipe, folder):
+        log.info("%s is already %s (%s); skipped", trial_id, status.state, status.stop_reason)
+        rows = last_row(folder / METRICS, Split.VAL) | last_row(folder / METRICS, Split.TEST)
+        return TrialResult(trial_id, folder, status.state, status.stop_reason,
+                           status.epochs_done, status.best, rows, skipped=True)
+    return _run(recipe, trial_id, folder, display, on_eval, study_info, smoke=False)
+
+
+def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
+         study_info: dict[str, Any] | None, smoke: bool) -> TrialResult:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temps(folder) + remove_stale_temps(folder / CHECKPOINTS):
+        log.info("removed %s, left by a writer that was killed", stale)
+    previous = TrialStatus.load(folder)
+    if previous is None and (folder / STATUS).exists():
+        log.warning("%s is unreadable (not JSON); continuing from the trial's checkpoints and "
+                    "writing a new one", folder / STATUS)
+    status = TrialStatus.start(trial_id, recipe.name, previous,
+                               stateless_changes(folder / RECIPE, recipe), study_info)
+    status.save(folder)
+    resuming = previous is not None or (folder / CHECKPOINTS).is_dir()
+    job = RankJob(recipe, folder, display, smoke, resuming, status, on_eval)
+    try:
+        world = launch.world_size(recipe)
+        if world > 1:
+            launch.check_devices(world, resolve_device(recipe.device).type)
+        outcome = launch.run_ranks(train_rank, world, job, threads=torch.get_num_threads())
+    except MTrainError as exc:  # the launch itself: devices, port
+        status.finish(TrialState.FAILED, None, None, ErrorRecord.of(exc))
+        status.save(folder)
+        raise
+    if outcome.interrupted:
+        status.finish(TrialState.INTERRUPTED, StopReason.INTERRUPTED, outcome.state)
+        status.save(folder)
+        saved = "; state saved" if outcome.saved else ""
+        raise Interrupted(f"interrupted{saved} in {folder}; run the same command again to "
+                          "continue")
+    if outcome.error is not None:
+        status.finish(TrialState.FAILED, None, outcome.state, outcome.error)
+        status.save(folder)
+        raise _error(outcome.error, folder)
+    final = outcome.state
+    reason = StopReason(final["stop_reason"])
+    if reason is StopReason.DIVERGED:
+        error = Diverged(f"the training loss is not finite at step {final['global_step']} "
+                         f"(epoch {final['epoch'] + 1}); lower the learning rate, set "
+                         "train.grad_clip, or check the data")
+        status.finish(TrialState.FAILED, reason, final, ErrorRecord.of(error))
+        status.save(folder)
+        raise error
+    state = TrialState.PRUNED if reason is StopReason.PRUNED else TrialState.COMPLETED
+    status.finish(state, reason, final)
+    status.save(folder)
+    return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
+                       dict(final["last_eval"]), skipped=False)
+
+
+def _error(error: ErrorRecord, folder: Path) -> MTrainError:
+    """The exception a failed trial raises: the user's mistake as its own error (exit 2),
+    anything else as a TrainingError pointing at status.json's traceback."""
+    if error.exit_code == 2:
+        rebuilt = rebuild(error.type, error.message if error.rank is None else error.summary, 2)
+        return rebuilt if isinstance(rebuilt, UserError) else UserError(error.summary)
+    return TrainingError(f"training failed: {error.summary} (the traceback is in "
+                         f"{folder / STATUS})", traceback=error.traceback)

@@ -1,0 +1,57 @@
+"""The session a trial's loop reports to: the trial folder's files and the progress display.
+
+Rank 0 of a trial writes metrics.jsonl (a row per log point and evaluation, flushed at
+once), TensorBoard events when enabled, and status.json's progress at each checkpoint;
+the other ranks of a DDP trial get a `Session` that writes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from model_trainer.layout import CHECKPOINTS, METRICS, TENSORBOARD
+from model_trainer.metrics_file import MetricsWriter
+from model_trainer.train.session import Display, OnEval, Session
+from model_trainer.trial.status import TrialStatus
+
+
+class TrialSession(Session):
+    def __init__(self, folder: Path, status: TrialStatus, *, display: Display,
+                 on_eval: OnEval | None = None, smoke: bool = False, tensorboard: bool = False):
+        super().__init__()
+        self.folder, self.status, self.display = folder, status, display
+        self.on_eval, self.smoke = on_eval, smoke
+        self.metrics = MetricsWriter(folder / METRICS)
+        self._tensorboard_dir = folder / TENSORBOARD if tensorboard else None
+        self._writer: Any = None
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.folder / CHECKPOINTS
+
+    def log(self, split: str, metrics: dict[str, float], step: int, epoch: int,
+            **extra: Any) -> None:
+        if not metrics:
+            return
+        self.metrics.append(split, metrics, step, epoch, **extra)
+        if self._tensorboard_dir is not None:
+            if self._writer is None:
+                from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
+
+                self._writer = SummaryWriter(log_dir=str(self._tensorboard_dir))
+            for key, value in metrics.items():
+                self._writer.add_scalar(f"{split}/{key}", value, step)
+            self._writer.flush()
+
+    def checkpoint_saved(self, state: Any) -> None:
+        """A killed run's status.json still says how far it got."""
+        self.status.progress(state.to_dict())
+        self.status.save(self.folder)
+
+    def close(self) -> None:
+        self.metrics.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        super().close()

@@ -1,0 +1,63 @@
+"""The words model_trainer writes into its files and compares against, each named once.
+
+They are `StrEnum`s, so they are written to JSON as plain strings, compare equal to the
+strings older files hold, and a typo in the code is a NameError instead of a silent miss.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class TrialState(enum.StrEnum):
+    """`state` of a trial's status.json."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    PRUNED = "pruned"
+
+    @property
+    def finished(self) -> bool:
+        """Done for good: a rerun skips it (unless it asks for more epochs)."""
+        return self in (TrialState.COMPLETED, TrialState.PRUNED)
+
+
+class StopReason(enum.StrEnum):
+    """Why a training loop ended (status.json `stop_reason`, the loop's log line)."""
+
+    EPOCHS_REACHED = "epochs reached"
+    EARLY_STOP = "early stop"
+    DIVERGED = "diverged"  # a non-finite training loss
+    PRUNED = "pruned"  # the study's pruner asked to stop
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    SMOKE = "smoke"  # a smoke run did its batches
+
+    @property
+    def evaluates_test(self) -> bool:
+        """The run ended normally, so the test split is evaluated."""
+        return self in (StopReason.EPOCHS_REACHED, StopReason.EARLY_STOP, StopReason.SMOKE)
+
+
+class RecordState(enum.StrEnum):
+    """`state` of a trial in a study's index (the driver's view of it)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PRUNED = "pruned"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RecordState.COMPLETED, RecordState.FAILED, RecordState.PRUNED)
+
+
+class Split(enum.StrEnum):
+    """The data splits a loader is made for and a metrics row belongs to."""
+
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"

@@ -1,0 +1,50 @@
+"""metrics.jsonl: the one writer and the one reader, and truncation on resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from model_trainer.metrics_file import MetricsWriter, last_row, parse_rows, read_rows, truncate_rows
+
+
+def test_append_truncate_and_tolerate_a_broken_last_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    writer = MetricsWriter(path)
+    for step in (1, 2, 3):
+        writer.append("train", {"loss": 1.0 / step}, step, 1)
+    writer.append("val", {"loss": 0.5, "accuracy": 0.9}, 3, 1)
+    writer.close()
+    with open(path, "a") as handle:
+        handle.write('{"step": 4, "epo')
+    assert len(read_rows(path)) == 4
+    assert last_row(path, "val") == {"val_loss": 0.5, "val_accuracy": 0.9}
+    assert truncate_rows(path, 2) == 2
+    assert [json.loads(x)["step"] for x in path.read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.parametrize("text", [
+    '{"step": 1, "split": "train", "metrics": {"loss": 1.5}}\n'
+    '{"step": 2, "split": "val", "metrics": {"loss": NaN, "acc": Infinity}}\n',
+    '{"step": 1, "metrics": {"loss": 1}}\n\n\n{"step": 2, "metrics": {"loss": 2}}',
+    '{"step": 1, "metrics": {"loss": 1}}\n{"step": 2, "metr',
+    '[1, 2]\n{"no": "metrics"}\n{"metrics": [1]}\n{"metrics": {"a": "text"}}\n',
+    "",
+])
+def test_the_fast_path_reads_exactly_what_a_line_by_line_reader_reads(text):
+    expected, bad = [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(row, dict) and isinstance(row.get("metrics"), dict):
+            expected.append(row)
+        else:
+            bad += 1
+    rows, skipped = parse_rows(text)
+    assert json.dumps(rows) == json.dumps(expected) and skipped == bad

@@ -43,16 +43,17 @@ class StopReason(enum.StrEnum):
 class RecordState(enum.StrEnum):
     """`state` of a trial in a study's index (the driver's view of it)."""
 
-    PENDING = "pending"
-    RUNNING = "running"
+    PENDING = "pending"  # waits for a free slot (new, retried, or left running by a kill)
+    RUNNING = "running"  # handed to an executor
     COMPLETED = "completed"
-    FAILED = "failed"
+    FAILED = "failed"  # after its retries; the error is in the trial's status.json
     PRUNED = "pruned"
-    INTERRUPTED = "interrupted"
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C; a rerun continues it
 
     @property
     def finished(self) -> bool:
-        return self in (RecordState.COMPLETED, RecordState.FAILED, RecordState.PRUNED)
+        """Nothing more will run for it in this study (a rerun retries failures)."""
+        return self not in (RecordState.PENDING, RecordState.RUNNING, RecordState.INTERRUPTED)
 
 
 class Split(enum.StrEnum):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import yaml
 
 from model_trainer.recipe import load_recipe
 from model_trainer.trial.experiment import run_experiment
+from tests.files import metrics, status
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -21,27 +20,9 @@ def load(name: str, tmp_path, *overrides: str):
                                                    "train.progress=off", *overrides])
 
 
-def rows(result, split: str) -> list[dict]:
-    lines = (result.trial_dir / "metrics.jsonl").read_text().splitlines()
-    return [json.loads(x)["metrics"] for x in lines if json.loads(x)["split"] == split]
-
-
-@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda p: p.name)
-def test_every_recipe_loads(path):
-    loaded = load_recipe(path)
-    assert loaded.trial_id
-
-
-def test_the_example_recipes_exist():
-    names = {p.stem for p in RECIPES.glob("*.yaml")}
-    assert {"digits_mlp", "cifar_resnet", "gan_points", "digits_lightning"} <= names
-
-
 @pytest.mark.slow
 def test_digits_demo_reaches_90_percent_and_fills_num_classes(tmp_path):
-    started = time.perf_counter()
     result = run_experiment(load("digits_mlp", tmp_path), threads=2)
-    assert time.perf_counter() - started < 60
     assert result.state == "completed"
     assert result.best["value"] >= 0.9 and result.final_metrics["val_accuracy"] >= 0.9
     resolved = yaml.safe_load((result.trial_dir / "recipe.yaml").read_text())
@@ -61,9 +42,9 @@ def test_gan_trains_two_optimizers_by_hand(tmp_path):
         changed = [k for k in before if k.startswith(prefix)
                    and not torch.equal(before[k], after[k])]
         assert changed, f"no {prefix} parameter changed"
-    train = rows(result, "train")
+    train = metrics(result, "train")
     assert train and all({"loss_d", "loss_g", "lr"} <= set(r) for r in train)
-    assert len(rows(result, "val")) == 2 and "val_moment_error" in result.final_metrics
+    assert len(metrics(result, "val")) == 2 and "val_moment_error" in result.final_metrics
     assert result.best["metric"] == "val_moment_error"
 
 
@@ -90,11 +71,11 @@ def test_cifar_smoke_with_a_worker_process(tmp_path):
 def test_lightning_interop_writes_our_files(tmp_path):
     pytest.importorskip("lightning")
     result = run_experiment(load("digits_lightning", tmp_path, "train.epochs=2"), threads=1)
-    status = json.loads((result.trial_dir / "status.json").read_text())
-    assert status["state"] == "completed" and status["epochs_done"] == 2
-    assert status["stop_reason"] == "epochs reached" and status["best"]["metric"] == "val_accuracy"
-    val = rows(result, "val")
+    record = status(result)
+    assert record["state"] == "completed" and record["epochs_done"] == 2
+    assert record["stop_reason"] == "epochs reached" and record["best"]["metric"] == "val_accuracy"
+    val = metrics(result, "val")
     assert len(val) == 2 and set(val[0]) == {"loss", "accuracy"}
-    assert rows(result, "train")  # log_every 10 < 23 steps per epoch
+    assert metrics(result, "train")  # log_every 10 < 23 steps per epoch
     assert result.final_metrics["val_accuracy"] > 0.8
     assert run_experiment(load("digits_lightning", tmp_path, "train.epochs=2")).skipped

@@ -10,6 +10,7 @@ import pytest
 import model_trainer
 from model_trainer.errors import CheckpointError, Diverged, Interrupted, MTrainError, TrainingError
 from model_trainer.trial.experiment import TrialResult, run_experiment
+from tests.files import rows, status
 from tests.train import tiny
 from tests.train.tiny import LINEAR, load
 
@@ -22,17 +23,8 @@ def run(loaded, **kwargs) -> TrialResult:
     return run_experiment(loaded, threads=1, **kwargs)
 
 
-def status(result_or_dir) -> dict:
-    folder = getattr(result_or_dir, "trial_dir", result_or_dir)
-    return json.loads((folder / "status.json").read_text())
-
-
-def rows(folder) -> list[dict]:
-    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-
-
 def val_rows(folder) -> list[tuple]:
-    return [(r["step"], r["epoch"], r["metrics"]) for r in rows(folder) if r["split"] == "val"]
+    return [(r["step"], r["epoch"], r["metrics"]) for r in rows(folder, "val")]
 
 
 # ---- the files of a trial ------------------------------------------------------------------

@@ -3,7 +3,6 @@ whose Ray task (or the inline executor) runs the ranks."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,8 +16,9 @@ from typer.testing import CliRunner
 from model_trainer.cli.app import app
 from model_trainer.recipe import load_recipe_text
 from model_trainer.trial.experiment import run_experiment
+from tests.files import rows, status, study_trials, wait_for_recorded_checkpoint
 from tests.study.tinytask import RECIPE as STUDY
-from tests.train.tiny import load, wait_for_first_checkpoint
+from tests.train.tiny import load
 
 REPO = Path(__file__).resolve().parents[1]
 DDP = ("train.strategy=ddp", "train.devices=2", "model.args.dropout=0.0",
@@ -52,7 +52,7 @@ def test_kill_9_of_the_launcher_leaves_no_rank_and_resume_matches(tmp_path):
                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
     try:
-        trial = wait_for_first_checkpoint(tmp_path / "killed", child)
+        trial = wait_for_recorded_checkpoint(tmp_path / "killed", child)
         ranks = [int((pids / f"rank{r}").read_text()) for r in range(2)]
         assert all(_alive(pid) for pid in ranks)
         os.kill(child.pid, signal.SIGKILL)  # the launcher only: its ranks must follow it
@@ -67,8 +67,8 @@ def test_kill_9_of_the_launcher_leaves_no_rank_and_resume_matches(tmp_path):
         except ProcessLookupError:
             pass
         child.wait()
-    status = json.loads((trial / "status.json").read_text())
-    assert status["state"] == "running" and status["epochs_done"] >= 1
+    left = status(trial)
+    assert left["state"] == "running" and left["epochs_done"] >= 1
 
     resumed = run_experiment(load(tmp_path / "killed", *OVERRIDES), threads=2)
     baseline = run_experiment(load(tmp_path / "clean", *OVERRIDES), threads=2)
@@ -76,11 +76,9 @@ def test_kill_9_of_the_launcher_leaves_no_rank_and_resume_matches(tmp_path):
     assert resumed.epochs_done == 4
     for key, value in baseline.final_metrics.items():
         assert resumed.final_metrics[key] == pytest.approx(value, rel=1e-6), key
-    after = json.loads((trial / "status.json").read_text())
+    after = status(trial)
     assert after["state"] == "completed" and after["attempts"] == 2
-    epochs = [json.loads(x)["epoch"] for x in (trial / "metrics.jsonl").read_text().splitlines()
-              if json.loads(x)["split"] == "val"]
-    assert epochs == [1, 2, 3, 4]  # no duplicated rows from the killed attempt
+    assert [r["epoch"] for r in rows(trial, "val")] == [1, 2, 3, 4]  # no duplicated rows from the killed attempt
 
 
 def _study(tmp_path, extra: str = "") -> Path:
@@ -93,7 +91,7 @@ def _study(tmp_path, extra: str = "") -> Path:
 
 
 def _trials(tmp_path) -> list[dict]:
-    return json.loads((tmp_path / "runs" / "tiny-study" / "study_index.json").read_text())["trials"]
+    return study_trials(tmp_path / "runs" / "tiny-study")
 
 
 @pytest.mark.slow

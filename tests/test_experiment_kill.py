@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from model_trainer.trial.experiment import run_experiment
-from tests.train.tiny import load, wait_for_first_checkpoint
+from tests.files import rows, status, wait_for_recorded_checkpoint
+from tests.train.tiny import load
 
 OVERRIDES = ("wrapper=tests.train.tiny.SlowWrapper", "train.epochs=4", "data.args.n=160")
 CHILD = """
 import sys
-from tests.train.tiny import load, wait_for_first_checkpoint
+from tests.train.tiny import load
 from model_trainer.trial.experiment import run_experiment
 run_experiment(load(sys.argv[1], *sys.argv[2:]), threads=1)
 """
@@ -30,23 +30,21 @@ def test_kill_9_then_rerun_matches_an_uninterrupted_run(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "killed"), *OVERRIDES],
                              cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        trial = wait_for_first_checkpoint(tmp_path / "killed", child)
+        trial = wait_for_recorded_checkpoint(tmp_path / "killed", child)
         os.kill(child.pid, signal.SIGKILL)
     finally:
         if child.poll() is None:
             child.kill()
         child.wait()
-    status = json.loads((trial / "status.json").read_text())
-    assert status["state"] == "running"  # what a kill -9 leaves behind
-    assert status["epochs_done"] >= 1  # updated at each checkpoint
+    left = status(trial)
+    assert left["state"] == "running"  # what a kill -9 leaves behind
+    assert left["epochs_done"] >= 1  # updated at each checkpoint
 
     resumed = run_experiment(load(tmp_path / "killed", *OVERRIDES), threads=1)
     baseline = run_experiment(load(tmp_path / "clean", *OVERRIDES), threads=1)
     assert resumed.trial_id == baseline.trial_id and not resumed.skipped
     assert resumed.epochs_done == 4
     assert resumed.final_metrics == baseline.final_metrics
-    after = json.loads((trial / "status.json").read_text())
+    after = status(trial)
     assert after["state"] == "completed" and after["attempts"] == 2
-    vals = [json.loads(line)["epoch"] for line in (trial / "metrics.jsonl").read_text().splitlines()
-            if json.loads(line)["split"] == "val"]
-    assert vals == [1, 2, 3, 4]  # no duplicated rows from the killed attempt
+    assert [r["epoch"] for r in rows(trial, "val")] == [1, 2, 3, 4]  # no duplicated rows from the killed attempt

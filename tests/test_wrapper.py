@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from model_trainer.errors import BatchError, DerivedError, HookSignatureError
 from model_trainer.trial.experiment import run_experiment
+from tests.files import metrics, status
 from tests.train import wrappers
 from tests.train.tiny import load, tensors
 
@@ -17,11 +16,6 @@ def run(tmp_path, wrapper: str, *overrides: str):
     wrappers.CALLS.clear()
     return run_experiment(load(tmp_path, f"wrapper=tests.train.wrappers.{wrapper}", *overrides),
                           threads=1)
-
-
-def rows(result, split: str) -> list[dict]:
-    lines = (result.trial_dir / "metrics.jsonl").read_text().splitlines()
-    return [json.loads(line)["metrics"] for line in lines if json.loads(line)["split"] == split]
 
 
 def test_make_dataloader_with_tuple_batches(tmp_path):
@@ -40,19 +34,19 @@ def test_make_model_and_step_overrides(tmp_path):
 
 def test_make_optimizer_override_is_used(tmp_path):
     result = run(tmp_path, "FrozenOptimizer")
-    losses = [r["loss"] for r in rows(result, "val")]
+    losses = [r["loss"] for r in metrics(result, "val")]
     assert len(losses) == 3 and len(set(losses)) == 1  # lr 0: nothing learns
 
 
 def test_make_scheduler_override_steps_per_epoch(tmp_path):
     result = run(tmp_path, "HalvingScheduler", "train.log_every=6")
     assert wrappers.CALLS == ["make_scheduler:6"]
-    assert [r["lr"] for r in rows(result, "train")] == [0.01, 0.005, 0.0025]
+    assert [r["lr"] for r in metrics(result, "train")] == [0.01, 0.005, 0.0025]
 
 
 def test_train_step_override_logs_its_extra_tensors(tmp_path):
     result = run(tmp_path, "ExtraTrainMetric")
-    assert all(set(r) == {"loss", "batch_mean", "lr"} for r in rows(result, "train"))
+    assert all(set(r) == {"loss", "batch_mean", "lr"} for r in metrics(result, "train"))
 
 
 def test_evaluation_step_override_and_whole_split_accuracy(tmp_path):
@@ -70,10 +64,10 @@ def test_custom_evaluation_is_merged_and_can_be_monitored(tmp_path):
 
 def test_fit_override_still_writes_rows_status_and_reruns_skip(tmp_path):
     result = run(tmp_path, "OwnFit")
-    status = json.loads((result.trial_dir / "status.json").read_text())
-    assert status["state"] == "completed" and status["stop_reason"] == "epochs reached"
-    assert status["epochs_done"] == 3 and status["best"]["value"] == pytest.approx(2 / 3)
-    assert [r["loss"] for r in rows(result, "train")] == [1.0, 0.5, 1 / 3]
+    record = status(result)
+    assert record["state"] == "completed" and record["stop_reason"] == "epochs reached"
+    assert record["epochs_done"] == 3 and record["best"]["value"] == pytest.approx(2 / 3)
+    assert [r["loss"] for r in metrics(result, "train")] == [1.0, 0.5, 1 / 3]
     assert run(tmp_path, "OwnFit").skipped
 
 

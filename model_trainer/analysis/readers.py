@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,34 +46,28 @@ def _read_text(path: Path, warnings: list[str]) -> str | None:
 
 def read_yaml_mapping(path: Path, warnings: list[str]) -> dict | None:
     """A YAML file that must hold a mapping; None (and a warning) when missing or broken."""
-    text = _read_text(path, warnings)
-    if text is None:
-        return None
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        warnings.append(f"{path}: not valid YAML ({str(exc).splitlines()[0]})")
-        return None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        warnings.append(f"{path}: expected a mapping, got {type(data).__name__}")
-        return None
-    return data
+    return _read_mapping(path, warnings, "YAML", load_yaml, yaml.YAMLError)
 
 
 def read_json_mapping(path: Path, warnings: list[str]) -> dict | None:
     """A JSON file that must hold an object; None (and a warning) when missing or broken."""
+    return _read_mapping(path, warnings, "JSON", json.loads, ValueError)
+
+
+def _read_mapping(path: Path, warnings: list[str], kind: str, parse: Callable[[str], object],
+                  error: type[Exception]) -> dict | None:
     text = _read_text(path, warnings)
     if text is None:
         return None
     try:
-        data = json.loads(text)
-    except ValueError:
-        warnings.append(f"{path}: not valid JSON")
+        data = parse(text)
+    except error as exc:
+        warnings.append(f"{path}: not valid {kind} ({str(exc).splitlines()[0]})")
         return None
+    if data is None and kind == "YAML":  # an empty YAML file is an empty mapping
+        return {}
     if not isinstance(data, dict):
-        warnings.append(f"{path}: expected a JSON object, got {type(data).__name__}")
+        warnings.append(f"{path}: expected a mapping, got {type(data).__name__}")
         return None
     return data
 

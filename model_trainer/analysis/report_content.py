@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from model_trainer.analysis.tables import ablation_display, state_counts
+from model_trainer.vocabulary import TrialState
 
 REPORT_RANKS = 100
 
@@ -82,7 +83,7 @@ def build_content(result, plots: list) -> ReportContent:
          pd.DataFrame({"parameter": list(v), "importance": [round(x, 4) for x in v.values()]}))
         for g, v in result.importances.items()
     ]
-    failed = trials[trials["state"] == "failed"]
+    failed = trials[trials["state"] == TrialState.FAILED]
     failures = [
         Failure(str(r.trial_id), str(r.error or "no error recorded"),
                 r.traceback if isinstance(r.traceback, str) else None, str(r.path))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
+from model_trainer.vocabulary import TrialState
 
 MIN_PAIRS = 3  # fewer matched pairs than this and a paired test says nothing useful
 MIN_SAMPLES = 3  # per side, for Welch's test to support a conclusion
@@ -221,7 +222,7 @@ def usable_trials(trials: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
     if objective.column not in trials.columns:
         return trials.iloc[0:0], "no trial has a value for the objective"
     has_value = np.isfinite(trials[objective.column].astype(float))
-    completed = trials[has_value & (trials["state"] == "completed")]
+    completed = trials[has_value & (trials["state"] == TrialState.COMPLETED)]
     if not completed.empty:
         return completed, "completed trials"
     return trials[has_value], "no completed trial yet: using every trial with a value (partial runs)"

@@ -11,6 +11,7 @@ import pandas as pd
 
 from model_trainer.analysis.formatting import display_frame, fmt, fmt_duration, fmt_p, short
 from model_trainer.analysis.objective import Objective
+from model_trainer.vocabulary import TrialState
 
 TERMINAL_RANKS = 20
 MAX_VARIED_COLUMNS = 6
@@ -113,7 +114,7 @@ def print_tables(console, result) -> None:
                 t.add_row(name, f"{value:.3f}")
             console.print(t)
 
-    failed = trials[trials["state"] == "failed"]
+    failed = trials[trials["state"] == TrialState.FAILED]
     if not failed.empty:
         t = Table(title=f"{len(failed)} failed trials", title_justify="left")
         t.add_column("trial_id")

@@ -1,8 +1,7 @@
 """Checks of the user's side of the contract: hook signatures and filled Derived values.
 
-The ignite `_check_signature` idea: a hook that cannot be called the way the loop will
-call it is reported when the wrapper is created, with every mismatch at once, instead
-of as a TypeError deep inside epoch 3. Derived values must all be filled by
+A hook that cannot be called the way the loop will call it is reported when the wrapper
+is created, with every mismatch at once, instead of as a TypeError deep inside epoch 3. Derived values must all be filled by
 `config_parser` before the recipe is frozen and the model is built.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
+from tests.files import status
 from tests.train.tiny import RECIPE
 
 runner = CliRunner()
@@ -67,10 +67,10 @@ def test_ctrl_c_saves_and_exits_130_and_a_rerun_continues(recipe, tmp_path):
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     assert "Traceback" not in output
-    status = json.loads(next((tmp_path / "runs").rglob("status.json")).read_text())
-    assert status["state"] == "interrupted"
+    trial = next((tmp_path / "runs").rglob("status.json")).parent
+    assert status(trial)["state"] == "interrupted"
     rerun = subprocess.run(cmd, cwd=ROOT, env={**env, "TINY_SLEEP": "0"}, capture_output=True,
                            text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    status = json.loads(next((tmp_path / "runs").rglob("status.json")).read_text())
-    assert status["state"] == "completed" and status["attempts"] == 2
+    record = status(trial)
+    assert record["state"] == "completed" and record["attempts"] == 2

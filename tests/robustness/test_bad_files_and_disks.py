@@ -3,7 +3,6 @@ continuation where one exists, and nothing already written lost."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
 from model_trainer.trial.experiment import run_experiment
+from tests.files import rows, status
 from tests.train.tiny import RECIPE, load
 
 runner = CliRunner()
@@ -51,7 +51,7 @@ def test_all_checkpoints_zeroed_is_a_clear_exit_2_and_nothing_is_deleted(tmp_pat
     after = {p: p.read_bytes() for p in trial.rglob("*") if p.is_file() and (p.parent.name in data
              or p.name in data)}
     assert after == before and all((trial / k).exists() for k in kept)
-    json.loads((trial / "status.json").read_text())
+    status(trial)  # still valid JSON
 
 
 def test_truncated_metrics_line_is_dropped_on_resume(tmp_path):
@@ -59,8 +59,7 @@ def test_truncated_metrics_line_is_dropped_on_resume(tmp_path):
     metrics = trial / "metrics.jsonl"
     metrics.write_text(metrics.read_text() + '{"step": 99, "epoch": 3, "split": "va')
     run_experiment(load(tmp_path, "train.epochs=3"), threads=1)
-    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
-    assert [r["epoch"] for r in rows if r["split"] == "val"] == [1, 2, 3]
+    assert [r["epoch"] for r in rows(trial, "val")] == [1, 2, 3]
 
 
 def test_garbage_status_is_reported_and_the_run_continues_from_its_checkpoint(tmp_path, caplog):
@@ -69,10 +68,8 @@ def test_garbage_status_is_reported_and_the_run_continues_from_its_checkpoint(tm
     resumed = run_experiment(load(tmp_path, "train.epochs=3"), threads=1)
     assert resumed.state == "completed" and resumed.epochs_done == 3
     assert "status.json" in caplog.text
-    status = json.loads((trial / "status.json").read_text())
-    assert status["state"] == "completed"
-    rows = [json.loads(line) for line in (trial / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows if r["split"] == "val"] == [1, 2, 3]  # not from zero
+    assert status(trial)["state"] == "completed"
+    assert [r["epoch"] for r in rows(trial, "val")] == [1, 2, 3]  # not from zero
 
 
 @pytest.fixture
@@ -123,5 +120,4 @@ def test_full_disk_is_a_clear_error_and_the_previous_checkpoint_is_intact(tmp_pa
     assert snapshot(trial) == before
     state = torch.load(trial / "checkpoints" / "last.pt", weights_only=True)
     assert state["loop"] == last_state["loop"]
-    status = json.loads((trial / "status.json").read_text())  # still valid JSON
-    assert status["trial_id"] == trial.name
+    assert status(trial)["trial_id"] == trial.name  # still valid JSON

@@ -4,7 +4,6 @@ uninterrupted run's."""
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from model_trainer.trial.experiment import run_experiment
+from tests.files import rows, status
 from tests.train.tiny import load
 
 ROOT = Path(__file__).parents[2]
@@ -94,10 +94,9 @@ def test_kill_then_rerun_completes_with_intact_files(tmp_path, baseline, point, 
     assert resumed.best == baseline.best
 
     trial = resumed.trial_dir
-    status = json.loads((trial / "status.json").read_text())
-    assert status["state"] == "completed" and status["attempts"] == 2
-    rows = [json.loads(line) for line in (trial / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows if r["split"] == "val"] == [1, 2, 3, 4]
+    record = status(trial)
+    assert record["state"] == "completed" and record["attempts"] == 2
+    assert [r["epoch"] for r in rows(trial, "val")] == [1, 2, 3, 4]
     for name in ("last.pt", "best.pt"):
         state = torch.load(trial / "checkpoints" / name, weights_only=True)
         assert state["model"] is not None

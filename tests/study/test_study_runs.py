@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
+from tests.files import rows, status, study_trials
 from tests.study.tinytask import RECIPE
 
 runner = CliRunner()
@@ -26,28 +27,27 @@ def write_recipe(tmp_path, extra="", **fmt):
     return path
 
 
-def index_of(tmp_path, name="tiny-study"):
-    return json.loads((tmp_path / "runs" / name / "study_index.json").read_text())
+def trials_of(tmp_path, name="tiny-study"):
+    return study_trials(tmp_path / "runs" / name)
 
 
 def status_of(tmp_path, trial_id, name="tiny-study"):
-    return json.loads((tmp_path / "runs" / name / trial_id / "status.json").read_text())
+    return status(tmp_path / "runs" / name / trial_id)
 
 
 def test_grid_times_seeds_runs_each_trial_exactly_once(tmp_path):
     path = write_recipe(tmp_path)
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
-    index = index_of(tmp_path)
-    trials = index["trials"]
+    trials = trials_of(tmp_path)
     assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
     assert sorted((t["params"]["model.args.hidden"], t["seed"]) for t in trials) == \
         [(2, 0), (2, 1), (4, 0), (4, 1)]
     assert len({t["trial_id"] for t in trials}) == 4
     for t in trials:
-        status = status_of(tmp_path, t["trial_id"])
-        assert status["state"] == "completed" and status["attempts"] == 1
-        assert status["study"]["params"] == t["params"]
+        record = status_of(tmp_path, t["trial_id"])
+        assert record["state"] == "completed" and record["attempts"] == 1
+        assert record["study"]["params"] == t["params"]
     study_folder = tmp_path / "runs" / "tiny-study"
     assert (study_folder / "study.yaml").exists()
     assert sorted(p.name for p in study_folder.iterdir() if p.is_dir()) == \
@@ -64,11 +64,11 @@ def test_raising_trials_adds_only_new_configurations(tmp_path):
     text = RECIPE.format(out=tmp_path / "runs").replace("  seeds: [0, 1]\n", "  seeds: [0]\n")
     path.write_text(text + extra_space.format(n=2))
     assert runner.invoke(app, ["run", str(path)]).exit_code == 0
-    first = index_of(tmp_path)["trials"]
+    first = trials_of(tmp_path)
     assert len(first) == 2
     result = runner.invoke(app, ["run", str(path), "study.trials=3"])
     assert result.exit_code == 0, result.output
-    trials = index_of(tmp_path)["trials"]
+    trials = trials_of(tmp_path)
     assert len(trials) == 3 and [t["number"] for t in trials] == [0, 1, 2]
     assert trials[:2] == first
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials)
@@ -114,7 +114,7 @@ def test_failure_policy_on_ray(tmp_path, ray_local):
     path.write_text(text)
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
-    by_fail = {t["params"]["model.args.fail"]: t for t in index_of(tmp_path)["trials"]}
+    by_fail = {t["params"]["model.args.fail"]: t for t in trials_of(tmp_path)}
     assert by_fail["none"]["state"] == "completed"
     assert by_fail["raise"]["state"] == "failed" and by_fail["raise"]["attempts"] == 2
     assert "boom in forward" in by_fail["raise"]["error"]
@@ -122,8 +122,8 @@ def test_failure_policy_on_ray(tmp_path, ray_local):
     assert by_fail["nan"]["stop_reason"] == "diverged"
     assert by_fail["kill"]["state"] == "completed" and by_fail["kill"]["attempts"] == 2
     assert marker.exists()
-    status = status_of(tmp_path, by_fail["raise"]["trial_id"])
-    assert status["state"] == "failed" and "boom in forward" in status["error"]["traceback"]
+    record = status_of(tmp_path, by_fail["raise"]["trial_id"])
+    assert record["state"] == "failed" and "boom in forward" in record["error"]["traceback"]
 
 
 @pytest.mark.slow
@@ -158,10 +158,10 @@ def test_driver_kill_9_and_rerun_runs_no_trial_twice(tmp_path):
         time.sleep(0.02)
     proc.wait(timeout=30)
     assert killed_while is not None, "the study finished before it could be killed"
-    before = {t["trial_id"]: t["state"] for t in index_of(tmp_path)["trials"]}
+    before = {t["trial_id"]: t["state"] for t in trials_of(tmp_path)}
     rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    trials = index_of(tmp_path)["trials"]
+    trials = trials_of(tmp_path)
     assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
     for t in trials:
         attempts = status_of(tmp_path, t["trial_id"])["attempts"]
@@ -183,14 +183,13 @@ def test_median_pruner_stops_a_poor_trial_and_keeps_its_metrics(tmp_path):
     path.write_text(text)
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
-    trials = {t["params"]["train.optimizer.lr"]: t for t in index_of(tmp_path)["trials"]}
+    trials = {t["params"]["train.optimizer.lr"]: t for t in trials_of(tmp_path)}
     assert [trials[lr]["state"] for lr in (0.05, 0.04, 0.03, 0.02)] == ["completed"] * 4
     poor = trials[1.0e-9]
     assert poor["state"] == "pruned"
-    status = status_of(tmp_path, poor["trial_id"])
-    assert status["state"] == "pruned" and status["epochs_done"] < 5
-    rows = (tmp_path / "runs" / "tiny-study" / poor["trial_id"] / "metrics.jsonl").read_text()
-    assert '"split": "val"' in rows
+    record = status_of(tmp_path, poor["trial_id"])
+    assert record["state"] == "pruned" and record["epochs_done"] < 5
+    assert rows(tmp_path / "runs" / "tiny-study" / poor["trial_id"], "val")
     assert f"trial {poor['trial_id']} pruned" in result.output
 
 

@@ -3,7 +3,6 @@ synced custom updates, bounded failure, interchangeable checkpoints, clear error
 
 from __future__ import annotations
 
-import json
 import socket
 
 import pytest
@@ -17,6 +16,7 @@ from model_trainer.trial import launch
 from model_trainer.trial.experiment import _error, run_experiment
 from model_trainer.trial.launch import RankOutcome
 from model_trainer.trial.status import ErrorRecord
+from tests.files import metrics, status
 from tests.train.tiny import load
 
 EXACT = ("model.args.dropout=0.0", "train.optimizer={name: sgd, lr: 0.1}")  # no momentum
@@ -25,11 +25,6 @@ DDP = ("train.strategy=ddp", "train.devices=2")
 
 def run(loaded, **kwargs):
     return run_experiment(loaded, threads=2, **kwargs)
-
-
-def val_rows(folder) -> list[dict]:
-    rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
-    return [r["metrics"] for r in rows if r["split"] == "val"]
 
 
 # ---- sharding (no processes) ------------------------------------------------------------
@@ -86,7 +81,7 @@ def test_ddp_equals_single_process_on_the_same_global_batch(tmp_path):
     assert ddp.final_metrics.keys() == single.final_metrics.keys()
     for key, value in single.final_metrics.items():
         assert ddp.final_metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
-    for a, b in zip(val_rows(single.trial_dir), val_rows(ddp.trial_dir), strict=True):
+    for a, b in zip(metrics(single, "val"), metrics(ddp, "val"), strict=True):
         assert b == pytest.approx(a, rel=1e-5)  # every evaluation, not only the last
     assert ddp.best == pytest.approx(single.best)
 
@@ -121,11 +116,11 @@ def test_a_crashing_rank_fails_the_trial_with_its_traceback_instead_of_hanging(t
     with pytest.raises(TrainingError, match="rank 1 failed: RuntimeError: boom on rank 1"):
         run(loaded)
     (folder,) = (tmp_path / "tiny").iterdir()
-    status = json.loads((folder / "status.json").read_text())
-    assert status["state"] == "failed"
-    assert status["error"]["type"] == "RuntimeError"
-    assert "boom on rank 1" in status["error"]["traceback"]
-    assert "ddp_user.py" in status["error"]["traceback"]  # the rank's own frames
+    record = status(folder)
+    assert record["state"] == "failed"
+    assert record["error"]["type"] == "RuntimeError"
+    assert "boom on rank 1" in record["error"]["traceback"]
+    assert "ddp_user.py" in record["error"]["traceback"]  # the rank's own frames
 
 
 @pytest.mark.slow
@@ -139,9 +134,9 @@ def test_checkpoints_move_between_ddp_and_a_single_process(tmp_path):
         assert resumed.trial_dir == part.trial_dir and resumed.epochs_done == 3
         for key, value in reference.final_metrics.items():
             assert resumed.final_metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
-        status = json.loads((resumed.trial_dir / "status.json").read_text())
-        assert status["attempts"] == 2
-        changed = status["stateless_changes"][-1]["changes"]
+        record = status(resumed)
+        assert record["attempts"] == 2
+        changed = record["stateless_changes"][-1]["changes"]
         assert set(changed) >= {"train.strategy", "train.devices", "train.epochs"}
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from model_trainer.trial.experiment import run_experiment
+from tests.files import metrics
 from tests.train.tiny import LINEAR, load
 
 
@@ -57,13 +58,11 @@ def test_no_host_sync_per_step(tmp_path, monkeypatch):
     assert logging >= 80  # one sync per log row (80 rows), which is why logs are spaced
 
 
+def lrs(result) -> list[float]:
+    return [m["lr"] for m in metrics(result, "train")]
+
+
 def test_cosine_scheduler_steps_per_step_and_step_scheduler_per_epoch(tmp_path):
-    import json
-
-    def lrs(result):
-        lines = (result.trial_dir / "metrics.jsonl").read_text().splitlines()
-        return [json.loads(x)["metrics"]["lr"] for x in lines if '"train"' in x]
-
     cosine = linear(tmp_path / "a", "train.scheduler.name=cosine", "train.log_every=2")
     values = lrs(cosine)
     assert len(values) == 4 and values == sorted(values, reverse=True) and values[-1] < 1e-9
@@ -76,11 +75,7 @@ def test_plateau_scheduler_reduces_on_the_monitor(tmp_path):
     result = linear(tmp_path, "train.scheduler.name=plateau", "train.epochs=4",
                     "train.scheduler.args={patience: 0, factor: 0.5, threshold: 10.0}",
                     "train.log_every=4")
-    lines = (result.trial_dir / "metrics.jsonl").read_text().splitlines()
-    import json
-
-    lrs = [json.loads(x)["metrics"]["lr"] for x in lines if '"train"' in x]
-    assert lrs == pytest.approx([0.05, 0.025, 0.0125, 0.00625])
+    assert lrs(result) == pytest.approx([0.05, 0.025, 0.0125, 0.00625])
 
 
 def test_grad_clip_and_bf16_run_on_cpu(tmp_path):

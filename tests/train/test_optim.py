@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler
+from tests.files import rows
 from tests.train.tiny import load
 
 
@@ -69,9 +68,9 @@ def test_extending_a_finished_schedule_keeps_its_final_lr(tmp_path, name):
     longer = run_experiment(load(tmp_path, f"train.scheduler.name={name}", "train.epochs=4"),
                             threads=1)
     assert longer.trial_id == first.trial_id and longer.epochs_done == 4
-    rows = [json.loads(line) for line in (longer.trial_dir / "metrics.jsonl").open()]
-    lrs = [r["metrics"]["lr"] for r in rows if r["split"] == "train"]
-    end_of_first = [r["metrics"]["lr"] for r in rows if r["split"] == "train" and r["epoch"] == 2]
-    extension = [r["metrics"]["lr"] for r in rows if r["split"] == "train" and r["epoch"] > 2]
+    train = rows(longer, "train")
+    lrs = [r["metrics"]["lr"] for r in train]
+    end_of_first = [r["metrics"]["lr"] for r in train if r["epoch"] == 2]
+    extension = [r["metrics"]["lr"] for r in train if r["epoch"] > 2]
     assert extension and max(extension) <= end_of_first[-1] + 1e-12
     assert min(lrs) >= 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -152,17 +151,3 @@ train:
   log_every: 1000
   progress: "off"
 """
-
-
-def wait_for_first_checkpoint(out, child, timeout: float = 120):
-    """The trial folder under `out` once its first last.pt exists (while `child` runs)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and child.poll() is None:
-        found = list(Path(out).glob("tiny/*/checkpoints/last.pt"))
-        if found:
-            return found[0].parents[1]
-        time.sleep(0.05)
-    output = child.stdout.read().decode() if child.poll() is not None and child.stdout else ""
-    raise AssertionError(f"no checkpoint appeared under {out}\n{output}")

@@ -1,7 +1,8 @@
 """model_trainer: typed YAML recipes -> PyTorch experiments and ablation studies.
 
-Light on import: the recipe markers come from pure-Python modules; `ModelWrapper` and
-`run` (which need torch) load on first use, so `import model_trainer.cli` stays fast.
+Light on import: the recipe markers come from pure-Python modules; `ModelWrapper`,
+`make_loader` and `run` (which need torch) load on first use, so `import
+model_trainer.cli` stays fast.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -12,12 +13,13 @@ from model_trainer.recipe.schema import ModelConfig
 __version__ = "0.1.0"
 
 __all__ = [
-    "MISSING", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless", "run",
-    "__version__",
+    "MISSING", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless", "make_loader",
+    "run", "__version__",
 ]
 
 if TYPE_CHECKING:
     from model_trainer.api import run
+    from model_trainer.train.data import make_loader
     from model_trainer.wrapper import ModelWrapper
 
 
@@ -26,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from model_trainer.wrapper import ModelWrapper
 
         return ModelWrapper
+    if name == "make_loader":
+        from model_trainer.train.data import make_loader
+
+        return make_loader
     if name == "run":
         from model_trainer.api import run
 

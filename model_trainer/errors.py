@@ -119,6 +119,12 @@ class Interrupted(MTrainError):
     exit_code = 130
 
 
+class Terminated(Interrupted):
+    """The run was asked to stop by SIGTERM (a scheduler, `timeout`); state was saved."""
+
+    exit_code = 143
+
+
 def rebuild(type_name: str, message: str, exit_code: int | None,
             traceback: str | None = None) -> MTrainError:
     """The error a failure recorded as text (in another process) stands for: the same

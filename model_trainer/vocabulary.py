@@ -32,6 +32,7 @@ class StopReason(enum.StrEnum):
     DIVERGED = "diverged"  # a non-finite training loss
     PRUNED = "pruned"  # the study's pruner asked to stop
     INTERRUPTED = "interrupted"  # Ctrl-C
+    TERMINATED = "terminated"  # SIGTERM
     SMOKE = "smoke"  # a smoke run did its batches
 
     @property

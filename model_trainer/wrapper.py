@@ -29,7 +29,7 @@ import torch
 from model_trainer.errors import TrainingError
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import distributed
-from model_trainer.train.data import call_model, check_batch_keys
+from model_trainer.train.data import batch_targets, call_model, check_batch_keys
 from model_trainer.train.device import Precision, resolve_device
 from model_trainer.train.hooks import check_derived
 from model_trainer.train.loop import Accumulation, Loop
@@ -37,6 +37,9 @@ from model_trainer.train.optim import as_scheduler, build_optimizer, build_sched
 from model_trainer.train.seeding import seed_everything
 from model_trainer.train.shard import shard_loader
 from model_trainer.train.state import TrainState
+
+PREDICTION_KEYS = ("preds", "predictions", "y_pred", "logits", "scores", "probs", "output")
+OUTPUT_TARGET_KEYS = ("y_true", "targets", "labels", "target", "y")
 
 
 class ModelWrapper:
@@ -96,11 +99,25 @@ class ModelWrapper:
         self.backward(loss)
         if self.accumulation.is_update_step:
             self.optimizer_step()
+        self.track_train_metrics(output, batch)
         return {"loss": loss.detach()}
 
     def evaluation_step(self, batch: Any) -> tuple[Any, torch.Tensor | None]:
         """`(output, loss)` of one evaluation batch (gradients are off)."""
         return self.forward(batch)
+
+    def metric_inputs(self, output: Any, batch: Any) -> tuple[Any, Any]:
+        """`(predictions, targets)` for `train.metrics` from a step's output and its batch.
+
+        A tensor output is the predictions; a dict output's predictions are its first entry
+        named preds, predictions, y_pred, logits, scores, probs or output, and its targets
+        the entry named y_true, targets, labels, target or y, else the batch's targets.
+        """
+        if isinstance(output, dict):
+            predictions = next((output[k] for k in PREDICTION_KEYS if k in output), output)
+            targets = next((output[k] for k in OUTPUT_TARGET_KEYS if k in output), None)
+            return predictions, targets if targets is not None else batch_targets(batch)
+        return output, batch_targets(batch)
 
     def custom_evaluation(self, flag: str) -> dict[str, float]:
         """Extra metrics merged into the evaluation row of split `flag` (unprefixed names)."""
@@ -162,6 +179,14 @@ class ModelWrapper:
         self.scaler.update()
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
+
+    def track_train_metrics(self, output: Any, batch: Any) -> None:
+        """Add a train batch's output to the epoch's `train.metrics` (`train_accuracy`...),
+        summed on the device; a custom `train_step` calls it to report them too."""
+        metrics = self.loop.train_metrics
+        if metrics.wants_predictions:
+            predictions, targets = self.metric_inputs(output, batch)
+            metrics.update(predictions, targets, None, 0)
 
     def steps_per_epoch(self) -> int | None:
         """Optimizer steps per epoch (None for a loader without a length)."""

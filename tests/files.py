@@ -26,8 +26,10 @@ def rows(result_or_dir: Any, split: str | None = None) -> list[dict]:
 
 
 def metrics(result_or_dir: Any, split: str) -> list[dict]:
-    """The `metrics` mapping of each row of `split`."""
-    return [r["metrics"] for r in rows(result_or_dir, split)]
+    """The `metrics` mapping of each row of `split` (for train: the rows logged every
+    `log_every` steps, not the end-of-epoch rows of train.metrics)."""
+    found = [r["metrics"] for r in rows(result_or_dir, split)]
+    return [m for m in found if split != "train" or any(k == "lr" or "loss" in k for k in m)]
 
 
 def study_trials(study_dir: Path) -> list[dict]:

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+import torch
 
 import model_trainer
 from model_trainer.errors import CheckpointError, Diverged, Interrupted, MTrainError, TrainingError
@@ -16,7 +17,7 @@ from tests.train.tiny import LINEAR, load
 
 STATUS_KEYS = {"trial_id", "name", "state", "attempts", "started_at", "ended_at", "duration_s",
                "stop_reason", "epochs_done", "global_step", "best", "error", "versions",
-               "git_commit", "stateless_changes", "study"}
+               "git_commit", "stateless_changes", "study", "test_checkpoint"}
 
 
 def run(loaded, **kwargs) -> TrialResult:
@@ -50,9 +51,12 @@ def test_completed_run_writes_the_contract_files(tmp_path):
     assert {r["split"] for r in all_rows} == {"train", "val"}
     for row in all_rows:
         assert set(row) == {"step", "epoch", "split", "time", "metrics"}
-    train = [r for r in all_rows if r["split"] == "train"]
+    train = [r for r in all_rows if r["split"] == "train" and "loss" in r["metrics"]]
     assert [r["step"] for r in train] == list(range(2, 19, 2))  # log_every 2
     assert set(train[0]["metrics"]) == {"loss", "lr"}
+    epochs = [r for r in all_rows if r["split"] == "train" and "loss" not in r["metrics"]]
+    assert [(r["step"], r["epoch"], set(r["metrics"])) for r in epochs] == \
+        [(6, 1, {"accuracy"}), (12, 2, {"accuracy"}), (18, 3, {"accuracy"})]
     vals = val_rows(folder)
     assert [(s, e) for s, e, _ in vals] == [(6, 1), (12, 2), (18, 3)]
     assert result.final_metrics == {f"val_{k}": v for k, v in vals[-1][2].items()}
@@ -108,8 +112,8 @@ def test_pruned_by_on_eval_then_skipped(tmp_path):
 
     result = run(load(tmp_path, "train.epochs=5"), on_eval=on_eval)
     assert result.state == "pruned" and result.stop_reason == "pruned" and result.epochs_done == 2
-    assert seen == [(1, ["train_loss", "val_accuracy", "val_loss"])] * 1 + \
-        [(2, ["train_loss", "val_accuracy", "val_loss"])]
+    names = ["train_accuracy", "train_loss", "val_accuracy", "val_loss"]
+    assert seen == [(1, names), (2, names)]
     assert status(result)["state"] == "pruned"
     again = run(load(tmp_path, "train.epochs=5"))
     assert again.skipped and again.state == "pruned"
@@ -125,27 +129,36 @@ def test_training_exception_is_recorded_with_its_traceback(tmp_path):
     assert "Traceback" in st["error"]["traceback"]
 
 
-def test_interrupt_saves_a_checkpoint_and_resume_matches_uninterrupted(tmp_path):
-    wrapper = "wrapper=tests.train.tiny.InterruptingWrapper"
-    tiny.InterruptingWrapper.interrupt_at = None
-    baseline = run(load(tmp_path / "a", wrapper))
-    tiny.InterruptingWrapper.interrupt_at = 9  # mid epoch 2 (6 batches per epoch)
+def without_times(folder) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "time"} for row in rows(folder)]
+
+
+@pytest.mark.parametrize(("at", "twice", "saved_step"), [(9, False, 9), (9, True, 6)])
+def test_ctrl_c_mid_epoch_then_rerun_equals_an_uninterrupted_run_bit_for_bit(tmp_path, at, twice,
+                                                                          saved_step):
+    """Once: the loop stops after that step and saves it. Twice: it stops at once and the
+    last checkpoint (end of epoch 1, step 6) stands. Either way the rerun matches."""
+    wrapper = ("wrapper=tests.train.tiny.InterruptingWrapper", "train.log_every=4")
+    tiny.InterruptingWrapper.interrupt_at, tiny.InterruptingWrapper.twice = None, False
+    baseline = run(load(tmp_path / "a", *wrapper))
+    tiny.InterruptingWrapper.interrupt_at, tiny.InterruptingWrapper.twice = at, twice
     try:
         with pytest.raises(Interrupted) as info:
-            run(load(tmp_path / "b", wrapper))
+            run(load(tmp_path / "b", *wrapper))
     finally:
-        tiny.InterruptingWrapper.interrupt_at = None
+        tiny.InterruptingWrapper.interrupt_at, tiny.InterruptingWrapper.twice = None, False
     assert info.value.exit_code == 130
     folder = tmp_path / "b" / "tiny" / baseline.trial_id
     st = status(folder)
     assert st["state"] == "interrupted" and st["stop_reason"] == "interrupted"
-    assert st["epochs_done"] == 1 and st["global_step"] == 8
-    assert (folder / "checkpoints" / "last.pt").exists()
-    resumed = run(load(tmp_path / "b", wrapper))
+    assert st["epochs_done"] == 1 and st["global_step"] == saved_step
+    resumed = run(load(tmp_path / "b", *wrapper))
     assert not resumed.skipped and resumed.state == "completed"
-    assert resumed.final_metrics == baseline.final_metrics
-    assert resumed.best == baseline.best
-    assert val_rows(folder) == val_rows(baseline.trial_dir)
+    assert resumed.final_metrics == baseline.final_metrics and resumed.best == baseline.best
+    assert without_times(folder) == without_times(baseline.trial_dir)  # every row, every value
+    a = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(baseline.trial_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
     assert status(folder)["attempts"] == 2
 
 
@@ -200,7 +213,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capl
     last.write_bytes(last.read_bytes()[:1000])  # truncated, as by a crash mid-copy
     with caplog.at_level(logging.WARNING, logger="model_trainer"):
         resumed = run(load(tmp_path / "b"))
-    assert "last.pt cannot be loaded" in caplog.text and "last.prev.pt" in caplog.text
+    assert "last.pt cannot be used" in caplog.text and "last.prev.pt" in caplog.text
     assert resumed.final_metrics == baseline.final_metrics  # epochs 2 and 3 retrained
 
 
@@ -261,3 +274,56 @@ def test_api_run_takes_a_path_or_a_loaded_recipe(tmp_path):
 
 def load_recipe_linear(tmp_path, *overrides):
     return load(tmp_path, *overrides, text=LINEAR)
+
+
+def test_the_test_split_is_evaluated_at_the_best_checkpoint_not_the_last(tmp_path):
+    """Early stopping picks an earlier epoch: the test row must come from its weights."""
+    from sklearn.metrics import accuracy_score
+
+    from tests.train.tiny import TinyConfig, TinyNet, tensors
+
+    result = run(load(tmp_path, "data.target=tests.train.tiny.make_loader_with_test",
+                      "train.epochs=12", "train.optimizer.lr=0.3", "model.args.dropout=0.0",
+                      "train.early_stopping.patience=3"))
+    assert result.stop_reason == "early stop" and result.best["epoch"] < result.epochs_done
+    st = status(result)
+    assert st["test_checkpoint"] == "best" and result.test_checkpoint == "best"
+    (test_row,) = rows(result, "test")
+    assert test_row["checkpoint"] == "best"
+    x, y = tensors(96, seed=789)
+
+    def accuracy_of(name):
+        model = TinyNet(TinyConfig(hidden=8, dropout=0.0, num_classes=3))
+        state = torch.load(result.trial_dir / "checkpoints" / name, weights_only=True)
+        model.load_state_dict(state["model"])
+        model.eval()
+        with torch.no_grad():
+            return accuracy_score(y, model(x)[0].argmax(-1))
+
+    assert test_row["metrics"]["accuracy"] == pytest.approx(accuracy_of("best.pt"))
+    assert accuracy_of("best.pt") != accuracy_of("last.pt")  # the test can tell them apart
+    assert "test at the best checkpoint" in result.summary()
+
+
+def test_mtrain_eval_reevaluates_a_trial_and_a_study_from_their_checkpoints(tmp_path):
+    from typer.testing import CliRunner
+
+    from model_trainer.cli.app import app
+
+    result = run(load(tmp_path, "data.target=tests.train.tiny.make_loader_with_test",
+                      "train.epochs=3", "train.early_stopping.patience=1"))
+    (tested,) = rows(result, "test")
+    cli = CliRunner()
+    out = cli.invoke(app, ["eval", str(result.trial_dir)])
+    assert out.exit_code == 0, out.output
+    again = rows(result, "test")[-1]
+    assert again["source"] == "eval" and again["checkpoint"] == "best"
+    assert again["metrics"] == pytest.approx(tested["metrics"])  # the same weights, same data
+    out = cli.invoke(app, ["eval", str(result.trial_dir.parent), "--ckpt", "last",
+                           "--split", "val"])
+    assert out.exit_code == 0, out.output
+    last_val = rows(result, "val")[-1]
+    assert last_val["checkpoint"] == "last" and last_val["epoch"] == result.epochs_done
+    assert last_val["metrics"] == pytest.approx(rows(result, "val")[-2]["metrics"])
+    out = cli.invoke(app, ["eval", str(tmp_path / "nothing")])
+    assert out.exit_code == 2 and "neither a trial folder nor a study" in out.output

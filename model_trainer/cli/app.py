@@ -8,6 +8,7 @@ import typer
 
 from model_trainer import __version__
 from model_trainer.cli.analyze import analyze
+from model_trainer.cli.eval import evaluate
 from model_trainer.cli.run import run
 from model_trainer.cli.show import show
 from model_trainer.cli.validate import validate
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.command()(run)
 app.command()(validate)
 app.command()(show)
+app.command(name="eval")(evaluate)
 app.command()(analyze)
 
 

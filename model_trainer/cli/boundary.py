@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from model_trainer.errors import MTrainError, RecipeError, TrainingError
+from model_trainer.trial.signals import reason_of, stop_at_once
+from model_trainer.vocabulary import StopReason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +34,8 @@ def boundary(command: F) -> F:
     @functools.wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with stop_at_once():  # SIGTERM stops like Ctrl-C, not with nothing saved
+                return command(*args, **kwargs)
         except MTrainError as exc:
             if os.environ.get("MTRAIN_FULL_ERROR") == "1":
                 traceback.print_exc()
@@ -40,9 +43,10 @@ def boundary(command: F) -> F:
                     print(f"the failing code's traceback:\n{exc.traceback}", file=sys.stderr)
             print_error(exc)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            stderr.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as interrupt:
+            reason = reason_of(interrupt)
+            stderr.print(f"[yellow]{reason}[/]")
+            raise typer.Exit(143 if reason is StopReason.TERMINATED else 130) from None
         except OSError as exc:  # a full disk, a read-only or missing folder: not a bug of ours
             if os.environ.get("MTRAIN_FULL_ERROR") == "1":
                 traceback.print_exc()

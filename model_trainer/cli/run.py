@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from model_trainer.cli.boundary import boundary, print_warnings, stdout
+from model_trainer.cli.boundary import boundary, print_warnings, stderr, stdout
 from model_trainer.cli.options import OverridesArg, RecipeArg
 
 
@@ -21,9 +21,13 @@ def run(
 ) -> None:
     """Train the experiment (a rerun continues it), or run the recipe's study."""
     from model_trainer.api import run as run_recipe
+    from model_trainer.cli.summary import horizon_note
     from model_trainer.recipe import load_recipe
 
     loaded = load_recipe(recipe, overrides or [])
     print_warnings(loaded.warnings)
+    note = horizon_note(loaded.recipe) if loaded.recipe.study is None else None
+    if note:
+        stderr.print(note, soft_wrap=True, markup=False)
     result = run_recipe(loaded, force=force, smoke=smoke)
     stdout.print(result.summary(), soft_wrap=True, markup=False)

@@ -1,8 +1,9 @@
-"""What `mtrain validate` says about a recipe: one summary line and the planned trial ids."""
+"""What `mtrain validate` and `run` say about a recipe: a summary line, notes, trial ids."""
 
 from __future__ import annotations
 
-from model_trainer.recipe import LoadedRecipe, Recipe
+from model_trainer.recipe import LoadedRecipe, Recipe, names
+from model_trainer.recipe.identity import schedule_horizon
 from model_trainer.recipe.space import grid, parse_dimension
 
 
@@ -17,6 +18,18 @@ def summary_line(recipe: Recipe) -> str:
         s = recipe.study
         line += f"; study: {s.sampler} over {len(s.space)} key(s), concurrency {s.concurrency}"
     return line
+
+
+def horizon_note(recipe: Recipe) -> str | None:
+    """Why raising train.epochs will not extend this run, when it will not."""
+    horizon = schedule_horizon(recipe)
+    if horizon is None:
+        return None
+    name = recipe.train.scheduler.name
+    arg = names.SIZED_BY_EPOCHS[name][0]
+    return (f"note: train.epochs={horizon} is part of the trial id because the {name} "
+            f"schedule is sized from it: another value trains another trial (set "
+            f"train.scheduler.args.{arg} to fix the schedule and extend runs in place)")
 
 
 def planned_trials(loaded: LoadedRecipe) -> list[str]:

@@ -9,11 +9,14 @@ from model_trainer.cli.options import OverridesArg, RecipeArg
 @boundary
 def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
     """Check a recipe (types, paths, cross-field rules, study space) and print its trial ids."""
-    from model_trainer.cli.summary import planned_trials, summary_line
+    from model_trainer.cli.summary import horizon_note, planned_trials, summary_line
     from model_trainer.recipe import load_recipe
 
     loaded = load_recipe(recipe, overrides or [])
     print_warnings(loaded.warnings)
     stdout.print(f"[green]ok[/] {recipe}: {summary_line(loaded.recipe)}", soft_wrap=True)
+    note = horizon_note(loaded.recipe)
+    if note:
+        stdout.print(note, soft_wrap=True, markup=False)
     for line in planned_trials(loaded):
         stdout.print(line, highlight=False, soft_wrap=True, markup=False)

@@ -3,7 +3,9 @@
 Only Stateful attributes enter the hash (Stateless and Derived never do), in a canonical
 JSON form, so key order in the YAML and int-vs-float spelling of a float field do not
 matter. The `study` section is not part of a trial's identity: the same experiment is
-the same whether a study or a person launched it.
+the same whether a study or a person launched it. One stateless value joins the hash: the
+number of epochs a length-dependent LR schedule is sized from (`schedule_horizon`), since
+it changes every step of the training.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import re
 from typing import Any
 
+from model_trainer.recipe import names
 from model_trainer.recipe.markers import Kind
 from model_trainer.recipe.typecheck import kinds_of
 
@@ -68,10 +71,27 @@ def digest(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def schedule_horizon(recipe: Any) -> int | None:
+    """`train.epochs` when the LR schedule is sized from it, else None.
+
+    A cosine (or onecycle, or step) schedule of 3 epochs differs from one of 6 from the
+    first step on, so two runs that share every stateful value but the horizon do not
+    train alike: the horizon then belongs to the identity, and raising `train.epochs`
+    starts another trial instead of extending this one."""
+    scheduler = recipe.train.scheduler
+    fixed_by = names.SIZED_BY_EPOCHS.get(scheduler.name)
+    if fixed_by is None or any(arg in scheduler.args for arg in fixed_by):
+        return None
+    return recipe.train.epochs
+
+
 def trial_id(recipe: Any) -> str:
     """`<model>-<12 hex>`: the identity of one experiment (one trial of a study)."""
     state = stateful_view(recipe)
     state.pop("study", None)
+    horizon = schedule_horizon(recipe)
+    if horizon is not None:
+        state["train"]["schedule_horizon_epochs"] = horizon
     return f"{_slug(recipe.model.target)}-{digest(state)[:HASH_CHARS]}"
 
 

@@ -7,6 +7,7 @@ problem is located at its file line or at the override that caused it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ class LoadedRecipe:
     overrides: list[Override] = field(default_factory=list)
     warnings: list[RecipeIssue] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def trial_id(self) -> str:
+        """Computed once: the recipe of a run is frozen, and its id must not drift."""
         return trial_id(self.recipe)
 
-    @property
+    @functools.cached_property
     def study_id(self) -> str:
         return study_id(self.recipe)
 

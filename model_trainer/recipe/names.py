@@ -10,6 +10,9 @@ import re
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "step", "onecycle", "plateau")
 METRICS = ("accuracy", "mse", "mae")
+# Schedulers whose shape is sized from train.epochs unless one of these args fixes it.
+SIZED_BY_EPOCHS = {"cosine": ("T_max",), "onecycle": ("total_steps", "epochs"),
+                   "step": ("step_size",)}
 _TOP_K = re.compile(r"^top(\d+)_accuracy$")
 
 

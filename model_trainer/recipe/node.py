@@ -39,9 +39,10 @@ class ConfigNode:
         super().__setattr__(name, value)
 
     def freeze(self) -> None:
-        """Make this node and every node below it read-only."""
-        for value in (getattr(self, n) for n in self._field_names()):
-            _freeze_value(value)
+        """Make this node and everything below it read-only: attributes, and the lists and
+        mappings they hold (replaced by read-only copies)."""
+        for name in self._field_names():
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "_frozen", True)
 
     @classmethod
@@ -49,12 +50,36 @@ class ConfigNode:
         return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
-def _freeze_value(value: Any) -> None:
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+    raise TypeError("recipe is frozen: its lists and mappings cannot change (derived values "
+                    "are filled in config_parser, before the recipe is frozen)")
+
+
+class FrozenDict(dict):
+    """A mapping of a frozen recipe: reads like a dict, refuses every change."""
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple:
+        return FrozenDict, (dict(self),)
+
+
+class FrozenList(list):
+    """A list of a frozen recipe: reads like a list, refuses every change."""
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple:
+        return FrozenList, (list(self),)
+
+
+def _frozen(value: Any) -> Any:
     if isinstance(value, ConfigNode):
         value.freeze()
-    elif isinstance(value, dict):
-        for v in value.values():
-            _freeze_value(v)
-    elif isinstance(value, list):
-        for v in value:
-            _freeze_value(v)
+        return value
+    if isinstance(value, dict):
+        return FrozenDict({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(_frozen(v) for v in value)
+    return value

@@ -63,7 +63,7 @@ class EarlyStoppingConfig(ConfigNode):
 
 @dataclass
 class TrainConfig(ConfigNode):
-    epochs: Stateless[int] = 10  # a rerun with more epochs extends the run
+    epochs: Stateless[int] = 10  # more epochs extend a run (unless a schedule is sized from it)
     batch_size: int = 64
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -71,6 +71,8 @@ class TrainConfig(ConfigNode):
     grad_accum: int = 1
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     metrics: Stateless[list[str]] = field(default_factory=lambda: ["accuracy"])
+    # what float outputs shaped like the targets are: accuracy needs to know (no guessing)
+    binary_output: Stateless[Literal["logits", "probabilities"] | None] = None
     monitor: Stateless[MonitorConfig] = field(default_factory=MonitorConfig)
     early_stopping: Stateless[EarlyStoppingConfig] = field(default_factory=EarlyStoppingConfig)
     eval_every: Stateless[int] = 1  # epochs between evaluations on the val split

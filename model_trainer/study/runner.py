@@ -71,6 +71,10 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     source = ConfigSource(study.sampler, dims, recipe.seed, objective["mode"], index.configs(),
                           _config_values(index))
     n_configs = source.total(study.trials)
+    if study.sampler != "grid" and n_configs < (study.trials or 0):
+        console.print(f"study.trials={study.trials} but the search space holds only "
+                      f"{n_configs} distinct configurations: running {n_configs}",
+                      style="yellow", markup=False)
     planner = _Planner(loaded, index, source, seeds, n_configs, study_dir)
     inline = study.concurrency == 1 and study.address is None
     executor = (InlineExecutor() if inline else
@@ -136,6 +140,9 @@ class _Planner:
         if number >= self.n_configs:
             return None
         params = self.source.params_for(number)
+        if params is None:  # the space holds no configuration the study does not have
+            self.n_configs = number
+            return None
         for seed in self.seeds:
             self.index.trials.append(self._record(number, params, seed))
         return self.next_trial()

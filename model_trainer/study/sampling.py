@@ -4,14 +4,24 @@ Grid points are enumerated once in a fixed order, so each runs exactly once, wha
 the concurrency and however often the study is rerun. Random and TPE go through
 Optuna's public API only: finished configurations are told back (added as trials on
 rerun) so TPE keeps learning across restarts; the sampler's seed depends on how many
-configurations exist already, so a rerun never repeats earlier draws.
+configurations exist already. A configuration is never handed out twice: a draw that
+repeats one is told back as failed and drawn again (up to `REDRAWS` times), and a finite
+space bounds the number of configurations.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from model_trainer.recipe.space import Dimension, grid
+
+REDRAWS = 100  # draws that may repeat known configurations before the space is deemed spent
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 class ConfigSource:
@@ -23,6 +33,7 @@ class ConfigSource:
         self.dimensions = dimensions
         self._points = grid(dimensions) if sampler == "grid" else None
         self._asked: dict[int, Any] = {}  # config number -> live optuna trial
+        self._seen = {_key(p) for p in known.values()}
         self._study = None
         if sampler != "grid":
             direction = "maximize" if mode == "max" else "minimize"
@@ -33,18 +44,34 @@ class ConfigSource:
                     self._add_finished(params, value)
 
     def total(self, trials: int | None) -> int:
-        """How many configurations the study needs."""
+        """How many configurations the study needs: every grid point, or `trials`
+        distinct draws (no more than a finite space holds)."""
         if self._points is not None:
             return len(self._points)
-        return int(trials or 0)
+        return int(min(trials or 0, self.space_size()))
 
-    def params_for(self, number: int) -> dict[str, Any]:
-        """The params of configuration `number` (asked from Optuna for random/tpe)."""
+    def space_size(self) -> float:
+        """How many distinct configurations the space holds (inf with a continuous range)."""
+        if any(not d.is_discrete for d in self.dimensions):
+            return math.inf
+        return math.prod(len(d.points()) for d in self.dimensions)
+
+    def params_for(self, number: int) -> dict[str, Any] | None:
+        """The params of configuration `number` (asked from Optuna for random/tpe); None
+        when no draw gives a configuration the study does not have yet."""
         if self._points is not None:
             return dict(self._points[number])
-        trial = self._study.ask(self._distributions())
-        self._asked[number] = trial
-        return {d.key: self._decode(d, trial.params[d.key]) for d in self.dimensions}
+        import optuna
+
+        for _ in range(REDRAWS):
+            trial = self._study.ask(self._distributions())
+            params = {d.key: self._decode(d, trial.params[d.key]) for d in self.dimensions}
+            if _key(params) not in self._seen:
+                self._seen.add(_key(params))
+                self._asked[number] = trial
+                return params
+            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a repeat: redraw
+        return None
 
     def tell(self, number: int, value: float | None) -> None:
         """Report a finished configuration's objective (None: it failed)."""

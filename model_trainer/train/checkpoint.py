@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,44 +35,122 @@ if TYPE_CHECKING:
     from model_trainer.train.loop import Loop
 
 TRUST_ENV = "MTRAIN_TRUST_CHECKPOINTS"
-FORMAT = 1
+FORMAT = 2  # 2: per-rank RNG states, the train log window and train metrics
 
 log = logging.getLogger("model_trainer.train")
 
 
-def capture(loop: Loop) -> dict[str, Any]:
+def capture(loop: Loop, rank_rngs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything a resumed run needs: the wrapper's model, optimizers, schedulers and
-    scaler, the RNG states and the loop's own state."""
+    scaler, every rank's RNG states and the loop's own state."""
     w = loop.w
+    rngs = rank_rngs or [rng_state()]
     return {
         "format": FORMAT,
         "model": unwrap(w.model).state_dict() if w.model is not None else None,
         "optimizers": [o.state_dict() for o in each(w.optimizer)],
         "schedulers": [s.state_dict() for s in each(w.scheduler)],
         "scaler": w.scaler.state_dict() if w.scaler is not None else None,
-        "rng": rng_state(),
+        "rng": rngs[0],
+        "rank_rng": rngs,
         "loop": loop.state.to_dict(),
-        "means": loop.epoch_means.state_dict(),
+        "means": {"epoch": loop.epoch_means.state_dict(), "window": loop.window.state_dict(),
+                  "train_metrics": loop.train_metrics.means.state_dict()},
         "extra": w.checkpoint_extra(),
     }
 
 
-def restore(loop: Loop, state: dict[str, Any]) -> None:
-    """The mirror of `capture`."""
+def restore(loop: Loop, state: dict[str, Any], rank: int = 0, world: int = 1) -> None:
+    """The mirror of `capture`, strict: every saved optimizer and scheduler must find its
+    counterpart and the model's keys and shapes must match (ValueError saying which)."""
     w = loop.w
+    loop_state = _loop_state(state.get("loop"))
+    _check_count("optimizer", state.get("optimizers", []), list(each(w.optimizer)))
+    _check_count("scheduler", state.get("schedulers", []), list(each(w.scheduler)))
     if state.get("model") is not None and w.model is not None:
-        unwrap(w.model).load_state_dict(state["model"])
-    for optimizer, saved in zip(each(w.optimizer), state.get("optimizers", []), strict=False):
+        try:
+            unwrap(w.model).load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"the model does not match it: {_first_line(exc)}") from None
+    for optimizer, saved in zip(each(w.optimizer), state["optimizers"], strict=True):
         optimizer.load_state_dict(saved)
-    for scheduler, saved in zip(each(w.scheduler), state.get("schedulers", []), strict=False):
+    for scheduler, saved in zip(each(w.scheduler), state.get("schedulers", []), strict=True):
         scheduler.load_state_dict(saved)
     if state.get("scaler") and w.scaler is not None:
         w.scaler.load_state_dict(state["scaler"])
-    set_rng_state(state["rng"])
-    loop.resume_rng = state["rng"]  # re-applied after a mid-epoch resume skips its batches
-    loop.state = TrainState.from_dict(state["loop"])
-    loop.epoch_means.load_state_dict(state["means"], w.device)
+    rngs = state.get("rank_rng") or [state["rng"]]
+    mine = rngs[rank] if len(rngs) == world or rank == 0 else None  # a new rank: fresh streams
+    if mine is not None:
+        set_rng_state(mine)
+    loop.resume_rng = mine  # re-applied after a mid-epoch resume skips its batches
+    loop.state = loop_state
+    means = state["means"] if "epoch" in state.get("means", {}) else {"epoch": state["means"]}
+    loop.epoch_means.load_state_dict(means["epoch"], w.device)
+    if "window" in means:
+        loop.window.load_state_dict(means["window"], w.device)
+    if "train_metrics" in means:
+        loop.train_metrics = loop.split_metrics(whole_split=False)
+        loop.train_metrics.means.load_state_dict(means["train_metrics"], w.device)
     w.load_checkpoint_extra(state.get("extra"))
+
+
+def _check_count(what: str, saved: list[Any], present: list[Any]) -> None:
+    if len(saved) != len(present):
+        raise ValueError(f"it holds {len(saved)} {what} state(s) but the wrapper has "
+                         f"{len(present)} {what}(s) (make_{what} changed?)")
+
+
+def _loop_state(data: Any) -> TrainState:
+    """The saved loop state, checked: counts are non-negative whole numbers."""
+    if not isinstance(data, dict):
+        raise ValueError("it holds no loop state")
+    state = TrainState.from_dict(data)
+    for name in ("epoch", "global_step", "batch_in_epoch", "bad_evals"):
+        value = getattr(state, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"its loop state has {name}={value!r}")
+    return state
+
+
+def resume(loop: Loop, folder: Path, rank: int = 0, world: int = 1) -> Path | None:
+    """Restore the newest checkpoint that loads and fits; None when there is none.
+
+    A file that does not load, or loads but does not fit the wrapper (other shapes, other
+    optimizers, an impossible loop state), is passed over for the previous one with a
+    warning; CheckpointError (exit 2) when none is left."""
+    candidates = [folder / name for name in (LAST, PREVIOUS) if (folder / name).exists()]
+    if not candidates:
+        return None
+    failures = []
+    for path in candidates:
+        try:
+            restore(loop, load_file(path), rank, world)
+        except Exception as exc:  # truncated, corrupt, not ours, or not this experiment's
+            failures.append(f"{path.name}: {_problem(exc)}")
+            continue
+        if failures:
+            log.warning("checkpoint %s cannot be used (%s); resuming from the previous one, "
+                        "%s (epoch %s, step %s)", candidates[0], failures[0], path.name,
+                        loop.state.epoch, loop.state.global_step)
+        return path
+    raise CheckpointError(f"no checkpoint in {folder} can be used ({'; '.join(failures)}); "
+                          "pass --force to restart this experiment from scratch")
+
+
+def _problem(exc: Exception) -> str:
+    """A short, safe reason: never torch's advice to load with weights_only=False."""
+    text = str(exc)
+    if "weights_only" in text or "eights only load failed" in text:
+        return (f"it holds objects other than tensors and plain types, which model_trainer "
+                f"does not unpickle (set {TRUST_ENV}=1 only for files you made yourself)")
+    if isinstance(exc, ValueError) and not isinstance(exc, pickle.UnpicklingError):
+        return text
+    return f"{type(exc).__name__}: {_first_line(exc)[:200]}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def save_last(folder: Path, state: dict[str, Any]) -> Path:
@@ -114,30 +193,13 @@ def _serialize(state: dict[str, Any]) -> bytes:
 
 
 def load_file(path: Path) -> dict[str, Any]:
-    """One checkpoint file, weights_only unless MTRAIN_TRUST_CHECKPOINTS=1."""
+    """One checkpoint file, weights_only unless MTRAIN_TRUST_CHECKPOINTS=1; ValueError
+    when it is not a model_trainer checkpoint of a format this version reads."""
     trusted = os.environ.get(TRUST_ENV) == "1"
     state = torch.load(path, map_location="cpu", weights_only=not trusted)
     if not isinstance(state, dict) or "loop" not in state:
         raise ValueError("not a model_trainer checkpoint")
+    if state.get("format") not in (1, FORMAT):
+        raise ValueError(f"checkpoint format {state.get('format')!r}; this version reads "
+                         f"formats 1 and {FORMAT}")
     return state
-
-
-def load_latest(folder: Path) -> dict[str, Any] | None:
-    """The newest loadable checkpoint; None when there is none; CheckpointError when none loads."""
-    candidates = [folder / name for name in (LAST, PREVIOUS) if (folder / name).exists()]
-    if not candidates:
-        return None
-    failures = []
-    for path in candidates:
-        try:
-            state = load_file(path)
-        except Exception as exc:  # truncated, corrupt, or not ours
-            failures.append(f"{path.name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-            continue
-        if failures:
-            log.warning("checkpoint %s cannot be loaded (%s); resuming from the previous one, "
-                        "%s (epoch %s, step %s)", candidates[0], failures[0], path.name,
-                        state["loop"].get("epoch"), state["loop"].get("global_step"))
-        return state
-    raise CheckpointError(f"no checkpoint in {folder} can be loaded ({'; '.join(failures)}); "
-                          "pass --force to restart this experiment from scratch")

@@ -175,8 +175,8 @@ def merge_split(metrics: SplitMetrics) -> None:
     """
     if not active():
         return
-    metrics.means = reduced_means(metrics.means)
-    if not metrics.custom:
+    metrics.means = reduced_means(metrics.means)  # torchmetrics Metrics sync themselves
+    if not metrics.callables:
         return
     mine = ((torch.cat(metrics.outputs).cpu(), torch.cat(metrics.targets).cpu())
             if metrics.outputs else None)
@@ -187,6 +187,30 @@ def merge_split(metrics: SplitMetrics) -> None:
         return
     metrics.outputs = [_interleave([p[0] for p in present])]
     metrics.targets = [_interleave([p[1] for p in present])]
+
+
+def any_rank(flag: bool) -> bool:
+    """True on every rank when `flag` is True on any (one small all-reduce)."""
+    if not active():
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=_comm_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def barrier() -> None:
+    """Wait for every rank (a no-op in one process)."""
+    if active():
+        dist.barrier()
+
+
+def gather(obj: Any) -> list[Any]:
+    """Every rank's `obj`, in rank order (one collective; `[obj]` in one process)."""
+    if not active():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def sync_state(state: TrainState) -> None:

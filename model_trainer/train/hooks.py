@@ -24,6 +24,7 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "make_scheduler": ("optimizer", "steps_per_epoch"),
     "train_step": ("batch",),
     "evaluation_step": ("batch",),
+    "metric_inputs": ("output", "batch"),
     "custom_evaluation": ("flag",),
     "fit": (),
 }

@@ -25,10 +25,10 @@ import torch
 
 from model_trainer.errors import MonitorError
 from model_trainer.train import checkpoint, distributed
-from model_trainer.train.data import batch_size, batch_targets, to_device
+from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
-from model_trainer.train.seeding import seed_epoch, set_rng_state
+from model_trainer.train.seeding import rng_state, seed_epoch, set_rng_state
 from model_trainer.train.session import Session
 from model_trainer.train.state import TrainState
 from model_trainer.train.stopping import stop_reason, track
@@ -72,9 +72,13 @@ class Loop:
         self.session = session or Session()
         self.state = TrainState()
         self.accumulation = NO_ACCUMULATION
-        self.epoch_means = Means()  # train metrics of the epoch in progress (checkpointed)
+        self.epoch_means = Means()  # what train_step returned, this epoch (checkpointed)
+        self.window = Means()  # the same since the last train log row (checkpointed)
+        self.train_metrics = SplitMetrics([])  # train.metrics on this epoch's train batches
         self.best_pending = False  # this epoch's evaluation was the best: save it as best.pt
         self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
+        self.stop_request: StopReason | None = None  # a signal asked to stop (interrupted...)
+        self._stopping = False  # every rank agreed to honour stop_request at this point
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -84,9 +88,12 @@ class Loop:
         while (reason := self.stop_reason()) is None:
             epoch = state.epoch + 1
             self.train_epoch(epoch)
-            if state.diverged:
+            if state.diverged or self._stopping:
                 continue  # the predicate names it; never checkpoint non-finite weights
             self.end_epoch(epoch)
+            self._agree_to_stop()
+        if reason in (StopReason.INTERRUPTED, StopReason.TERMINATED):
+            self.save_checkpoint()  # at a step boundary: a rerun continues exactly here
         self.finish(reason)
 
     def train_epoch(self, epoch: int) -> None:
@@ -96,16 +103,16 @@ class Loop:
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device)
         w.model.train()
-        seed_epoch(w.train_loader, recipe.seed, epoch)  # this epoch's order and RNG streams
+        seed_epoch(w.train_loader, recipe.seed, epoch, distributed.rank())  # order, RNG streams
         batches = iter(w.train_loader)
         skip = state.batch_in_epoch
         if skip == 0:
-            self.epoch_means = Means()
+            self.epoch_means, self.window = Means(), Means()
+            self.train_metrics = self.split_metrics(whole_split=False)
         for _ in range(skip):  # a resumed epoch: the same order, then the saved RNG states
             next(batches)
         if skip and self.resume_rng is not None:
             set_rng_state(self.resume_rng)
-        window = Means()  # train metrics since the last log row
         for index, batch in enumerate(batches, start=skip):
             if total is not None and index >= total:
                 break
@@ -115,7 +122,7 @@ class Loop:
             if outputs:
                 for key, value in outputs.items():
                     if isinstance(value, torch.Tensor):
-                        window.add(key, value)
+                        self.window.add(key, value)
                         self.epoch_means.add(key, value)
             state.batch_in_epoch = index + 1
             if not self.accumulation.is_update_step:
@@ -123,19 +130,22 @@ class Loop:
             state.global_step += 1
             for scheduler in each(w.scheduler):
                 scheduler.after_step()
-            if state.global_step % log_every == 0:  # the only per-step host sync
-                self._log_train(window, epoch)
-                window = Means()
+            log_point = state.global_step % log_every == 0
+            if log_point:  # the only per-step host sync
+                self._log_train(epoch)
                 if state.diverged:
                     return
-        if not window.empty():
-            self._log_train(window, epoch)
+            if self.stop_request is not None and self._agree_to_stop(log_point):
+                return  # a whole step is done: a safe point to save and stop
+        if not self.window.empty():
+            self._log_train(epoch)
 
     def end_epoch(self, epoch: int) -> None:
         """Evaluate when due, step epoch-wise schedulers, checkpoint."""
         recipe, state = self.w.recipe, self.state
         means = distributed.reduced_means(self.epoch_means)  # the global batch's, every rank
-        metrics = {f"train_{k}": v for k, v in means.compute().items()}
+        measured = self._train_metrics_row(epoch)
+        metrics = {f"train_{k}": v for k, v in {**means.compute(), **measured}.items()}
         if (self.session.smoke or epoch % recipe.train.eval_every == 0
                 or epoch == recipe.train.epochs):
             metrics.update(self.evaluate_and_report(epoch, metrics))
@@ -156,12 +166,40 @@ class Loop:
         log.info(message)
         self.session.display.message(message)
         if reason.evaluates_test and w.test_loader is not None:
+            state.test_checkpoint = self._load_best_weights()
             row = self.evaluate(Split.TEST)
-            self.session.log(Split.TEST, row, state.global_step, state.epoch)
+            self.session.log(Split.TEST, row, state.global_step, state.epoch,
+                             checkpoint=state.test_checkpoint)
             state.last_eval.update({f"test_{k}": v for k, v in row.items()})
 
+    def _load_best_weights(self) -> str:
+        """Put the best checkpoint's weights in the model for the test split, as the
+        monitor chose them; "last" when there is none (no evaluation, no folder)."""
+        folder = self.session.checkpoint_dir
+        best = folder / checkpoint.BEST if folder is not None else None
+        distributed.barrier()  # rank 0 has finished writing it
+        if self.state.best is None or best is None or not best.exists():
+            return "last"
+        weights = checkpoint.load_file(best)["model"]
+        distributed.unwrap(self.w.model).load_state_dict(weights)
+        return "best"
+
     def stop_reason(self) -> StopReason | None:
-        return stop_reason(self.state, self.w.recipe, self.session.smoke)
+        reason = stop_reason(self.state, self.w.recipe, self.session.smoke)
+        if self._stopping and reason is not StopReason.DIVERGED:
+            return self.stop_request
+        return reason
+
+    def _agree_to_stop(self, synced_point: bool = True) -> bool:
+        """Whether to honour a stop request now. Ranks of a DDP trial must stop at the same
+        step, so they agree only where they meet anyway (log points, epoch ends)."""
+        if not distributed.active():
+            self._stopping = self.stop_request is not None
+        elif synced_point:
+            self._stopping = distributed.any_rank(self.stop_request is not None)
+            if self._stopping and self.stop_request is None:  # asked on another rank
+                self.stop_request = StopReason.INTERRUPTED
+        return self._stopping
 
     # ---- evaluation ------------------------------------------------------------------------
 
@@ -171,7 +209,7 @@ class Loop:
         loader = w.val_loader if flag == Split.VAL else w.test_loader
         row: dict[str, float] = {}
         if loader is not None:
-            metrics = SplitMetrics(list(w.recipe.train.metrics))
+            metrics = self.split_metrics(whole_split=True)
             move = _mover(w.device)
             w.model.eval()
             with torch.no_grad(), distributed.unwrapped(w):  # ranks may have unequal batches
@@ -180,13 +218,21 @@ class Loop:
                         break
                     batch = move(batch)
                     output, loss = w.evaluation_step(batch)
-                    metrics.update(output, batch_targets(batch), loss, batch_size(batch))
+                    predictions, targets = (w.metric_inputs(output, batch)
+                                            if metrics.wants_predictions else (None, None))
+                    metrics.update(predictions, targets, loss, batch_size(batch))
             w.model.train()
             distributed.merge_split(metrics)  # this rank's share -> the whole split's sums
             row = metrics.compute()  # one host sync for the whole split
         with distributed.unwrapped(w):  # runs on every rank; rank 0's values are logged
             row.update({k: float(v) for k, v in (w.custom_evaluation(flag) or {}).items()})
         return row
+
+    def split_metrics(self, whole_split: bool) -> SplitMetrics:
+        """The recipe's metrics, empty: for one evaluation, or for one train epoch."""
+        recipe = self.w.recipe
+        return SplitMetrics(list(recipe.train.metrics), binary_output=recipe.train.binary_output,
+                            recipe=recipe, whole_split=whole_split)
 
     def evaluate_and_report(self, epoch: int, train_metrics: dict[str, float]) -> dict[str, float]:
         """Evaluate on val, log the row, track best and early stopping, ask on_eval to prune."""
@@ -230,17 +276,36 @@ class Loop:
         Saving `last` after an evaluation that was best makes `best` the same file."""
         folder = self.session.checkpoint_dir
         best_too, self.best_pending = self.best_pending, False
-        if folder is None or self.w.model is None:
+        rank_rngs = distributed.gather(rng_state())  # on every rank: a collective under DDP
+        if folder is None or not self.session.saves_checkpoints or self.w.model is None:
             return
+        state = checkpoint.capture(self, rank_rngs)
         if best:
-            checkpoint.save_best(folder, checkpoint.capture(self))
+            checkpoint.save_best(folder, state)
             return
-        checkpoint.save_last(folder, checkpoint.capture(self))
+        checkpoint.save_last(folder, state)
         if best_too:
             checkpoint.link_best(folder)
         self.session.checkpoint_saved(self.state)
 
-    def _log_train(self, window: Means, epoch: int) -> None:
+    def _train_metrics_row(self, epoch: int) -> dict[str, float]:
+        """train.metrics over the epoch's train batches (all ranks), logged as a train row."""
+        if not self.train_metrics.wants_predictions:
+            return {}
+        distributed.merge_split(self.train_metrics)
+        row = self.train_metrics.compute()
+        if row:
+            self.log(Split.TRAIN, row, epoch=epoch)
+        elif not self._warned_untracked:
+            self._warned_untracked = True
+            log.warning("train.metrics are not reported on the train split: this train_step "
+                        "does not call self.track_train_metrics(output, batch)")
+        return row
+
+    _warned_untracked = False
+
+    def _log_train(self, epoch: int) -> None:
+        window, self.window = self.window, Means()
         row = distributed.reduced_means(window).compute()  # equal on all ranks: they stop together
         row["lr"] = next((o.param_groups[0]["lr"] for o in each(self.w.optimizer)), float("nan"))
         self.session.log(Split.TRAIN, row, self.state.global_step, epoch)

@@ -1,44 +1,98 @@
 """Metrics over a whole split, accumulated on the device with one host sync at the end.
 
-Built-ins (names in `model_trainer.recipe.names`): `accuracy` (argmax of the last dim, or
-`output > 0` for binary logits shaped like the targets), `topK_accuracy` (e.g.
-`top5_accuracy`), `mse`, `mae`. A custom metric is a dotted path to a callable
-`(outputs, targets) -> float` called once per evaluation with the outputs and targets
-of the whole split concatenated along dim 0; its row name is the path's last part
-(`mypkg.metrics.f1` -> `val_f1`).
+What a model's predictions mean is decided from their shape and dtype, never guessed
+from their values:
+- class scores shaped `(N, C)` (logits or probabilities: the argmax is the same);
+- integer class indices shaped like the targets;
+- binary outputs shaped like the targets (or `(N, 1)`): floats are logits or
+  probabilities as `train.binary_output` says (there is no way to tell from the numbers);
+  without that setting an accuracy on them is refused.
+A metric that cannot be computed from what the model returns is a `ContractError`
+(exit 2) at the first evaluation, naming the metric, the output and the fix.
+
+Built-ins (names in `model_trainer.recipe.names`): `accuracy`, `topK_accuracy` (e.g.
+`top5_accuracy`), `mse`, `mae`. A dotted path names either a torchmetrics `Metric` (a
+class made with no arguments, or a factory `(recipe) -> Metric`), updated per batch and
+synced over DDP ranks by torchmetrics, or a plain callable `(outputs, targets) -> float`
+called once with the whole split's outputs and targets (val and test only: keeping a
+train epoch's outputs would cost its memory). The row name is the path's last part.
 """
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from model_trainer.errors import ContractError
 from model_trainer.recipe import names
 from model_trainer.recipe.resolve import import_object
 
-SumFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, int]]
+SumFn = Callable[[torch.Tensor, torch.Tensor, str | None], tuple[torch.Tensor, int]]
+BINARY_FIX = ("set train.binary_output to logits (a positive output predicts 1) or to "
+              "probabilities (an output above 0.5 predicts 1)")
 
 
-def _accuracy(output: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-    if output.dim() == targets.dim() + 1:
-        predicted = output.argmax(dim=-1)
-    else:  # binary logits shaped like the targets
-        predicted = (output > 0).to(targets.dtype)
-    return (predicted == targets).sum(), targets.numel()
+def _describe(tensor: torch.Tensor) -> str:
+    return f"{str(tensor.dtype).removeprefix('torch.')} shaped {list(tensor.shape)}"
 
 
-def _top_k(k: int) -> SumFn:
-    def top_k_accuracy(output: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+def _labels(name: str, output: torch.Tensor, targets: torch.Tensor,
+            binary: str | None) -> torch.Tensor:
+    """Predicted class indices, shaped like the targets."""
+    if output.dim() == targets.dim() + 1 and output.shape[:-1] == targets.shape:
+        if output.shape[-1] > 1:
+            return output.argmax(dim=-1)  # class scores
+        output = output.squeeze(-1)  # (N, 1): one binary output per sample
+    if output.shape != targets.shape:
+        raise ContractError(f"metric '{name}': the model's output ({_describe(output)}) does "
+                            f"not fit the targets ({_describe(targets)}); return class "
+                            "scores shaped (N, C), class indices shaped like the targets, "
+                            "or override ModelWrapper.metric_inputs")
+    if not output.is_floating_point():
+        return output  # class indices (or booleans)
+    if binary == "logits":
+        return (output > 0).long()
+    if binary == "probabilities":
+        return (output > 0.5).long()
+    raise ContractError(f"metric '{name}': the model returns floats shaped like the targets "
+                        f"({_describe(output)}): binary logits or probabilities? {BINARY_FIX}; "
+                        "or return class indices (an integer tensor)")
+
+
+def _accuracy(name: str) -> SumFn:
+    def accuracy(output: torch.Tensor, targets: torch.Tensor,
+                 binary: str | None) -> tuple[torch.Tensor, int]:
+        predicted = _labels(name, output, targets, binary)
+        return (predicted == targets).sum(), targets.numel()
+
+    return accuracy
+
+
+def _top_k(name: str, k: int) -> SumFn:
+    def top_k_accuracy(output: torch.Tensor, targets: torch.Tensor,
+                       binary: str | None) -> tuple[torch.Tensor, int]:
+        if not (output.is_floating_point() and output.dim() == targets.dim() + 1
+                and output.shape[:-1] == targets.shape and output.shape[-1] > 1):
+            raise ContractError(f"metric '{name}': needs class scores shaped (N, C) for "
+                                f"targets {_describe(targets)}, got {_describe(output)}; "
+                                "remove it from train.metrics or return the scores")
         top = output.topk(min(k, output.shape[-1]), dim=-1).indices
         return (top == targets.unsqueeze(-1)).any(dim=-1).sum(), targets.numel()
 
     return top_k_accuracy
 
 
-def _error(power: int) -> SumFn:
-    def error(output: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+def _error(name: str, power: int) -> SumFn:
+    def error(output: torch.Tensor, targets: torch.Tensor,
+              binary: str | None) -> tuple[torch.Tensor, int]:
+        if output.numel() != targets.numel():
+            raise ContractError(f"metric '{name}': the output ({_describe(output)}) and the "
+                                f"targets ({_describe(targets)}) hold different numbers of "
+                                "values")
         diff = output.float() - targets.float().reshape(output.shape)
         return diff.abs().pow(power).sum(), diff.numel()
 
@@ -49,8 +103,41 @@ def builtin_metric(name: str) -> SumFn:
     """(sum, count) function of a built-in metric name."""
     k = names.top_k(name)
     if k is not None:
-        return _top_k(k)
-    return {"accuracy": _accuracy, "mse": _error(2), "mae": _error(1)}[name]
+        return _top_k(name, k)
+    return {"accuracy": _accuracy, "mse": lambda n: _error(n, 2),
+            "mae": lambda n: _error(n, 1)}[name](name)
+
+
+def is_torchmetric(obj: Any) -> bool:
+    """A torchmetrics Metric (or its class)? Asked without importing torchmetrics, which
+    only user code that names one loads (its import costs a second)."""
+    torchmetrics = sys.modules.get("torchmetrics")
+    if torchmetrics is None:
+        return False
+    return (isinstance(obj, torchmetrics.Metric)
+            or (isinstance(obj, type) and issubclass(obj, torchmetrics.Metric)))
+
+
+def custom_metric(path: str, recipe: Any = None) -> Any:
+    """A dotted path -> a torchmetrics Metric (made from its class or factory) or a plain
+    `(outputs, targets) -> float` callable."""
+    target = import_object(path)
+    if is_torchmetric(target):
+        return target() if isinstance(target, type) else target.clone()
+    try:
+        required = [p for p in inspect.signature(target).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                             p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return target
+    if len(required) == 1:  # a factory (recipe) -> Metric
+        made = target(recipe)
+        if not is_torchmetric(made) or isinstance(made, type):
+            raise ContractError(f"train.metrics: '{path}' takes one argument, so it is a "
+                                f"factory (recipe) -> torchmetrics.Metric, but it returned "
+                                f"{type(made).__name__}")
+        return made
+    return target
 
 
 class Means:
@@ -95,33 +182,77 @@ class Means:
 
 
 class SplitMetrics:
-    """Loss and the recipe's metrics over one pass of a split."""
+    """Loss and the recipe's metrics over one pass of a split (or one train epoch)."""
 
-    def __init__(self, metric_names: list[str]):
+    def __init__(self, metric_names: list[str], *, binary_output: str | None = None,
+                 recipe: Any = None, whole_split: bool = True):
+        self.binary_output = binary_output
         self.builtins = {n: builtin_metric(n) for n in metric_names if names.is_builtin_metric(n)}
-        self.custom = {n.rsplit(".", 1)[-1]: import_object(n) for n in metric_names
-                       if not names.is_builtin_metric(n)}
+        custom = {n.rsplit(".", 1)[-1]: custom_metric(n, recipe) for n in metric_names
+                  if not names.is_builtin_metric(n)}
+        self.metrics = {k: m for k, m in custom.items() if is_torchmetric(m)}
+        # plain callables need the whole split's outputs: kept for val and test only
+        self.callables = {k: f for k, f in custom.items()
+                          if not is_torchmetric(f) and whole_split}
         self.means = Means()
         self.outputs: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
 
+    @property
+    def wants_predictions(self) -> bool:
+        return bool(self.builtins or self.metrics or self.callables)
+
     def update(self, output: Any, targets: Any, loss: torch.Tensor | None, size: int) -> None:
         if loss is not None:
             self.means.add("loss", loss.float(), size)
-        if not (isinstance(output, torch.Tensor) and isinstance(targets, torch.Tensor)):
+        if not self.wants_predictions:
             return
+        self._check(output, targets)
         output = output.detach()
         for name, fn in self.builtins.items():
-            total, count = fn(output, targets)
+            total, count = fn(output, targets, self.binary_output)
             self.means.add_sum(name, total, count)
-        if self.custom:
+        for name, metric in self.metrics.items():
+            if metric.device != output.device:
+                metric.to(output.device)
+            try:
+                metric.update(output, targets)
+            except (RuntimeError, ValueError, TypeError) as exc:
+                raise ContractError(f"metric '{name}' cannot use the model's output "
+                                    f"({_describe(output)}) and the targets "
+                                    f"({_describe(targets)}): {exc}") from exc
+        if self.callables:
             self.outputs.append(output)
             self.targets.append(targets.detach())
 
+    def _check(self, output: Any, targets: Any) -> None:
+        wanted = ", ".join([*self.builtins, *self.metrics, *self.callables])
+        if not isinstance(output, torch.Tensor):
+            kind = (f"a dict with keys {', '.join(map(str, output))}"
+                    if isinstance(output, dict) else type(output).__name__)
+            raise ContractError(f"train.metrics ({wanted}): the predictions are {kind}, not a "
+                                "tensor; return a tensor from evaluation_step, name the dict "
+                                "entry preds/logits/y_pred, or override "
+                                "ModelWrapper.metric_inputs(output, batch)")
+        if not isinstance(targets, torch.Tensor):
+            raise ContractError(f"train.metrics ({wanted}): the batch has no targets (a dict "
+                                "batch names them labels, targets, target or y; a tuple batch "
+                                "ends with them), or override ModelWrapper.metric_inputs")
+
     def compute(self) -> dict[str, float]:
         row = self.means.compute()
-        if self.custom and self.outputs:
+        for name, metric in self.metrics.items():
+            if metric.update_count:
+                row[name] = _scalar(name, metric.compute())
+        if self.callables and self.outputs:
             outputs, targets = torch.cat(self.outputs), torch.cat(self.targets)
-            for name, fn in self.custom.items():
-                row[name] = float(fn(outputs, targets))
+            for name, fn in self.callables.items():
+                row[name] = _scalar(name, fn(outputs, targets))
         return row
+
+
+def _scalar(name: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise ContractError(f"metric '{name}' returned a tensor shaped {list(value.shape)}, "
+                            "not one number; configure it to reduce (e.g. average='macro')")
+    return float(value)

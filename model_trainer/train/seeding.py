@@ -2,7 +2,10 @@
 
 Every epoch starts from a seed derived from (seed, epoch): the data order, dropout masks
 and worker seeds of epoch k therefore do not depend on what ran before it, which is what
-makes a resume from an epoch-boundary checkpoint match an uninterrupted run. RNG states
+makes a resume from an epoch-boundary checkpoint match an uninterrupted run. Under DDP
+each rank adds its rank to the streams it owns (dropout, augmentation in its loader
+workers), so ranks do not repeat each other's masks; the data order stays one global
+order that the ranks share out, and rank 0's streams are a single process's. RNG states
 are stored as tensors and plain types so checkpoints load with `weights_only=True`.
 """
 
@@ -15,9 +18,9 @@ import numpy as np
 import torch
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """A 63-bit seed for one epoch; distinct epochs and seeds give distinct streams."""
-    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**63 - 1)
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """A 63-bit seed for one epoch of one rank; distinct triples give distinct streams."""
+    return (seed * 1_000_003 + epoch * 7_919 + 17 + rank * 104_729) % (2**63 - 1)
 
 
 def seed_everything(seed: int) -> None:
@@ -27,10 +30,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def seed_epoch(loader: Any, seed: int, epoch: int) -> None:
-    """Re-seed the global RNGs and the loader's own generator(s) for `epoch`."""
+def seed_epoch(loader: Any, seed: int, epoch: int, rank: int = 0) -> None:
+    """Re-seed this rank's global RNGs and the loader's own generator(s) (the data order,
+    the same on every rank) for `epoch`."""
+    seed_everything(epoch_seed(seed, epoch, rank))
     value = epoch_seed(seed, epoch)
-    seed_everything(value)
     for owner in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None),
                   getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
         generator = getattr(owner, "generator", None)
@@ -47,6 +51,21 @@ def seed_worker(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
+
+
+class RankWorkerSeed:
+    """A `worker_init_fn` for rank > 0 of a DDP trial: the workers' torch, numpy and
+    python streams move by the rank (torch derives them from the loader's generator,
+    which every rank shares), then the user's own init function runs."""
+
+    def __init__(self, rank: int, user_init: Any):
+        self.rank, self.user_init = rank, user_init
+
+    def __call__(self, worker_id: int) -> None:
+        torch.manual_seed((torch.initial_seed() + self.rank * 104_729) % 2**63)
+        seed_worker(worker_id)
+        if self.user_init is not None and self.user_init is not seed_worker:
+            self.user_init(worker_id)
 
 
 def loader_generator(seed: int) -> torch.Generator:

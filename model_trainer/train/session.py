@@ -34,18 +34,16 @@ class Display:
 
 
 class Session:
-    """A session without a trial folder: nothing is written, nothing is shown."""
+    """A session that writes nothing and shows nothing. With `checkpoint_dir` it may read
+    the trial's checkpoints (the other ranks of a DDP trial test at the best one)."""
 
     smoke: bool = False  # a smoke run: a couple of batches per split, one epoch
     on_eval: OnEval | None = None  # the study's pruner, asked after each evaluation
+    saves_checkpoints: bool = False  # rank 0 of a trial saves them
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoint_dir: Path | None = None) -> None:
         self.display = Display()
-
-    @property
-    def checkpoint_dir(self) -> Path | None:
-        """Where checkpoints go; None: the run keeps none."""
-        return None
+        self.checkpoint_dir = checkpoint_dir  # where the trial's checkpoints are
 
     def log(self, split: str, metrics: dict[str, float], step: int, epoch: int,
             **extra: Any) -> None:

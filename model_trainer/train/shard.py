@@ -27,6 +27,7 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from model_trainer.errors import ShardError
+from model_trainer.train.seeding import RankWorkerSeed
 
 log = logging.getLogger("model_trainer.train")
 
@@ -82,7 +83,9 @@ def shard_loader(loader: Any, flag: str, rank: int, world: int) -> Any:
     options: dict[str, Any] = {
         "batch_sampler": batch_sampler, "num_workers": loader.num_workers,
         "collate_fn": loader.collate_fn, "pin_memory": loader.pin_memory,
-        "timeout": loader.timeout, "worker_init_fn": loader.worker_init_fn,
+        "timeout": loader.timeout,
+        "worker_init_fn": RankWorkerSeed(rank, loader.worker_init_fn) if rank else
+        loader.worker_init_fn,
         "multiprocessing_context": loader.multiprocessing_context,
         "generator": loader.generator, "persistent_workers": loader.persistent_workers,
     }

@@ -22,6 +22,7 @@ class TrainState:
     diverged: bool = False  # a non-finite training loss was seen
     pruned: bool = False  # on_eval asked to stop (study pruning)
     stop_reason: str | None = None
+    test_checkpoint: str | None = None  # "best" or "last": the weights the test split saw
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

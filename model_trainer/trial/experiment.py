@@ -22,6 +22,7 @@ from model_trainer.errors import (
     Diverged,
     Interrupted,
     MTrainError,
+    Terminated,
     TrainingError,
     UserError,
     rebuild,
@@ -51,12 +52,17 @@ class TrialResult:
     best: dict[str, Any] | None
     final_metrics: dict[str, float]  # the last evaluation row, full names (val_loss, ...)
     skipped: bool = False  # already finished: nothing was run
+    test_checkpoint: str | None = None  # "best" or "last": the weights the test row saw
 
     def summary(self) -> str:
         what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
         metrics = " ".join(f"{k}={v:.4g}" for k, v in self.final_metrics.items())
-        return (f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}\n"
-                f"  {self.trial_dir}")
+        line = f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}"
+        if self.test_checkpoint == "best" and self.best:
+            line += f" (test at the best checkpoint, epoch {self.best.get('epoch')})"
+        elif self.test_checkpoint:
+            line += f" (test at the {self.test_checkpoint} checkpoint)"
+        return f"{line}\n  {self.trial_dir}"
 
 
 def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
@@ -88,7 +94,8 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
         log.info("%s is already %s (%s); skipped", trial_id, status.state, status.stop_reason)
         rows = last_row(folder / METRICS, Split.VAL) | last_row(folder / METRICS, Split.TEST)
         return TrialResult(trial_id, folder, status.state, status.stop_reason,
-                           status.epochs_done, status.best, rows, skipped=True)
+                           status.epochs_done, status.best, rows, skipped=True,
+                           test_checkpoint=status.test_checkpoint)
     return _run(recipe, trial_id, folder, display, on_eval, study_info, smoke=False)
 
 
@@ -116,11 +123,14 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
         status.save(folder)
         raise
     if outcome.interrupted:
-        status.finish(TrialState.INTERRUPTED, StopReason.INTERRUPTED, outcome.state)
+        status.finish(TrialState.INTERRUPTED, outcome.interrupted,
+                      outcome.state if outcome.saved else None)
         status.save(folder)
-        saved = "; state saved" if outcome.saved else ""
-        raise Interrupted(f"interrupted{saved} in {folder}; run the same command again to "
-                          "continue")
+        saved = ("state saved at step {}".format(outcome.state["global_step"]) if outcome.saved
+                 else "the last checkpoint stands")
+        error = Terminated if outcome.interrupted is StopReason.TERMINATED else Interrupted
+        raise error(f"{outcome.interrupted} ({saved}) in {folder}; run the same command again "
+                    "to continue")
     if outcome.error is not None:
         status.finish(TrialState.FAILED, None, outcome.state, outcome.error)
         status.save(folder)
@@ -138,7 +148,7 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     status.finish(state, reason, final)
     status.save(folder)
     return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
-                       dict(final["last_eval"]), skipped=False)
+                       dict(final["last_eval"]), test_checkpoint=final.get("test_checkpoint"))
 
 
 def _error(error: ErrorRecord, folder: Path) -> MTrainError:

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.errors import DistributedError
+from model_trainer.trial.signals import REASONS, handled
 from model_trainer.trial.status import ErrorRecord
+from model_trainer.vocabulary import StopReason
 
 START_METHOD = "forkserver"  # a clean server (no threads, no CUDA) that forks ranks quickly
 PRELOAD = ["torch", "torch._dynamo", "model_trainer.trial.rank"]  # seconds each rank skips
@@ -46,8 +48,8 @@ class RankOutcome:
 
     rank: int
     state: dict[str, Any] | None  # the loop's TrainState as a dict; None: it never started
-    interrupted: bool = False
-    saved: bool = False  # the interrupted rank saved a checkpoint first
+    interrupted: StopReason | None = None  # stopped by Ctrl-C or SIGTERM
+    saved: bool = False  # the interrupted rank saved a checkpoint where it stopped
     error: ErrorRecord | None = None
 
 
@@ -113,17 +115,24 @@ def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> R
                                                        str(outbox), dict(os.environ)),
                                      nprocs=world, join=False, start_method=START_METHOD)
     failure: Exception | None = None
-    interrupted = False
+    stopped: list[StopReason] = []
+
+    def relay(reason: StopReason) -> None:  # the ranks stop at their next safe point
+        stopped.append(reason)
+        _signal(context.processes, SIGNALS[reason])
+
     try:
         try:
-            while not context.join(timeout=0.2, grace_period=GRACE_S):
-                pass
-        except KeyboardInterrupt:
-            interrupted = True
-            _interrupt(context.processes)
+            with handled(relay):
+                while not context.join(timeout=0.2, grace_period=GRACE_S):
+                    pass
+        except KeyboardInterrupt:  # no handler (not the main thread): Ctrl-C arrived here
+            stopped.append(StopReason.INTERRUPTED)
+            _signal(context.processes, signal.SIGINT)
+            _wait(context.processes)
         except (mp.ProcessExitedException, mp.ProcessRaisedException) as exc:
             failure = exc
-        return _combine(_outcomes(outbox), failure, interrupted)
+        return _combine(_outcomes(outbox), failure, stopped[0] if stopped else None)
     finally:
         for process in context.processes:
             if process.is_alive():
@@ -152,7 +161,7 @@ def _rank_main(rank: int, world: int, port: int, launcher: int, threads: int, bl
                outbox: str, environ: dict[str, str]) -> None:
     """A rank: die with the launcher, train, leave a record of how it ended, exit at once."""
     _die_with_parent(launcher)
-    signal.signal(signal.SIGINT, _interrupt_once)  # Ctrl-C and the launcher's relay: one stop
+    os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the launcher only, which relays it once
     os.environ.clear()  # the launcher's environment now (CUDA_VISIBLE_DEVICES from Ray), not
     os.environ.update(environ)  # the one the forkserver started with
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
@@ -185,12 +194,13 @@ def _outcomes(outbox: Path) -> dict[int, RankOutcome]:
 
 
 def _combine(outcomes: dict[int, RankOutcome], died: Exception | None,
-             interrupted: bool) -> RankOutcome:
+             stopped: StopReason | None) -> RankOutcome:
     """The trial's outcome from its ranks': interrupted if any was; else the first error
     (by time: the others fail because it left), with rank 0's loop state; else rank 0's."""
     zero = outcomes.get(0, RankOutcome(0, None))
-    if interrupted or any(o.interrupted for o in outcomes.values()):
-        return replace(zero, interrupted=True, error=None)
+    reason = stopped or next((o.interrupted for o in outcomes.values() if o.interrupted), None)
+    if reason is not None:
+        return replace(zero, interrupted=reason, error=None)
     errors = [o for o in outcomes.values() if o.error is not None]
     if errors:
         first = min(errors, key=lambda o: o.error.time)
@@ -208,19 +218,21 @@ def _combine(outcomes: dict[int, RankOutcome], died: Exception | None,
     return zero
 
 
-def _interrupt(processes: list[Any]) -> None:
-    """Ctrl-C (or a cancelled study task): pass SIGINT on and give rank 0 time to save."""
+SIGNALS = {reason: signum for signum, reason in REASONS.items()}
+
+
+def _signal(processes: list[Any], signum: int) -> None:
     for process in processes:
         if process.is_alive():
-            os.kill(process.pid, signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signum)
+
+
+def _wait(processes: list[Any]) -> None:
+    """Give the ranks time to reach a safe point and save."""
     deadline = time.monotonic() + INTERRUPT_GRACE_S
     for process in processes:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
-
-
-def _interrupt_once(signum: int, frame: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second SIGINT must not cut the save short
-    raise KeyboardInterrupt
 
 
 def _die_with_parent(launcher: int) -> None:

@@ -7,6 +7,7 @@ shape of result. Rank 0 alone writes files and shows progress.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,10 @@ from model_trainer.trial.launch import RankOutcome
 from model_trainer.trial.progress import make_display
 from model_trainer.trial.rerun import write_recipe
 from model_trainer.trial.session import TrialSession
+from model_trainer.trial.signals import graceful_stop, reason_of
 from model_trainer.trial.status import ErrorRecord, TrialStatus
 from model_trainer.vocabulary import StopReason
+from model_trainer.wrapper import ModelWrapper
 
 log = logging.getLogger("model_trainer.train")
 
@@ -62,16 +65,18 @@ def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> RankOut
             resume(wrapper.loop, job.folder, main)
         session.display.start(recipe.name, recipe.train.epochs, wrapper.steps_per_epoch(),
                               wrapper.state.epoch)
-        wrapper.fit()
-        if wrapper.state.stop_reason is None:  # a custom fit() that did not name one
+        builtin_loop = type(wrapper).fit is ModelWrapper.fit  # a custom fit() cannot pause
+        with graceful_stop(wrapper.loop) if builtin_loop else contextlib.nullcontext():
+            wrapper.fit()
+        reason = wrapper.state.stop_reason
+        if reason in (StopReason.INTERRUPTED, StopReason.TERMINATED):
+            return RankOutcome(rank, wrapper.state.to_dict(), interrupted=reason, saved=main)
+        if reason is None:  # a custom fit() that did not name one
             wrapper.state.stop_reason = stop_reason(wrapper.state, recipe, job.smoke) or \
                 StopReason.EPOCHS_REACHED
         return RankOutcome(rank, wrapper.state.to_dict())
-    except KeyboardInterrupt:
-        saved = wrapper is not None and wrapper.model is not None
-        if saved:
-            wrapper.loop.save_checkpoint()  # rank 0 only: the others have no folder
-        return RankOutcome(rank, _state(wrapper), interrupted=True, saved=saved and main)
+    except KeyboardInterrupt as interrupt:  # at once: the last checkpoint stands
+        return RankOutcome(rank, _state(wrapper), interrupted=reason_of(interrupt))
     except BaseException as exc:  # SystemExit too: a hook calling sys.exit() is a failure
         return RankOutcome(rank, _state(wrapper), error=ErrorRecord.of(exc))
     finally:
@@ -81,7 +86,7 @@ def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> RankOut
 
 def _session(job: RankJob, main: bool) -> Session:
     if not main:
-        session = Session()
+        session = Session(job.folder / CHECKPOINTS)
         session.smoke = job.smoke
         return session
     recipe = job.recipe
@@ -98,13 +103,13 @@ def resume(loop: Loop, folder: Path, main: bool = True) -> None:
     """Continue from the newest loadable checkpoint; metrics rows after it are dropped.
 
     Every rank loads the same file (rank 0's state, unwrapped); only rank 0 edits files."""
-    state = checkpoint.load_latest(folder / CHECKPOINTS)
-    if state is None:
+    restored = checkpoint.resume(loop, folder / CHECKPOINTS, distributed.rank(),
+                                 distributed.world_size())
+    if restored is None:
         if main:
             truncate_rows(folder / METRICS, -1)  # nothing was saved: start over, cleanly
             log.warning("%s: no checkpoint to resume from; training from the start", folder)
         return
-    checkpoint.restore(loop, state)
     loop.state.stop_reason = None
     if not main:
         return

@@ -17,18 +17,16 @@ from model_trainer.trial.status import TrialStatus
 
 
 class TrialSession(Session):
+    saves_checkpoints = True
+
     def __init__(self, folder: Path, status: TrialStatus, *, display: Display,
                  on_eval: OnEval | None = None, smoke: bool = False, tensorboard: bool = False):
-        super().__init__()
+        super().__init__(folder / CHECKPOINTS)
         self.folder, self.status, self.display = folder, status, display
         self.on_eval, self.smoke = on_eval, smoke
         self.metrics = MetricsWriter(folder / METRICS)
         self._tensorboard_dir = folder / TENSORBOARD if tensorboard else None
         self._writer: Any = None
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.folder / CHECKPOINTS
 
     def log(self, split: str, metrics: dict[str, float], step: int, epoch: int,
             **extra: Any) -> None:

@@ -90,6 +90,7 @@ class TrialStatus:
     epochs_done: int = 0
     global_step: int = 0
     best: dict[str, Any] | None = None
+    test_checkpoint: str | None = None  # "best" or "last": the weights of the test row
     error: dict[str, Any] | None = None  # ErrorRecord.to_json()
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
@@ -116,6 +117,7 @@ class TrialStatus:
         self.epochs_done = int(loop_state["epoch"])
         self.global_step = int(loop_state["global_step"])
         self.best = loop_state["best"]
+        self.test_checkpoint = loop_state.get("test_checkpoint")
 
     def finish(self, state: TrialState, reason: str | None, loop_state: dict[str, Any] | None,
                error: ErrorRecord | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
-from tests.files import status
+from tests.files import rows, status
 from tests.train.tiny import RECIPE
 
 runner = CliRunner()
@@ -51,6 +52,59 @@ def test_smoke_writes_nothing(recipe, tmp_path):
     result = runner.invoke(app, ["run", str(recipe), "--smoke"])
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "runs").exists()
+
+
+def _rows_without_time(runs: Path) -> list[dict]:
+    trial = next(runs.rglob("status.json")).parent
+    return [{k: v for k, v in row.items() if k != "time"} for row in rows(trial)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_epoch_saves_and_the_rerun_equals_an_uninterrupted_run(recipe, tmp_path,
+                                                                           signum, code):
+    """Ctrl-C or SIGTERM at a random step inside an epoch, sent by this test to a real
+    `mtrain run`: exit 130 or 143, then a rerun ends with every row an uninterrupted run
+    writes (bit for bit on CPU: data order, RNG streams, the accumulation state)."""
+    args = ["train.epochs=3", "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160",
+            "train.log_every=1", "train.grad_accum=2", "model.args.dropout=0.3"]
+    cmd = [sys.executable, "-m", "model_trainer", "run", str(recipe), *args]
+    env = {**os.environ, "TINY_SLEEP": "0.03"}
+    clean = subprocess.run([*cmd, f"output_dir={tmp_path / 'clean'}"], cwd=ROOT,
+                           env={**env, "TINY_SLEEP": "0"}, capture_output=True, text=True,
+                           timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    at = random.Random(signum).choice([6, 7, 8])  # optimizer steps; epoch 2 holds steps 6-10
+    proc = subprocess.Popen([*cmd, f"output_dir={tmp_path / 'cut'}"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = [r["step"] for r in _rows_or_none(tmp_path / "cut") if r["split"] == "train"]
+        if done and max(done) >= at:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == code, output
+    assert "Traceback" not in output
+    trial = next((tmp_path / "cut").rglob("status.json")).parent
+    left = status(trial)
+    assert left["state"] == "interrupted" and left["global_step"] >= at
+    rerun = subprocess.run([*cmd, f"output_dir={tmp_path / 'cut'}"], cwd=ROOT,
+                           env={**env, "TINY_SLEEP": "0"}, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _rows_without_time(tmp_path / "cut") == _rows_without_time(tmp_path / "clean")
+
+
+def _rows_or_none(runs: Path) -> list[dict]:
+    found = list(runs.rglob("metrics.jsonl"))
+    if not found:
+        return []
+    try:
+        return rows(found[0].parent)
+    except ValueError:  # a line being written
+        return []
 
 
 @pytest.mark.slow

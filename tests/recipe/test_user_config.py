@@ -45,6 +45,24 @@ def test_frozen_recipe_cannot_change(base):
         recipe.model.args.hidden = 3
 
 
+def test_the_freeze_is_deep_and_the_trial_id_is_computed_once(base):
+    """Lists and mappings inside a frozen recipe are read-only too: nothing can move the
+    experiment away from the id it runs under."""
+    loaded = load_recipe_text(base, ["train.metrics=[accuracy]",
+                                     "train.optimizer.args={betas: [0.9, 0.99]}"])
+    before = loaded.trial_id
+    recipe = loaded.recipe
+    recipe.model.args.num_classes = 10
+    recipe.freeze()
+    for change in (lambda: recipe.train.metrics.append("mse"),
+                   lambda: recipe.train.optimizer.args.update(eps=1.0),
+                   lambda: recipe.train.optimizer.args["betas"].__setitem__(0, 0.5),
+                   lambda: recipe.train.optimizer.args.pop("betas")):
+        with pytest.raises(TypeError, match="recipe is frozen"):
+            change()
+    assert loaded.trial_id == before and recipe.train.optimizer.args["betas"] == [0.9, 0.99]
+
+
 def test_config_reads_as_attributes_and_items(base):
     recipe = load_recipe_text(base).recipe
     assert recipe["train"]["batch_size"] == recipe.train.batch_size == 4

@@ -53,3 +53,21 @@ def test_tpe_learns_from_told_values():
     late = sorted(abs(x - 1.0) for x in xs[-20:])
     assert late[len(late) // 2] < 1.0  # uniform draws on [-3, 3] would give about 1.6
     assert all(math.isfinite(x) for x in xs)
+
+
+def test_random_and_tpe_never_hand_out_one_configuration_twice():
+    space = {"a": {"choice": [1, 2]}, "b": {"choice": ["x", "y"]}}  # 4 configurations
+    for sampler in ("random", "tpe"):
+        source = ConfigSource(sampler, dims(space), 0, "min", {}, {})
+        assert source.total(10) == 4  # the space holds 4, whatever `trials` asks
+        drawn = [source.params_for(i) for i in range(4)]
+        assert len({tuple(sorted(p.items())) for p in drawn}) == 4, sampler
+        assert source.params_for(4) is None  # nothing new is left
+
+
+def test_a_rerun_does_not_hand_out_a_configuration_it_already_has():
+    space = {"a": {"choice": [1, 2, 3]}}
+    known = {0: {"a": 1}, 1: {"a": 2}}
+    source = ConfigSource("random", dims(space), 3, "min", known, {0: 0.1, 1: 0.2})
+    assert source.params_for(2) == {"a": 3}
+    assert source.params_for(3) is None

@@ -62,6 +62,7 @@ def test_raising_trials_adds_only_new_configurations(tmp_path):
     extra_space = "  sampler: random\n  trials: {n}\n"
     path = tmp_path / "study.yaml"
     text = RECIPE.format(out=tmp_path / "runs").replace("  seeds: [0, 1]\n", "  seeds: [0]\n")
+    text = text.replace("{choice: [2, 4]}", "{int: [2, 9]}")
     path.write_text(text + extra_space.format(n=2))
     assert runner.invoke(app, ["run", str(path)]).exit_code == 0
     first = trials_of(tmp_path)
@@ -72,6 +73,23 @@ def test_raising_trials_adds_only_new_configurations(tmp_path):
     assert len(trials) == 3 and [t["number"] for t in trials] == [0, 1, 2]
     assert trials[:2] == first
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials)
+
+
+def test_a_random_study_never_runs_a_configuration_twice_and_says_the_space_is_small(tmp_path):
+    path = tmp_path / "study.yaml"
+    text = RECIPE.format(out=tmp_path / "runs").replace("  seeds: [0, 1]\n", "  seeds: [0]\n")
+    path.write_text(text + "  sampler: random\n  trials: 10\n")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "holds only 2 distinct configurations" in result.output
+    trials = trials_of(tmp_path)
+    assert sorted(t["params"]["model.args.hidden"] for t in trials) == [2, 4]
+    assert "2 completed" in result.output
+    analyzed = runner.invoke(app, ["analyze", str(tmp_path / "runs"), "--no-plots"])
+    assert analyzed.exit_code == 0, analyzed.output
+    import pandas as pd
+
+    assert len(pd.read_csv(tmp_path / "runs" / "analysis" / "trials.csv")) == 2
 
 
 def test_changing_the_base_recipe_makes_another_study_folder(tmp_path):

@@ -61,3 +61,38 @@ class SyncCheckGAN(GANWrapper):
         row["change"] = float((flat - self.initial).abs().max())
         row["world"] = float(dist.get_world_size() if dist.is_initialized() else 1)
         return row
+
+
+class NoisyData(torch.utils.data.Dataset):
+    """The tiny data, with the last feature drawn by the loader worker's torch RNG."""
+
+    def __init__(self, n: int):
+        from tests.train.tiny import tensors
+
+        self.x, self.y = tensors(n)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        x = self.x[index].clone()
+        x[-1] = torch.rand(())
+        return {"x": x, "labels": self.y[index]}
+
+
+class StreamRecorder(TinyWrapper):
+    """Writes each rank's first dropout mask and its worker-drawn noise to
+    `<MTRAIN_TEST_OUT>/rank<r>.pt`, to compare the ranks' random streams."""
+
+    def make_dataloader(self, flag: str) -> Any:
+        from model_trainer import make_loader
+
+        return None if flag == "test" else make_loader(NoisyData(64), self.recipe, flag)
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        self.noise = getattr(self, "noise", []) + batch["x"][:, -1].tolist()
+        if not hasattr(self, "mask"):
+            self.mask = torch.nn.functional.dropout(torch.ones(32), 0.5)
+        torch.save({"mask": self.mask, "noise": self.noise},
+                   Path(os.environ["MTRAIN_TEST_OUT"], f"rank{_rank()}-{os.getpid()}.pt"))
+        return super().train_step(batch)

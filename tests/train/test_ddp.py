@@ -154,9 +154,29 @@ def test_a_user_mistake_on_one_rank_stays_that_mistake_with_exit_code_2(tmp_path
 
 
 @pytest.mark.slow
+def test_ranks_draw_their_own_dropout_masks_and_worker_streams(tmp_path, monkeypatch):
+    """Rank 1 must not repeat rank 0's dropout mask or its loader worker's draws; rank 0's
+    streams are a single process's (so ddp with one rank changes nothing)."""
+    streams = {}
+    for label, extra in (("single", ()), ("ddp", DDP)):
+        out = tmp_path / label
+        out.mkdir()
+        monkeypatch.setenv("MTRAIN_TEST_OUT", str(out))
+        run(load(tmp_path / f"runs-{label}", "wrapper=tests.train.ddp_user.StreamRecorder",
+                 "train.epochs=1", "data.num_workers=1", *extra))
+        streams[label] = {p.name.split("-")[0]: torch.load(p) for p in out.iterdir()}
+    single, ddp = streams["single"]["rank0"], streams["ddp"]
+    assert not torch.equal(ddp["rank0"]["mask"], ddp["rank1"]["mask"])
+    assert torch.equal(ddp["rank0"]["mask"], single["mask"])
+    first0, first1 = ddp["rank0"]["noise"], ddp["rank1"]["noise"]
+    assert first0 != first1[:len(first0)]
+    assert first0 == single["noise"][:len(first0)]  # the k-th draw of the same worker stream
+
+
+@pytest.mark.slow
 def test_the_digits_ddp_recipe_trains(tmp_path):
     loaded = load_recipe("recipes/digits_ddp.yaml", [f"output_dir={tmp_path}", "device=cpu",
-                                                     "train.epochs=2", "train.progress=off"])
+                                                     "train.epochs=3", "train.progress=off"])
     result = run(loaded)
     assert result.state == "completed" and result.final_metrics["val_accuracy"] > 0.8
     assert "num_classes: 10" in (result.trial_dir / "recipe.yaml").read_text()

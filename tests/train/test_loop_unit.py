@@ -16,7 +16,7 @@ class FakeWrapper:
     """What the loop touches, nothing more: a recipe, loaders, a model and three hooks."""
 
     def __init__(self, *overrides: str, batches: int = 4, val_losses=(), train_loss=1.0):
-        self.recipe = load_recipe_text(RECIPE, ["device=cpu", *overrides]).recipe
+        self.recipe = load_recipe_text(RECIPE, ["device=cpu", "train.metrics=[]", *overrides]).recipe
         self.device = torch.device("cpu")
         self.model = torch.nn.Identity()
         self.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)

@@ -1,35 +1,126 @@
-"""Whole-split metrics: equal to a hand count however the split is batched."""
+"""Whole-split metrics from every output convention, checked against scikit-learn."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from sklearn.metrics import (
+    accuracy_score,
+    mean_absolute_error,
+    mean_squared_error,
+    top_k_accuracy_score,
+)
 
+from model_trainer.errors import ContractError
 from model_trainer.train.metrics import Means, SplitMetrics
+
+N, C = 101, 4
+GEN = torch.Generator().manual_seed(7)
+LOGITS = torch.randn(N, C, generator=GEN)
+TARGETS = torch.randint(0, C, (N,), generator=GEN)
+BINARY_TARGETS = torch.randint(0, 2, (N,), generator=GEN)
 
 
 def custom_median_error(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     return float((outputs.flatten() - targets).abs().median())
 
 
-def _batches(outputs, targets, size):
+def evaluate(names, outputs, targets, size=10, binary=None) -> dict[str, float]:
+    """Feed the split in batches of `size`, as an evaluation does."""
+    metrics = SplitMetrics(names, binary_output=binary)
     for start in range(0, len(targets), size):
-        yield outputs[start:start + size], targets[start:start + size]
+        metrics.update(outputs[start:start + size], targets[start:start + size], None,
+                       len(targets[start:start + size]))
+    return metrics.compute()
 
 
-@pytest.mark.parametrize("size", [1, 3, 7, 10])
-def test_accuracy_and_top_k_over_the_whole_split(size):
-    logits = torch.tensor([[3.0, 1, 0], [0, 2, 1], [0, 1, 2], [1, 0, 3], [2, 1, 0],
-                           [0, 3, 1], [1, 2, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0]])
-    targets = torch.tensor([0, 1, 2, 0, 1, 1, 0, 2, 0, 2])
-    metrics = SplitMetrics(["accuracy", "top2_accuracy"])
-    for out, tgt in _batches(logits, targets, size):
-        metrics.update(out, tgt, None, len(tgt))
-    row = metrics.compute()
-    # argmax: 0,1,2,2,0,1,1,2,0,1 -> correct at 0,1,2,5,7,8 = 6/10 (a batch mean would differ)
-    assert row["accuracy"] == pytest.approx(0.6)
-    top2 = [(t in logits[i].topk(2).indices) for i, t in enumerate(targets.tolist())]
-    assert row["top2_accuracy"] == pytest.approx(sum(top2) / 10)
+@pytest.mark.parametrize("size", [1, 7, 101])
+@pytest.mark.parametrize("convention", ["logits", "probabilities", "labels"])
+def test_multiclass_accuracy_matches_sklearn_for_every_output_convention(convention, size):
+    outputs = {"logits": LOGITS, "probabilities": LOGITS.softmax(-1),
+               "labels": LOGITS.argmax(-1)}[convention]
+    row = evaluate(["accuracy"], outputs, TARGETS, size)
+    assert row["accuracy"] == pytest.approx(accuracy_score(TARGETS, LOGITS.argmax(-1)))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_top_k_matches_sklearn(k):
+    row = evaluate([f"top{k}_accuracy"], LOGITS, TARGETS)
+    expected = top_k_accuracy_score(TARGETS, LOGITS.numpy(), k=k, labels=list(range(C)))
+    assert row[f"top{k}_accuracy"] == pytest.approx(expected)
+
+
+def test_integer_labels_from_a_three_class_model_are_not_read_as_binary_logits():
+    """The original Model Trainer README returns `out.argmax(axis=-1)`."""
+    labels = torch.tensor([0, 1, 2, 2, 1, 0])
+    row = evaluate(["accuracy"], labels, torch.tensor([0, 1, 2, 2, 1, 1]))
+    assert row["accuracy"] == pytest.approx(5 / 6)
+
+
+@pytest.mark.parametrize("shape", ["(N,)", "(N, 1)"])
+def test_binary_logits_and_probabilities_follow_train_binary_output(shape):
+    logits = torch.randn(N, generator=GEN)
+    expected = accuracy_score(BINARY_TARGETS, (logits > 0).long())
+    for setting, outputs in (("logits", logits), ("probabilities", logits.sigmoid())):
+        outputs = outputs.unsqueeze(1) if shape == "(N, 1)" else outputs
+        row = evaluate(["accuracy"], outputs, BINARY_TARGETS, binary=setting)
+        assert row["accuracy"] == pytest.approx(expected), setting
+
+
+def test_binary_float_outputs_without_a_setting_are_refused_not_guessed():
+    with pytest.raises(ContractError, match="train.binary_output") as info:
+        evaluate(["accuracy"], torch.rand(N), BINARY_TARGETS, size=N)
+    assert "float32 shaped [101]" in str(info.value)
+
+
+def test_top_k_of_class_indices_is_refused_with_the_fix():
+    with pytest.raises(ContractError, match=r"top2_accuracy.*class scores"):
+        evaluate(["top2_accuracy"], LOGITS.argmax(-1), TARGETS)
+
+
+def test_a_requested_metric_without_targets_is_refused():
+    metrics = SplitMetrics(["accuracy"])
+    with pytest.raises(ContractError, match="no targets"):
+        metrics.update(LOGITS, None, torch.tensor(1.0), N)
+
+
+def test_outputs_that_do_not_fit_the_targets_are_refused_with_both_shapes():
+    with pytest.raises(ContractError, match=r"\[101, 4, 2\].*\[101\]"):
+        evaluate(["accuracy"], torch.randn(N, C, 2), TARGETS, size=N)
+
+
+def test_regression_metrics_match_sklearn():
+    outputs, targets = torch.randn(N, 1, generator=GEN), torch.randn(N, generator=GEN)
+    row = evaluate(["mse", "mae", "tests.train.test_metrics.custom_median_error"],
+                   outputs, targets, size=8)
+    assert row["mse"] == pytest.approx(mean_squared_error(targets, outputs.squeeze(1)))
+    assert row["mae"] == pytest.approx(mean_absolute_error(targets, outputs.squeeze(1)))
+    assert row["custom_median_error"] == pytest.approx(
+        float((outputs.flatten() - targets).abs().median()))
+
+
+def test_a_torchmetrics_metric_named_by_its_factory_or_its_class():
+    from sklearn.metrics import f1_score
+
+    row = evaluate(["tests.train.test_metrics.macro_f1"], LOGITS, TARGETS, size=9)
+    assert row["macro_f1"] == pytest.approx(
+        f1_score(TARGETS, LOGITS.argmax(-1), average="macro"), rel=1e-6)
+    outputs, targets = torch.randn(N, generator=GEN), torch.randn(N, generator=GEN)
+    row = evaluate(["torchmetrics.MeanSquaredError"], outputs, targets, size=9)
+    assert row["MeanSquaredError"] == pytest.approx(mean_squared_error(targets, outputs),
+                                                    rel=1e-5)
+
+
+def test_a_torchmetrics_metric_that_rejects_the_output_is_a_contract_error():
+    with pytest.raises(ContractError, match=r"metric 'MeanSquaredError'.*same shape"):
+        evaluate(["torchmetrics.MeanSquaredError"], LOGITS, TARGETS)
+
+
+def macro_f1(recipe):
+    """A factory: (recipe) -> a torchmetrics Metric (num_classes could come from recipe)."""
+    from torchmetrics.classification import MulticlassF1Score
+
+    return MulticlassF1Score(num_classes=C, average="macro")
 
 
 def test_loss_is_weighted_by_batch_size():
@@ -37,24 +128,6 @@ def test_loss_is_weighted_by_batch_size():
     metrics.update(None, None, torch.tensor(1.0), 3)
     metrics.update(None, None, torch.tensor(4.0), 1)
     assert metrics.compute() == {"loss": pytest.approx(7 / 4)}
-
-
-def test_mse_mae_and_a_custom_dotted_metric():
-    outputs = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
-    targets = torch.tensor([1.0, 1.0, 1.0, 1.0, 10.0])
-    metrics = SplitMetrics(["mse", "mae", "tests.train.test_metrics.custom_median_error"])
-    for out, tgt in _batches(outputs, targets, 2):
-        metrics.update(out.unsqueeze(1), tgt, None, len(tgt))  # (N, 1) output, (N,) targets
-    row = metrics.compute()
-    assert row["mse"] == pytest.approx((0 + 1 + 4 + 9 + 25) / 5)
-    assert row["mae"] == pytest.approx((0 + 1 + 2 + 3 + 5) / 5)
-    assert row["custom_median_error"] == pytest.approx(2.0)
-
-
-def test_binary_logits_accuracy():
-    metrics = SplitMetrics(["accuracy"])
-    metrics.update(torch.tensor([2.0, -1.0, 0.5, -3.0]), torch.tensor([1, 0, 0, 0]), None, 4)
-    assert metrics.compute()["accuracy"] == pytest.approx(0.75)
 
 
 def test_means_round_trip_state():

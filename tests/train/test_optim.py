@@ -58,17 +58,37 @@ def test_a_raw_torch_scheduler_is_wrapped():
     assert as_scheduler(torch.optim.lr_scheduler.StepLR(optimizer, 1), "step").interval == "step"
 
 
-@pytest.mark.parametrize("name", ["cosine", "onecycle"])
-def test_extending_a_finished_schedule_keeps_its_final_lr(tmp_path, name):
-    """More epochs on a rerun: cosine must not climb again and onecycle must not raise."""
+@pytest.mark.parametrize(("name", "length"), [("cosine", "T_max: 6"),
+                                            ("onecycle", "total_steps: 12"),
+                                            ("step", "step_size: 2")])
+def test_a_schedule_sized_from_epochs_makes_them_part_of_the_identity(tmp_path, name, length):
+    """A 2-epoch and a 4-epoch cosine schedule differ from the first step: another trial."""
     from model_trainer.trial.experiment import run_experiment
 
-    first = run_experiment(load(tmp_path, f"train.scheduler.name={name}", "train.epochs=2"),
-                           threads=1)
-    longer = run_experiment(load(tmp_path, f"train.scheduler.name={name}", "train.epochs=4"),
-                            threads=1)
+    short = load(tmp_path, f"train.scheduler.name={name}", "train.epochs=2")
+    longer = load(tmp_path, f"train.scheduler.name={name}", "train.epochs=4")
+    assert short.trial_id != longer.trial_id
+    fixed = [f"train.scheduler.name={name}", f"train.scheduler.args={{{length}}}"]
+    assert load(tmp_path, *fixed, "train.epochs=2").trial_id == \
+        load(tmp_path, *fixed, "train.epochs=4").trial_id
+    none = load(tmp_path, "train.epochs=2").trial_id
+    assert none == load(tmp_path, "train.epochs=4").trial_id  # no schedule: extends in place
+    result = run_experiment(short, threads=1)
+    assert result.trial_id == short.trial_id
+
+
+@pytest.mark.parametrize(("name", "length"), [("cosine", "T_max: 4"),
+                                            ("onecycle", "total_steps: 8")])
+def test_extending_past_a_fixed_schedule_keeps_its_final_lr(tmp_path, name, length):
+    """A schedule of fixed length (4 steps) in a run extended to 4 epochs of 2 steps:
+    past its end cosine must not climb again and onecycle must not raise."""
+    from model_trainer.trial.experiment import run_experiment
+
+    fixed = [f"train.scheduler.name={name}", f"train.scheduler.args={{{length}}}"]
+    first = run_experiment(load(tmp_path, *fixed, "train.epochs=2"), threads=1)
+    longer = run_experiment(load(tmp_path, *fixed, "train.epochs=4"), threads=1)
     assert longer.trial_id == first.trial_id and longer.epochs_done == 4
-    train = rows(longer, "train")
+    train = [r for r in rows(longer, "train") if "lr" in r["metrics"]]
     lrs = [r["metrics"]["lr"] for r in train]
     end_of_first = [r["metrics"]["lr"] for r in train if r["epoch"] == 2]
     extension = [r["metrics"]["lr"] for r in train if r["epoch"] > 2]

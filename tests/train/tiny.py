@@ -72,6 +72,13 @@ def make_loader(config: Any, flag: str):
     return recipe_loader(DictDataset(x=x, labels=y), config, flag)
 
 
+def make_loader_with_test(config: Any, flag: str):
+    """Train, val and a test split of their own."""
+    n = int(config.data.args.get("n", 96))
+    x, y = tensors(n, seed={"train": 123, "val": 456, "test": 789}[flag])
+    return recipe_loader(DictDataset(x=x, labels=y), config, flag)
+
+
 def make_tuple_loader(config: Any, flag: str):
     if flag == "test":
         return None
@@ -90,14 +97,21 @@ def load(tmp_path, *overrides: str, text: str = RECIPE):
 
 
 class InterruptingWrapper(TinyWrapper):
-    """Raises KeyboardInterrupt at the start of train_step call number `interrupt_at`."""
+    """Sends itself SIGINT during train_step call number `interrupt_at`, as Ctrl-C does
+    (`twice`: Ctrl-C pressed twice, which stops at once, in the middle of the step)."""
 
     interrupt_at: int | None = None
+    twice = False
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        import os
+        import signal
+
         self.calls = getattr(self, "calls", 0) + 1
         if self.calls == type(self).interrupt_at:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
+            if type(self).twice:
+                os.kill(os.getpid(), signal.SIGINT)
         return super().train_step(batch)
 
 

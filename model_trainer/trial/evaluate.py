@@ -1,0 +1,110 @@
+"""`mtrain eval`: evaluate finished trials again from their saved checkpoints.
+
+The trial's own recipe.yaml (resolved, self-contained) rebuilds its wrapper and loaders;
+the chosen checkpoint's weights go into the model, and the split's row is appended to
+metrics.jsonl with `"source": "eval"` and the checkpoint's name, at the checkpoint's step
+and epoch, so `mtrain analyze` can use it like any other row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model_trainer.errors import UsageError
+from model_trainer.layout import (
+    BEST_CHECKPOINT,
+    CHECKPOINTS,
+    LAST_CHECKPOINT,
+    METRICS,
+    RECIPE,
+    STATUS,
+)
+from model_trainer.metrics_file import MetricsWriter
+from model_trainer.recipe.load import load_recipe_text
+from model_trainer.recipe.markers import Kind
+from model_trainer.recipe.resolve import ResolveError, import_object
+from model_trainer.recipe.typecheck import kinds_of
+from model_trainer.train import checkpoint, distributed
+from model_trainer.train.hooks import check_hooks
+from model_trainer.train.state import TrainState
+from model_trainer.trial.status import TrialStatus
+from model_trainer.vocabulary import Split
+
+CHECKPOINT_FILES = {"best": BEST_CHECKPOINT, "last": LAST_CHECKPOINT}
+
+
+@dataclass
+class Evaluation:
+    """One trial's new row: which trial, from which checkpoint (and its epoch), what came."""
+
+    trial_dir: Path
+    checkpoint: str
+    epoch: int
+    metrics: dict[str, float]
+
+
+def trial_folders(path: Path) -> list[Path]:
+    """`path` itself when it is a trial folder, else the trial folders directly inside it
+    (a study); UsageError when there are none."""
+    if (path / STATUS).is_file():
+        return [path]
+    found = sorted(p.parent for p in path.glob(f"*/{STATUS}"))
+    if not path.is_dir() or not found:
+        raise UsageError(f"{path} is neither a trial folder nor a study folder (no "
+                         f"{STATUS} in it or in its sub-folders)")
+    return found
+
+
+def evaluate_trial(folder: Path, ckpt: str = "best", split: str = Split.TEST) -> Evaluation:
+    """Evaluate split `split` of the finished trial in `folder` with checkpoint `ckpt`."""
+    status = TrialStatus.load(folder)
+    if status is None or not status.state.finished:
+        state = status.state if status else "unreadable"
+        raise UsageError(f"{folder}: the trial is {state}, not finished; run it to the end "
+                         "(mtrain run) before evaluating it again")
+    path = folder / CHECKPOINTS / CHECKPOINT_FILES[ckpt]
+    if not path.is_file():
+        raise UsageError(f"{folder}: it has no {CHECKPOINT_FILES[ckpt]} checkpoint"
+                         + (" (no evaluation ever improved the monitor)" if ckpt == "best" else ""))
+    recipe = trial_recipe(folder)
+    wrapper = import_object(recipe.wrapper)(recipe)
+    check_hooks(wrapper)
+    wrapper.setup()
+    saved = checkpoint.load_file(path)
+    distributed.unwrap(wrapper.model).load_state_dict(saved["model"])
+    state = TrainState.from_dict(saved["loop"])
+    row = wrapper.loop.evaluate(split)
+    if not row:
+        raise UsageError(f"{folder}: the recipe's data has no {split} split to evaluate")
+    writer = MetricsWriter(folder / METRICS)
+    writer.append(split, row, state.global_step, state.epoch, checkpoint=ckpt, source="eval")
+    writer.close()
+    return Evaluation(folder, ckpt, state.epoch, row)
+
+
+def trial_recipe(folder: Path) -> Any:
+    """The trial's recipe.yaml as a recipe again: its Derived values (filled by the run)
+    are dropped, to be filled again by config_parser; one process, no progress display."""
+    try:
+        data = yaml.safe_load((folder / RECIPE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{folder / RECIPE} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{folder / RECIPE} is not a recipe mapping")
+    for section in ("model", "data"):
+        part = data.get(section)
+        if isinstance(part, dict) and part.get("config") and isinstance(part.get("args"), dict):
+            try:
+                config = import_object(part["config"])
+            except ResolveError as exc:
+                raise UsageError(f"{folder / RECIPE}: {section}.config: {exc}") from None
+            for name, (kind, _) in kinds_of(config).items():
+                if kind is Kind.DERIVED:
+                    part["args"].pop(name, None)
+    text = yaml.safe_dump(data, sort_keys=False)
+    return load_recipe_text(text, ["train.strategy=single", "train.devices=1",
+                                   "train.progress=off"], name=str(folder / RECIPE)).recipe

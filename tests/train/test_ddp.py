@@ -16,7 +16,7 @@ from model_trainer.trial import launch
 from model_trainer.trial.experiment import _error, run_experiment
 from model_trainer.trial.launch import RankOutcome
 from model_trainer.trial.status import ErrorRecord
-from tests.files import metrics, status
+from tests.files import metrics, rows, status
 from tests.train.tiny import load
 
 EXACT = ("model.args.dropout=0.0", "train.optimizer={name: sgd, lr: 0.1}")  # no momentum
@@ -74,8 +74,17 @@ def test_busy_master_port_is_a_clear_error(monkeypatch):
 
 @pytest.mark.slow
 def test_ddp_equals_single_process_on_the_same_global_batch(tmp_path):
-    single = run(load(tmp_path / "single", *EXACT))
-    ddp = run(load(tmp_path / "ddp", *EXACT, *DDP))
+    """Every metric too: built-ins summed over ranks, a torchmetrics Metric synced by
+    torchmetrics, train_accuracy over the epoch's global batches."""
+    measured = ("train.metrics=[accuracy, top2_accuracy, tests.train.test_metrics.macro_f1]",)
+    single = run(load(tmp_path / "single", *EXACT, *measured))
+    ddp = run(load(tmp_path / "ddp", *EXACT, *DDP, *measured))
+    assert {"val_macro_f1", "val_top2_accuracy"} <= set(single.final_metrics)
+    epoch_rows = [[r["metrics"] for r in rows(result, "train") if "accuracy" in r["metrics"]]
+                  for result in (single, ddp)]
+    assert len(epoch_rows[0]) == 3
+    for a, b in zip(*epoch_rows, strict=True):
+        assert b == pytest.approx(a, rel=1e-5)
     assert ddp.trial_id == single.trial_id  # strategy and devices are stateless
     assert ddp.state == "completed" and ddp.epochs_done == 3
     assert ddp.final_metrics.keys() == single.final_metrics.keys()

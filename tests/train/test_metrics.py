@@ -117,10 +117,11 @@ def test_a_torchmetrics_metric_that_rejects_the_output_is_a_contract_error():
 
 
 def macro_f1(recipe):
-    """A factory: (recipe) -> a torchmetrics Metric (num_classes could come from recipe)."""
+    """A factory: (recipe) -> a torchmetrics Metric, sized by the recipe's Derived value."""
     from torchmetrics.classification import MulticlassF1Score
 
-    return MulticlassF1Score(num_classes=C, average="macro")
+    classes = recipe.model.args.num_classes if recipe is not None else C
+    return MulticlassF1Score(num_classes=classes, average="macro")
 
 
 def test_loss_is_weighted_by_batch_size():

@@ -87,6 +87,10 @@ class ShardError(UserError):
     """A loader that strategy ddp cannot split over the ranks."""
 
 
+class FolderLocked(UserError):
+    """Another live process owns the folder (a trial being trained, a study being run)."""
+
+
 class CheckpointError(UserError):
     """No checkpoint of an unfinished run can be loaded: the user decides what to do."""
 

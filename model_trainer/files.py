@@ -61,6 +61,16 @@ def read_json(path: str | Path) -> Any | None:
         return None
 
 
+def folder_identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, or None when it does not exist: a folder deleted and
+    made again has another identity."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -19,5 +19,6 @@ BEST_CHECKPOINT = "best.pt"
 STUDY_RECIPE = "study.yaml"  # the recipe the study was started from
 STUDY_INDEX = "study_index.json"  # the driver's record of every trial
 
+LOCK_FILE = ".lock"  # held by the process that owns a trial or study folder (locks.py)
 REPLACED = ".replaced"  # where `mtrain run --force` moves a previous run (hidden)
 ANALYSIS = "analysis"  # what `mtrain analyze` writes by default

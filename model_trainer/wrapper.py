@@ -26,9 +26,8 @@ from typing import Any
 
 import torch
 
-from model_trainer.errors import TrainingError
 from model_trainer.recipe.resolve import import_object
-from model_trainer.train import distributed
+from model_trainer.train import contract, distributed
 from model_trainer.train.data import batch_targets, call_model, check_batch_keys
 from model_trainer.train.device import Precision, resolve_device
 from model_trainer.train.hooks import check_derived
@@ -150,12 +149,17 @@ class ModelWrapper:
     # ---- building blocks for hooks --------------------------------------------------------
 
     def forward(self, batch: Any) -> tuple[Any, torch.Tensor | None]:
-        """Run the model on a batch under the recipe's precision; checks dict keys once."""
-        if not self._batch_checked:
-            check_batch_keys(self.model, batch)
-            self._batch_checked = True
+        """Run the model on a batch under the recipe's precision; the batch and what the
+        model returns are checked on the first call."""
+        if self._batch_checked:
+            with self.precision.autocast():
+                return call_model(self.model, batch)
+        contract.check_batch(batch, "train" if self.model.training else "evaluation")
+        check_batch_keys(self.model, batch)
         with self.precision.autocast():
-            return call_model(self.model, batch)
+            result = contract.check_forward(self.model, call_model(self.model, batch))
+        self._batch_checked = True
+        return result
 
     def backward(self, loss: torch.Tensor) -> None:
         """Scaled (fp16) backward of the loss averaged over the accumulation group."""
@@ -202,16 +206,15 @@ class ModelWrapper:
         self.device = distributed.rank_device(resolve_device(recipe.device))
         self.precision = Precision(self.device, recipe.train.precision)
         rank, world = distributed.rank(), distributed.world_size()
-        self.train_loader = shard_loader(self.make_dataloader("train"), "train", rank, world)
-        if self.train_loader is None:
-            raise TrainingError("make_dataloader('train') returned None: a run needs train data")
-        self.val_loader = shard_loader(self.make_dataloader("val"), "val", rank, world)
-        self.test_loader = shard_loader(self.make_dataloader("test"), "test", rank, world)
+        self.train_loader, self.val_loader, self.test_loader = (
+            shard_loader(contract.check_loader(self.make_dataloader(flag), flag), flag, rank,
+                         world) for flag in ("train", "val", "test"))
         self.config_parser(recipe)
         recipe.freeze()
         check_derived(recipe)
-        module = self.make_model().to(self.device)
+        module = contract.check_model(self.make_model()).to(self.device)
         self.optimizer = self.make_optimizer(module)
+        contract.check_optimizers(list(each(self.optimizer)))
         self.model = distributed.wrap_model(module, self.device)  # DDP under strategy ddp
         scheduler = self.make_scheduler(self.optimizer, self.steps_per_epoch())
         interval = recipe.train.scheduler.interval

@@ -1,6 +1,6 @@
 """Imports point one way: each layer of the package imports only the layers below it.
 
-    errors, vocabulary, layout, files, dotted, metrics_file   (plain helpers)
+    errors, vocabulary, layout, files, dotted, metrics_file, locks   (plain helpers)
     < recipe < train < wrapper < trial < study < api < cli     (analysis reads files only)
 
 Imports under `if TYPE_CHECKING:` are for annotations and do not count.
@@ -14,7 +14,7 @@ from pathlib import Path
 import model_trainer
 
 ROOT = Path(model_trainer.__file__).parent
-BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file"}
+BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file", "locks"}
 ORDER = ["base", "recipe", "train", "wrapper", "trial", "study", "api", "cli"]
 ANALYSIS_MAY_USE = {"base", "analysis"}
 

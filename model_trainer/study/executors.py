@@ -8,6 +8,8 @@ retry, never a hung study.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from typing import Any
 
 from model_trainer.errors import UsageError
@@ -56,11 +58,14 @@ class RayExecutor:
         self._ray = ray
         self._started = False
         if not ray.is_initialized():
+            ours = signal.getsignal(signal.SIGTERM)  # ray.init puts its own (a bare exit)
             if address is None:
                 ray.init(include_dashboard=False, _node_ip_address="127.0.0.1",
                          log_to_driver=False, configure_logging=False)
             else:
                 ray.init(address=address, log_to_driver=False, configure_logging=False)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, ours)  # SIGTERM interrupts and saves, as Ctrl-C
             self._started = True
         self._check_resources(cpus, gpus)
         self._task = ray.remote(execute_trial).options(

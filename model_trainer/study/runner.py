@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from model_trainer.errors import Interrupted, RecipeError, TrainingError, UsageError
+from model_trainer.errors import Interrupted, RecipeError, Terminated, TrainingError, UsageError
 from model_trainer.files import atomic_write_bytes
-from model_trainer.layout import STUDY_INDEX, STUDY_RECIPE
+from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
+from model_trainer.locks import FolderLock
 from model_trainer.recipe import LoadedRecipe, to_plain
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.study.display import StudyDisplay
@@ -26,6 +27,7 @@ from model_trainer.study.executors import InlineExecutor, RayExecutor
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.sampling import ConfigSource
 from model_trainer.study.trial_task import TrialOutcome, TrialPayload
+from model_trainer.trial.signals import reason_of
 from model_trainer.vocabulary import RecordState, StopReason
 
 
@@ -50,17 +52,33 @@ class StudyResult:
 def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
               live: bool | None = None) -> StudyResult:
     """Run (or continue) the recipe's study until every trial has finished."""
-    recipe, study = loaded.recipe, loaded.recipe.study
+    study = loaded.recipe.study
     assert study is not None, "run_study needs a recipe with a study section"
     console = console or Console(stderr=True)
     if study.address is None:
         _check_local_resources(study.resources.cpus, study.resources.gpus)
     study_dir = study_folder(loaded)
+    with FolderLock(study_dir, "study"):  # one driver per study folder
+        return _run_study(loaded, study_dir, console, live)
+
+
+def _run_study(loaded: LoadedRecipe, study_dir: Path, console: Console,
+               live: bool | None) -> StudyResult:
+    recipe, study = loaded.recipe, loaded.recipe.study
     objective = {"metric": recipe.train.monitor.metric, "mode": recipe.train.monitor.mode}
-    index = StudyIndex.load(study_dir / STUDY_INDEX) or StudyIndex(
-        loaded.study_id, objective, study.space, study.sampler, [], study_dir / STUDY_INDEX)
+    index = StudyIndex.load(study_dir / STUDY_INDEX)
+    if index is None and (study_dir / STUDY_INDEX).exists():
+        console.print(f"warning: {study_dir / STUDY_INDEX} is unreadable; it is rebuilt: "
+                      "finished trials are found again in their folders", markup=False,
+                      soft_wrap=True)
+    index = index or StudyIndex(loaded.study_id, objective, study.space, study.sampler, [],
+                                study_dir / STUDY_INDEX)
     index.objective = objective  # the monitor is stateless: the latest recipe decides
     _requeue(index)
+    for record in _missing_folders(index, study_dir):
+        console.print(f"trial {record.trial_id} was {record.state} but its folder is gone: "
+                      "running it again", markup=False, soft_wrap=True)
+        record.state, record.attempts = RecordState.PENDING, 0
     if not (study_dir / STUDY_RECIPE).exists():
         atomic_write_bytes(study_dir / STUDY_RECIPE,
                            yaml.safe_dump(to_plain(recipe), sort_keys=False).encode())
@@ -97,6 +115,9 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
                 if executor.running == 0:
                     break
                 record, outcome = executor.wait_one()
+                if outcome.state is RecordState.INTERRUPTED and inline:  # the signal was ours
+                    record.state = RecordState.INTERRUPTED
+                    raise _TrialStopped(StopReason(outcome.stop_reason or "interrupted"))
                 _apply(record, outcome, study.retries)
                 index.save()
                 display.finished(record)
@@ -104,14 +125,30 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
                     finish_order.append(record)
                     planner.config_done(record.number)
                     stop_reason = stop_reason or _fail_fast(finish_order, study.fail_fast)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _TrialStopped) as stop:
             for record, _ in executor.cancel_all():
                 record.state = RecordState.INTERRUPTED
             index.save()
-            raise Interrupted("study interrupted; rerun the same command to continue") from None
+            reason = stop.reason if isinstance(stop, _TrialStopped) else reason_of(stop)
+            error = Terminated if reason is StopReason.TERMINATED else Interrupted
+            raise error(f"study {reason}; rerun the same command to continue") from None
     if stop_reason:
         console.print(f"stopped launching trials: {stop_reason}", style="yellow")
     return _result(index, study_dir)
+
+
+class _TrialStopped(Exception):
+    """The trial running in the driver's own process was stopped by Ctrl-C or SIGTERM."""
+
+    def __init__(self, reason: StopReason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _missing_folders(index: StudyIndex, study_dir: Path) -> list[StudyTrial]:
+    """Finished trials whose folder was deleted since: the index says done, the disk not."""
+    return [r for r in index.trials if r.finished and not r.invalid
+            and not (study_dir / r.trial_id / STATUS).exists()]
 
 
 def study_folder(loaded: LoadedRecipe) -> Path:

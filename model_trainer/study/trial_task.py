@@ -58,7 +58,7 @@ def use_driver_directory(cwd: str) -> None:
 
 def execute_trial(payload: TrialPayload) -> TrialOutcome:
     """Run one trial to its end; return its outcome, never raise for it."""
-    from model_trainer.errors import Diverged, Interrupted, MTrainError, UserError
+    from model_trainer.errors import Diverged, Interrupted, MTrainError, Terminated, UserError
     from model_trainer.recipe.load import rebuild_recipe
     from model_trainer.study.pruning import make_pruning_callback
     from model_trainer.trial.experiment import run_experiment
@@ -72,8 +72,9 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
                                 threads=payload.threads)
     except Diverged as exc:
         return TrialOutcome(RecordState.FAILED, stop_reason=StopReason.DIVERGED, error=str(exc))
-    except Interrupted:
-        return TrialOutcome(RecordState.INTERRUPTED)
+    except Interrupted as exc:
+        reason = StopReason.TERMINATED if isinstance(exc, Terminated) else StopReason.INTERRUPTED
+        return TrialOutcome(RecordState.INTERRUPTED, stop_reason=reason)
     except UserError as exc:
         return TrialOutcome(RecordState.FAILED, error=f"{type(exc).__name__}: {exc}",
                             user_error=True)

@@ -33,18 +33,13 @@ def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> A
     return batch
 
 
-def call_model(model: torch.nn.Module, batch: Any) -> tuple[Any, torch.Tensor | None]:
-    """Run the model on a batch; it must return `(output, loss)`."""
+def call_model(model: torch.nn.Module, batch: Any) -> Any:
+    """Run the model on a batch (what it returns is checked by the caller, once)."""
     if isinstance(batch, dict):
-        result = model(**batch)
-    elif isinstance(batch, list | tuple):
-        result = model(*batch)
-    else:
-        result = model(batch)
-    if not (isinstance(result, tuple | list) and len(result) == 2):
-        raise BatchError(f"{type(model).__name__}.forward must return (output, loss) "
-                         f"(loss may be None), got {type(result).__name__}")
-    return result[0], result[1]
+        return model(**batch)
+    if isinstance(batch, list | tuple):
+        return model(*batch)
+    return model(batch)
 
 
 def batch_targets(batch: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from model_trainer.errors import MonitorError
-from model_trainer.train import checkpoint, distributed
+from model_trainer.train import checkpoint, contract, distributed
 from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
@@ -119,6 +119,8 @@ class Loop:
             self.accumulation = accumulation_group(index, accum, total)
             with distributed.step_context(w.model, sync=self.accumulation.is_update_step):
                 outputs = w.train_step(move(batch))
+            if type(outputs) is not dict:
+                contract.check_step_outputs(outputs)
             if outputs:
                 for key, value in outputs.items():
                     if isinstance(value, torch.Tensor):
@@ -217,7 +219,10 @@ class Loop:
                     if self.session.smoke and index >= SMOKE_BATCHES:
                         break
                     batch = move(batch)
-                    output, loss = w.evaluation_step(batch)
+                    result = w.evaluation_step(batch)
+                    if index == 0:
+                        contract.check_evaluation(result)
+                    output, loss = result
                     predictions, targets = (w.metric_inputs(output, batch)
                                             if metrics.wants_predictions else (None, None))
                     metrics.update(predictions, targets, loss, batch_size(batch))
@@ -225,7 +230,7 @@ class Loop:
             distributed.merge_split(metrics)  # this rank's share -> the whole split's sums
             row = metrics.compute()  # one host sync for the whole split
         with distributed.unwrapped(w):  # runs on every rank; rank 0's values are logged
-            row.update({k: float(v) for k, v in (w.custom_evaluation(flag) or {}).items()})
+            row.update(contract.check_custom_evaluation(w.custom_evaluation(flag), flag))
         return row
 
     def split_metrics(self, whole_split: bool) -> SplitMetrics:
@@ -279,6 +284,7 @@ class Loop:
         rank_rngs = distributed.gather(rng_state())  # on every rank: a collective under DDP
         if folder is None or not self.session.saves_checkpoints or self.w.model is None:
             return
+        self.session.check_folder()
         state = checkpoint.capture(self, rank_rngs)
         if best:
             checkpoint.save_best(folder, state)

@@ -49,6 +49,9 @@ class Session:
             **extra: Any) -> None:
         """Record one metrics row (names without the split prefix)."""
 
+    def check_folder(self) -> None:
+        """Raise when the run's folder can no longer be written (before a checkpoint)."""
+
     def checkpoint_saved(self, state: Any) -> None:
         """A checkpoint of loop state `state` is on disk."""
 

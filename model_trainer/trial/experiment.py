@@ -27,8 +27,9 @@ from model_trainer.errors import (
     UserError,
     rebuild,
 )
-from model_trainer.files import remove_stale_temps
+from model_trainer.files import folder_identity, remove_stale_temps
 from model_trainer.layout import CHECKPOINTS, METRICS, RECIPE, STATUS
+from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import last_row
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.train.device import resolve_device
@@ -86,17 +87,19 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                         smoke=True)
     folder = Path(trial_dir) if trial_dir is not None else \
         Path(recipe.output_dir) / recipe.name / trial_id
-    status = TrialStatus.load(folder)
-    if status is not None and force:
-        move_aside(folder)
-        status = None
-    if status is not None and is_finished(status, recipe, folder):
-        log.info("%s is already %s (%s); skipped", trial_id, status.state, status.stop_reason)
-        rows = last_row(folder / METRICS, Split.VAL) | last_row(folder / METRICS, Split.TEST)
-        return TrialResult(trial_id, folder, status.state, status.stop_reason,
-                           status.epochs_done, status.best, rows, skipped=True,
-                           test_checkpoint=status.test_checkpoint)
-    return _run(recipe, trial_id, folder, display, on_eval, study_info, smoke=False)
+    if force and (folder / STATUS).exists():
+        with FolderLock(folder, "trial"):  # never move a folder another process writes
+            move_aside(folder)
+    with FolderLock(folder, "trial"):  # one process trains a trial at a time
+        status = TrialStatus.load(folder)
+        if status is not None and is_finished(status, recipe, folder):
+            log.info("%s is already %s (%s); skipped", trial_id, status.state,
+                     status.stop_reason)
+            rows = last_row(folder / METRICS, Split.VAL) | last_row(folder / METRICS, Split.TEST)
+            return TrialResult(trial_id, folder, status.state, status.stop_reason,
+                               status.epochs_done, status.best, rows, skipped=True,
+                               test_checkpoint=status.test_checkpoint)
+        return _run(recipe, trial_id, folder, display, on_eval, study_info, smoke=False)
 
 
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
@@ -111,6 +114,14 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     status = TrialStatus.start(trial_id, recipe.name, previous,
                                stateless_changes(folder / RECIPE, recipe), study_info)
     status.save(folder)
+    identity = folder_identity(folder)
+
+    def close(state: TrialState, reason: str | None, loop_state: dict[str, Any] | None,
+              error: ErrorRecord | None = None) -> None:
+        status.finish(state, reason, loop_state, error)
+        if folder_identity(folder) == identity:  # never make a deleted folder again
+            status.save(folder)
+
     resuming = previous is not None or (folder / CHECKPOINTS).is_dir()
     job = RankJob(recipe, folder, display, smoke, resuming, status, on_eval)
     try:
@@ -119,21 +130,17 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
             launch.check_devices(world, resolve_device(recipe.device).type)
         outcome = launch.run_ranks(train_rank, world, job, threads=torch.get_num_threads())
     except MTrainError as exc:  # the launch itself: devices, port
-        status.finish(TrialState.FAILED, None, None, ErrorRecord.of(exc))
-        status.save(folder)
+        close(TrialState.FAILED, None, None, ErrorRecord.of(exc))
         raise
     if outcome.interrupted:
-        status.finish(TrialState.INTERRUPTED, outcome.interrupted,
-                      outcome.state if outcome.saved else None)
-        status.save(folder)
-        saved = ("state saved at step {}".format(outcome.state["global_step"]) if outcome.saved
+        close(TrialState.INTERRUPTED, outcome.interrupted, outcome.state if outcome.saved else None)
+        saved = (f"state saved at step {outcome.state['global_step']}" if outcome.saved
                  else "the last checkpoint stands")
         error = Terminated if outcome.interrupted is StopReason.TERMINATED else Interrupted
         raise error(f"{outcome.interrupted} ({saved}) in {folder}; run the same command again "
                     "to continue")
     if outcome.error is not None:
-        status.finish(TrialState.FAILED, None, outcome.state, outcome.error)
-        status.save(folder)
+        close(TrialState.FAILED, None, outcome.state, outcome.error)
         raise _error(outcome.error, folder)
     final = outcome.state
     reason = StopReason(final["stop_reason"])
@@ -141,12 +148,10 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
         error = Diverged(f"the training loss is not finite at step {final['global_step']} "
                          f"(epoch {final['epoch'] + 1}); lower the learning rate, set "
                          "train.grad_clip, or check the data")
-        status.finish(TrialState.FAILED, reason, final, ErrorRecord.of(error))
-        status.save(folder)
+        close(TrialState.FAILED, reason, final, ErrorRecord.of(error))
         raise error
     state = TrialState.PRUNED if reason is StopReason.PRUNED else TrialState.COMPLETED
-    status.finish(state, reason, final)
-    status.save(folder)
+    close(state, reason, final)
     return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
                        dict(final["last_eval"]), test_checkpoint=final.get("test_checkpoint"))
 

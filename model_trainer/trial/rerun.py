@@ -37,9 +37,14 @@ def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
     """{dotted key: [old, new]} of the stateless values that differ from the last run."""
     try:
         old = yaml.safe_load(old_recipe.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        log.warning("%s cannot be read (%s); treated as missing: the stateless changes "
+                    "since the last run are not recorded", old_recipe, str(exc).splitlines()[0])
         return {}
     if not isinstance(old, dict):
+        log.warning("%s is not a recipe mapping; treated as missing", old_recipe)
         return {}
     new = to_plain(recipe)
     changes = {}

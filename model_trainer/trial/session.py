@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from model_trainer.errors import TrainingError
+from model_trainer.files import folder_identity
 from model_trainer.layout import CHECKPOINTS, METRICS, TENSORBOARD
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.train.session import Display, OnEval, Session
@@ -23,6 +25,7 @@ class TrialSession(Session):
                  on_eval: OnEval | None = None, smoke: bool = False, tensorboard: bool = False):
         super().__init__(folder / CHECKPOINTS)
         self.folder, self.status, self.display = folder, status, display
+        self.identity = folder_identity(folder)
         self.on_eval, self.smoke = on_eval, smoke
         self.metrics = MetricsWriter(folder / METRICS)
         self._tensorboard_dir = folder / TENSORBOARD if tensorboard else None
@@ -41,6 +44,13 @@ class TrialSession(Session):
             for key, value in metrics.items():
                 self._writer.add_scalar(f"{split}/{key}", value, step)
             self._writer.flush()
+
+    def check_folder(self) -> None:
+        """A trial folder deleted while the trial runs (by hand, a clean-up script) fails
+        the trial instead of being made again with a checkpoint and nothing else."""
+        if folder_identity(self.folder) != self.identity:
+            raise TrainingError(f"the trial folder {self.folder} was deleted or replaced "
+                                "while the trial was running; nothing more is written there")
 
     def checkpoint_saved(self, state: Any) -> None:
         """A killed run's status.json still says how far it got."""

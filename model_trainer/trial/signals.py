@@ -29,9 +29,16 @@ class Stopped(KeyboardInterrupt):
         self.reason = reason
 
 
+_received: list[StopReason] = []  # the stop signals this process was sent, in order
+
+
 def reason_of(interrupt: KeyboardInterrupt) -> StopReason:
-    """Ctrl-C's KeyboardInterrupt, or a Stopped that names its signal."""
-    return interrupt.reason if isinstance(interrupt, Stopped) else StopReason.INTERRUPTED
+    """Which signal an interrupt stands for: a Stopped names it; a plain KeyboardInterrupt
+    is the last signal received (a library may re-raise ours as a bare one: Ray's wait
+    does), else Ctrl-C."""
+    if isinstance(interrupt, Stopped):
+        return interrupt.reason
+    return _received[-1] if _received else StopReason.INTERRUPTED
 
 
 @contextlib.contextmanager
@@ -44,7 +51,8 @@ def handled(on_signal: Callable[[StopReason], None]) -> Iterator[None]:
     previous = {signum: signal.getsignal(signum) for signum in REASONS}
 
     def handler(signum: int, frame: Any) -> None:
-        on_signal(REASONS[signal.Signals(signum)])
+        _received.append(REASONS[signal.Signals(signum)])
+        on_signal(_received[-1])
 
     for signum in REASONS:
         signal.signal(signum, handler)

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
-from model_trainer.locks import FolderLock
 from model_trainer.errors import FolderLocked
+from model_trainer.locks import FolderLock
 from tests.files import rows, status, study_trials
 from tests.study.tinytask import RECIPE as STUDY
 from tests.train.tiny import RECIPE

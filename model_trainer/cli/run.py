@@ -7,13 +7,14 @@ from typing import Annotated
 import typer
 
 from model_trainer.cli.boundary import boundary, print_warnings, stdout
-from model_trainer.cli.options import OverridesArg, RecipeArg
+from model_trainer.cli.options import MultirunOpt, OverridesArg, RecipeArg
 
 
 @boundary
 def run(
     recipe: RecipeArg,
     overrides: OverridesArg = None,
+    multirun: MultirunOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Retrain a completed experiment "
                                         "from scratch.")] = False,
     smoke: Annotated[bool, typer.Option("--smoke", help="Run a couple of train and val "
@@ -23,7 +24,7 @@ def run(
     from model_trainer.api import run as run_recipe
     from model_trainer.recipe import load_recipe
 
-    loaded = load_recipe(recipe, overrides or [])
+    loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
     result = run_recipe(loaded, force=force, smoke=smoke)
     stdout.print(result.summary(), soft_wrap=True, markup=False)

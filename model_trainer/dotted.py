@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-_ABSENT: Any = object()
+ABSENT: Any = object()  # 'no such key', where None is a value
 
 
 def get(plain: Any, key: str, default: Any = None) -> Any:

@@ -35,7 +35,6 @@ _KEY = r"(\.*)((?:[\w\-]+|\[[\w\-]+\])(?:\.[\w\-]+|\[[\w\-]+\])*)"  # dots, then
 _SINGLE = re.compile(rf"^\$\{{{_KEY}\}}$")  # the whole value is one reference
 _REFS = re.compile(rf"\$\{{(?:[\w.\-]+:\s*)?{_KEY}")  # references, and resolvers' first args
 _PART = re.compile(r"[\w\-]+")
-_ABSENT: Any = object()
 
 KeyPath = tuple[Any, ...]  # keys and list indices from the recipe's root
 
@@ -122,8 +121,8 @@ def _final_target(plain: dict, text: str, path: KeyPath) -> tuple[str, Any] | No
         if match is None:
             return None
         target = _absolute(match.group(1), match.group(2), path)
-        raw = dotted.at(plain, target, _ABSENT) if target is not None else _ABSENT
-        if target is None or raw is _ABSENT:
+        raw = dotted.at(plain, target, dotted.ABSENT) if target is not None else dotted.ABSENT
+        if target is None or raw is dotted.ABSENT:
             return None
         if not (isinstance(raw, str) and _SINGLE.match(raw)):
             return dotted.join(target), raw
@@ -198,8 +197,8 @@ class _Cost:
         if depth > MAX_DEPTH:
             raise _TooDeep
         self.memo[path] = (0, 0)  # a cycle adds nothing: OmegaConf reports it
-        raw = dotted.at(self.plain, path, _ABSENT)
-        subs, chars = 0, 0 if raw is _ABSENT else len(str(raw))
+        raw = dotted.at(self.plain, path, dotted.ABSENT)
+        subs, chars = 0, 0 if raw is dotted.ABSENT else len(str(raw))
         if isinstance(raw, dict | list):
             chars = 0
             for key in (raw if isinstance(raw, dict) else range(len(raw))):

@@ -30,7 +30,6 @@ from model_trainer.recipe.yaml_source import YamlSource
 
 Origin = tuple[str, "int | None"]  # (file name or "override '...'", line)
 _SPACE_PREFIX = ".".join(SPACE) + "."
-_ABSENT: Any = object()
 
 
 @dataclass
@@ -83,8 +82,8 @@ def _replaced(before: Any, data: dict, path: tuple[str, ...]) -> Iterator[tuple[
     if not isinstance(before, dict):
         return
     for key, value in data.items():
-        old = before.get(key, _ABSENT)
-        if old is _ABSENT or value == MISSING:
+        old = before.get(key, dotted.ABSENT)
+        if old is dotted.ABSENT or value == MISSING:
             continue
         here = (*path, key)
         if isinstance(value, dict) and isinstance(old, dict) and path != SPACE:
@@ -99,8 +98,8 @@ def _note_origins(origins: dict[str, Origin], before: Any, data: dict, prefix: s
     was there, with every key below it."""
     for key, value in data.items():
         full = f"{prefix}{key}"
-        old = before.get(key, _ABSENT) if isinstance(before, dict) else _ABSENT
-        if value == MISSING and old is not _ABSENT:
+        old = before.get(key, dotted.ABSENT) if isinstance(before, dict) else dotted.ABSENT
+        if value == MISSING and old is not dotted.ABSENT:
             continue
         where = (layer.name, layer.lines.get(full))
         if isinstance(value, dict) and isinstance(old, dict) and prefix != _SPACE_PREFIX:

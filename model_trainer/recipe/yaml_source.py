@@ -18,7 +18,6 @@ from typing import Any
 
 import yaml
 
-from model_trainer import dotted
 from model_trainer.errors import RecipeIssue, UsageError
 from model_trainer.recipe.yaml_rules import MAP_TAG, MERGE_TAG, SCALAR_TAGS, SEQ_TAG, StrictLoader
 
@@ -36,10 +35,6 @@ class YamlSource:
     lines: dict[str, int | None] = field(default_factory=dict)
     issues: list[RecipeIssue] = field(default_factory=list)
     values: int = 0  # how many values it holds, aliases expanded
-
-    def line_of(self, key: str) -> int | None:
-        """The line of `key`, or of its nearest ancestor written in the file."""
-        return dotted.nearest(self.lines, key)
 
 
 class _LimitReached(Exception):

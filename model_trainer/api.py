@@ -10,19 +10,20 @@ from model_trainer.recipe.load import LoadedRecipe, load_recipe
 
 
 def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[str, ...] = (),
-        **kwargs: Any) -> Any:
-    """Run a recipe file (with `KEY=VALUE` overrides) or a LoadedRecipe.
+        multirun: bool = False, **kwargs: Any) -> Any:
+    """Run a recipe file (with `KEY=VALUE` overrides; with `multirun`, `KEY=V1,V2` sweeps
+    as a grid study) or a LoadedRecipe.
 
     Without a `study:` section this trains one experiment and returns its TrialResult;
     `kwargs` go to `run_experiment` (force, smoke, progress, trial_dir, ...).
     """
     if isinstance(recipe_or_path, LoadedRecipe):
-        if overrides:
+        if overrides or multirun:
             raise TypeError("overrides apply to a recipe path; a LoadedRecipe is already "
                             "resolved (use load_recipe(path, overrides))")
         loaded = recipe_or_path
     else:
-        loaded = load_recipe(recipe_or_path, list(overrides))
+        loaded = load_recipe(recipe_or_path, list(overrides), multirun=multirun)
     if loaded.recipe.study is not None:
         from model_trainer.study import run_study
 

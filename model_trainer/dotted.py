@@ -1,11 +1,13 @@
-"""Dotted keys (`train.optimizer.lr`) into nested plain mappings: read one, or flatten all."""
+"""Dotted keys (`train.optimizer.lr`) and key paths into nested plain data: read, set, walk,
+flatten."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-_ABSENT: Any = object()
+ABSENT: Any = object()  # 'no such key', where None is a value
 
 
 def get(plain: Any, key: str, default: Any = None) -> Any:
@@ -32,3 +34,48 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
+
+
+def walk(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """Every value below `data` (mappings and lists included) with its path of keys and
+    list indices, parents before children."""
+    items = data.items() if isinstance(data, dict) else enumerate(data) \
+        if isinstance(data, list) else ()
+    for key, value in items:
+        yield (*path, key), value
+        yield from walk(value, (*path, key))
+
+
+def at(data: Any, path: tuple, default: Any = None) -> Any:
+    """The value at a path of keys and list indices, or `default`."""
+    for part in path:
+        if isinstance(data, dict) and (part in data or str(part) in data):
+            data = data[part if part in data else str(part)]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return default
+    return data
+
+
+def set_at(data: Any, path: tuple, value: Any) -> None:
+    """Set the value at a path that exists."""
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+def join(path: tuple) -> str:
+    """('model', 'args', 0) -> 'model.args.0'."""
+    return ".".join(str(part) for part in path)
+
+
+def nearest(mapping: dict[str, Any], key: str) -> Any:
+    """The entry of dotted `key` in a flat mapping, or of its nearest ancestor, or None."""
+    parts = key.split(".")
+    while parts:
+        found = mapping.get(".".join(parts))
+        if found is not None:
+            return found
+        parts.pop()
+    return None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import uuid
+from pathlib import Path
+
 import pytest
 
 from tests.recipe.samples import BASE
@@ -38,3 +42,18 @@ def ray_local():
                  log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A tiny tmpfs of our own (root only); skipped where mounting is not allowed."""
+    mount_point = Path("/tmp") / f"mtrain-tmpfs-{uuid.uuid4().hex[:8]}"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        mount_point.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    mount_point.rmdir()

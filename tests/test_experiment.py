@@ -7,9 +7,11 @@ import logging
 
 import pytest
 import torch
+import yaml
 
 import model_trainer
 from model_trainer.errors import CheckpointError, Diverged, Interrupted, MTrainError, TrainingError
+from model_trainer.recipe import load_recipe
 from model_trainer.trial.experiment import TrialResult, run_experiment
 from tests.files import rows, status
 from tests.train import tiny
@@ -17,7 +19,7 @@ from tests.train.tiny import LINEAR, load
 
 STATUS_KEYS = {"trial_id", "name", "state", "attempts", "started_at", "ended_at", "duration_s",
                "stop_reason", "epochs_done", "global_step", "best", "error", "versions",
-               "git_commit", "stateless_changes", "study", "test_checkpoint"}
+               "git_commit", "stateless_changes", "study", "test_checkpoint", "sources"}
 
 
 def run(loaded, **kwargs) -> TrialResult:
@@ -29,6 +31,19 @@ def val_rows(folder) -> list[tuple]:
 
 
 # ---- the files of a trial ------------------------------------------------------------------
+
+
+def test_a_composed_recipe_leaves_a_flat_resolved_recipe_and_its_sources(tmp_path):
+    (tmp_path / "base.yaml").write_text(tiny.RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\ntrain:\n  epochs: 1\n"
+                                         "model:\n  args: {hidden: '${train.batch_size}'}\n")
+    result = run(load_recipe(tmp_path / "child.yaml"))
+    assert status(result)["sources"] == [str(tmp_path / "base.yaml"), str(tmp_path / "child.yaml")]
+    written = yaml.safe_load((result.trial_dir / "recipe.yaml").read_text())
+    assert "extends" not in written
+    assert written["model"]["args"]["hidden"] == written["train"]["batch_size"] == 16
+    assert written["train"]["epochs"] == 1 and written["data"]["args"] == {"n": 96}
+
 
 
 def test_completed_run_writes_the_contract_files(tmp_path):

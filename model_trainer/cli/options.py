@@ -13,3 +13,8 @@ OverridesArg = Annotated[
     typer.Argument(help="KEY=VALUE overrides in OmegaConf's dotlist grammar, "
                    "e.g. train.optimizer.lr=3e-4 model.args.hidden=256.", show_default=False),
 ]
+MultirunOpt = Annotated[
+    bool,
+    typer.Option("-m", "--multirun", help="Sweep: an override with several values "
+                 "(model.args.hidden=32,64 seed=0,1) becomes a grid study over them."),
+]

@@ -7,13 +7,14 @@ from typing import Annotated
 import typer
 
 from model_trainer.cli.boundary import boundary, print_warnings, stderr, stdout
-from model_trainer.cli.options import OverridesArg, RecipeArg
+from model_trainer.cli.options import MultirunOpt, OverridesArg, RecipeArg
 
 
 @boundary
 def run(
     recipe: RecipeArg,
     overrides: OverridesArg = None,
+    multirun: MultirunOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Retrain a completed experiment "
                                         "from scratch.")] = False,
     smoke: Annotated[bool, typer.Option("--smoke", help="Run a couple of train and val "
@@ -24,7 +25,7 @@ def run(
     from model_trainer.cli.summary import horizon_note
     from model_trainer.recipe import load_recipe
 
-    loaded = load_recipe(recipe, overrides or [])
+    loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
     note = horizon_note(loaded.recipe) if loaded.recipe.study is None else None
     if note:

@@ -1,35 +1,58 @@
-"""`mtrain show`: the resolved recipe, each attribute marked stateful/stateless/derived."""
+"""`mtrain show`: the resolved recipe, each attribute's kind and origin, or as YAML."""
 
 from __future__ import annotations
 
-from model_trainer import dotted
+from typing import Annotated, Literal
+
+import typer
+from rich.markup import escape
+
 from model_trainer.cli.boundary import boundary, print_warnings, stdout
-from model_trainer.cli.options import OverridesArg, RecipeArg
+from model_trainer.cli.options import MultirunOpt, OverridesArg, RecipeArg
 
 _STYLE = {"stateful": "bold", "stateless": "dim", "derived": "cyan"}
+TABLE_WIDTH = 100  # narrower (or piped: 80 columns) gets one line per attribute
 
 
 @boundary
-def show(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
-    """Print the resolved recipe with every attribute's kind, and the trial id."""
-    from rich.table import Table
+def show(
+    recipe: RecipeArg,
+    overrides: OverridesArg = None,
+    multirun: MultirunOpt = False,
+    fmt: Annotated[Literal["table", "yaml"], typer.Option(
+        "--format", help="table: each attribute's value, kind and origin; yaml: the "
+        "resolved recipe, loadable as a recipe.")] = "table",
+) -> None:
+    """Print the resolved recipe with every attribute's kind and origin, and its id."""
+    from model_trainer.recipe import load_recipe
+    from model_trainer.recipe.view import attribute_rows, recipe_yaml
 
-    from model_trainer.recipe import MISSING, attribute_kinds, load_recipe, to_plain
-
-    loaded = load_recipe(recipe, overrides or [])
+    loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
-    plain = to_plain(loaded.recipe)
-    table = Table(title=f"{recipe}", title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("key")
-    table.add_column("value", overflow="fold")
-    table.add_column("kind")
-    for key, kind in attribute_kinds(loaded.recipe).items():
-        value = dotted.get(plain, key)
-        text = "(filled at run time)" if value == MISSING else repr(value)
-        if isinstance(value, str) and value != MISSING:
-            text = value
-        table.add_row(key, text, kind.value, style=_STYLE[kind.value])
-    stdout.print(table)
+    if fmt == "yaml":
+        typer.echo(recipe_yaml(loaded), nl=False)
+        return
+    rows = attribute_rows(loaded)
+    if stdout.width < TABLE_WIDTH:
+        for row in rows:
+            stdout.print(f"{row.key} = {row.value}  ({row.kind}; {row.origin})", markup=False,
+                         soft_wrap=True)
+    else:
+        _table(str(recipe), rows)
     label = "study" if loaded.recipe.study is not None else "trial"
     ident = loaded.study_id if label == "study" else loaded.trial_id
     stdout.print(f"{label} id: [bold]{ident}[/]")
+
+
+def _table(title: str, rows: list) -> None:
+    from rich.table import Table
+
+    table = Table(title=escape(title), title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("key", overflow="fold")
+    table.add_column("value", overflow="fold", ratio=2)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("from", overflow="fold", ratio=1)
+    for row in rows:
+        table.add_row(escape(row.key), escape(row.value), row.kind, escape(row.origin),
+                      style=_STYLE[row.kind])
+    stdout.print(table)

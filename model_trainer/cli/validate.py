@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from model_trainer.cli.boundary import boundary, print_warnings, stdout
-from model_trainer.cli.options import OverridesArg, RecipeArg
+from model_trainer.cli.options import MultirunOpt, OverridesArg, RecipeArg
 
 
 @boundary
-def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
+def validate(recipe: RecipeArg, overrides: OverridesArg = None,
+             multirun: MultirunOpt = False) -> None:
     """Check a recipe (types, paths, cross-field rules, study space) and print its trial ids."""
     from model_trainer.cli.summary import horizon_note, planned_trials, summary_line
     from model_trainer.recipe import load_recipe
 
-    loaded = load_recipe(recipe, overrides or [])
+    loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
-    stdout.print(f"[green]ok[/] {recipe}: {summary_line(loaded.recipe)}", soft_wrap=True)
+    stdout.print(f"[green]ok[/] {escape(str(recipe))}: {escape(summary_line(loaded.recipe))}",
+                 soft_wrap=True)
     note = horizon_note(loaded.recipe)
     if note:
         stdout.print(note, soft_wrap=True, markup=False)

@@ -13,16 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from model_trainer.recipe.markers import Kind, split_marker
+from model_trainer.recipe.output_dir import output_folder_problem
 from model_trainer.recipe.paths import keyword_parameters
 from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import Recipe
-from model_trainer.recipe.space import parse_dimension
+from model_trainer.recipe.space import MAX_GRID, parse_dimension
 from model_trainer.recipe.typecheck import INVALID, build, closest, kinds_of
 
 Report = Callable[[str, str], None]
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
+MAX_SEED = 2**32 - 1  # numpy's limit (torch takes 64 bits); larger seeds would wrap around
 
 
 def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
@@ -30,6 +32,11 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
     if not _SAFE_NAME.match(recipe.name) or ".." in recipe.name:
         report("name", f"'{recipe.name}' is not a safe folder name (letters, digits, . _ = + -; "
                "no '/' or '..': it must stay inside output_dir)")
+    else:
+        problem = output_folder_problem(recipe.output_dir, recipe.name)
+        if problem:
+            report("output_dir", f"runs cannot be written here: {problem}")
+    _check_seed(recipe.seed, "seed", report)
     if not _DEVICE.match(recipe.device):
         report("device", f"expected auto, cpu, mps, cuda or cuda:N, got '{recipe.device}'")
     _check_train(recipe, report, warn)
@@ -38,8 +45,15 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
 
 
 def _at_least(value: Any, low: float, key: str, report: Report) -> None:
-    if value is not None and value < low:
+    if value is not None and not math.isfinite(value):
+        report(key, f"must be a finite number >= {low}, got {value}")
+    elif value is not None and value < low:
         report(key, f"must be >= {low}, got {value}")
+
+
+def _check_seed(seed: int, key: str, report: Report) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        report(key, f"must be in [0, {MAX_SEED}] (numpy's seed range), got {seed}")
 
 
 def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
@@ -55,11 +69,15 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
     if opt.momentum is not None and opt.name != "sgd":
         report("train.optimizer.momentum", f"applies to sgd only (optimizer is '{opt.name}'); "
                "pass other options in train.optimizer.args")
-    if t.grad_clip is not None and not t.grad_clip > 0:
-        report("train.grad_clip", f"must be > 0 or null, got {t.grad_clip}")
+    if t.grad_clip is not None and not (math.isfinite(t.grad_clip) and t.grad_clip > 0):
+        report("train.grad_clip", f"must be a finite number > 0, or null; got {t.grad_clip}")
     if t.precision == "fp16" and recipe.device in ("cpu", "mps"):
         report("train.precision", f"fp16 needs CUDA (device is '{recipe.device}'); use bf16 on CPU")
     _at_least(t.early_stopping.patience, 1, "train.early_stopping.patience", report)
+    if not math.isfinite(t.early_stopping.min_delta):
+        report("train.early_stopping.min_delta", f"must be a finite number, got "
+               f"{t.early_stopping.min_delta}")
+    _at_least(recipe.data.num_workers, 0, "data.num_workers", report)
     if t.strategy == "single" and t.devices > 1:
         warn("train.devices", "is ignored unless train.strategy is ddp")
     if t.strategy == "ddp" and t.devices > 1:
@@ -90,16 +108,20 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
     _at_least(s.retries, 0, "study.retries", report)
     _at_least(s.fail_fast, 1, "study.fail_fast", report)
     _at_least(s.resources.gpus, 0, "study.resources.gpus", report)
-    if not s.resources.cpus > 0:
-        report("study.resources.cpus", f"must be > 0, got {s.resources.cpus}")
+    if not (math.isfinite(s.resources.cpus) and s.resources.cpus > 0):
+        report("study.resources.cpus", f"must be a finite number > 0, got {s.resources.cpus}")
     if len(set(s.seeds)) != len(s.seeds):
         report("study.seeds", "lists a seed twice")
+    for i, seed in enumerate(s.seeds):
+        _check_seed(seed, f"study.seeds.{i}", report)
     _check_study_devices(recipe, report, warn)
     if s.sampler in ("random", "tpe") and s.trials is None:
         report("study.trials", f"is required by sampler '{s.sampler}' (how many configurations)")
+    grid_size = 1
     for key, spec in s.space.items():
         where = f"study.space.{key}"
         dim, problems = parse_dimension(key, spec)
+        grid_size *= dim.size if dim is not None and dim.is_discrete else 1
         for problem in problems:
             report(where, problem)
         target = _attribute(recipe, key, where, report)
@@ -119,6 +141,9 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
                    "range; use choice or int, or sampler random/tpe")
     if s.sampler == "grid" and s.trials is not None:
         warn("study.trials", "is ignored by the grid sampler (it runs every grid point once)")
+    if s.sampler == "grid" and grid_size > MAX_GRID:
+        report("study.space", f"the grid has {grid_size:,} points; a grid study may have at "
+               f"most {MAX_GRID:,} (use sampler random or tpe)")
 
 
 def _check_study_devices(recipe: Recipe, report: Report, warn: Report) -> None:

@@ -15,6 +15,7 @@ import enum
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from model_trainer.recipe import names
@@ -37,19 +38,23 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def attribute_kinds(value: Any, prefix: str = "", kind: Kind = Kind.STATEFUL) -> dict[str, Kind]:
-    """Every leaf attribute's dotted key with its effective kind."""
+def attributes(value: Any, prefix: str = "",
+               kind: Kind = Kind.STATEFUL) -> Iterator[tuple[str, Kind, Any]]:
+    """Every leaf attribute: its dotted key, effective kind and plain value."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        result: dict[str, Kind] = {}
         for name, (field_kind, _) in kinds_of(type(value), kind).items():
-            result.update(attribute_kinds(getattr(value, name), f"{prefix}{name}.", field_kind))
-        return result
-    if isinstance(value, dict) and value:
-        result = {}
+            if not name.startswith("_"):  # internal state such as ConfigNode._frozen
+                yield from attributes(getattr(value, name), f"{prefix}{name}.", field_kind)
+    elif isinstance(value, dict) and value:
         for k, v in value.items():
-            result.update(attribute_kinds(v, f"{prefix}{k}.", kind))
-        return result
-    return {prefix.rstrip("."): kind}
+            yield from attributes(v, f"{prefix}{k}.", kind)
+    else:
+        yield prefix.rstrip("."), kind, to_plain(value)
+
+
+def attribute_kinds(value: Any) -> dict[str, Kind]:
+    """Every leaf attribute's dotted key with its effective kind."""
+    return {key: kind for key, kind, _ in attributes(value)}
 
 
 def stateful_view(value: Any, kind: Kind = Kind.STATEFUL) -> Any:

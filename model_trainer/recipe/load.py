@@ -1,25 +1,36 @@
-"""Load a recipe: YAML + overrides -> one validated Recipe, or every problem at once.
+"""Load a recipe: files + overrides -> one validated Recipe, or every problem at once.
 
-Order: parse YAML (syntax, duplicate keys) -> apply overrides -> type-check against the
+Order: read the file and the bases it extends (syntax, duplicate keys, limits) -> merge
+them and the overrides with OmegaConf -> resolve interpolations -> type-check against the
 schema -> resolve dotted paths and type user args -> cross-field and study checks. Each
-problem is located at its file line or at the override that caused it.
+problem is located at the file and line that wrote the value, or at the override.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model_trainer.errors import RecipeError, RecipeIssue
+from model_trainer import dotted
+from model_trainer.errors import RecipeError, RecipeIssue, UsageError
 from model_trainer.recipe.checks import check_recipe
 from model_trainer.recipe.identity import study_id, trial_id
-from model_trainer.recipe.overrides import Override, apply_overrides, parse_overrides
+from model_trainer.recipe.interpolate import resolve
+from model_trainer.recipe.merge import Merged, merge_layers
+from model_trainer.recipe.overrides import Override, parse_overrides
 from model_trainer.recipe.paths import check_paths
 from model_trainer.recipe.schema import Recipe
-from model_trainer.recipe.typecheck import INVALID, build_dataclass
-from model_trainer.recipe.yaml_source import YamlSource, parse_yaml_text, read_yaml_file
+from model_trainer.recipe.sources import (
+    RecipeSources,
+    environment_names,
+    read_sources,
+    sources_from_text,
+)
+from model_trainer.recipe.sweep import as_sweeps
+from model_trainer.recipe.typecheck import INVALID, build_dataclass, decode_free_text
 
 
 @dataclass
@@ -27,9 +38,11 @@ class LoadedRecipe:
     """A validated recipe with where it came from and the warnings it raised."""
 
     recipe: Recipe
-    source: YamlSource
+    source: RecipeSources
+    merged: Merged = field(repr=False)  # files and overrides merged, before interpolation
     overrides: list[Override] = field(default_factory=list)
     warnings: list[RecipeIssue] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # dotted key -> its interpolation
 
     @functools.cached_property
     def trial_id(self) -> str:
@@ -44,71 +57,105 @@ class LoadedRecipe:
         """The recipe of one study trial: `params` set, the study section removed."""
         extra = [Override(k, v, f"{k}={v!r}") for k, v in params.items()]
         extra.append(Override("study", None, "study=null"))
-        return _validate(self.source, self.overrides + extra)
+        return _validate(self.source, self.overrides + extra, onto=self)
+
+    def origin(self, key: str) -> str:
+        """Where the value of `key` was written: `file:line`, an override, or `default`;
+        an interpolated value also says what it came from."""
+        parts = key.split(".")
+        ancestors = (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+        # an interpolated value covers what is below it; else only the key itself counts
+        written = next((k for k in ancestors if k in self.notes), key)
+        name, line = self.merged.origins.get(written, ("default", None))
+        where = f"{name}:{line}" if line is not None else name
+        note = self.notes.get(written)
+        return f"{where} (from {note})" if note else where
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedRecipe:
-    """Read, override and validate a recipe file; raises RecipeError listing every issue."""
-    return _load(read_yaml_file(path), list(overrides))
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                multirun: bool = False) -> LoadedRecipe:
+    """Read, override and validate a recipe file; raises RecipeError listing every issue.
+
+    With `multirun`, an override with several values (`model.args.hidden=32,64`,
+    `seed=0,1`) becomes a grid search-space entry (seeds: `study.seeds`), as Hydra's -m.
+    """
+    return _load(lambda: read_sources(path), list(overrides), multirun)
 
 
 def load_recipe_text(text: str, overrides: list[str] | tuple[str, ...] = (),
-                     name: str = "<recipe>") -> LoadedRecipe:
+                     name: str = "<recipe>", multirun: bool = False) -> LoadedRecipe:
     """The same as `load_recipe` for YAML text (tests, notebooks)."""
-    return _load(parse_yaml_text(text, name), list(overrides))
+    return _load(lambda: sources_from_text(text, name), list(overrides), multirun)
 
 
-def rebuild_recipe(source: YamlSource, overrides: list[Override]) -> LoadedRecipe:
+def rebuild_recipe(source: RecipeSources, overrides: list[Override]) -> LoadedRecipe:
     """Validate again from a recipe's parts (plain data: safe to send to another process)."""
     return _validate(source, overrides)
 
 
-def _load(source: YamlSource, override_texts: list[str]) -> LoadedRecipe:
+def _load(read: Any, override_texts: list[str], multirun: bool) -> LoadedRecipe:
     overrides, issues = parse_overrides(override_texts)
-    if source.issues:  # without a parsed document there is nothing more to check
-        raise RecipeError(source.issues + issues)
-    return _validate(source, overrides, issues)
+    if multirun:
+        overrides, swept, problems = as_sweeps(overrides)
+        issues += problems
+        if not swept and not problems:
+            raise UsageError("-m/--multirun sweeps overrides with several values, like "
+                             "model.args.hidden=32,64 or seed=0,1; none was given")
+    try:
+        sources = read()
+    except RecipeError as exc:
+        raise RecipeError(exc.issues + issues) from None
+    for name in environment_names([o.value for o in overrides]) - set(sources.env):
+        sources.env[name] = os.environ.get(name)
+    return _validate(sources, overrides, issues)
 
 
-def _validate(source: YamlSource, overrides: list[Override],
-              issues: list[RecipeIssue] | None = None) -> LoadedRecipe:
+def _validate(sources: RecipeSources, overrides: list[Override],
+              issues: list[RecipeIssue] | None = None,
+              onto: LoadedRecipe | None = None) -> LoadedRecipe:
+    """Validate `overrides` on top of `sources` (or on top of the already merged `onto`,
+    whose own overrides start the list)."""
     issues = list(issues or [])
     warnings: list[RecipeIssue] = []
+    if onto is not None:
+        merged = merge_layers([], overrides[len(onto.overrides):], onto.merged)
+    else:
+        merged = merge_layers(sources.layers, overrides)
+    resolved = resolve(merged, sources.env)
+    issues += merged.issues + resolved.issues
+    quiet = [i.key for i in issues] + resolved.unresolved  # later checks stay quiet on these
 
-    def locate(key: str) -> tuple[str, int | None]:
-        for override in reversed(overrides):
-            if key == override.key or key.startswith(override.key + "."):
-                return override.source, None
-        return source.name, source.line_of(key)
+    def locate(key: str, message: str) -> RecipeIssue:
+        name, line = merged.origin_of(key) or (sources.layers[-1].name, None)
+        note = dotted.nearest(resolved.notes, key)
+        return RecipeIssue(key, f"{message} (from {note})" if note else message, name, line)
 
     def report(key: str, message: str) -> None:
-        if not any(_related(key, bad.key) for bad in type_issues):
-            issues.append(RecipeIssue(key, message, *locate(key)))
+        if not any(_related(key, bad) for bad in quiet):
+            issues.append(locate(key, message))
 
     def warn(key: str, message: str) -> None:
-        warnings.append(RecipeIssue(key, message, *locate(key)))
+        warnings.append(locate(key, message))
 
-    if not isinstance(source.data, dict):
-        raise RecipeError([RecipeIssue("", "a recipe must be a YAML mapping of keys to values",
-                                       source.name, 1)])
-    data, problems = apply_overrides(source.data, overrides)
-    issues.extend(problems)
-    type_issues: list[RecipeIssue] = []
-    recipe = build_dataclass(data, Recipe, "", report)
-    type_issues.extend(issues)  # later checks stay quiet about keys already reported
+    recipe = build_dataclass(resolved.data, Recipe, "", report)
+    quiet.extend(i.key for i in issues)
     if recipe is not INVALID:
         check_paths(recipe, report, warn)
+        decode_free_text(recipe)
         check_recipe(recipe, report, warn)
+    order = {layer.name: i for i, layer in enumerate(sources.layers)}
     if issues:
-        raise RecipeError(_sorted_unique(issues))
-    return LoadedRecipe(recipe, source, overrides, _sorted_unique(warnings))
+        raise RecipeError(_sorted_unique(issues, order))
+    return LoadedRecipe(recipe, sources, merged, overrides, _sorted_unique(warnings, order),
+                        resolved.notes)
 
 
 def _related(key: str, other: str) -> bool:
     return key == other or key.startswith(other + ".") or other.startswith(key + ".")
 
 
-def _sorted_unique(issues: list[RecipeIssue]) -> list[RecipeIssue]:
-    """File issues by line, then override issues, each reported once."""
+def _sorted_unique(issues: list[RecipeIssue], order: dict[str, int]) -> list[RecipeIssue]:
+    """By file (bases first) and line, then override issues, each reported once."""
     unique = list(dict.fromkeys(issues))
-    return sorted(unique, key=lambda i: (i.line is None, i.line or 0))
+    return sorted(unique, key=lambda i: (order.get(i.source, len(order)), i.line is None,
+                                         i.line or 0))

@@ -1,19 +1,21 @@
-"""Command-line overrides (`KEY=VALUE`, OmegaConf's dotlist grammar) applied to raw data.
+"""Command-line overrides (`KEY=VALUE`, OmegaConf's dotlist grammar).
 
 As in OmegaConf's dotlist, VALUE is a YAML value: `lr=1e-3` is a float, `hidden=128` an
 int, `name='5'` a string, `metrics=[accuracy,mse]` a list. It is parsed by the same
 strict YAML rules as the recipe file (OmegaConf's own parser would turn `yes` and `off`
-into booleans); type checks follow, and each failure names the override.
+into booleans). Each override is then merged on top of the recipe's files like one more
+layer (see merge.py); type checks follow, and each failure names the override.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from model_trainer.errors import RecipeIssue
 from model_trainer.recipe.yaml_source import parse_yaml_text
+
+SPACE = ("study", "space")  # the search space: its keys are dotted recipe keys
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,18 @@ def parse_overrides(texts: list[str]) -> tuple[list[Override], list[RecipeIssue]
     return parsed, issues
 
 
-def apply_overrides(data: dict, overrides: list[Override]) -> tuple[dict, list[RecipeIssue]]:
-    """Return a copy of `data` with each override set; a path through a non-mapping is an issue."""
-    data = copy.deepcopy(data)
-    issues = []
-    for override in overrides:
-        node = data
-        parts = override.key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                prefix = ".".join(parts[: depth + 1])
-                issues.append(RecipeIssue(
-                    override.key, f"cannot set a key inside '{prefix}': it is not a mapping",
-                    override.source,
-                ))
-                break
-            node = child
-        else:
-            node[parts[-1]] = override.value
-    return data, issues
+def key_path(key: str) -> list[str]:
+    """The parts of a dotted key; a search-space entry is one part, as its name has dots:
+    `study.space.model.args.hidden` -> ['study', 'space', 'model.args.hidden']."""
+    parts = key.split(".")
+    if parts[:2] == list(SPACE) and len(parts) > 2:
+        return [*SPACE, ".".join(parts[2:])]
+    return parts
+
+
+def as_layer(override: Override) -> dict[str, Any]:
+    """The override as a nested mapping, to merge on top of the recipe's files."""
+    value: Any = override.value
+    for part in reversed(key_path(override.key)):
+        value = {part: value}
+    return value

@@ -12,12 +12,14 @@ distributions.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from model_trainer.recipe.typecheck import closest, describe
+from model_trainer.recipe.typecheck import INT64, closest, describe
 
 SPEC_KINDS = ("choice", "uniform", "loguniform", "int")
+MAX_GRID = 10_000  # grid points: more is not a study anyone runs, and validate lists them all
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,13 @@ class Dimension:
     @property
     def is_discrete(self) -> bool:
         return self.kind in ("choice", "int")
+
+    @property
+    def size(self) -> int:
+        """How many values a discrete dimension has."""
+        if self.kind == "choice":
+            return len(self.values)
+        return (int(self.high) - int(self.low)) // self.step + 1
 
     def points(self) -> list[Any]:
         """Every value of a discrete dimension, in order."""
@@ -69,6 +78,8 @@ def parse_dimension(key: str, spec: Any) -> tuple[Dimension | None, list[str]]:
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in arg)):
         return None, [f"{kind} needs [low, high] numbers, got {describe(arg)}"]
     low, high = arg
+    if not all(_finite(v) for v in arg):
+        return None, [f"{kind} needs finite bounds, got [{low}, {high}]"]
     if not low < high:
         return None, [f"{kind} needs low < high, got [{low}, {high}]"]
     if kind == "loguniform" and low <= 0:
@@ -79,6 +90,8 @@ def parse_dimension(key: str, spec: Any) -> tuple[Dimension | None, list[str]]:
             return None, ["int range needs integer low, high and step"]
         if step < 1:
             return None, [f"step must be >= 1, got {step}"]
+        if not all(INT64[0] <= v <= INT64[1] for v in (low, high, step)):
+            return None, ["int range needs 64-bit integers (what torch and numpy take)"]
         return Dimension(key, kind, low=low, high=high, step=step), []
     if "step" in spec:
         return None, ["step applies to int ranges only"]
@@ -90,3 +103,10 @@ def grid(dimensions: list[Dimension]) -> list[dict[str, Any]]:
     keys = [d.key for d in dimensions]
     return [dict(zip(keys, combo, strict=True))
             for combo in itertools.product(*(d.points() for d in dimensions))]
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False

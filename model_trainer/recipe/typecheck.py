@@ -2,7 +2,12 @@
 
 Every problem is collected (never just the first) and located by dotted key. There is
 no lossy coercion: 1.5 into an int, '5' into an int and 'yes' into a bool are errors;
-the only conversion is the exact int -> float widening.
+the only conversion is the exact int -> float widening. Integers must fit in 64 bits,
+as torch and numpy take them.
+
+Text that an interpolation made (`${oc.env:N}`, `run-${seed}`) is read the way an
+override's value is, as a YAML 1.2 value (`5` an int, `1e-3` a float, `yes` a string),
+and kept as text where the field takes a string and the value does not fit it.
 """
 
 from __future__ import annotations
@@ -16,8 +21,21 @@ from collections.abc import Callable
 from typing import Any, Literal, Union
 
 from model_trainer.recipe.markers import MISSING, Kind, combine, split_marker
+from model_trainer.recipe.yaml_source import parse_yaml_text
 
 Report = Callable[[str, str], None]  # (dotted key, message)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+class InterpolatedText(str):
+    """Text produced by resolving an interpolation: read by the type of its field."""
+
+    __slots__ = ()
+
+    def decoded(self) -> Any:
+        """The text read as a YAML 1.2 value; the text itself where it is not YAML."""
+        parsed = parse_yaml_text(str(self), "<interpolation>")
+        return str(self) if parsed.issues else parsed.data
 
 
 class Invalid:
@@ -76,8 +94,10 @@ def build(value: Any, tp: Any, key: str, report: Report, kind: Kind = Kind.STATE
     kind = combine(kind, own)
     origin = typing.get_origin(tp)
 
+    if isinstance(value, InterpolatedText):
+        return _build_text(value, tp, key, report, kind)
     if tp is Any:
-        return value
+        return value  # interpolated text stays text until decode_free_text
     if origin in (Union, types.UnionType):
         return _build_union(value, tp, key, report, kind)
     if value is None:
@@ -105,11 +125,43 @@ def build(value: Any, tp: Any, key: str, report: Report, kind: Kind = Kind.STATE
     return _build_scalar(value, tp, key, report)
 
 
+def _build_text(text: InterpolatedText, tp: Any, key: str, report: Report, kind: Kind) -> Any:
+    """The decoded value where the field takes it, else the text where it takes that."""
+    decoded = text.decoded()
+    for candidate in (decoded, str(text)):
+        problems: list[tuple[str, str]] = []
+        built = build(candidate, tp, key, lambda k, m, p=problems: p.append((k, m)), kind)
+        if not problems:
+            return built
+    return build(decoded, tp, key, report, kind)
+
+
+def decode_free_text(value: Any) -> Any:
+    """Decode, in place, the interpolated text that no typed field read (untyped args,
+    optimizer args): after the user's config classes have typed theirs."""
+    if isinstance(value, InterpolatedText):
+        return value.decoded()
+    if isinstance(value, dict):
+        value.update({k: decode_free_text(v) for k, v in value.items()})
+    elif isinstance(value, list):
+        value[:] = [decode_free_text(v) for v in value]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            old = getattr(value, f.name)
+            new = decode_free_text(old)
+            if new is not old:
+                object.__setattr__(value, f.name, new)  # user dataclasses may be frozen
+    return value
+
+
 def _build_scalar(value: Any, tp: Any, key: str, report: Report) -> Any:
     if tp is bool:
         ok = isinstance(value, bool)
     elif tp is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not INT64[0] <= value <= INT64[1]:
+            report(key, f"expected a 64-bit integer (what torch and numpy take), got {value}")
+            return INVALID
     elif tp is float:
         if isinstance(value, int) and not isinstance(value, bool):
             if abs(value) > 2**53:

@@ -1,6 +1,6 @@
 """What runs for one trial, in a worker or in the driver's own process.
 
-The payload is plain data (the recipe's YAML source and overrides, never user objects),
+The payload is plain data (the recipe's files and overrides, never user objects),
 so a worker can unpickle it before it can import the user's modules. The outcome is
 plain data too: errors travel as text, so a user exception never has to be pickled.
 """
@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model_trainer.recipe.overrides import Override
-from model_trainer.recipe.yaml_source import YamlSource
+from model_trainer.recipe.sources import RecipeSources
 from model_trainer.vocabulary import RecordState, StopReason
 
 
 @dataclass
 class TrialPayload:
-    source: YamlSource
+    source: RecipeSources
     overrides: list[Override]
     params: dict[str, Any]  # sampled values and the seed
     trial_dir: str

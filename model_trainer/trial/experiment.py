@@ -84,7 +84,7 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if smoke:  # a throwaway folder: the whole code path runs, nothing stays
         with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
             return _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval, study_info,
-                        smoke=True)
+                        loaded.source.files, smoke=True)
     folder = Path(trial_dir) if trial_dir is not None else \
         Path(recipe.output_dir) / recipe.name / trial_id
     if force and (folder / STATUS).exists():
@@ -99,11 +99,12 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
             return TrialResult(trial_id, folder, status.state, status.stop_reason,
                                status.epochs_done, status.best, rows, skipped=True,
                                test_checkpoint=status.test_checkpoint)
-        return _run(recipe, trial_id, folder, display, on_eval, study_info, smoke=False)
+        return _run(recipe, trial_id, folder, display, on_eval, study_info,
+                    loaded.source.files, smoke=False)
 
 
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
-         study_info: dict[str, Any] | None, smoke: bool) -> TrialResult:
+         study_info: dict[str, Any] | None, sources: list[str], smoke: bool) -> TrialResult:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(folder) + remove_stale_temps(folder / CHECKPOINTS):
         log.info("removed %s, left by a writer that was killed", stale)
@@ -112,7 +113,7 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
         log.warning("%s is unreadable (not JSON); continuing from the trial's checkpoints and "
                     "writing a new one", folder / STATUS)
     status = TrialStatus.start(trial_id, recipe.name, previous,
-                               stateless_changes(folder / RECIPE, recipe), study_info)
+                               stateless_changes(folder / RECIPE, recipe), study_info, sources)
     status.save(folder)
     identity = folder_identity(folder)
 

@@ -96,11 +96,13 @@ class TrialStatus:
     git_commit: str | None = None
     stateless_changes: list[dict[str, Any]] = field(default_factory=list)
     study: dict[str, Any] | None = None
+    sources: list[str] = field(default_factory=list)  # the recipe's files, bases first
     _clock: float = field(default_factory=time.perf_counter, repr=False, compare=False)
 
     @classmethod
     def start(cls, trial_id: str, name: str, previous: TrialStatus | None,
-              changes: dict[str, list[Any]], study: dict[str, Any] | None) -> TrialStatus:
+              changes: dict[str, list[Any]], study: dict[str, Any] | None,
+              sources: list[str]) -> TrialStatus:
         """The record of a new attempt: progress and history carried over from `previous`."""
         history = list(previous.stateless_changes) if previous else []
         if changes:
@@ -110,7 +112,7 @@ class TrialStatus:
                    global_step=previous.global_step if previous else 0,
                    best=previous.best if previous else None, versions=versions(),
                    git_commit=git_commit(), stateless_changes=history,
-                   study=study or (previous.study if previous else None))
+                   study=study or (previous.study if previous else None), sources=sources)
 
     def progress(self, loop_state: dict[str, Any]) -> None:
         """Follow the loop's state (a TrainState as a dict)."""

@@ -37,10 +37,9 @@ def test_validate_prints_warnings_but_passes(write, base):
 
 
 def test_show_marks_every_attribute(write, base):
-    result = runner.invoke(app, ["show", str(write(base))], terminal_width=200)
+    result = runner.invoke(app, ["show", str(write(base))])
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line.split()[-1] for line in result.output.splitlines()
-            if len(line.split()) >= 3 and line.split()[-1] in ("stateful", "stateless", "derived")}
+    rows = dict(re.findall(r"^(\S+) = .*\((stateful|stateless|derived); ", result.output, re.M))
     assert rows["seed"] == "stateful"
     assert rows["train.epochs"] == "stateless"
     assert rows["model.args.num_classes"] == "derived"

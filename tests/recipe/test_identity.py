@@ -1,12 +1,18 @@
-"""Trial ids depend on stateful attributes only, and on nothing about the YAML's layout."""
+"""Trial ids depend on stateful attributes only, and on nothing about the YAML's layout:
+not key order, not which file of an `extends` chain wrote a value."""
 
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from model_trainer.recipe import load_recipe_text
+from model_trainer.recipe import load_recipe, load_recipe_text, to_plain
 
 REORDERED = """\
 train:
@@ -71,3 +77,52 @@ def test_study_id_changes_with_the_space_but_not_concurrency(base):
     b = load_recipe_text(base, [space % 3]).study_id
     c = load_recipe_text(base, [space.replace("[4, 8]", "[4, 16]") % 1]).study_id
     assert a == b != c
+
+
+LEAVES = {  # a flat recipe as (path, value) leaves; lists are leaves (they replace)
+    ("name",): "tiny", ("seed",): 3, ("model", "target"): "tests.recipe.userconf.TinyModel",
+    ("model", "config"): "tests.recipe.userconf.TinyConfig", ("model", "args", "hidden"): 16,
+    ("model", "args", "layers"): [2, 3], ("model", "args", "inner", "depth"): 4,
+    ("data", "target"): "tests.recipe.userconf.make_loader", ("train", "batch_size"): 8,
+    ("train", "optimizer", "name"): "sgd", ("train", "optimizer", "lr"): 0.1,
+    ("train", "optimizer", "momentum"): 0.9, ("train", "metrics"): ["accuracy", "mse"],
+}
+
+
+def nest(pairs) -> dict:
+    data: dict = {}
+    for path, value in pairs:
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["base", "child", "both", "decoy"]), min_size=len(LEAVES),
+                max_size=len(LEAVES)))
+def test_any_split_into_base_and_child_is_the_same_experiment(places):
+    """Moving values between a base and a child, or overriding a base value, changes
+    nothing: identity is computed on the merged, resolved recipe."""
+    base, child = [], []
+    for (path, value), place in zip(LEAVES.items(), places, strict=True):
+        if place in ("base", "both"):
+            base.append((path, value))
+        if place in ("child", "both", "decoy"):
+            child.append((path, value))
+        if place == "decoy":  # the base holds another value that the child replaces
+            base.append((path, "decoy"))
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "base.yaml").write_text(yaml.safe_dump(nest(base)))
+        Path(folder, "child.yaml").write_text(yaml.safe_dump({"extends": "base.yaml",
+                                                              **nest(child)}))
+        composed = load_recipe(Path(folder, "child.yaml"))
+    flat = load_recipe_text(yaml.safe_dump(nest(LEAVES.items())))
+    assert composed.trial_id == flat.trial_id
+    assert to_plain(composed.recipe) == to_plain(flat.recipe)
+
+
+def test_an_interpolated_value_is_the_same_experiment_as_the_value_itself(base):
+    assert tid(base.replace("hidden: 8", "hidden: ${train.batch_size}")) == \
+        tid(base.replace("hidden: 8", "hidden: 4"))

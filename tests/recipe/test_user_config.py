@@ -75,8 +75,8 @@ def test_model_args_without_config_are_checked_against_the_signature(base):
     text = base.replace("  config: tests.recipe.userconf.TinyConfig\n", "").replace(
         "userconf.TinyModel", "userconf.plain_model").replace("    act: relu\n", "")
     assert load_recipe_text(text).recipe.model.args == {"hidden": 8}
-    with pytest.raises(RecipeError) as info:
-        load_recipe_text(text, ["model.args={depht: 3}"])
+    with pytest.raises(RecipeError) as info:  # an override's mapping merges into the file's
+        load_recipe_text(text.replace("    hidden: 8\n", "    depht: 3\n"))
     found = "\n".join(map(str, info.value.issues))
     assert "model.args.depht: plain_model has no parameter 'depht' (did you mean 'depth'?)" in found
     assert "model.args.hidden: missing required argument of plain_model" in found

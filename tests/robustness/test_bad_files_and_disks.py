@@ -4,10 +4,8 @@ continuation where one exists, and nothing already written lost."""
 from __future__ import annotations
 
 import subprocess
-import uuid
 from pathlib import Path
 
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -70,21 +68,6 @@ def test_garbage_status_is_reported_and_the_run_continues_from_its_checkpoint(tm
     assert "status.json" in caplog.text
     assert status(trial)["state"] == "completed"
     assert [r["epoch"] for r in rows(trial, "val")] == [1, 2, 3]  # not from zero
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A tiny tmpfs of our own (root only); skipped where mounting is not allowed."""
-    mount_point = Path("/tmp") / f"mtrain-tmpfs-{uuid.uuid4().hex[:8]}"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        mount_point.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-    mount_point.rmdir()
 
 
 def snapshot(trial: Path) -> dict[str, bytes]:

@@ -19,7 +19,9 @@ junk = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=10**20, max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
     st.sampled_from(["../../etc", "tests.recipe.userconf.Nope", "os.path", "ñ.ü", "a..b",
-                     "${oops}", "1e400", "yes", "off", "???", "fp16", "cuda:7"]),
+                     "${oops}", "1e400", "yes", "off", "???", "fp16", "cuda:7", "${seed}",
+                     "${oc.env:MTRAIN_FUZZ_UNSET}", "${oc.env:HOME,1}", "${", "x${seed}${.a}",
+                     "${..name}", "\\${seed}", "0o17", "2024-01-01", "1:20", "4294967296"]),
     st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
                                                          max_size=2),
 )
@@ -56,6 +58,8 @@ def mutated(draw):
                 parent.pop(path[-1], None)
             else:
                 parent[draw(st.text(min_size=1, max_size=8))] = draw(junk)
+    if draw(st.integers(0, 9)) == 0:
+        data["extends"] = draw(st.one_of(junk, st.sampled_from(["fuzz.yaml", "nope.yaml"])))
     text = yaml.safe_dump(data, allow_unicode=True)
     if draw(st.integers(0, 9)) == 0:  # sometimes break the YAML text itself
         cut = draw(st.integers(0, len(text)))

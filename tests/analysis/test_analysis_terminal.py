@@ -57,14 +57,23 @@ def test_piped_cli_output_is_plain_and_readable(runs_shared, tmp_path):
 
 
 def test_a_table_that_fits_is_drawn_as_a_table():
-    frame = pd.DataFrame({"value": ["64", "128"], "n": ["3", "3"], "conclusion": ["x" * 60, "y"]})
+    long = "worse than baseline by a margin that takes many words (Holm p=0.001)"
+    frame = pd.DataFrame({"value": ["64", "128"], "n": ["3", "3"], "conclusion": [long, "y"]})
     buffer = io.StringIO()
     print_frame(Console(file=buffer, width=60, color_system=None), "t", frame)
     text = buffer.getvalue()
-    assert "┃ value" in text and "- value: 64" not in text  # the long conclusion folds instead
+    assert "┃ value" in text and "- value: 64" not in text  # the long conclusion wraps instead
+    assert "worse than baseline" in text and max(len(line) for line in text.splitlines()) <= 60
     buffer = io.StringIO()
     print_frame(Console(file=buffer, width=30, color_system=None), "t", frame)
     assert "- value: 64" in buffer.getvalue() and "    n: 3" in buffer.getvalue()
+
+
+def test_an_identifier_is_never_cut_to_fit():
+    frame = pd.DataFrame({"trial_id": ["random_study-1-s0-b35fd3089a33"], "n": ["3"]})
+    buffer = io.StringIO()
+    print_frame(Console(file=buffer, width=30, color_system=None), "t", frame)
+    assert "random_study-1-s0-b35fd3089a33" in buffer.getvalue()
 
 
 def test_markup_in_data_is_printed_as_it_is():

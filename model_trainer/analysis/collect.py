@@ -218,6 +218,10 @@ def collect(directory: str | Path) -> Loaded:
     trials = pd.DataFrame(rows)
     if not trials.empty:
         trials["study_id"] = [groups[g].study_id for g in trials["group"]]
+        try:  # whole epochs read as 3, not 3.0; a fractional one (a custom loop) stays a float
+            trials["best_epoch"] = trials["best_epoch"].astype("Int64")
+        except (TypeError, ValueError):
+            pass
     return Loaded(
         root=root,
         trials=trials,

@@ -168,7 +168,7 @@ def print_tables(console, result) -> None:
     shown = ranking_display(ranking[[c for c in ranking.columns if c not in hidden]], obj,
                             varied, short=True)
     print_frame(console, f"Trials ranked by {obj.metric} ({obj.mode}), top {len(ranking)} of "
-                f"{len(result.ranking)}", shown, "every column is in trials.csv",
+                f"{len(result.ranking)}", shown, "Every column is in trials.csv.",
                 optional=("state", "seed", "best epoch", "final", "epochs", "time"))
     for title, caption, frame in effect_tables(result):
         print_frame(console, title, frame, caption)

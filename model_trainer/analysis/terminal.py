@@ -66,7 +66,7 @@ def print_frame(console: Console, title: str, frame: pd.DataFrame, caption: str 
             table.add_row(*[Text(str(v)) for v in row])
         console.print(table)
         if dropped:
-            caption = f"not shown at this width: {', '.join(dropped)}. {caption}".strip()
+            caption = f"Not shown at this width: {', '.join(dropped)}. {caption}".strip()
     else:
         _print_list(console, frame)
     if caption:

@@ -47,7 +47,6 @@ class AnalysisResult:
     notes: list[str]  # what was left out and why (pruned trials, importance)
     warnings: list[str]
     filters: tuple[str, ...]
-    stats_basis: str
     out_dir: Path
     paths: list[Path] = field(default_factory=list)  # every file written
     plots: list[Path] = field(default_factory=list)
@@ -74,11 +73,14 @@ def _float(value) -> float:
 
 def _objective_values(loaded: Loaded, trials: pd.DataFrame, objective: Objective) -> list[float]:
     """Each trial's objective at its best epoch (see best_epoch.py), else status.json's
-    `best`, else study_index.json's `value`."""
+    `best`, else study_index.json's `value`; without a monitor, its best over epochs."""
     values = []
     for tid in trials["trial_id"]:
         rec = loaded.records[tid]
-        value = rec.at_best.get(objective.metric, math.nan)
+        if rec.monitor is None:  # no monitor recorded: its best over the epochs
+            value = (rec.low if objective.mode == "min" else rec.high).get(objective.metric, math.nan)
+        else:
+            value = rec.at_best.get(objective.metric, math.nan)
         best = rec.status.get("best") if isinstance(rec.status.get("best"), dict) else {}
         if math.isnan(value) and best.get("metric") == objective.metric:
             value = _float(best.get("value"))
@@ -103,6 +105,9 @@ def _valued(loaded: Loaded, metrics: pd.DataFrame, ids: list[str]) -> list[str]:
 
 def _value_sentence(objective: Objective, monitors: list[tuple[str, str]]) -> str:
     kinds = set(monitors)
+    if not kinds:
+        return (f"each trial's value is its best {objective.metric} over its epochs (no trial "
+                "records a train.monitor).")
     if kinds == {(objective.metric, objective.mode)}:
         return (f"each trial's value is its best {objective.metric} (the evaluation its "
                 "train.monitor kept).")
@@ -183,7 +188,7 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
         ranking=ranking_frame(trials, objective, varied), ablation=stats.ablation,
         effects=stats.effects, importances=stats.importances, varied=varied, groups=groups,
         designs=stats.designs, fits=stats.fits, summary=summary, notes=notes,
-        warnings=list(loaded.warnings), filters=filters, stats_basis=basis, out_dir=out_dir,
+        warnings=list(loaded.warnings), filters=filters, out_dir=out_dir,
         loaded=loaded,
     )
     _write_outputs(result, usable, plots, fmt)

@@ -46,8 +46,9 @@ def monitor_of(recipe: dict, status: dict) -> Monitor | None:
     return Monitor(metric, mode if mode in ("min", "max") else guess_mode(metric), max(delta, 0.0))
 
 
-def _first_improvements(values: np.ndarray, mode: str, min_delta: float) -> int:
-    """Index of the last improvement by more than `min_delta`: the loop's rule, in order."""
+def _loop_best_index(values: np.ndarray, mode: str, min_delta: float) -> int:
+    """Index of the best value by the loop's rule: each value that beats the best so far by
+    more than `min_delta` becomes the best (-1 when no value is finite)."""
     best, where = None, -1
     for i, value in enumerate(values):
         if not math.isfinite(value):
@@ -86,7 +87,7 @@ def best_positions(metrics: pd.DataFrame, monitors: dict[str, Monitor]) -> pd.Da
     picked = list(ordered.drop_duplicates("trial")["row"])
     for code, part in frame[by_delta].groupby("trial", sort=False):
         mon = monitors[trial_names[code]]
-        where = _first_improvements(values[part["row"].to_numpy()], mon.mode, mon.min_delta)
+        where = _loop_best_index(values[part["row"].to_numpy()], mon.mode, mon.min_delta)
         if where >= 0:
             picked.append(int(part["row"].iloc[where]))
     if not picked:

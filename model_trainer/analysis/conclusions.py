@@ -16,8 +16,7 @@ import pandas as pd
 
 from model_trainer.analysis.formatting import fmt_p
 from model_trainer.analysis.objective import Objective
-
-ALPHA = 0.05
+from model_trainer.analysis.stats import ALPHA
 
 
 def holm(p_values) -> np.ndarray:

@@ -25,7 +25,7 @@ from model_trainer.analysis import binning
 from model_trainer.analysis.formatting import fmt
 from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
-from model_trainer.analysis.stats import level_key, ordered_levels, reference_level
+from model_trainer.analysis.stats import ALPHA, level_key, ordered_levels, reference_level
 
 MIN_DOF = 2  # residual degrees of freedom below which no test is made
 
@@ -121,7 +121,7 @@ def effect_rows(frame: pd.DataFrame, group: Group, objective: Objective) -> tupl
     resid = y - X @ beta
     sigma = math.sqrt(float(resid @ resid) / dof)
     cov = sigma**2 * np.linalg.inv(X.T @ X)
-    quantile = float(stats.t.ppf(0.975, dof))
+    quantile = float(stats.t.ppf(1 - ALPHA / 2, dof))
     rows = []
     for i, term in enumerate(terms, start=1):
         common = {"rho": rho.get(term.attribute, math.nan)}

@@ -21,7 +21,7 @@ def load_yaml(text: str) -> object:
     return yaml.load(text, Loader=_YAML_LOADER)
 
 
-def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
     """The warning for bytes that are not UTF-8 text (a garbled or foreign-encoded file)."""
     return f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
 
@@ -34,7 +34,7 @@ def read_text(path: Path, warnings: list[str]) -> str | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as exc:
-        warnings.append(f"{not_utf8(path, exc)}; treated as missing")
+        warnings.append(f"{_not_utf8(path, exc)}; treated as missing")
         return None
     except OSError as exc:
         warnings.append(f"{path}: cannot read ({exc})")

@@ -86,3 +86,17 @@ def test_status_best_is_the_fallback_without_metric_rows(tmp_path):
     row = load(tmp_path).trials.iloc[0]
     assert row["best_epoch"] == 3 and row["at_best_val_loss"] == 0.25
     assert math.isnan(row.get("at_best_val_accuracy", math.nan))
+
+
+def test_without_a_monitor_the_value_is_the_best_over_epochs(tmp_path):
+    tid = _write(tmp_path)
+    folder = next((tmp_path / "s").iterdir())
+    (folder / "recipe.yaml").unlink()  # no recipe, and a status.json without `best`
+    st = json.loads((folder / "status.json").read_text())
+    st["best"] = None
+    (folder / "status.json").write_text(json.dumps(st))
+    result = analyze(tmp_path, metric="val_accuracy", plots=False, out=tmp_path / "out",
+                     console=quiet_console())
+    row = result.trials.iloc[0]
+    assert row["trial_id"] == tid and row[result.objective.column] == 0.86
+    assert any("best val_accuracy over its epochs" in line for line in result.summary)

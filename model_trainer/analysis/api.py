@@ -1,9 +1,10 @@
 """`analyze(...)` (what `mtrain analyze` runs) and `load(...)` (for notebooks).
 
-analyze: collect the trials under a directory, filter them, pick the objective, rank,
-compute the ablation statistics and parameter importance, write trials.csv,
-metrics.parquet, the plots and a report, and print the tables. Heavy libraries (scipy,
-matplotlib, optuna) are imported here only when the step that needs them runs.
+analyze: collect the trials under a directory, filter them, pick the objective, rank, run
+the statistics that fit each group's design (ablation tables or effect estimates, Holm-
+corrected together), parameter importance, write trials.csv, metrics.parquet, the plots
+and a report, and print the tables. Heavy libraries (scipy, matplotlib, optuna) are
+imported here only when the step that needs them runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import pandas as pd
 
 from model_trainer.analysis.collect import collect
 from model_trainer.analysis.loaded import Group, Loaded
-from model_trainer.analysis.objective import Objective, guess_mode, resolve_objective
+from model_trainer.analysis.metrics_table import valued_metrics
+from model_trainer.analysis.objective import Objective, rankable, resolve_objective
+from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
 
 FORMATS = ("html", "md")
@@ -31,15 +34,19 @@ class AnalysisResult:
     directory: Path
     objective: Objective
     trials: pd.DataFrame  # after filters; one row per trial
-    metrics: pd.DataFrame  # after filters; long: trial_id, step, epoch, split, metric, value, time
+    metrics: pd.DataFrame  # after filters; long: see metrics_table.COLUMNS
     ranking: pd.DataFrame
-    ablation: pd.DataFrame  # see stats.COLUMNS
+    ablation: pd.DataFrame  # per value or bin: see stats.COLUMNS
+    effects: pd.DataFrame  # sampled designs' effect estimates: see effects.COLUMNS
     importances: dict[str, dict[str, float]]
     varied: list[str]
     groups: dict[str, Group]
+    designs: dict[str, tuple[str, str]]  # group -> (ablation | sampled, why)
+    fits: dict[str, str]  # group -> the regression behind its effects
+    summary: list[str]  # what was analysed and how, in sentences (terminal and report)
+    notes: list[str]  # what was left out and why (pruned trials, importance)
     warnings: list[str]
     filters: tuple[str, ...]
-    stats_basis: str
     out_dir: Path
     paths: list[Path] = field(default_factory=list)  # every file written
     plots: list[Path] = field(default_factory=list)
@@ -58,14 +65,22 @@ def load(directory: str | Path) -> Loaded:
     return collect(root)
 
 
+def _float(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    return float(value)
+
+
 def _objective_values(loaded: Loaded, trials: pd.DataFrame, objective: Objective) -> list[float]:
-    """Each trial's best objective value in the objective's direction, with fallbacks:
-    metrics.jsonl, else status.json's `best`, else study_index.json's `value`."""
+    """Each trial's objective at its best epoch (see best_epoch.py), else status.json's
+    `best`, else study_index.json's `value`; without a monitor, its best over epochs."""
     values = []
     for tid in trials["trial_id"]:
         rec = loaded.records[tid]
-        table = rec.low if objective.mode == "min" else rec.high
-        value = table.get(objective.metric, math.nan)
+        if rec.monitor is None:  # no monitor recorded: its best over the epochs
+            value = (rec.low if objective.mode == "min" else rec.high).get(objective.metric, math.nan)
+        else:
+            value = rec.at_best.get(objective.metric, math.nan)
         best = rec.status.get("best") if isinstance(rec.status.get("best"), dict) else {}
         if math.isnan(value) and best.get("metric") == objective.metric:
             value = _float(best.get("value"))
@@ -76,26 +91,49 @@ def _objective_values(loaded: Loaded, trials: pd.DataFrame, objective: Objective
     return values
 
 
-def _float(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    return float(value)
-
-
 def _monitors(loaded: Loaded, ids: Iterable[str]) -> list[tuple[str, str]]:
-    out = []
+    return [(m.metric, m.mode) for t in ids if (m := loaded.records[t].monitor) is not None]
+
+
+def _valued(loaded: Loaded, metrics: pd.DataFrame, ids: list[str]) -> list[str]:
+    """Metrics with at least one finite value among the kept trials."""
+    found = valued_metrics(metrics)
     for tid in ids:
-        recipe = loaded.records[tid].recipe
-        metric = recipe.get("train.monitor.metric")
-        if isinstance(metric, str):
-            out.append((metric, str(recipe.get("train.monitor.mode") or guess_mode(metric))))
-    return out
+        found.update(k for k, v in loaded.records[tid].at_best.items() if math.isfinite(v))
+    return sorted(found)
+
+
+def _value_sentence(objective: Objective, monitors: list[tuple[str, str]]) -> str:
+    kinds = set(monitors)
+    if not kinds:
+        return (f"each trial's value is its best {objective.metric} over its epochs (no trial "
+                "records a train.monitor).")
+    if kinds == {(objective.metric, objective.mode)}:
+        return (f"each trial's value is its best {objective.metric} (the evaluation its "
+                "train.monitor kept).")
+    if len(kinds) == 1:
+        (metric, mode), = kinds
+        return (f"each trial's value is its {objective.metric} at its best epoch by {metric} "
+                f"({mode}), the checkpoint it keeps; not the best {objective.metric} of any epoch.")
+    return (f"each trial's value is its {objective.metric} at its best epoch by its own "
+            "train.monitor, the checkpoint it keeps.")
+
+
+def _pruned_note(trials: pd.DataFrame, include_pruned: bool) -> list[str]:
+    pruned = int((trials["state"] == "pruned").sum())
+    if not pruned:
+        return []
+    if include_pruned:
+        return [f"{pruned} pruned trial(s) are counted in the statistics (--include-pruned): "
+                "their values come from shorter training than the others'."]
+    return [f"{pruned} pruned trial(s) are left out of the statistics: they stopped early, so "
+            "their values are not comparable with finished trials (--include-pruned counts them)."]
 
 
 def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True, fmt="html",
-            console=None) -> AnalysisResult:
+            console=None, include_pruned=False) -> AnalysisResult:
     """Analyse every trial under `directory`; see the module docstring. Raises UsageError for
-    a missing or empty directory, an unknown metric, a bad filter or format."""
+    a missing or empty directory, a metric without values, a bad filter or format."""
     root = Path(directory).expanduser()
     if not root.exists():
         raise UsageError(f"{root} does not exist")
@@ -119,8 +157,9 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
         metrics["trial_id"] = metrics["trial_id"].cat.remove_unused_categories()
     groups = {k: g for k, g in loaded.groups.items() if set(g.trial_ids) & keep}
     study_objectives = [g.objective for g in groups.values() if g.objective for _ in g.trial_ids]
-    objective = resolve_objective(
-        metric, mode, study_objectives, _monitors(loaded, ids), loaded.metric_names)
+    monitors = _monitors(loaded, ids)
+    objective = resolve_objective(metric, mode, study_objectives, monitors,
+                                  rankable(_valued(loaded, metrics, ids)), loaded.metric_names)
     disagree = sorted({f"{m}/{d}" for m, d in study_objectives} - {f"{objective.metric}/{objective.mode}"})
     if disagree:
         loaded.warnings.append(
@@ -129,31 +168,49 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
     trials[objective.column] = _objective_values(loaded, trials, objective)
     varied = [k for k in loaded.varied if any(k in g.varied for g in groups.values())]
 
-    from model_trainer.analysis.importance import importances as compute_importances
-    from model_trainer.analysis.stats import ablation_table, usable_trials
-    from model_trainer.analysis.tables import print_tables, ranking_frame
+    from model_trainer.analysis.report_stats import run_statistics
+    from model_trainer.analysis.tables import print_tables, ranking_frame, state_counts
 
-    warnings = list(loaded.warnings)
-    ranking = ranking_frame(trials, objective, varied)
-    usable, basis = usable_trials(trials, objective)
-    ablation = ablation_table(trials, groups, objective)
-    importances = compute_importances(usable, groups, objective, warnings)
-
+    usable, basis = usable_trials(trials, objective, include_pruned)
+    stats = run_statistics(usable, groups, objective)
+    notes = _pruned_note(trials, include_pruned) + stats.notes
+    summary = [
+        f"{len(trials)} trials ({state_counts(trials)}) in {len(groups)} group(s) under {root}.",
+        f"Objective: {objective.metric}, {objective.mode}imize (chosen from {objective.source}); "
+        + _value_sentence(objective, monitors),
+        *([f"Filters: {' '.join(filters)}"] if filters else []),
+        f"Statistics use {basis}.",
+        *stats.summary,
+    ]
     out_dir = Path(out).expanduser() if out else root / "analysis"
+    result = AnalysisResult(
+        directory=root, objective=objective, trials=trials, metrics=metrics,
+        ranking=ranking_frame(trials, objective, varied), ablation=stats.ablation,
+        effects=stats.effects, importances=stats.importances, varied=varied, groups=groups,
+        designs=stats.designs, fits=stats.fits, summary=summary, notes=notes,
+        warnings=list(loaded.warnings), filters=filters, out_dir=out_dir,
+        loaded=loaded,
+    )
+    _write_outputs(result, usable, plots, fmt)
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    print_tables(console, result)
+    return result
+
+
+def _write_outputs(result: AnalysisResult, usable: pd.DataFrame, plots: bool, fmt: str) -> None:
+    """trials.csv, metrics.parquet, the plots and the report, into `result.out_dir`."""
     from model_trainer.analysis.export import export_tables
 
-    result = AnalysisResult(
-        directory=root, objective=objective, trials=trials, metrics=metrics, ranking=ranking,
-        ablation=ablation, importances=importances, varied=varied, groups=groups,
-        warnings=warnings, filters=filters, stats_basis=basis, out_dir=out_dir, loaded=loaded,
-    )
-    result.paths += export_tables(trials, metrics, out_dir)
+    result.paths += export_tables(result.trials, result.metrics, result.out_dir,
+                                  keep=[result.objective.column])
     made = []
-    if plots and np.isfinite(trials[objective.column].astype(float)).any():
+    if plots and np.isfinite(result.trials[result.objective.column].astype(float)).any():
         from model_trainer.analysis.plots import make_plots
 
-        made = make_plots(usable, metrics, ranking, trials, groups, objective, importances,
-                          out_dir, warnings)
+        made = make_plots(usable, result, result.warnings)
         result.plots = [p.path for p in made]
         result.paths += result.plots
     from model_trainer.analysis.report_content import build_content
@@ -162,16 +219,9 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
     if fmt == "html":
         from model_trainer.analysis.report_html import write_html
 
-        result.report = write_html(content, out_dir)
+        result.report = write_html(content, result.out_dir)
     else:
         from model_trainer.analysis.report_md import write_md
 
-        result.report = write_md(content, out_dir)
+        result.report = write_md(content, result.out_dir)
     result.paths.append(result.report)
-
-    if console is None:
-        from rich.console import Console
-
-        console = Console()
-    print_tables(console, result)
-    return result

@@ -1,34 +1,27 @@
 """Collect every trial folder under a directory into a trials table and a long metrics table.
 
-One row per trial (state, varied attributes, seed, best/final metric values, errors) and
-one row per logged metric value. Trials are grouped by the study folder they sit in, or by
-their parent folder when they are not part of a study.
+One row per trial (state, varied attributes, seed, its best epoch by the monitor and every
+metric there, final and extreme values, errors) and one row per logged metric value.
+Trials are grouped by the study folder they sit in, or by their parent folder when they
+are not part of a study. Only what lies under the directory is read (see walk.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from model_trainer import dotted
-from model_trainer.analysis import metrics_table, readers
+from model_trainer.analysis import best_epoch, metrics_table, readers, walk
 from model_trainer.analysis.loaded import Group, Loaded, TrialData
 from model_trainer.analysis.objective import guess_mode
+from model_trainer.analysis.varied import attribute, find_varied
 from model_trainer.layout import METRICS, RECIPE, STATUS, STUDY_INDEX, STUDY_RECIPE
 
-# Keys that name where or how a run happened, not what was run; never "varied attributes".
-IGNORED_KEYS = frozenset({"seed", "name", "output_dir", "device"})
-# Columns of the trials table; a recipe key of the same name must not overwrite them.
-RESERVED = frozenset({
-    "trial_id", "group", "study_id", "state", "epochs_done", "global_step", "duration_s",
-    "stop_reason", "attempts", "started_at", "ended_at", "error_type", "error", "traceback",
-    "metric_rows", "bad_metric_lines", "path", "rank",
-})
-IGNORED_PREFIXES = ("study.",)
+SAMPLERS = ("grid", "random", "tpe")
 
 
 def _group_key(folder: Path, root: Path) -> str:
@@ -39,24 +32,27 @@ def _group_key(folder: Path, root: Path) -> str:
     return root.name if rel == "." else rel
 
 
-def _read_group(folder: Path, root: Path, warnings: list[str]) -> Group:
+def _read_group(folder: Path, root: Path, layout: walk.Layout, warnings: list[str]) -> Group:
     group = Group(key=_group_key(folder, root), path=folder, is_study=True)
     study_yaml = folder / STUDY_RECIPE
-    base = readers.read_yaml_mapping(study_yaml, warnings)
+    text = readers.read_text(study_yaml, warnings) if layout.readable(study_yaml) else None
+    base = readers.read_yaml_mapping(study_yaml, warnings, text) if text is not None else None
     if base is not None:
-        group.base_recipe = base
-        try:
-            group.base_text = study_yaml.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            group.base_text = None
+        group.base_recipe, group.base_text = base, text
         study_section = base.get("study")
-        if isinstance(study_section, dict) and isinstance(study_section.get("space"), dict):
-            group.space = dict(study_section["space"])
-    index = readers.read_json_mapping(folder / STUDY_INDEX, warnings)
+        if isinstance(study_section, dict):
+            if isinstance(study_section.get("space"), dict):
+                group.space = dict(study_section["space"])
+            if study_section.get("sampler") in SAMPLERS:
+                group.sampler = study_section["sampler"]
+    index_path = folder / STUDY_INDEX
+    index = readers.read_json_mapping(index_path, warnings) if layout.readable(index_path) else None
     if index is not None:
         group.study_id = index.get("study_id") if isinstance(index.get("study_id"), str) else None
         if isinstance(index.get("space"), dict):
             group.space = {**index["space"], **group.space}
+        if index.get("sampler") in SAMPLERS:
+            group.sampler = index["sampler"]
         obj = index.get("objective")
         if isinstance(obj, dict) and isinstance(obj.get("metric"), str):
             group.objective = (obj["metric"], str(obj.get("mode") or guess_mode(obj["metric"])))
@@ -68,15 +64,20 @@ def _read_group(folder: Path, root: Path, warnings: list[str]) -> Group:
     return group
 
 
-def _read_trial(folder: Path, group: Group, root: Path, taken: dict, warnings: list[str]) -> TrialData:
+def _read_trial(folder: Path, group: Group, root: Path, layout: walk.Layout, taken: dict,
+                warnings: list[str]) -> TrialData:
     problems: list[str] = []
-    status = readers.read_json_mapping(folder / STATUS, problems)
+    status = None
+    if layout.readable(folder / STATUS):
+        status = readers.read_json_mapping(folder / STATUS, problems)
     if status is None:
-        reason = problems[0] if problems else f"{folder / STATUS}: unreadable"
+        reason = problems[0] if problems else f"{folder / STATUS}: not read"
         warnings.append(f"{reason}; trial state set to 'unknown'")
         status = {"state": "unknown"}
-    recipe_raw = readers.read_yaml_mapping(folder / RECIPE, warnings) or {}
-    recipe = dotted.flatten(recipe_raw)
+    recipe_raw = None
+    if layout.readable(folder / RECIPE):
+        recipe_raw = readers.read_yaml_mapping(folder / RECIPE, warnings)
+    recipe = dotted.flatten(recipe_raw or {})
     trial_id = status.get("trial_id") if isinstance(status.get("trial_id"), str) else folder.name
     index_entry = group.index_trials.get(trial_id, {})
     study = status.get("study") if isinstance(status.get("study"), dict) else {}
@@ -89,43 +90,8 @@ def _read_trial(folder: Path, group: Group, root: Path, taken: dict, warnings: l
     if trial_id in taken:
         warnings.append(f"{folder}: trial id {trial_id} seen twice; keeping both by path")
         trial_id = f"{trial_id}@{_group_key(folder, root)}"
-    return TrialData(trial_id, folder, group.key, status, recipe, params, index_entry)
-
-
-def _hashable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-
-
-def _attribute(record: TrialData, key: str) -> Any:
-    if key in record.recipe:
-        return record.recipe[key]
-    return record.params.get(key)
-
-
-def _find_varied(group: Group, records: list[TrialData]) -> None:
-    """Varied keys (space keys first, then any key whose value differs) and their baselines."""
-    keys: dict[str, None] = dict.fromkeys(k for k in group.space if k not in RESERVED)
-    union: dict[str, None] = {}
-    for rec in records:
-        union.update(dict.fromkeys(rec.recipe))
-        union.update(dict.fromkeys(rec.params))
-    for key in union:
-        if key in IGNORED_KEYS or key in RESERVED or key.startswith(IGNORED_PREFIXES) or key in keys:
-            continue
-        if len({_hashable(_attribute(rec, key)) for rec in records}) > 1:
-            keys[key] = None
-    group.varied = list(keys)
-    base_flat = dotted.flatten(group.base_recipe) if group.base_recipe else {}
-    for key in group.varied:
-        if key in base_flat:
-            group.baselines[key] = base_flat[key]
-            group.baseline_source[key] = "study.yaml"
-            continue
-        counts = Counter(_hashable(_attribute(rec, key)) for rec in records)
-        counts.pop(None, None)
-        if counts:
-            group.baselines[key] = counts.most_common(1)[0][0]
-            group.baseline_source[key] = "most common"
+    return TrialData(trial_id, folder, group.key, status, recipe, params, index_entry,
+                     monitor=best_epoch.monitor_of(recipe, status))
 
 
 def _number(value: Any) -> float:
@@ -157,18 +123,15 @@ def _trial_row(rec: TrialData, varied: list[str], metric_names: list[str]) -> di
         "seed": seed,
     }
     for key in varied:
-        row[key] = _attribute(rec, key)
-    best = status.get("best") if isinstance(status.get("best"), dict) else {}
+        row[key] = attribute(rec, key)
+    row["best_epoch"] = rec.best_epoch
     for name in metric_names:
-        if name.endswith("_lr"):
-            row[f"final_{name}"] = rec.final.get(name, math.nan)
-            continue
-        table = rec.low if guess_mode(name) == "min" else rec.high
-        value = table.get(name, math.nan)
-        if math.isnan(value) and best.get("metric") == name:
-            value = _number(best.get("value"))
-        row[f"best_{name}"] = value
+        row[f"at_best_{name}"] = rec.at_best.get(name, math.nan)
+    for name in metric_names:
         row[f"final_{name}"] = rec.final.get(name, math.nan)
+        if not name.endswith("_lr"):  # a learning rate's extreme says nothing
+            mode = guess_mode(name)
+            row[f"{mode}_{name}"] = (rec.low if mode == "min" else rec.high).get(name, math.nan)
     error_type, error, traceback = _error_fields(status)
     row.update(
         epochs_done=status.get("epochs_done"),
@@ -188,15 +151,38 @@ def _trial_row(rec: TrialData, varied: list[str], metric_names: list[str]) -> di
     return row
 
 
+def _best_rows(metrics: pd.DataFrame, records: dict[str, TrialData]) -> None:
+    """Fill each record's best epoch and its metrics there (status.json's `best` when the
+    metrics file has no monitored value)."""
+    monitors = {t: r.monitor for t, r in records.items() if r.monitor is not None}
+    best = best_epoch.best_positions(metrics, monitors)
+    wide = best_epoch.values_at_best(metrics, best)
+    for tid, values in wide.iterrows() if not wide.empty else ():
+        records[tid].at_best = {k: float(v) for k, v in values.items() if not pd.isna(v)}
+    epochs = best["epoch"].to_dict()
+    for tid, rec in records.items():
+        if tid in epochs:
+            rec.best_epoch = float(epochs[tid])
+            rec.at_best[rec.monitor.metric] = float(metrics["value"].iloc[int(best.at[tid, "row"])])
+            continue
+        recorded = rec.status.get("best")
+        if rec.monitor and isinstance(recorded, dict) and recorded.get("metric") == rec.monitor.metric:
+            rec.best_epoch = _number(recorded.get("epoch"))
+            value = _number(recorded.get("value"))
+            if not math.isnan(value):
+                rec.at_best[rec.monitor.metric] = value
+
+
 def collect(directory: str | Path) -> Loaded:
-    """Read every trial under `directory` (no error for an empty one: callers decide)."""
-    root = Path(directory)
-    warnings: list[str] = []
-    layout = readers.find_layout(root)
+    """Read every trial under `directory` (no error for an empty one: callers decide);
+    UsageError for a pseudo file system."""
+    root = walk.check_root(directory)
+    layout = walk.find_layout(root)
+    warnings: list[str] = list(layout.warnings)
     groups: dict[str, Group] = {}
     study_by_path = {}
     for folder in layout.study_dirs:
-        group = _read_group(folder, root, warnings)
+        group = _read_group(folder, root, layout, warnings)
         groups[group.key] = group
         study_by_path[folder] = group
     records: dict[str, TrialData] = {}
@@ -205,16 +191,17 @@ def collect(directory: str | Path) -> Loaded:
         if group is None:  # not a study's direct child: grouped by its parent folder
             key = _group_key(folder.parent, root)
             group = groups.setdefault(key, Group(key=key, path=folder.parent, is_study=False))
-        rec = _read_trial(folder, group, root, records, warnings)
+        rec = _read_trial(folder, group, root, layout, records, warnings)
         records[rec.trial_id] = rec
         group.trial_ids.append(rec.trial_id)
     groups = {k: g for k, g in groups.items() if g.trial_ids}
     varied: dict[str, None] = {}
     for group in groups.values():
-        _find_varied(group, [records[t] for t in group.trial_ids])
+        find_varied(group, [records[t] for t in group.trial_ids])
         varied.update(dict.fromkeys(group.varied))
     metrics, counts, bad = metrics_table.read_all(
-        [(tid, rec.path / METRICS) for tid, rec in records.items()])
+        [(tid, rec.path / METRICS) for tid, rec in records.items()
+         if layout.readable(rec.path / METRICS)], warnings)
     for tid, count in counts.items():
         records[tid].metric_rows = count
     for tid, count in bad.items():
@@ -222,16 +209,19 @@ def collect(directory: str | Path) -> Loaded:
         if count:
             warnings.append(f"{records[tid].path / METRICS}: skipped {count} unparseable line(s)")
     metrics_table.summarize_into(metrics, records)
+    _best_rows(metrics, records)
     names: set[str] = set(metrics["metric"].cat.categories)
     for rec in records.values():
-        best = rec.status.get("best")
-        if isinstance(best, dict) and isinstance(best.get("metric"), str):
-            names.add(best["metric"])
+        names.update(rec.at_best)
     metric_names = sorted(names)
     rows = [_trial_row(rec, list(varied), metric_names) for rec in records.values()]
     trials = pd.DataFrame(rows)
     if not trials.empty:
         trials["study_id"] = [groups[g].study_id for g in trials["group"]]
+        try:  # whole epochs read as 3, not 3.0; a fractional one (a custom loop) stays a float
+            trials["best_epoch"] = trials["best_epoch"].astype("Int64")
+        except (TypeError, ValueError):
+            pass
     return Loaded(
         root=root,
         trials=trials,
@@ -241,4 +231,5 @@ def collect(directory: str | Path) -> Loaded:
         varied=list(varied),
         warnings=warnings,
         metric_names=metric_names,
+        blocked=layout.blocked,
     )

@@ -6,11 +6,23 @@ from pathlib import Path
 
 import pandas as pd
 
+ALWAYS = ("trial_id", "group", "state")  # kept even when empty: they say what a row is
 
-def export_tables(trials: pd.DataFrame, metrics: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """trials.csv, and the long metrics table as Parquet (pyarrow is a dependency)."""
+
+def drop_empty_columns(frame: pd.DataFrame, keep: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """`frame` without the columns that hold no value in any row (a metric nobody logged a
+    finite value of, an error column when nothing failed), except those in `keep`."""
+    wanted = set(ALWAYS) | set(keep)
+    empty = [c for c in frame.columns if c not in wanted and frame[c].isna().all()]
+    return frame.drop(columns=empty)
+
+
+def export_tables(trials: pd.DataFrame, metrics: pd.DataFrame, out_dir: Path,
+                  keep: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """trials.csv without empty columns (but `keep`), and the long metrics table as Parquet
+    (pyarrow is a dependency)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "trials.csv", out_dir / "metrics.parquet"]
-    trials.to_csv(written[0], index=False)
+    drop_empty_columns(trials, keep).to_csv(written[0], index=False)
     metrics.to_parquet(written[1], index=False, engine="pyarrow")
     return written

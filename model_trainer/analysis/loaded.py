@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from model_trainer.analysis.best_epoch import Monitor
+
 
 @dataclass
 class Group:
@@ -20,11 +22,13 @@ class Group:
     base_recipe: dict | None = None  # study.yaml, the recipe before sampling
     base_text: str | None = None
     space: dict[str, dict] = field(default_factory=dict)
+    sampler: str | None = None  # grid | random | tpe, from study_index.json or study.yaml
     objective: tuple[str, str] | None = None  # from study_index.json
     trial_ids: list[str] = field(default_factory=list)
     varied: list[str] = field(default_factory=list)
     baselines: dict[str, Any] = field(default_factory=dict)
     baseline_source: dict[str, str] = field(default_factory=dict)  # "study.yaml" | "most common"
+    level_order: dict[str, list] = field(default_factory=dict)  # a choice's values, as listed
     index_trials: dict[str, dict] = field(default_factory=dict)  # study_index.json, by trial id
 
 
@@ -39,11 +43,14 @@ class TrialData:
     recipe: dict[str, Any]  # flattened, dotted keys
     params: dict[str, Any]  # the study's sampled values, if any
     index_entry: dict = field(default_factory=dict)
+    monitor: Monitor | None = None  # what its loop judged evaluations by
     metric_rows: int = 0
     bad_lines: int = 0  # unparseable metrics.jsonl lines (a truncated tail)
     final: dict[str, float] = field(default_factory=dict)  # last value per metric, NaN/inf kept
     low: dict[str, float] = field(default_factory=dict)  # min over finite values
     high: dict[str, float] = field(default_factory=dict)  # max over finite values
+    at_best: dict[str, float] = field(default_factory=dict)  # each metric at the best row
+    best_epoch: float = float("nan")
 
 
 @dataclass
@@ -57,7 +64,8 @@ class Loaded:
     records: dict[str, TrialData]
     varied: list[str]
     warnings: list[str]
-    metric_names: list[str]
+    metric_names: list[str]  # every metric seen
+    blocked: set[Path] = field(default_factory=set)  # files linked from outside root: not read
 
     def __iter__(self):
         """Allow `trials, metrics = load(dir)` in a notebook."""

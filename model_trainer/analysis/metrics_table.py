@@ -1,5 +1,5 @@
 """Read every trial's metrics.jsonl into one long table: trial_id, step, epoch, split, metric,
-value, time.
+value, time, checkpoint.
 
 One flat set of columns is appended to file by file (instead of a frame per trial): pandas
 builds the table once, and per-metric summaries are vectorised afterwards, which is what
@@ -15,7 +15,9 @@ import pandas as pd
 
 from model_trainer.metrics_file import parse_rows
 
-COLUMNS = ["trial_id", "step", "epoch", "split", "metric", "value", "time"]
+# `checkpoint` is the row's field of that name ("best" for a test evaluated at the best
+# checkpoint), else empty.
+COLUMNS = ["trial_id", "step", "epoch", "split", "metric", "value", "time", "checkpoint"]
 
 
 class _Columns:
@@ -46,6 +48,8 @@ class _Columns:
             c["epoch"].extend([row.get("epoch")] * n)
             c["split"].extend([split] * n)
             c["time"].extend([row.get("time")] * n)
+            checkpoint = row.get("checkpoint")
+            c["checkpoint"].extend([checkpoint if type(checkpoint) is str else None] * n)
         added = len(c["value"]) - before
         c["trial_id"].extend([trial_id] * added)
         return added
@@ -60,6 +64,7 @@ class _Columns:
             "metric": pd.Categorical(c["metric"]),
             "value": np.asarray(c["value"], dtype="float64"),
             "time": _numbers(c["time"], "float64"),
+            "checkpoint": pd.Categorical(c["checkpoint"]),
         })
 
 
@@ -74,18 +79,38 @@ def _numbers(values: list, dtype: str) -> pd.Series:
         return series
 
 
-def read_all(files: list[tuple[str, Path]]) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
+def decode_lines(data: bytes) -> tuple[str, int]:
+    """The UTF-8 text of a metrics file, without the lines that are not UTF-8 (a garbled
+    tail or a foreign encoding), and how many such lines were dropped."""
+    try:
+        return data.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        pass
+    good, bad = [], 0
+    for line in data.split(b"\n"):
+        try:
+            good.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad += 1
+    return "\n".join(good), bad
+
+
+def read_all(files: list[tuple[str, Path]], warnings: list[str]) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
     """The long metrics table of every (trial_id, metrics.jsonl path), plus per trial the
-    number of values read and of unparseable lines skipped."""
+    number of values read and of broken lines skipped (unparseable or not UTF-8)."""
     table = _Columns()
     counts: dict[str, int] = {}
     bad: dict[str, int] = {}
     for tid, path in files:
         try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
+            data = path.read_bytes()
         except OSError:
             continue
-        rows, bad[tid] = parse_rows(text)
+        text, garbled = decode_lines(data)
+        if garbled:
+            warnings.append(f"{path}: {garbled} line(s) not UTF-8 text; skipped")
+        rows, broken = parse_rows(text)
+        bad[tid] = broken + garbled
         counts[tid] = table.add(tid, rows)
     return table.frame(), {t: n for t, n in counts.items() if n}, bad
 
@@ -104,3 +129,9 @@ def summarize_into(frame: pd.DataFrame, records: dict) -> None:
     for attr, series in (("low", grouped.min()), ("high", grouped.max())):
         for (tid, name), value in zip(series.index, series.to_numpy(), strict=True):
             getattr(records[tid], attr)[name] = float(value)
+
+
+def valued_metrics(frame: pd.DataFrame) -> set[str]:
+    """The metric names with at least one finite value in the long table."""
+    codes = frame["metric"].cat.codes.to_numpy()[np.isfinite(frame["value"].to_numpy())]
+    return {str(frame["metric"].cat.categories[c]) for c in np.unique(codes) if c >= 0}

@@ -26,8 +26,9 @@ class Objective:
 
     @property
     def column(self) -> str:
-        """The trials-table column holding each trial's best value of the metric."""
-        return f"best_{self.metric}"
+        """The trials-table column holding each trial's value: the metric at the trial's
+        best epoch by its monitor (the checkpoint the trial keeps)."""
+        return f"at_best_{self.metric}"
 
     @property
     def ascending(self) -> bool:
@@ -43,18 +44,38 @@ def _most_common(pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
     return Counter(pairs).most_common(1)[0][0] if pairs else None
 
 
+def rankable(valued: list[str]) -> list[str]:
+    """The metrics a trial can be ranked by: those with a value, except learning rates
+    (`train_lr`: a schedule's trace, not a result)."""
+    return [m for m in valued if not m.endswith("_lr")]
+
+
+def _unusable(metric: str, available: list[str], seen: list[str]) -> str:
+    listing = ", ".join(available) if available else "none (no metric has a value yet)"
+    if metric.endswith("_lr") and metric in seen:
+        why = "is a learning-rate trace, not a result to rank trials by"
+    elif metric in seen:
+        why = "has no values in these trials (every logged value is missing or not finite)"
+    else:
+        why = "not found in any trial"
+    return f"metric {metric!r} {why}; metrics with values: {listing}"
+
+
 def resolve_objective(
     metric: str | None,
     mode: str | None,
     study_objectives: list[tuple[str, str]],
     monitors: list[tuple[str, str]],
     available: list[str],
+    seen: list[str] = (),
 ) -> Objective:
     """Pick the objective: --metric, else the studies' objective, else train.monitor, else val_loss.
 
-    A metric the user asked for must exist (the error lists those that do). A default that
-    does not exist is an error only when other metrics exist to choose from; with no metrics
-    at all (a study that has not logged yet) the default stands and tables stay empty.
+    `available`: the metrics with values (see `rankable`); `seen`: every metric name
+    logged, for the error message. A metric the user asked for must have values (the
+    error lists those that do). A default without values is an error only when other
+    metrics have values; with none at all (a study that has not logged yet) the default
+    stands and tables stay empty.
     """
     if mode is not None and mode not in ("min", "max"):
         raise UsageError(f"--mode must be 'min' or 'max', got {mode!r}")
@@ -62,8 +83,7 @@ def resolve_objective(
     monitor = _most_common(monitors)
     if metric:
         if metric not in available:
-            listing = ", ".join(available) if available else "none (no metrics logged yet)"
-            raise UsageError(f"metric {metric!r} not found in any trial; available metrics: {listing}")
+            raise UsageError(_unusable(metric, available, list(seen)))
         for found in (known, monitor):
             if mode is None and found and found[0] == metric:
                 mode = found[1]
@@ -77,7 +97,7 @@ def resolve_objective(
     name, default_mode = chosen
     if available and name not in available:
         raise UsageError(
-            f"objective metric {name!r} (from {source}) not found in any trial; "
+            f"objective metric {name!r} (from {source}) has no values in these trials; "
             f"pass --metric with one of: {', '.join(available)}"
         )
     final_mode = mode or (default_mode if default_mode in ("min", "max") else guess_mode(name))

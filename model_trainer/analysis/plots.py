@@ -7,7 +7,6 @@ the package itself never imports matplotlib.
 from __future__ import annotations
 
 import io
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +20,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
+from model_trainer.analysis import binning  # noqa: E402
+from model_trainer.analysis.design import ABLATION  # noqa: E402
 from model_trainer.analysis.formatting import fmt, short  # noqa: E402
 from model_trainer.analysis.loaded import Group  # noqa: E402
 from model_trainer.analysis.objective import Objective  # noqa: E402
+from model_trainer.analysis.stats import level_key, ordered_levels, reference_level  # noqa: E402
 
 DPI = 100
 MAX_CATEGORIES = 20
 MAX_ATTRIBUTE_PLOTS = 24
 TOP_CURVES = 8
 MAX_GROUP_CURVES = 8
-NUMERIC_LEVELS = 8  # numeric attributes with more distinct values get a scatter plot
 
 
 @dataclass
@@ -57,75 +58,76 @@ def _save(fig, out_dir: Path, name: str, title: str) -> Plot:
     return Plot(name, title, path, buf.getvalue())
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
 def _attribute_plot(frame: pd.DataFrame, group: Group, attribute: str, objective: Objective,
-                    out_dir: Path, name: str) -> Plot | None:
-    y_all = frame[objective.column].astype(float).to_numpy()
-    values = list(frame[attribute])
-    keep = [i for i, v in enumerate(values) if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if not keep:
+                    design: str, out_dir: Path, name: str) -> Plot | None:
+    data = frame[frame[attribute].notna()]
+    if data.empty:
         return None
-    values = [values[i] for i in keep]
-    y = y_all[keep]
-    spec = group.space.get(attribute) if isinstance(group.space.get(attribute), dict) else {}
-    numeric = all(_is_number(v) for v in values)
-    distinct = sorted(set(values), key=lambda v: (0, float(v), "") if _is_number(v) else (1, 0.0, str(v)))
+    values = list(data[attribute])
+    y = data[objective.column].astype(float).to_numpy()
+    scale = binning.scale_of(values, group.space.get(attribute))
     fig, ax = plt.subplots(figsize=(8, 5))
     title = f"{objective.metric} by {attribute} ({group.key})"
-    ranged = "uniform" in spec or "loguniform" in spec or (len(distinct) > NUMERIC_LEVELS and "choice" not in spec)
-    if numeric and ranged:
-        x = np.asarray(values, dtype=float)
-        # log axis for log-sampled keys; without a search space, for positive values over
-        # two or more decades (learning rates, weight decays)
-        wide = not spec and x.min() > 0 and x.max() / x.min() >= 100
-        log = ("loguniform" in spec or wide) and x.min() > 0
-        ax.scatter(x, y, alpha=0.6, s=18, label="trials")
-        if len(distinct) >= 2:
-            xt = np.log10(x) if log else x
-            slope, intercept = np.polyfit(xt, y, 1)
-            grid = np.linspace(xt.min(), xt.max(), 50)
-            ax.plot(10**grid if log else grid, slope * grid + intercept, color="C3", label="linear trend")
-        if len(x) >= 20 and len(distinct) >= 10:  # a straight line hides an optimum in the middle
-            xt = np.log10(x) if log else x
-            edges = np.unique(np.quantile(xt, np.linspace(0, 1, 11)))
-            which = np.clip(np.searchsorted(edges, xt, side="right") - 1, 0, len(edges) - 2)
-            centers = [xt[which == b].mean() for b in range(len(edges) - 1) if (which == b).any()]
-            means = [y[which == b].mean() for b in range(len(edges) - 1) if (which == b).any()]
-            centers = np.asarray(centers)
-            ax.plot(10**centers if log else centers, means, color="C1", marker="o", label="mean per bin")
-        if len(distinct) >= 2:
-            ax.legend(loc="best")
-        if log:
-            ax.set_xscale("log")
-            # plain numbers (0.001) read better than 10^-3 and skip slow mathtext layout
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(NullFormatter())
+    if scale != binning.LEVELS:
+        _range_plot(ax, np.asarray(values, dtype=float), y, scale)
     else:
-        shown = distinct[:MAX_CATEGORIES]
-        data = [y[[v == level for v in values]] for level in shown]
-        positions = np.arange(1, len(shown) + 1)
-        ax.boxplot(data, positions=positions, widths=0.5, showfliers=False)
-        rng = np.random.default_rng(0)
-        alpha = 0.6 if len(y) < 200 else 0.3
-        for pos, ys in zip(positions, data, strict=True):
-            ax.scatter(pos + rng.uniform(-0.12, 0.12, len(ys)), ys, alpha=alpha, s=14, color="C0", zorder=3)
-        base = group.baselines.get(attribute)
-        labels = [short(fmt(v), 18) + (" *" if v == base else "") for v in shown]
-        ax.set_xticks(positions)
-        rotate = len(shown) > 6 or max(len(lbl) for lbl in labels) > 8
-        ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
-        if len(distinct) > len(shown):
-            title += f" (first {len(shown)} of {len(distinct)} values)"
-        if base in shown:
-            ax.text(0.99, 0.01, "* baseline", transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
+        title += _levels_plot(ax, values, y, group, attribute, design)
     ax.set_title(title)
     ax.set_xlabel(attribute)
-    ax.set_ylabel(f"best {objective.metric} ({objective.mode})")
+    ax.set_ylabel(f"{objective.metric} at best epoch ({objective.mode})")
     ax.grid(alpha=0.3)
     return _save(fig, out_dir, name, title)
+
+
+def _range_plot(ax, x: np.ndarray, y: np.ndarray, scale: str) -> None:
+    """Trials, a straight-line trend and the mean per bin (the tables' bins) on the
+    dimension's scale."""
+    log = scale == binning.LOG
+    ax.scatter(x, y, alpha=0.6, s=18, label="trials")
+    t = binning.transform(x, scale)
+    if np.ptp(t) > 0:
+        slope, intercept = np.polyfit(t, y, 1)
+        grid = np.linspace(t.min(), t.max(), 50)
+        ax.plot(10**grid if log else grid, slope * grid + intercept, color="C3", label="linear trend")
+        edges = binning.bin_edges(x, scale)
+        which = binning.assign_bins(x, edges)
+        used = [b for b in range(len(edges) - 1) if (which == b).any()]
+        if len(used) >= 2:  # a straight line hides an optimum in the middle
+            centers = [binning.transform(x[which == b], scale).mean() for b in used]
+            means = [y[which == b].mean() for b in used]
+            centers = 10 ** np.asarray(centers) if log else np.asarray(centers)
+            ax.plot(centers, means, color="C1", marker="o", label="mean per bin")
+            for edge in edges[1:-1]:
+                ax.axvline(edge, color="0.85", lw=0.8, zorder=0)
+        ax.legend(loc="best")
+    if log:
+        ax.set_xscale("log")
+        # plain numbers (0.001) read better than 10^-3 and skip slow mathtext layout
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _levels_plot(ax, values: list, y: np.ndarray, group: Group, attribute: str, design: str) -> str:
+    """A box and the trials per value; the baseline starred in an ablation. Returns a
+    title suffix when values were left out."""
+    keys = [level_key(v) for v in values]
+    distinct = ordered_levels(keys, group.level_order.get(attribute))
+    shown = distinct[:MAX_CATEGORIES]
+    data = [y[[k == level for k in keys]] for level in shown]
+    positions = np.arange(1, len(shown) + 1)
+    ax.boxplot(data, positions=positions, widths=0.5, showfliers=False)
+    rng = np.random.default_rng(0)
+    alpha = 0.6 if len(y) < 200 else 0.3
+    for pos, ys in zip(positions, data, strict=True):
+        ax.scatter(pos + rng.uniform(-0.12, 0.12, len(ys)), ys, alpha=alpha, s=14, color="C0", zorder=3)
+    base = reference_level(group, attribute, shown)[0] if design == ABLATION and shown else None
+    labels = [short(str(fmt(v)), 28) + (" *" if base is not None and v == base else "") for v in shown]
+    ax.set_xticks(positions)
+    rotate = len(shown) > 6 or max(len(lbl) for lbl in labels) > 8
+    ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    if base is not None:
+        ax.text(0.99, 0.01, "* baseline", transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
+    return f" (first {len(shown)} of {len(distinct)} values)" if len(distinct) > len(shown) else ""
 
 
 def _curves(metrics: pd.DataFrame, objective: Objective) -> pd.DataFrame:
@@ -185,19 +187,17 @@ def _importance_plot(group: str, values: dict[str, float], out_dir: Path, name: 
     ax.barh([short(n, 40) for n in names], [values[n] for n in names], color="C2")
     title = f"Parameter importance ({group})"
     ax.set_title(title)
-    ax.set_xlabel("importance (Optuna, normalized)")
+    ax.set_xlabel("share of the objective's variance (Optuna fANOVA, seeds averaged)")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, out_dir, name, title)
 
 
-def make_plots(usable: pd.DataFrame, metrics: pd.DataFrame, ranking: pd.DataFrame,
-               trials: pd.DataFrame, groups: dict[str, Group], objective: Objective,
-               importances: dict[str, dict[str, float]], out_dir: Path,
-               warn: list[str]) -> list[Plot]:
-    """Write every plot into `out_dir`; returns them in report order.
+def make_plots(usable: pd.DataFrame, result, warn: list[str]) -> list[Plot]:
+    """Write every plot of an AnalysisResult into its `out_dir`; returns them in report order.
 
     A figure that fails to draw becomes a warning: the tables and report still get written.
     """
+    out_dir, objective, groups = result.out_dir, result.objective, result.groups
     out_dir.mkdir(parents=True, exist_ok=True)
     plots: list[Plot] = []
     used: set[str] = set()
@@ -229,11 +229,13 @@ def make_plots(usable: pd.DataFrame, metrics: pd.DataFrame, ranking: pd.DataFram
         frame = usable[usable["group"] == key]
         if frame.empty or attribute not in frame.columns:
             continue
+        design = result.designs.get(key, (ABLATION, ""))[0]
         name = unique(f"{objective.metric}_by_{attribute}" + (f"_{key}" if several else ""))
-        attempt(f"{attribute} ({key})",
-                lambda f=frame, g=group, a=attribute, n=name: _attribute_plot(f, g, a, objective, out_dir, n))
-    attempt("learning curves", lambda: _learning_curves(metrics, ranking, trials, objective, out_dir))
-    for key, values in importances.items():
+        attempt(f"{attribute} ({key})", lambda f=frame, g=group, a=attribute, d=design, n=name:
+                _attribute_plot(f, g, a, objective, d, out_dir, n))
+    attempt("learning curves", lambda: _learning_curves(result.metrics, result.ranking,
+                                                        result.trials, objective, out_dir))
+    for key, values in result.importances.items():
         name = unique("param_importance" + (f"_{key}" if several else ""))
         attempt(f"importance ({key})", lambda k=key, v=values, n=name: _importance_plot(k, v, out_dir, n))
     return plots

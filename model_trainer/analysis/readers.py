@@ -8,23 +8,11 @@ nothing here raises for bad file contents.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from model_trainer.layout import (
-    ANALYSIS,
-    CHECKPOINTS,
-    STATUS,
-    STUDY_INDEX,
-    STUDY_RECIPE,
-    TENSORBOARD,
-)
-
-SKIP_DIRS = frozenset({CHECKPOINTS, TENSORBOARD, ANALYSIS})
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when built
 
 
@@ -33,30 +21,40 @@ def load_yaml(text: str) -> object:
     return yaml.load(text, Loader=_YAML_LOADER)
 
 
-def _read_text(path: Path, warnings: list[str]) -> str | None:
-    """The file's text; None when it is missing, and a warning too when it cannot be read."""
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The warning for bytes that are not UTF-8 text (a garbled or foreign-encoded file)."""
+    return f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+
+
+def read_text(path: Path, warnings: list[str]) -> str | None:
+    """The file's text; None when it is missing, and a warning too when it cannot be read
+    or is not UTF-8 (half-decoded text would be read as if it were right)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        warnings.append(f"{_not_utf8(path, exc)}; treated as missing")
         return None
     except OSError as exc:
         warnings.append(f"{path}: cannot read ({exc})")
         return None
 
 
-def read_yaml_mapping(path: Path, warnings: list[str]) -> dict | None:
-    """A YAML file that must hold a mapping; None (and a warning) when missing or broken."""
-    return _read_mapping(path, warnings, "YAML", load_yaml, yaml.YAMLError)
+def read_yaml_mapping(path: Path, warnings: list[str], text: str | None = None) -> dict | None:
+    """A YAML file that must hold a mapping; None (and a warning) when missing or broken.
+    `text`: the file's text when the caller has already read it."""
+    return _parse_mapping(path, warnings, "YAML", load_yaml, yaml.YAMLError, text)
 
 
 def read_json_mapping(path: Path, warnings: list[str]) -> dict | None:
     """A JSON file that must hold an object; None (and a warning) when missing or broken."""
-    return _read_mapping(path, warnings, "JSON", json.loads, ValueError)
+    return _parse_mapping(path, warnings, "JSON", json.loads, ValueError)
 
 
-def _read_mapping(path: Path, warnings: list[str], kind: str, parse: Callable[[str], object],
-                  error: type[Exception]) -> dict | None:
-    text = _read_text(path, warnings)
+def _parse_mapping(path: Path, warnings: list[str], kind: str, parse: Callable[[str], object],
+                   error: type[Exception], text: str | None = None) -> dict | None:
+    text = read_text(path, warnings) if text is None else text
     if text is None:
         return None
     try:
@@ -70,50 +68,3 @@ def _read_mapping(path: Path, warnings: list[str], kind: str, parse: Callable[[s
         warnings.append(f"{path}: expected a mapping, got {type(data).__name__}")
         return None
     return data
-
-
-@dataclass
-class Layout:
-    """Where the trials and studies under a directory are."""
-
-    trial_dirs: list[Path]
-    study_dirs: list[Path]
-
-
-def find_layout(root: Path) -> Layout:
-    """Walk `root` for trial folders (holding status.json) and study folders.
-
-    A trial folder is not descended into; checkpoints/, tensorboard/ and analysis/ are
-    skipped wherever they are, as are hidden folders.
-    """
-    trials: list[Path] = []
-    studies: list[Path] = []
-    stack = [str(root)]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        names = {e.name for e in entries}
-        if STATUS in names:
-            trials.append(Path(current))
-            continue
-        if STUDY_RECIPE in names or STUDY_INDEX in names:
-            studies.append(Path(current))
-        subdirs = [
-            e.path
-            for e in entries
-            if e.name not in SKIP_DIRS and not e.name.startswith(".") and _is_dir(e)
-        ]
-        stack.extend(sorted(subdirs, reverse=True))
-    trials.sort()
-    studies.sort()
-    return Layout(trials, studies)
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False

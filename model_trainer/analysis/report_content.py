@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from model_trainer.analysis.tables import ablation_display, state_counts
+from model_trainer.analysis.readers import read_text
+from model_trainer.analysis.tables import (
+    attribute_tables,
+    effect_tables,
+    importance_frame,
+    ranking_display,
+)
 from model_trainer.vocabulary import TrialState
 
 REPORT_RANKS = 100
@@ -22,16 +28,25 @@ class Failure:
 
 
 @dataclass
+class Section:
+    """One table of the report: a title, a line under it, and its text cells."""
+
+    title: str
+    caption: str
+    frame: pd.DataFrame
+
+
+@dataclass
 class ReportContent:
     title: str
     summary: list[str]
+    notes: list[str]
     warnings: list[str]
     ranking_title: str
     ranking: pd.DataFrame
     ranking_note: str
-    ablation_note: str
-    ablations: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
-    importances: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    statistics_note: str
+    sections: list[Section] = field(default_factory=list)
     plots: list = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     recipes: list[tuple[str, str]] = field(default_factory=list)
@@ -50,61 +65,55 @@ def _recipe_texts(result) -> list[tuple[str, str]]:
         rec = result.loaded.records.get(tid) if tid else None
         if rec is None:
             continue
-        try:
-            text = (Path(rec.path) / "recipe.yaml").read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        path = Path(rec.path) / "recipe.yaml"
+        text = read_text(path, []) if path not in result.loaded.blocked else None
+        if text is None:
             continue
         out.append((f"Recipe of {key}'s best trial {tid} (recipe.yaml)", text))
     return out
 
 
+STATISTICS_NOTE = (
+    "n counts trials (seeds and other attributes pooled); 95% CI is the t-interval of the "
+    "mean. In an ablation, 'diff' is value minus baseline with its 95% CI: a paired t-test "
+    "over trials matching on seed and every other varied attribute when there are at least "
+    "3 such pairs, else Welch's t-test; the effect size is d_z (mean difference / SD of the "
+    "differences) for pairs and Hedges' g otherwise. In a sampled design, each effect comes "
+    "from one least-squares regression on all dimensions, with its 95% CI and a standardised "
+    "effect (effect / residual SD). Conclusions use Holm-corrected p-values. "
+    "See docs/analysis.md for how to read them."
+)
+
+
 def build_content(result, plots: list) -> ReportContent:
     """Gather the tables, plots and failures of an AnalysisResult for a report."""
     obj, trials = result.objective, result.trials
-    summary = [
-        f"Directory: {result.directory}",
-        f"{len(trials)} trials ({state_counts(trials)}) in {len(result.groups)} group(s).",
-        f"Objective: {obj.metric}, {obj.mode}imize (chosen from {obj.source}); "
-        f"each trial's value is its best {obj.metric} over its epochs.",
-    ]
-    if result.filters:
-        summary.append("Filters: " + " ".join(result.filters))
-    ranking = result.ranking.head(REPORT_RANKS)
+    ranking = ranking_display(result.ranking.head(REPORT_RANKS), obj, result.varied)
     note = ""
     if len(result.ranking) > REPORT_RANKS:
         note = f"Showing the top {REPORT_RANKS} of {len(result.ranking)} trials; all are in trials.csv."
-    ablations = []
-    if not result.ablation.empty:
-        shown = ablation_display(result.ablation)
-        for (group, attribute), part in shown.groupby(["group", "attribute"], sort=False):
-            ablations.append((f"{attribute} in {group}", part.drop(columns=["group", "attribute"])))
-    importances = [
-        (f"Parameter importance in {g} (Optuna)",
-         pd.DataFrame({"parameter": list(v), "importance": [round(x, 4) for x in v.values()]}))
-        for g, v in result.importances.items()
-    ]
+    sections = [Section(*table) for table in effect_tables(result) + attribute_tables(result)]
+    sections += [Section(f"Parameter importance in {g} (Optuna fANOVA)",
+                         "each dimension's share of the variance of the objective across "
+                         "configurations (seeds averaged); the rest is interactions",
+                         importance_frame(v))
+                 for g, v in result.importances.items()]
     failed = trials[trials["state"] == TrialState.FAILED]
     failures = [
-        Failure(str(r.trial_id), str(r.error or "no error recorded"),
-                r.traceback if isinstance(r.traceback, str) else None, str(r.path))
+        Failure(str(r.trial_id), str(getattr(r, "error", None) or "no error recorded"),
+                r.traceback if isinstance(getattr(r, "traceback", None), str) else None, str(r.path))
         for r in failed.itertuples(index=False)
     ]
     return ReportContent(
         title=f"mtrain analysis: {Path(result.directory).name or result.directory}",
-        summary=summary,
+        summary=list(result.summary),
+        notes=list(result.notes),
         warnings=list(result.warnings),
         ranking_title=f"Trials ranked by {obj.metric} ({obj.mode})",
         ranking=ranking,
         ranking_note=note,
-        ablation_note=(
-            f"Statistics use {result.stats_basis}. n counts trials (seeds and other attributes "
-            "pooled); CI is the 95% t-interval of the mean. 'diff' is value minus baseline: a "
-            "paired t-test over trials matching on seed and every other varied attribute when "
-            "there are at least 3 such pairs, else Welch's t-test. No correction for multiple "
-            "comparisons is applied."
-        ),
-        ablations=ablations,
-        importances=importances,
+        statistics_note=STATISTICS_NOTE,
+        sections=sections,
         plots=plots,
         failures=failures,
         recipes=_recipe_texts(result),

@@ -23,7 +23,7 @@ th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f2f2f2} tr:nth-child(even) td{background:#fafafa}
 pre{background:#f6f8fa;padding:0.8em;overflow:auto;font-size:0.8em}
 img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
-.warn{color:#8a5a00} details{margin:0.4em 0} summary{cursor:pointer}
+.warn{color:#8a5a00} .note{color:#245} details{margin:0.4em 0} summary{cursor:pointer}
 """
 
 
@@ -47,6 +47,7 @@ def render_html(content: ReportContent) -> str:
         f"<h1>{escape(content.title)}</h1>",
     ]
     parts += [f"<p>{escape(line)}</p>" for line in content.summary]
+    parts += [f"<p class=\"note\">Note: {escape(line)}</p>" for line in content.notes]
     if content.warnings:
         parts.append("<details><summary class=\"warn\">"
                      f"{len(content.warnings)} warning(s)</summary><ul>")
@@ -56,15 +57,14 @@ def render_html(content: ReportContent) -> str:
     parts.append(html_table(content.ranking))
     if content.ranking_note:
         parts.append(f"<p>{escape(content.ranking_note)}</p>")
-    if content.ablations:
-        parts.append("<h2>Ablation: objective per value of each varied attribute</h2>")
-        parts.append(f"<p>{escape(content.ablation_note)}</p>")
-        for title, frame in content.ablations:
-            parts.append(f"<h3>{escape(title)}</h3>")
-            parts.append(html_table(frame))
-    for title, frame in content.importances:
-        parts.append(f"<h2>{escape(title)}</h2>")
-        parts.append(html_table(frame))
+    if content.sections:
+        parts.append("<h2>Statistics</h2>")
+        parts.append(f"<p>{escape(content.statistics_note)}</p>")
+        for section in content.sections:
+            parts.append(f"<h3>{escape(section.title)}</h3>")
+            if section.caption:
+                parts.append(f"<p>{escape(section.caption)}</p>")
+            parts.append(html_table(section.frame))
     if content.plots:
         parts.append("<h2>Plots</h2>")
         for plot in content.plots:

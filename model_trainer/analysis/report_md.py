@@ -30,18 +30,20 @@ def md_table(frame: pd.DataFrame) -> str:
 def render_md(content: ReportContent, out_dir: Path) -> str:
     lines = [f"# {content.title}", ""]
     lines += [f"{line}  " for line in content.summary] + [""]
+    if content.notes:
+        lines += [f"- Note: {line}" for line in content.notes] + [""]
     if content.warnings:
         lines += [f"**{len(content.warnings)} warning(s):**", ""]
         lines += [f"- {w}" for w in content.warnings] + [""]
     lines += [f"## {content.ranking_title}", "", md_table(content.ranking), ""]
     if content.ranking_note:
         lines += [content.ranking_note, ""]
-    if content.ablations:
-        lines += ["## Ablation: objective per value of each varied attribute", "", content.ablation_note, ""]
-        for title, frame in content.ablations:
-            lines += [f"### {title}", "", md_table(frame), ""]
-    for title, frame in content.importances:
-        lines += [f"## {title}", "", md_table(frame), ""]
+    if content.sections:
+        lines += ["## Statistics", "", content.statistics_note, ""]
+        for section in content.sections:
+            lines += [f"### {section.title}", ""]
+            lines += [section.caption, ""] if section.caption else []
+            lines += [md_table(section.frame), ""]
     if content.plots:
         lines += ["## Plots", ""]
         for plot in content.plots:

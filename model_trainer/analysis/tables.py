@@ -1,16 +1,22 @@
-"""The tables a researcher reads: trials ranked by the objective, and the ablation per attribute.
+"""The tables a researcher reads: trials ranked by the objective, the per-value tables of
+each varied attribute, and the effect estimates of sampled designs.
 
-`ranking_frame` and `ablation_display` build plain DataFrames (shared with the reports);
-`print_tables` renders them with rich.
+The `*_frame` / `*_display` functions build plain DataFrames of text (shared with the
+reports); `print_tables` prints them through terminal.py.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from model_trainer.analysis.formatting import display_frame, fmt, fmt_duration, fmt_p, short
+from model_trainer.analysis.design import ABLATION
+from model_trainer.analysis.export import drop_empty_columns
+from model_trainer.analysis.formatting import display_frame, fmt, fmt_p
 from model_trainer.analysis.objective import Objective
+from model_trainer.analysis.terminal import print_frame, print_line
 from model_trainer.vocabulary import TrialState
 
 TERMINAL_RANKS = 20
@@ -18,7 +24,8 @@ MAX_VARIED_COLUMNS = 6
 
 
 def ranking_frame(trials: pd.DataFrame, objective: Objective, varied: list[str]) -> pd.DataFrame:
-    """All trials, best first by the objective; trials without a value last, unranked."""
+    """All trials, best first by the objective; trials without a value last, unranked.
+    Columns no trial has a value in are left out."""
     col, final = objective.column, f"final_{objective.metric}"
     frame = trials.copy()
     for name in (col, final):
@@ -29,34 +36,112 @@ def ranking_frame(trials: pd.DataFrame, objective: Objective, varied: list[str])
     ranks = np.arange(1, len(frame) + 1, dtype=float)
     ranks[~frame["_has"].to_numpy()] = np.nan
     frame.insert(0, "rank", pd.array(ranks, dtype="Int64") if len(frame) else ranks)
-    keep = ["rank", "trial_id", "group", "state", "seed", *varied, col, final, "epochs_done", "duration_s"]
-    return frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+    keep = ["rank", "trial_id", "group", "state", "seed", *varied, col, "best_epoch", final,
+            "epochs_done", "duration_s"]
+    frame = frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+    return drop_empty_columns(frame, keep=["rank", col])
 
 
-def ablation_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The ablation table as readable text columns (mean ± std, CI ranges, p-values)."""
+def short_names(keys: list[str]) -> dict[str, str]:
+    """Each dotted key's shortest ending that no other key shares (`lr` for
+    `train.optimizer.lr`, unless another key also ends in `lr`)."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for size in range(1, len(parts) + 1):
+            tail = ".".join(parts[-size:])
+            if not any(o != key and (o == tail or o.endswith("." + tail)) for o in keys):
+                out[key] = tail
+                break
+        else:
+            out[key] = key
+    return out
+
+
+def ranking_display(ranking: pd.DataFrame, objective: Objective, varied: list[str],
+                    short: bool = False) -> pd.DataFrame:
+    """The ranking as text with readable headers; the group column only when there are
+    several groups, and varied keys by their short names when `short`."""
+    frame = display_frame(ranking)
+    if "group" in frame.columns and ranking["group"].nunique() <= 1:
+        frame = frame.drop(columns="group")
+    names = {objective.column: f"{objective.metric} (best epoch)", "best_epoch": "best epoch",
+             f"final_{objective.metric}": "final", "epochs_done": "epochs", "duration_s": "time"}
+    if short:
+        names.update(short_names([c for c in varied if c in frame.columns]))
+    return frame.rename(columns=names)
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{fmt(low)}, {fmt(high)}]" if np.isfinite(low) else ""
+
+
+def values_display(part: pd.DataFrame, design: str) -> pd.DataFrame:
+    """One attribute's rows (stats.COLUMNS) as text; baseline columns only in an ablation."""
     rows = []
-    for r in table.itertuples(index=False):
-        value = fmt(r.value) + (" (baseline)" if r.is_baseline else "")
-        diff = "" if r.is_baseline else fmt(r.diff)
-        diff_ci = ""
-        if np.isfinite(r.diff_ci_low):
-            diff_ci = f"[{fmt(r.diff_ci_low)}, {fmt(r.diff_ci_high)}]"
-        rows.append({
-            "group": r.group,
-            "attribute": r.attribute,
-            "value": value,
+    for r in part.itertuples(index=False):
+        row = {
+            "value": fmt(r.value) + (" (baseline)" if r.is_baseline else ""),
             "n": str(int(r.n)),
             "mean ± std": f"{fmt(r.mean)} ± {fmt(r.std)}",
-            "95% CI": f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]" if np.isfinite(r.ci_low) else "-",
-            "diff vs baseline": diff,
-            "diff 95% CI": diff_ci,
-            "test": r.test if isinstance(r.test, str) else "",
-            "pairs": "" if r.is_baseline or not np.isfinite(r.n_pairs) else str(int(r.n_pairs)),
-            "p": "" if r.is_baseline else fmt_p(r.p_value),
-            "conclusion": r.conclusion if isinstance(r.conclusion, str) else "",
-        })
+            "95% CI": _interval(r.ci_low, r.ci_high) or "-",
+        }
+        if design == ABLATION:
+            compared = not r.is_baseline and math.isfinite(r.diff)
+            diff = f"{fmt(r.diff)} {_interval(r.diff_ci_low, r.diff_ci_high)}".strip()
+            pairs = f", {int(r.n_pairs)} pairs" if r.test == "paired t" else ""
+            row.update({
+                "diff vs baseline [95% CI]": diff if compared else "",
+                "effect size": f"{r.effect_kind}={fmt(r.effect_size, 3)}" if r.effect_kind else "",
+                "test": f"{r.test}{pairs}",
+                "p": fmt_p(r.p_value) if r.test else "",
+                "Holm p": fmt_p(r.p_holm) if r.test else "",
+                "conclusion": r.conclusion,
+            })
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def effects_display(part: pd.DataFrame) -> pd.DataFrame:
+    """One group's effect rows (effects.COLUMNS) as text."""
+    return pd.DataFrame([{
+        "dimension": r.attribute,
+        "effect of": r.term,
+        "n": str(int(r.n)),
+        "effect [95% CI]": f"{fmt(r.estimate)} {_interval(r.ci_low, r.ci_high)}".strip(),
+        "std. effect": fmt(r.std_effect, 3),
+        "Spearman rho": fmt(r.rho, 2) if math.isfinite(r.rho) else "",
+        "p": fmt_p(r.p_value),
+        "Holm p": fmt_p(r.p_holm),
+        "conclusion": r.conclusion,
+    } for r in part.itertuples(index=False)])
+
+
+def attribute_tables(result) -> list[tuple[str, str, pd.DataFrame]]:
+    """(title, caption, display frame) of every per-value table, in report order."""
+    out = []
+    for (key, attribute), part in result.ablation.groupby(["group", "attribute"], sort=False):
+        design = result.designs.get(key, (ABLATION, ""))[0]
+        obj = result.objective
+        title = f"{attribute} in {key}: {obj.metric} ({obj.mode}) per value"
+        caption = ""
+        if design != ABLATION:
+            caption = "descriptive: the other dimensions differ between these rows"
+        out.append((title, caption, values_display(part, design)))
+    return out
+
+
+def effect_tables(result) -> list[tuple[str, str, pd.DataFrame]]:
+    out = []
+    for key, part in result.effects.groupby("group", sort=False):
+        title = f"Effects in {key} on {result.objective.metric} ({result.objective.mode}), each with the other dimensions held fixed"
+        out.append((title, result.fits.get(key, ""), effects_display(part)))
+    return out
+
+
+def importance_frame(values: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({"parameter": list(values),
+                         "share of variance": [f"{v:.3f}" for v in values.values()]})
 
 
 def state_counts(trials: pd.DataFrame) -> str:
@@ -66,61 +151,38 @@ def state_counts(trials: pd.DataFrame) -> str:
 
 def print_tables(console, result) -> None:
     """Render an AnalysisResult's tables to a rich console."""
-    from rich.table import Table
-
-    trials, obj = result.trials, result.objective
-    console.print(
-        f"[bold]{len(trials)} trials[/bold] in {result.directory} ({state_counts(trials)}); "
-        f"objective [bold]{obj.metric}[/bold] ({obj.mode}, from {obj.source})",
-        highlight=False,
-    )
+    for line in result.summary:
+        print_line(console, line)
     for line in result.warnings[:10]:
-        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False, markup=False)
+        print_line(console, line, "yellow", "warning:")
     if len(result.warnings) > 10:
-        console.print(f"[yellow]... and {len(result.warnings) - 10} more warnings[/yellow]")
+        print_line(console, f"... and {len(result.warnings) - 10} more warnings (all in the report)",
+                   "yellow", "warning:")
+    for line in result.notes:
+        print_line(console, line, "cyan", "note:")
 
+    obj = result.objective
     ranking = result.ranking.head(TERMINAL_RANKS)
-    varied = [c for c in result.varied if c in ranking.columns][:MAX_VARIED_COLUMNS]
-    table = Table(title=f"Trials ranked by {obj.metric} ({obj.mode}), top {len(ranking)} of {len(result.ranking)}")
-    cols = ["rank", "trial_id", "group", "state", "seed", *varied, obj.column, f"final_{obj.metric}",
-            "epochs_done", "duration_s"]
-    cols = [c for c in cols if c in ranking.columns]
-    for c in cols:
-        table.add_column(short(c, 28), overflow="fold")
-    for _, row in ranking.iterrows():
-        table.add_row(*[fmt_duration(row[c]) if c == "duration_s" else fmt(row[c]) for c in cols])
-    console.print(table)
+    varied = [c for c in result.varied if c in ranking.columns]
+    hidden = set(varied[MAX_VARIED_COLUMNS:])
+    shown = ranking_display(ranking[[c for c in ranking.columns if c not in hidden]], obj,
+                            varied, short=True)
+    print_frame(console, f"Trials ranked by {obj.metric} ({obj.mode}), top {len(ranking)} of "
+                f"{len(result.ranking)}", shown, "Every column is in trials.csv.",
+                optional=("state", "seed", "best epoch", "final", "epochs", "time"))
+    for title, caption, frame in effect_tables(result):
+        print_frame(console, title, frame, caption)
+    for title, caption, frame in attribute_tables(result):
+        print_frame(console, title, frame, caption)
+    if result.ablation.empty and result.varied:
+        print_line(console, f"No per-value tables: no usable values of {obj.metric} yet.")
+    for group, values in result.importances.items():
+        print_frame(console, f"Parameter importance in {group} (Optuna fANOVA)",
+                    importance_frame(values))
 
-    if not result.ablation.empty:
-        shown = ablation_display(result.ablation)
-        for (group, attribute), part in shown.groupby(["group", "attribute"], sort=False):
-            t = Table(title=f"{attribute} in {group}: {obj.metric} ({obj.mode}) per value", title_justify="left")
-            cols = [c for c in part.columns if c not in ("group", "attribute")]
-            for c in cols:
-                t.add_column(c, overflow="fold")
-            for row in part[cols].itertuples(index=False):
-                t.add_row(*row)
-            console.print(t)
-    elif result.varied:
-        console.print(f"No ablation table: no usable values of {obj.metric} yet.")
-
-    if result.importances:
-        for group, values in result.importances.items():
-            title = f"Parameter importance in {group} (Optuna)"
-            t = Table(title=title, title_justify="left", min_width=len(title))
-            t.add_column("parameter")
-            t.add_column("importance")
-            for name, value in values.items():
-                t.add_row(name, f"{value:.3f}")
-            console.print(t)
-
-    failed = trials[trials["state"] == TrialState.FAILED]
+    failed = result.trials[result.trials["state"] == TrialState.FAILED]
     if not failed.empty:
-        t = Table(title=f"{len(failed)} failed trials", title_justify="left")
-        t.add_column("trial_id")
-        t.add_column("error", overflow="fold")
-        for row in display_frame(failed[["trial_id", "error"]]).itertuples(index=False):
-            t.add_row(row.trial_id, row.error)
-        console.print(t)
+        errors = failed.reindex(columns=["trial_id", "error"])
+        print_frame(console, f"{len(failed)} failed trials", display_frame(errors))
     for path in result.paths:
-        console.print(f"wrote {path}", highlight=False, markup=False)
+        print_line(console, f"wrote {path}")

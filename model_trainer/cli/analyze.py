@@ -22,9 +22,12 @@ def analyze(
     out: Annotated[Path | None, typer.Option(help="Output folder (default DIR/analysis).")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw PNG plots.")] = True,
     fmt: Annotated[Literal["html", "md"], typer.Option("--format", help="Report format.")] = "html",
+    include_pruned: Annotated[bool, typer.Option("--include-pruned", help="Count pruned trials "
+                                                 "in the statistics (left out by default: they "
+                                                 "stopped early).")] = False,
 ) -> None:
     """Answer the study's question: ranked trials, ablation statistics, plots and a report."""
     from model_trainer.analysis import analyze as run_analysis
 
     run_analysis(directory, metric=metric, mode=mode, filters=tuple(filters or ()), out=out,
-                 plots=plots, fmt=fmt, console=stdout)
+                 plots=plots, fmt=fmt, console=stdout, include_pruned=include_pruned)

@@ -222,3 +222,48 @@ def quiet_console():
 
 def finite(values) -> list[float]:
     return [v for v in values if isinstance(v, float) and math.isfinite(v)]
+
+
+def set_dotted(recipe: dict, key: str, value) -> None:
+    node = recipe
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+        node[leaf] = {**node[leaf], **value}  # a sampled mapping merges into the base's
+    else:
+        node[leaf] = value
+
+
+def make_study(folder: Path, space: dict, sampler: str, configs: list[dict], seeds: list[int],
+               value, states: dict | None = None, seeds_spec=None, base_changes: dict | None = None) -> Path:
+    """A study folder as the runner leaves it: study.yaml, study_index.json and one trial
+    per (configuration, seed) whose best val_accuracy is `value(params, seed)`.
+    `states` maps (config index, seed) to a state other than completed."""
+    folder.mkdir(parents=True)
+    base = base_recipe(name=folder.name)
+    base["train"]["monitor"] = {"metric": "val_accuracy", "mode": "max"}
+    for key, item in (base_changes or {}).items():
+        set_dotted(base, key, item)
+    study_yaml = {**base, "study": {"space": space, "sampler": sampler,
+                                    "seeds": seeds if seeds_spec is None else seeds_spec}}
+    (folder / "study.yaml").write_text(yaml.safe_dump(study_yaml, sort_keys=False))
+    entries = []
+    for number, params in enumerate(configs):
+        for seed in seeds:
+            recipe = json.loads(json.dumps(base))
+            recipe["seed"] = seed
+            for key, item in params.items():
+                set_dotted(recipe, key, item)
+            tid = trial_id(f"{folder.name}-{number}-s{seed}", repr(params), seed)
+            state = (states or {}).get((number, seed), "completed")
+            acc = value(params, seed)
+            st = status(tid, state, acc, params, folder.name)
+            st["best"] = {"metric": "val_accuracy", "mode": "max", "value": acc, "epoch": EPOCHS}
+            write_trial(folder / tid, recipe, st, metric_lines(acc))
+            entries.append({"number": number, "trial_id": tid, "params": params, "seed": seed,
+                            "state": state, "value": acc})
+    (folder / "study_index.json").write_text(json.dumps({
+        "study_id": folder.name, "objective": {"metric": "val_accuracy", "mode": "max"},
+        "space": space, "sampler": sampler, "trials": entries}))
+    return folder

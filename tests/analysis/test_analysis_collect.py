@@ -69,7 +69,8 @@ def test_nan_and_inf_are_kept_as_final_but_never_best(runs_shared):
     row = _row(load(runs_shared).trials, *DIVERGED)
     assert math.isinf(row["final_val_loss"])
     assert math.isnan(row["final_val_accuracy"])
-    assert np.isfinite(row["best_val_accuracy"]) and np.isfinite(row["best_val_loss"])
+    assert np.isfinite(row["max_val_accuracy"]) and np.isfinite(row["min_val_loss"])
+    assert np.isfinite(row["at_best_val_accuracy"]) and row["best_epoch"] == 2
     assert row["stop_reason"] == "diverged"
 
 
@@ -87,13 +88,14 @@ def test_garbage_status_and_missing_metrics(runs_shared):
     assert garbage["trial_id"].startswith("garbage-")  # folder name stands in for the id
     assert any("not valid JSON" in w and "'unknown'" in w for w in loaded.warnings)
     pending = trials[trials["state"] == "pending"].iloc[0]
-    assert pending["metric_rows"] == 0 and math.isnan(pending["best_val_accuracy"])
+    assert pending["metric_rows"] == 0 and math.isnan(pending["at_best_val_accuracy"])
 
 
 def test_metrics_long_table(runs_shared):
     loaded = load(runs_shared)
     metrics = loaded.metrics
-    assert list(metrics.columns) == ["trial_id", "step", "epoch", "split", "metric", "value", "time"]
+    assert list(metrics.columns) == ["trial_id", "step", "epoch", "split", "metric", "value", "time",
+                                     "checkpoint"]
     assert set(metrics["metric"].unique()) == {"train_loss", "train_lr", "val_loss", "val_accuracy"}
     assert set(metrics["split"].unique()) == {"train", "val"}
     assert set(metrics["trial_id"].unique()) <= set(loaded.trials["trial_id"])
@@ -120,9 +122,9 @@ def test_best_and_final_follow_the_file(tmp_path):
     tid = trial_id("one", 1)
     write_trial(tmp_path / "solo" / tid, base_recipe(), status(tid, "completed", 0.4, None, None), lines)
     row = load(tmp_path).trials.iloc[0]
-    assert row["best_val_loss"] == 0.4 and row["final_val_loss"] == 0.6
-    assert row["best_val_accuracy"] == 0.8 and row["final_val_accuracy"] == 0.7
-    assert "best_val_note" not in row.index and "best_val_flag" not in row.index
+    assert row["min_val_loss"] == 0.4 and row["final_val_loss"] == 0.6
+    assert row["max_val_accuracy"] == 0.8 and row["final_val_accuracy"] == 0.7
+    assert not any(c.endswith(("val_note", "val_flag")) for c in row.index)
     assert row["group"] == "solo"
 
 

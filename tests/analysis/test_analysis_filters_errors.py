@@ -96,3 +96,48 @@ def test_objective_defaults():
     assert resolve_objective("train_loss", None, [], [], available).mode == "min"
     with pytest.raises(UsageError, match="pass --metric"):
         resolve_objective(None, None, [("val_f1", "max")], [], available)
+
+
+def _nan_metrics_trial(root):
+    """A trial whose train rows log accuracy only as NaN and whose val rows log an lr."""
+    import json
+
+    from tests.analysis.analysis_synth import base_recipe, status, trial_id, write_trial
+
+    lines = [json.dumps({"step": e, "epoch": e, "split": split, "time": 1.0,
+                         "metrics": {"loss": 1.0 / e, "accuracy": float("nan") if split == "train" else 0.5 + e / 10,
+                                     **({"lr": 0.001} if split == "val" else {})}})
+             for e in (1, 2) for split in ("train", "val")]
+    tid = trial_id("nan", 1)
+    write_trial(root / "s" / tid, base_recipe(), status(tid, "completed", 0.5, None, None), lines)
+    return root
+
+
+@pytest.mark.parametrize(("metric", "why"), [
+    ("train_accuracy", "has no values in these trials"),
+    ("val_lr", "is a learning-rate trace"),
+    ("val_f1", "not found in any trial"),
+])
+def test_metric_without_values_is_refused_with_exit_2(tmp_path, metric, why):
+    from typer.testing import CliRunner
+
+    from model_trainer.cli.app import app
+
+    root = _nan_metrics_trial(tmp_path / "runs")
+    result = CliRunner().invoke(app, ["analyze", str(root), "--metric", metric, "--no-plots"])
+    assert result.exit_code == 2
+    assert f"metric '{metric}' {why}" in result.output
+    assert "val_accuracy" in result.output and "train_accuracy," not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_trials_csv_has_no_always_empty_column(tmp_path):
+    import pandas as pd
+
+    root = _nan_metrics_trial(tmp_path / "runs")
+    result = analyze(root, plots=False, out=tmp_path / "out", console=quiet_console())
+    csv = pd.read_csv(tmp_path / "out" / "trials.csv")
+    assert not [c for c in csv.columns if csv[c].isna().all()]
+    assert "at_best_train_accuracy" not in csv.columns and "error" not in csv.columns
+    assert "at_best_val_accuracy" in csv.columns and "best_epoch" in csv.columns
+    assert "error" in result.trials.columns  # the in-memory table keeps every column

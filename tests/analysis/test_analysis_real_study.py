@@ -20,8 +20,10 @@ def test_analyze_a_real_digits_study(tmp_path):
     assert result.exit_code == 0, result.output
     assert "model.args.hidden" in result.output and "model.args.dropout" in result.output
     out = study / "analysis"
+    assert "grid study" in result.output and "Holm p" in result.output
     trials = (out / "trials.csv").read_text().splitlines()
     assert len(trials) == 1 + 8  # 2 x 2 configurations x 2 seeds
+    assert {"best_epoch", "at_best_val_accuracy", "at_best_val_loss"} <= set(trials[0].split(","))
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report and "model.args.hidden" in report
     assert any(out.glob("*.png"))

@@ -1,4 +1,5 @@
-"""Ablation statistics against values computed by hand with numpy/scipy."""
+"""Per-value statistics and baseline comparisons against values computed by hand with
+numpy/scipy."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from model_trainer.analysis.conclusions import conclude
+from model_trainer.analysis.design import ABLATION, SAMPLED
+from model_trainer.analysis.effects import COLUMNS as EFFECT_COLUMNS
 from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
 from model_trainer.analysis.stats import (
@@ -16,6 +20,7 @@ from model_trainer.analysis.stats import (
     attribute_rows,
     compare_to_baseline,
     summarize,
+    usable_trials,
 )
 
 MAX_ACC = Objective("val_accuracy", "max", "test")
@@ -43,10 +48,16 @@ def test_summarize_ignores_nan_and_handles_one_value():
     assert summarize([])["n"] == 0
 
 
-def test_paired_test_matches_ttest_rel():
+def _concluded(rows: list[dict], objective: Objective) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    conclude(table, pd.DataFrame(columns=EFFECT_COLUMNS), objective)
+    return table
+
+
+def test_paired_test_matches_ttest_rel_with_its_effect_size():
     base = {(0,): 0.80, (1,): 0.82, (2,): 0.78, (3,): 0.81}
     new = {(0,): 0.85, (1,): 0.86, (2,): 0.80, (3,): 0.87}
-    got = compare_to_baseline(new, base, MAX_ACC)
+    got = compare_to_baseline(new, base)
     x = np.array([new[k] for k in base])
     y = np.array([base[k] for k in base])
     d = x - y
@@ -55,32 +66,46 @@ def test_paired_test_matches_ttest_rel():
     assert got["p_value"] == pytest.approx(stats.ttest_rel(x, y).pvalue)
     half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
     assert got["diff_ci_low"] == pytest.approx(d.mean() - half)
-    assert got["p_value"] < 0.05 and got["conclusion"].startswith("better than baseline")
+    assert got["diff_ci_high"] == pytest.approx(d.mean() + half)
+    # d_z by hand: differences 0.05, 0.04, 0.02, 0.06 -> mean 0.0425, sd 0.01708
+    assert got["effect_kind"] == "d_z"
+    assert got["effect_size"] == pytest.approx(0.0425 / 0.0170782513, rel=1e-6)
+    table = _concluded([{**got, "is_baseline": False, "note": ""}], MAX_ACC)
+    assert table["conclusion"][0].startswith("better than baseline")
 
 
 def test_lower_is_better_for_a_min_objective():
     base = {(s,): 0.30 + 0.01 * s for s in range(4)}
     new = {(s,): 0.40 + 0.012 * s for s in range(4)}
-    got = compare_to_baseline(new, base, MIN_LOSS)
-    assert got["diff"] > 0 and got["conclusion"].startswith("worse than baseline")
+    got = compare_to_baseline(new, base)
+    table = _concluded([{**got, "is_baseline": False}], MIN_LOSS)
+    assert got["diff"] > 0 and table["conclusion"][0].startswith("worse than baseline")
 
 
-def test_welch_when_nothing_pairs():
+def test_welch_when_nothing_pairs_with_hedges_g():
     base = {(0,): 0.80, (1,): 0.82, (2,): 0.78, (3,): 0.81}
     new = {(10,): 0.85, (11,): 0.83, (12,): 0.80}
-    got = compare_to_baseline(new, base, MAX_ACC)
+    got = compare_to_baseline(new, base)
     a, b = np.array(list(new.values())), np.array(list(base.values()))
     assert got["test"] == "Welch t" and got["n_pairs"] == 0
     assert got["diff"] == pytest.approx(a.mean() - b.mean())
     assert got["p_value"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    # Welch's CI: scipy's own interval for the same test
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert (got["diff_ci_low"], got["diff_ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    # Hedges' g by hand: pooled sd over 5 degrees of freedom, then J = 1 - 3 / (4 * 7 - 9)
+    pooled = math.sqrt((2 * a.var(ddof=1) + 3 * b.var(ddof=1)) / 5)
+    assert got["effect_kind"] == "g"
+    assert got["effect_size"] == pytest.approx((1 - 3 / 19) * (a.mean() - b.mean()) / pooled)
 
 
 def test_too_few_seeds_is_said_plainly():
-    two = compare_to_baseline({(0,): 0.9, (1,): 0.91}, {(0,): 0.8, (1,): 0.82}, MAX_ACC)
-    assert two["n_pairs"] == 2 and "too few" in two["conclusion"]
-    one = compare_to_baseline({(0,): 0.9}, {(0,): 0.8}, MAX_ACC)
-    assert one["test"] == "none" and math.isnan(one["p_value"])
-    assert one["conclusion"].startswith("too few seeds to conclude")
+    two = compare_to_baseline({(0,): 0.9, (1,): 0.91}, {(0,): 0.8, (1,): 0.82})
+    assert two["n_pairs"] == 2 and "too few" in two["note"]
+    one = compare_to_baseline({(0,): 0.9}, {(0,): 0.8})
+    assert one["test"] == "" and math.isnan(one["p_value"])
+    table = _concluded([{**one, "is_baseline": False}], MAX_ACC)
+    assert table["conclusion"][0].startswith("too few seeds to test")
     assert one["diff"] == pytest.approx(0.1)
 
 
@@ -91,7 +116,7 @@ def _known_table() -> tuple[pd.DataFrame, Group]:
     for skip in (True, False):
         for seed in range(4):
             rows.append({"trial_id": f"t{skip}{seed}", "group": "g", "state": "completed",
-                         "seed": seed, "model.args.skip": skip, "best_val_accuracy": acc[skip][seed]})
+                         "seed": seed, "model.args.skip": skip, "at_best_val_accuracy": acc[skip][seed]})
     group = Group(key="g", path=None, is_study=True, varied=["model.args.skip"],
                   baselines={"model.args.skip": True})
     return pd.DataFrame(rows), group
@@ -99,7 +124,8 @@ def _known_table() -> tuple[pd.DataFrame, Group]:
 
 def test_attribute_rows_on_a_known_table():
     frame, group = _known_table()
-    rows = {r["value"]: r for r in attribute_rows(frame, group, "model.args.skip", MAX_ACC)}
+    table = _concluded(attribute_rows(frame, group, "model.args.skip", MAX_ACC), MAX_ACC)
+    rows = {r["value"]: r for r in table.to_dict("records")}
     on, off = np.array([0.90, 0.88, 0.91, 0.89]), np.array([0.80, 0.81, 0.79, 0.83])
     assert rows[True]["is_baseline"] and rows[True]["conclusion"] == "baseline"
     assert rows[False]["n"] == 4
@@ -120,43 +146,57 @@ def test_pairs_need_matching_other_attributes():
     assert rows[False]["n_pairs"] == 0 and rows[False]["test"] == "Welch t"
 
 
-def test_baseline_missing_from_trials_is_reported():
+def test_a_baseline_that_was_not_run_falls_back_to_the_first_value():
     frame, group = _known_table()
-    group.baselines["model.args.skip"] = "sometimes"
+    group.baselines["model.args.skip"] = 32  # the recipe's value, not among the trials
+    group.level_order["model.args.skip"] = [False, True]  # as the space lists them
     rows = attribute_rows(frame, group, "model.args.skip", MAX_ACC)
-    assert all("not among these trials" in r["conclusion"] for r in rows)
+    assert [r["value"] for r in rows] == [False, True]
+    assert rows[0]["is_baseline"] and "the recipe's 32 was not run" in rows[0]["note"]
+    assert rows[1]["test"] == "paired t"
+    assert not any("not among these trials" in r["note"] for r in rows)
 
 
-def test_ablation_table_skips_unfinished_trials():
+def test_ablation_table_skips_unfinished_and_pruned_trials():
     frame, group = _known_table()
     frame.loc[0, "state"] = "running"
-    table = ablation_table(frame, {"g": group}, MAX_ACC)
+    frame.loc[5, "state"] = "pruned"
+    usable, basis = usable_trials(frame, MAX_ACC)
+    table = ablation_table(usable, {"g": group}, MAX_ACC, {"g": ABLATION})
     assert table.loc[table["value"] == True, "n"].iloc[0] == 3  # noqa: E712
-    assert table.loc[table["value"] == False, "n_pairs"].iloc[0] == 3  # noqa: E712
+    assert table.loc[table["value"] == False, "n_pairs"].iloc[0] == 2  # noqa: E712
+    with_pruned, basis = usable_trials(frame, MAX_ACC, include_pruned=True)
+    assert len(with_pruned) == 7 and basis == "completed trials and pruned trials"
 
 
-def test_continuous_attribute_is_binned_with_a_rank_correlation():
+def test_continuous_attribute_is_binned_on_a_log_scale_within_its_range():
     rng = np.random.default_rng(0)
     lr = 10 ** rng.uniform(-4, -2, 40)
     acc = 0.8 + 0.02 * np.log10(lr) + rng.normal(0, 0.001, 40)
     frame = pd.DataFrame({"trial_id": [f"t{i}" for i in range(40)], "group": "g", "state": "completed",
-                          "seed": 0, "train.optimizer.lr": lr, "best_val_accuracy": acc})
+                          "seed": 0, "train.optimizer.lr": lr, "at_best_val_accuracy": acc})
     group = Group(key="g", path=None, is_study=True, varied=["train.optimizer.lr"],
-                  baselines={"train.optimizer.lr": 1e-3})
-    rows = attribute_rows(frame, group, "train.optimizer.lr", MAX_ACC)
-    assert len(rows) == 5 and sum(r["n"] for r in rows) == 40
-    rho = stats.spearmanr(lr, acc).statistic
-    assert f"rho={rho:.2f}" in rows[0]["conclusion"]
+                  baselines={"train.optimizer.lr": 1e-3},
+                  space={"train.optimizer.lr": {"loguniform": [1e-4, 1e-2]}})
+    rows = attribute_rows(frame, group, "train.optimizer.lr", MAX_ACC, SAMPLED)
+    assert sum(r["n"] for r in rows) == 40 and not any(r["is_baseline"] for r in rows)
+    # five bins of equal width in log10 between the smallest and the largest lr drawn
+    edges = np.logspace(np.log10(lr.min()), np.log10(lr.max()), 6)
+    labels = [f"[{edges[i]:.3g}, {edges[i + 1]:.3g}{']' if i == 4 else ')'}" for i in range(5)]
+    assert [r["value"] for r in rows] == labels
+    assert all(float(r["value"][1:].split(",")[0]) > 0 for r in rows)  # no negative first edge
+    counts = np.histogram(np.log10(lr), bins=np.log10(edges))[0]
+    assert [r["n"] for r in rows] == list(counts)
 
 
 def test_a_long_choice_list_keeps_one_row_per_value():
     widths = list(range(16, 16 * 11, 16))  # 10 choices
     frame = pd.DataFrame({"trial_id": [f"t{w}" for w in widths], "group": "g", "state": "completed",
                           "seed": 0, "model.args.hidden": widths,
-                          "best_val_accuracy": [0.5 + w / 1000 for w in widths]})
+                          "at_best_val_accuracy": [0.5 + w / 1000 for w in widths]})
     group = Group(key="g", path=None, is_study=True, varied=["model.args.hidden"],
                   baselines={"model.args.hidden": 64}, space={"model.args.hidden": {"choice": widths}})
     rows = attribute_rows(frame, group, "model.args.hidden", MAX_ACC)
     assert [r["value"] for r in rows] == widths
     del group.space["model.args.hidden"]  # without the space it reads as a sampled range
-    assert len(attribute_rows(frame, group, "model.args.hidden", MAX_ACC)) == 5
+    assert len(attribute_rows(frame, group, "model.args.hidden", MAX_ACC, SAMPLED)) == 3

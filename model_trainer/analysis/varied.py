@@ -1,0 +1,91 @@
+"""Which attributes vary within a group of trials, each trial's value of them, and the
+baseline value (the study recipe's own) each one is compared with."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from model_trainer import dotted
+from model_trainer.analysis.labels import is_subset, label, unflatten
+from model_trainer.analysis.loaded import Group, TrialData
+
+# Keys that name where or how a run happened, not what was run; never "varied attributes".
+IGNORED_KEYS = frozenset({"seed", "name", "output_dir", "device"})
+IGNORED_PREFIXES = ("study.",)
+_ABSENT = object()
+# Columns of the trials table; a recipe key of the same name must not overwrite them.
+RESERVED = frozenset({
+    "trial_id", "group", "study_id", "state", "epochs_done", "global_step", "duration_s",
+    "stop_reason", "attempts", "started_at", "ended_at", "error_type", "error", "traceback",
+    "metric_rows", "bad_metric_lines", "path", "rank", "best_epoch",
+})
+
+
+def attribute(record: TrialData, key: str) -> Any:
+    """The trial's value of dotted `key`, mappings and lists as their readable label.
+
+    A study's sampled mapping comes from its params (the recipe holds it merged into the
+    base recipe's mapping, with keys the choice never set); a plain value from the recipe.
+    """
+    sampled = record.params.get(key)
+    if isinstance(sampled, (dict, list, tuple)):
+        return label(sampled)
+    if key in record.recipe:
+        return record.recipe[key]
+    if key in record.params:
+        return sampled
+    return label(unflatten(record.recipe, key))
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def _under_space_key(key: str, space: dict) -> bool:
+    """`train.optimizer.lr` when the space varies `train.optimizer` as a whole."""
+    return any(key.startswith(k + ".") for k in space)
+
+
+def _baseline(group: Group, key: str, base: dict) -> tuple[Any, str] | None:
+    """The study recipe's value of `key`, as a level of the trials (a sampled mapping is
+    the choice that, applied to the base recipe, gives it back)."""
+    spec = group.space.get(key)
+    choices = spec.get("choice") if isinstance(spec, dict) else None
+    value = dotted.get(base, key, default=_ABSENT)
+    if value is _ABSENT:
+        return None
+    if isinstance(value, dict) and isinstance(choices, list):
+        value = next((c for c in choices if is_subset(c, value)), value)
+    return label(value), "study.yaml"
+
+
+def find_varied(group: Group, records: list[TrialData]) -> None:
+    """Set the group's varied keys (space keys first, then any key whose value differs),
+    their baselines and the order of their levels in the space."""
+    keys: dict[str, None] = dict.fromkeys(k for k in group.space if k not in RESERVED)
+    union: dict[str, None] = {}
+    for rec in records:
+        union.update(dict.fromkeys(rec.recipe))
+        union.update(dict.fromkeys(rec.params))
+    for key in union:
+        if (key in IGNORED_KEYS or key in RESERVED or key.startswith(IGNORED_PREFIXES)
+                or key in keys or _under_space_key(key, group.space)):
+            continue
+        if len({_hashable(attribute(rec, key)) for rec in records}) > 1:
+            keys[key] = None
+    group.varied = list(keys)
+    base = group.base_recipe or {}
+    for key in group.varied:
+        spec = group.space.get(key)
+        if isinstance(spec, dict) and isinstance(spec.get("choice"), list):
+            group.level_order[key] = [_hashable(label(c)) for c in spec["choice"]]
+        found = _baseline(group, key, base)
+        if found is not None:
+            group.baselines[key], group.baseline_source[key] = found
+            continue
+        counts = Counter(_hashable(attribute(rec, key)) for rec in records)
+        counts.pop(None, None)
+        if counts:
+            group.baselines[key] = counts.most_common(1)[0][0]
+            group.baseline_source[key] = "most common"

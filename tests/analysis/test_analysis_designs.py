@@ -1,0 +1,180 @@
+"""The analysis fits the study's design: each defect a researcher met on a real study,
+reproduced on a synthetic study folder as the runner leaves it."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model_trainer.analysis import analyze
+from tests.analysis.analysis_synth import make_study, quiet_console
+
+SGD = {"name": "sgd", "lr": 0.1, "momentum": 0.9}
+ADAMW = {"name": "adamw", "lr": 0.001}
+
+
+def _run(folder, tmp_path, **kwargs):
+    return analyze(folder, out=tmp_path / "out", console=quiet_console(), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def dict_study(tmp_path_factory):
+    """A grid over whole optimizer mappings x width; adamw is the base recipe's optimizer."""
+    space = {"train.optimizer": {"choice": [SGD, ADAMW]}, "model.args.hidden": {"choice": [32, 64]}}
+    configs = [{"train.optimizer": o, "model.args.hidden": h} for o in (SGD, ADAMW) for h in (32, 64)]
+
+    def value(params, seed):
+        sgd = params["train.optimizer"]["name"] == "sgd"
+        noise = 0.002 * ((params["model.args.hidden"] // 32 + 2 * sgd + seed) % 3 - 1)
+        return 0.8 + 0.05 * sgd + 0.01 * (params["model.args.hidden"] == 64) + 0.003 * seed + noise
+
+    root = tmp_path_factory.mktemp("dict") / "opt_study"
+    return make_study(root, space, "grid", configs, [0, 1, 2], value)
+
+
+def test_dict_valued_dimension_is_labelled_plotted_and_has_the_right_baseline(dict_study, tmp_path):
+    result = _run(dict_study, tmp_path)
+    assert not any("could not draw" in w for w in result.warnings)
+    rows = result.ablation[result.ablation["attribute"] == "train.optimizer"]
+    assert list(rows["value"]) == ["sgd (lr=0.1, momentum=0.9)", "adamw (lr=0.001)"]
+    baseline = rows[rows["is_baseline"]]
+    assert list(baseline["value"]) == ["adamw (lr=0.001)"]  # the base recipe's optimizer
+    sgd = rows[~rows["is_baseline"]].iloc[0]
+    assert sgd["diff"] == pytest.approx(0.05, abs=0.003)
+    assert sgd["test"] == "paired t" and sgd["conclusion"].startswith("better than baseline")
+    # the mapping's parts are not separate, confounded attributes
+    assert "train.optimizer.name" not in result.varied and "train.optimizer.lr" not in result.varied
+    plot = next(p for p in result.plots if "train.optimizer" in p.name)
+    assert plot.stat().st_size > 5000
+    csv = pd.read_csv(result.out_dir / "trials.csv")
+    assert set(csv["train.optimizer"]) == {"sgd (lr=0.1, momentum=0.9)", "adamw (lr=0.001)"}
+
+
+@pytest.fixture(scope="module")
+def random_one_seed(tmp_path_factory):
+    """A random study with one seed over a log-uniform lr, a width choice and a batch size
+    whose base value (32) is never drawn: the ablation table does not fit it."""
+    rng = np.random.default_rng(7)
+    space = {"train.optimizer.lr": {"loguniform": [1e-4, 1e-2]},
+             "model.args.hidden": {"choice": [64, 128, 256]},
+             "train.batch_size": {"choice": [64, 128]}}
+    configs = [{"train.optimizer.lr": float(10 ** rng.uniform(-4, -2)),
+                "model.args.hidden": int(rng.choice([64, 128, 256])),
+                "train.batch_size": int(rng.choice([64, 128]))} for _ in range(16)]
+
+    def value(params, seed):
+        lr = math.log10(params["train.optimizer.lr"])
+        return 0.8 + 0.03 * (lr + 3) + 0.04 * (params["model.args.hidden"] == 256) \
+            + 0.002 * math.sin(7 * lr)
+
+    root = tmp_path_factory.mktemp("random") / "random_study"
+    return make_study(root, space, "random", configs, [0], value,
+                      base_changes={"train.batch_size": 32})
+
+
+def test_random_study_gets_effect_estimates_without_baseline_wording(random_one_seed, tmp_path):
+    result = _run(random_one_seed, tmp_path)
+    assert result.designs["random_study"][0] == "sampled"
+    words = " ".join(result.ablation["conclusion"]) + " ".join(result.effects["conclusion"])
+    assert "baseline" not in words and "too few seeds" not in words and "not among" not in words
+    assert not result.ablation["is_baseline"].any() and result.ablation["p_value"].isna().all()
+    effects = result.effects.set_index("term")
+    lr = effects[effects["attribute"] == "train.optimizer.lr"].iloc[0]
+    assert lr["estimate"] > 0 and lr["conclusion"].startswith("higher is better")
+    # the study recipe's width (128) is the reference level; no row calls it a baseline
+    assert effects.loc["256 vs 128", "conclusion"].startswith("better than 128")
+    # log-uniform lr: bins on a log scale within the values drawn, the same in table and plot
+    bins = result.ablation[result.ablation["attribute"] == "train.optimizer.lr"]["value"]
+    lrs = result.trials["train.optimizer.lr"]
+    assert bins.iloc[0].startswith(f"[{lrs.min():.3g},") and bins.iloc[-1].endswith(f"{lrs.max():.3g}]")
+
+
+def test_importance_is_not_shown_for_a_small_study(random_one_seed, tmp_path):
+    result = _run(random_one_seed, tmp_path)
+    assert result.importances == {}
+    assert any("no parameter importance for random_study: 16 configurations" in n for n in result.notes)
+    assert not any(p.name.startswith("param_importance") for p in result.plots)
+    assert "no parameter importance" in result.report.read_text()
+
+
+def _wide_study(root, n, value):
+    rng = np.random.default_rng(11)
+    space = {"model.args.hidden": {"choice": [32, 64, 128, 256]},
+             "model.args.dropout": {"uniform": [0.0, 0.5]},
+             "train.optimizer.lr": {"loguniform": [1e-4, 1e-2]}}
+    configs = [{"model.args.hidden": int(rng.choice([32, 64, 128, 256])),
+                "model.args.dropout": float(rng.uniform(0, 0.5)),
+                "train.optimizer.lr": float(10 ** rng.uniform(-4, -2))} for _ in range(n)]
+    return make_study(root, space, "random", configs, [0, 1], value)
+
+
+def test_importance_with_enough_configurations_is_optunas_fanova(tmp_path):
+    import optuna
+
+    from model_trainer.analysis.importance import configurations
+
+    def value(params, seed):  # width dominates; the seed is noise
+        return 0.6 + 0.05 * math.log2(params["model.args.hidden"] / 32) + 0.002 * seed \
+            + 0.001 * params["model.args.dropout"]
+
+    study = _wide_study(tmp_path / "wide", 30, value)
+    result = _run(study, tmp_path)
+    shares = result.importances["wide"]
+    assert max(shares, key=shares.get) == "model.args.hidden" and shares["model.args.hidden"] > 0.8
+    assert any(p.name.startswith("param_importance") for p in result.plots)
+    # the same numbers from Optuna's evaluator called directly on the seed-averaged configurations
+    attrs = ["model.args.hidden", "model.args.dropout", "train.optimizer.lr"]
+    usable = result.trials[result.trials["state"] == "completed"]
+    configs = configurations(usable, attrs, result.objective.column)
+    assert len(configs) == 30
+    dists = {"model.args.hidden": optuna.distributions.CategoricalDistribution([32, 64, 128, 256]),
+             "model.args.dropout": optuna.distributions.FloatDistribution(
+                 configs["model.args.dropout"].min(), configs["model.args.dropout"].max()),
+             "train.optimizer.lr": optuna.distributions.FloatDistribution(
+                 configs["train.optimizer.lr"].min(), configs["train.optimizer.lr"].max(), log=True)}
+    direct = optuna.create_study(direction="maximize")
+    for row in configs.itertuples(index=False):
+        direct.add_trial(optuna.trial.create_trial(
+            params={a: (int(v) if a == "model.args.hidden" else float(v)) for a, v in zip(attrs, row[:3], strict=True)},
+            distributions=dists, value=float(row[3])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # normalize=False is "experimental"
+        expected = optuna.importance.get_param_importances(
+            direct, evaluator=optuna.importance.FanovaImportanceEvaluator(n_trees=32, max_depth=8, seed=0),
+            normalize=False)
+    assert shares == pytest.approx(dict(expected))
+
+
+def test_a_flat_objective_gets_no_uniform_split(tmp_path):
+    study = _wide_study(tmp_path / "flat", 24, lambda params, seed: 0.7)
+    result = _run(study, tmp_path)
+    assert result.importances == {}
+    assert any("found no dimension that explains" in n for n in result.notes)
+
+
+def test_pruned_trials_are_left_out_and_the_report_says_so(tmp_path):
+    space = {"model.args.hidden": {"choice": [64, 128]}}
+    configs = [{"model.args.hidden": 64}, {"model.args.hidden": 128}]
+    study = make_study(tmp_path / "p", space, "grid", configs, [0, 1, 2, 3],
+                       lambda params, seed: 0.7 + 0.001 * params["model.args.hidden"] / 64 + 0.01 * seed,
+                       states={(0, 3): "pruned"})
+    result = _run(study, tmp_path)
+    row = result.ablation[result.ablation["value"] == 64].iloc[0]
+    assert row["n"] == 3 and row["n_pairs"] == 3
+    assert any("1 pruned trial(s) are left out" in n for n in result.notes)
+    assert "1 pruned trial(s) are left out" in result.report.read_text()
+    counted = _run(study, tmp_path, include_pruned=True)
+    assert counted.ablation[counted.ablation["value"] == 64].iloc[0]["n"] == 4
+
+
+def test_adaptive_seeds_mapping_in_study_yaml_is_read(tmp_path):
+    space = {"model.args.hidden": {"choice": [64, 128]}}
+    study = make_study(tmp_path / "a", space, "grid", [{"model.args.hidden": 64}, {"model.args.hidden": 128}],
+                       [0, 1, 2], lambda params, seed: 0.7 + 0.01 * seed,
+                       seeds_spec={"min": 3, "max": 12, "decide": 0.005})
+    result = _run(study, tmp_path)
+    assert result.designs["a"][0] == "ablation" and len(result.trials) == 6

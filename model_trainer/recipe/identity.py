@@ -43,8 +43,7 @@ def attributes(value: Any, prefix: str = "",
     """Every leaf attribute: its dotted key, effective kind and plain value."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for name, (field_kind, _) in kinds_of(type(value), kind).items():
-            if not name.startswith("_"):  # internal state such as ConfigNode._frozen
-                yield from attributes(getattr(value, name), f"{prefix}{name}.", field_kind)
+            yield from attributes(getattr(value, name), f"{prefix}{name}.", field_kind)
     elif isinstance(value, dict) and value:
         for k, v in value.items():
             yield from attributes(v, f"{prefix}{k}.", kind)

@@ -286,9 +286,12 @@ def _is_required(f: dataclasses.Field) -> bool:
 
 
 def kinds_of(cls: type, kind: Kind = Kind.STATEFUL) -> dict[str, tuple[Kind, Any]]:
-    """Each field of dataclass `cls` with its effective kind and bare type."""
+    """Each field of dataclass `cls` with its effective kind and bare type (fields only:
+    annotations of a non-dataclass base, like ConfigNode's `_frozen`, are not attributes)."""
+    fields = {f.name for f in dataclasses.fields(cls)}
     result = {}
     for name, hint in field_hints(cls).items():
-        bare, own = split_marker(hint)
-        result[name] = (combine(kind, own), bare)
+        if name in fields:
+            bare, own = split_marker(hint)
+            result[name] = (combine(kind, own), bare)
     return result

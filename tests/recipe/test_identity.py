@@ -126,3 +126,18 @@ def test_any_split_into_base_and_child_is_the_same_experiment(places):
 def test_an_interpolated_value_is_the_same_experiment_as_the_value_itself(base):
     assert tid(base.replace("hidden: 8", "hidden: ${train.batch_size}")) == \
         tid(base.replace("hidden: 8", "hidden: 4"))
+
+
+def test_internal_state_never_enters_the_identity():
+    """ConfigNode's `_frozen` flag is not an attribute: freezing must not change the id."""
+    import json
+
+    from model_trainer.recipe import load_recipe
+    from model_trainer.recipe.identity import stateful_view, trial_id
+
+    recipe = load_recipe("recipes/digits_mlp.yaml").recipe
+    before = trial_id(recipe)
+    assert "_frozen" not in json.dumps(stateful_view(recipe))
+    recipe.model.args.num_classes = 10  # Derived: filled, then frozen, as a run does
+    recipe.freeze()
+    assert trial_id(recipe) == before

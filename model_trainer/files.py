@@ -89,3 +89,50 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class BackgroundWriter:
+    """File writes run in order on one background thread, off the training's critical path
+    (fsync and rename wait on the disk, not on the CPU). Order is kept: a job starts only
+    after the one before it is done, so a checkpoint is complete and fsynced before the
+    status.json that points at it. A failed write is raised by the next `submit` or by
+    `flush`, which the run calls before it reports an outcome."""
+
+    def __init__(self, depth: int = 2):
+        import queue
+        import threading
+
+        self._jobs: queue.Queue = queue.Queue(maxsize=depth)  # a full queue waits: bounded
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, daemon=True, name="mtrain-writer")
+        self._thread.start()
+
+    def submit(self, job: Callable[[], Any]) -> None:
+        self._raise()
+        self._jobs.put(job)
+
+    def flush(self) -> None:
+        self._jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Finish the queued writes and stop the thread; errors stay for `flush`."""
+        self._jobs.join()
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                if self._error is None:  # after a failure, later writes would break order
+                    job()
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._jobs.task_done()
+        self._jobs.task_done()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

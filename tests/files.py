@@ -33,8 +33,10 @@ def metrics(result_or_dir: Any, split: str) -> list[dict]:
 
 
 def study_trials(study_dir: Path) -> list[dict]:
-    """The trials of a study's study_index.json."""
-    return json.loads((Path(study_dir) / "study_index.json").read_text())["trials"]
+    """The trials of a study's index (its snapshot with the journal replayed)."""
+    from model_trainer.journal import read_index
+
+    return read_index(Path(study_dir) / "study_index.json")["trials"]
 
 
 def wait_for_recorded_checkpoint(out: Path, child: Any, timeout: float = 120) -> Path:

@@ -14,7 +14,8 @@ from pathlib import Path
 import model_trainer
 
 ROOT = Path(model_trainer.__file__).parent
-BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file", "locks"}
+BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file", "locks",
+        "journal", "processes"}
 ORDER = ["base", "recipe", "train", "wrapper", "trial", "study", "api", "cli"]
 ANALYSIS_MAY_USE = {"base", "analysis"}
 

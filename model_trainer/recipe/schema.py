@@ -103,7 +103,8 @@ class StudyConfig(ConfigNode):
     pruner: Literal["none", "median"] = "none"
     concurrency: Stateless[int] = 1
     resources: Stateless[ResourcesConfig] = field(default_factory=ResourcesConfig)
-    address: Stateless[str | None] = None  # Ray cluster; None starts a local Ray on 127.0.0.1
+    executor: Stateless[Literal["local", "ray"]] = "local"  # where trials run on this machine
+    address: Stateless[str | None] = None  # a Ray cluster's address (then trials run on Ray)
     retries: Stateless[int] = 0
     fail_fast: Stateless[int | None] = None
 

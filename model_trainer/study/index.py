@@ -1,8 +1,9 @@
 """The study index: which trials exist, with what values, in what state.
 
-`study_index.json` in the study folder, rewritten atomically by the driver after every
-change, so a killed driver's rerun knows exactly what finished, what was in flight and
-which configurations the sampler already handed out.
+`study_index.json` plus its journal in the study folder (see `model_trainer.journal`):
+every change of a trial is appended before the study moves on, so a killed driver's rerun
+knows exactly what finished, what was in flight and which configurations the sampler
+already handed out; the cost of a change does not grow with the study.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model_trainer.files import atomic_write_json, read_json
+from model_trainer.journal import IndexJournal, read_index
 from model_trainer.vocabulary import RecordState
 
 
@@ -44,18 +45,40 @@ class StudyIndex:
     sampler: str
     trials: list[StudyTrial] = field(default_factory=list)
     path: Path | None = None
+    _journal: IndexJournal | None = field(default=None, repr=False, compare=False)
 
     def save(self) -> None:
+        """Write the whole index (a compaction): at the start and the end of a run."""
         assert self.path is not None
-        data = dataclasses.asdict(self)
-        data.pop("path")
-        atomic_write_json(self.path, data)
+        self._writer().compact(self._data())
+
+    def changed(self, trial: StudyTrial) -> None:
+        """Record one trial's new state: one journal line (a compaction now and then)."""
+        writer = self._writer()
+        writer.append(dataclasses.asdict(trial))
+        if writer.due(len(self.trials)):
+            writer.compact(self._data())
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+
+    def _writer(self) -> IndexJournal:
+        if self._journal is None:
+            assert self.path is not None
+            self._journal = IndexJournal(self.path)
+        return self._journal
+
+    def _data(self) -> dict[str, Any]:
+        return {"study_id": self.study_id, "objective": self.objective, "space": self.space,
+                "sampler": self.sampler, "trials": [dataclasses.asdict(t) for t in self.trials]}
 
     @classmethod
     def load(cls, path: Path) -> StudyIndex | None:
-        """The saved index, or None when there is none or it is unreadable."""
-        data = read_json(path)
-        if not isinstance(data, dict) or "study_id" not in data:
+        """The saved index with its journal replayed, or None when there is none or it is
+        unreadable."""
+        data = read_index(path)
+        if data is None or "study_id" not in data:
             return None
         try:
             trials = [StudyTrial(**t) for t in data.get("trials", [])]

@@ -153,18 +153,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def save_last(folder: Path, state: dict[str, Any]) -> Path:
-    """Write `last.pt` atomically, keeping the file it replaces as `last.prev.pt`."""
+def save_last(folder: Path, data: bytes) -> Path:
+    """Write `last.pt` (serialized) atomically, keeping the file it replaces as
+    `last.prev.pt`."""
     last = folder / LAST
-    if last.exists():  # a crash right after this leaves last.prev.pt: load_latest takes it
+    if last.exists():  # a crash right after this leaves last.prev.pt: resume takes it
         os.replace(last, folder / PREVIOUS)
-    atomic_write(last, lambda handle: handle.write(_serialize(state)))
+    atomic_write(last, lambda handle: handle.write(data))
     return last
 
 
-def save_best(folder: Path, state: dict[str, Any]) -> Path:
-    """Write `best.pt` atomically."""
-    atomic_write(folder / BEST, lambda handle: handle.write(_serialize(state)))
+def save_best(folder: Path, data: bytes) -> Path:
+    """Write `best.pt` (serialized) atomically."""
+    atomic_write(folder / BEST, lambda handle: handle.write(data))
     return folder / BEST
 
 
@@ -184,9 +185,23 @@ def link_best(folder: Path) -> Path:
     return best
 
 
-def _serialize(state: dict[str, Any]) -> bytes:
-    """torch.save into memory, then one write: several times faster than its many small
-    writes to a file (a checkpoint per epoch is on the training's critical path)."""
+def snapshot(value: Any) -> Any:
+    """A copy of a captured state whose tensors are on the CPU and no longer shared with
+    the live model and optimizer (the next step changes those), so that it can be
+    serialized later, off the training thread. A CPU copy, never a GPU one: a checkpoint
+    must not cost device memory."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(snapshot(v) for v in value)
+    return value
+
+
+def serialize(state: dict[str, Any]) -> bytes:
+    """torch.save into memory, to be written in one piece (many times faster than
+    torch.save's many small writes to a file)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()

@@ -179,9 +179,12 @@ class Loop:
         monitor chose them; "last" when there is none (no evaluation, no folder)."""
         folder = self.session.checkpoint_dir
         best = folder / checkpoint.BEST if folder is not None else None
+        self.session.flush()
         distributed.barrier()  # rank 0 has finished writing it
         if self.state.best is None or best is None or not best.exists():
             return "last"
+        if self.state.best.get("epoch") == self.state.epoch:
+            return "best"  # the last epoch was the best: the model holds its weights
         weights = checkpoint.load_file(best)["model"]
         distributed.unwrap(self.w.model).load_state_dict(weights)
         return "best"
@@ -285,14 +288,9 @@ class Loop:
         if folder is None or not self.session.saves_checkpoints or self.w.model is None:
             return
         self.session.check_folder()
-        state = checkpoint.capture(self, rank_rngs)
-        if best:
-            checkpoint.save_best(folder, state)
-            return
-        checkpoint.save_last(folder, state)
-        if best_too:
-            checkpoint.link_best(folder)
-        self.session.checkpoint_saved(self.state)
+        state = checkpoint.snapshot(checkpoint.capture(self, rank_rngs))
+        self.session.save_checkpoint(state, self.state.to_dict(), best_only=best,
+                                     best_too=best_too)
 
     def _train_metrics_row(self, epoch: int) -> dict[str, float]:
         """train.metrics over the epoch's train batches (all ranks), logged as a train row."""

@@ -52,8 +52,28 @@ class Session:
     def check_folder(self) -> None:
         """Raise when the run's folder can no longer be written (before a checkpoint)."""
 
-    def checkpoint_saved(self, state: Any) -> None:
-        """A checkpoint of loop state `state` is on disk."""
+    def save_checkpoint(self, state: dict[str, Any], loop_state: dict[str, Any], *,
+                        best_only: bool, best_too: bool) -> None:
+        """Persist a checkpoint (a snapshot: tensors copied off the live model) as `last`
+        (and `best` too, or only `best`)."""
+        self.write_checkpoint(state, best_only=best_only, best_too=best_too)
+
+    def write_checkpoint(self, state: dict[str, Any], *, best_only: bool,
+                         best_too: bool) -> None:
+        from model_trainer.train import checkpoint
+
+        if self.checkpoint_dir is None:
+            return
+        data = checkpoint.serialize(state)
+        if best_only:
+            checkpoint.save_best(self.checkpoint_dir, data)
+            return
+        checkpoint.save_last(self.checkpoint_dir, data)
+        if best_too:
+            checkpoint.link_best(self.checkpoint_dir)
+
+    def flush(self) -> None:
+        """Wait until everything handed over is on disk; raise if a write failed."""
 
     def close(self) -> None:
         self.display.stop()

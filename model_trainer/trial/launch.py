@@ -15,7 +15,6 @@ that fills.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pickle
 import shutil
@@ -23,15 +22,14 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from model_trainer.errors import DistributedError
+from model_trainer.processes import blank_main, die_with
 from model_trainer.trial.signals import REASONS, handled
 from model_trainer.trial.status import ErrorRecord
 from model_trainer.vocabulary import StopReason
@@ -110,7 +108,7 @@ def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> R
     per_rank = max(1, (threads or os.cpu_count() or 1) // world)
     blob = cloudpickle.dumps((fn, job))  # by value for what lives in __main__
     mp.get_context(START_METHOD).set_forkserver_preload(PRELOAD)
-    with _blank_main():
+    with blank_main():
         context = mp.start_processes(_rank_main, args=(world, port, os.getpid(), per_rank, blob,
                                                        str(outbox), dict(os.environ)),
                                      nprocs=world, join=False, start_method=START_METHOD)
@@ -141,26 +139,10 @@ def run_ranks(fn: RankFn, world: int, job: Any, threads: int | None = None) -> R
         shutil.rmtree(outbox, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _blank_main() -> Iterator[None]:
-    """Spawn without re-running the caller's main module in every rank.
-
-    multiprocessing's spawn re-imports `__main__` (a user's script without a main guard,
-    a notebook, a Ray worker) in each child; the ranks need nothing from it, since the
-    job arrives cloudpickled, so they are started while `__main__` is a blank module.
-    """
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
-
-
 def _rank_main(rank: int, world: int, port: int, launcher: int, threads: int, blob: bytes,
                outbox: str, environ: dict[str, str]) -> None:
     """A rank: die with the launcher, train, leave a record of how it ended, exit at once."""
-    _die_with_parent(launcher)
+    die_with(launcher)
     os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the launcher only, which relays it once
     os.environ.clear()  # the launcher's environment now (CUDA_VISIBLE_DEVICES from Ray), not
     os.environ.update(environ)  # the one the forkserver started with
@@ -233,34 +215,3 @@ def _wait(processes: list[Any]) -> None:
     deadline = time.monotonic() + INTERRUPT_GRACE_S
     for process in processes:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
-
-
-def _die_with_parent(launcher: int) -> None:
-    """Exit when the launcher dies, even by SIGKILL, so no rank trains on alone.
-
-    A rank's parent is the forkserver, which exits when the launcher does: SIGKILL on the
-    parent's death (Linux) acts on that at once; a watchdog polls the launcher too."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-    def gone() -> bool:
-        try:
-            os.kill(launcher, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-
-    if gone():
-        os._exit(1)
-
-    def watch() -> None:
-        while not gone():
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="mtrain-parent-watch").start()

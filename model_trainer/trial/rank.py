@@ -68,6 +68,7 @@ def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> RankOut
         builtin_loop = type(wrapper).fit is ModelWrapper.fit  # a custom fit() cannot pause
         with graceful_stop(wrapper.loop) if builtin_loop else contextlib.nullcontext():
             wrapper.fit()
+        session.flush()  # every checkpoint on disk before the outcome is reported
         reason = wrapper.state.stop_reason
         if reason in (StopReason.INTERRUPTED, StopReason.TERMINATED):
             return RankOutcome(rank, wrapper.state.to_dict(), interrupted=reason, saved=main)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.errors import TrainingError
-from model_trainer.files import folder_identity
+from model_trainer.files import BackgroundWriter, folder_identity
 from model_trainer.layout import CHECKPOINTS, METRICS, TENSORBOARD
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.train.session import Display, OnEval, Session
@@ -26,10 +26,11 @@ class TrialSession(Session):
         super().__init__(folder / CHECKPOINTS)
         self.folder, self.status, self.display = folder, status, display
         self.identity = folder_identity(folder)
+        self.writer = BackgroundWriter()
         self.on_eval, self.smoke = on_eval, smoke
         self.metrics = MetricsWriter(folder / METRICS)
         self._tensorboard_dir = folder / TENSORBOARD if tensorboard else None
-        self._writer: Any = None
+        self._tensorboard: Any = None
 
     def log(self, split: str, metrics: dict[str, float], step: int, epoch: int,
             **extra: Any) -> None:
@@ -37,13 +38,13 @@ class TrialSession(Session):
             return
         self.metrics.append(split, metrics, step, epoch, **extra)
         if self._tensorboard_dir is not None:
-            if self._writer is None:
+            if self._tensorboard is None:
                 from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
 
-                self._writer = SummaryWriter(log_dir=str(self._tensorboard_dir))
+                self._tensorboard = SummaryWriter(log_dir=str(self._tensorboard_dir))
             for key, value in metrics.items():
-                self._writer.add_scalar(f"{split}/{key}", value, step)
-            self._writer.flush()
+                self._tensorboard.add_scalar(f"{split}/{key}", value, step)
+            self._tensorboard.flush()
 
     def check_folder(self) -> None:
         """A trial folder deleted while the trial runs (by hand, a clean-up script) fails
@@ -52,14 +53,26 @@ class TrialSession(Session):
             raise TrainingError(f"the trial folder {self.folder} was deleted or replaced "
                                 "while the trial was running; nothing more is written there")
 
-    def checkpoint_saved(self, state: Any) -> None:
-        """A killed run's status.json still says how far it got."""
-        self.status.progress(state.to_dict())
-        self.status.save(self.folder)
+    def save_checkpoint(self, state: dict[str, Any], loop_state: dict[str, Any], *,
+                        best_only: bool, best_too: bool) -> None:
+        """Serialized and written in the background, in order: the checkpoint, fsynced,
+        then status.json's progress (a killed run's status.json says how far it got)."""
+
+        def write() -> None:
+            self.write_checkpoint(state, best_only=best_only, best_too=best_too)
+            if not best_only:
+                self.status.progress(loop_state)
+                self.status.save(self.folder)
+
+        self.writer.submit(write)
+
+    def flush(self) -> None:
+        self.writer.flush()
 
     def close(self) -> None:
+        self.writer.close()
         self.metrics.close()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
         super().close()

@@ -188,14 +188,16 @@ class DeletesItsFolder(TinyWrapper):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("concurrency", [1, 2], ids=["inline", "ray"])
-def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_path, concurrency):
+@pytest.mark.parametrize(("concurrency", "executor"), [(1, "local"), (2, "local"), (2, "ray")],
+                         ids=["inline", "local", "ray"])
+def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_path, concurrency,
+                                                                          executor):
     path = tmp_path / "study.yaml"
     path.write_text(STUDY.format(out=tmp_path / "runs").replace(
         "  args: {hidden: 4}\n", "  args: {hidden: 4, sleep: 0.05}\n").replace(
         "  epochs: 2\n", "  epochs: 4\n"))
     cmd = [sys.executable, "-m", "model_trainer", "run", str(path),
-           f"study.concurrency={concurrency}"]
+           f"study.concurrency={concurrency}", f"study.executor={executor}"]
     driver = _start(cmd, "0")
     _wait_for(tmp_path / "runs", "tiny-study/*/checkpoints/last.pt", driver)
     driver.send_signal(signal.SIGTERM)

@@ -100,7 +100,8 @@ def test_a_loadable_checkpoint_that_does_not_fit_falls_back_then_is_exit_2(tmp_p
 
 def test_rng_states_round_trip_through_weights_only(tmp_path):
     random.seed(1), np.random.seed(1), torch.manual_seed(1)
-    checkpoint.save_best(tmp_path, {"loop": {}, "format": 2, "rng": rng_state()})
+    state = {"loop": {}, "format": 2, "rng": rng_state()}
+    checkpoint.save_best(tmp_path, checkpoint.serialize(state))
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     loaded = checkpoint.load_file(tmp_path / "best.pt")  # weights_only=True
     set_rng_state(loaded["rng"])

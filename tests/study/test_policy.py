@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_trainer.study.index import StudyIndex, StudyTrial
-from model_trainer.study.runner import _apply, _fail_fast, _requeue
+from model_trainer.study.policy import apply_outcome, fail_fast, requeue
 from model_trainer.study.trial_task import TrialOutcome
 from model_trainer.vocabulary import RecordState, StopReason
 
@@ -16,25 +16,25 @@ def record(state="running", attempts=1, **kw):
 
 def test_failure_is_retried_until_retries_are_spent():
     r = record(attempts=1)
-    _apply(r, TrialOutcome(FAILED, error="boom"), retries=1)
+    apply_outcome(r, TrialOutcome(FAILED, error="boom"), retries=1)
     assert r.state == "pending"
     r.attempts = 2
-    _apply(r, TrialOutcome(FAILED, error="boom"), retries=1)
+    apply_outcome(r, TrialOutcome(FAILED, error="boom"), retries=1)
     assert r.state == "failed" and r.error == "boom"
 
 
 def test_divergence_and_user_mistakes_are_never_retried_whatever_the_retries_left():
     r = record()
-    _apply(r, TrialOutcome(FAILED, stop_reason=StopReason.DIVERGED, error="nan"), retries=5)
+    apply_outcome(r, TrialOutcome(FAILED, stop_reason=StopReason.DIVERGED, error="nan"), retries=5)
     assert r.state == "failed" and r.stop_reason == "diverged"
     r = record()
-    _apply(r, TrialOutcome(FAILED, error="BatchError: ...", user_error=True), retries=5)
+    apply_outcome(r, TrialOutcome(FAILED, error="BatchError: ...", user_error=True), retries=5)
     assert r.state == "failed"
 
 
 def test_an_interrupted_trial_goes_back_to_pending():
     r = record()
-    _apply(r, TrialOutcome(RecordState.INTERRUPTED), retries=0)
+    apply_outcome(r, TrialOutcome(RecordState.INTERRUPTED), retries=0)
     assert r.state == "pending"
 
 
@@ -43,16 +43,16 @@ def test_rerun_requeues_in_flight_and_failed_but_not_diverged_or_done():
               record("failed"), record("failed", stop_reason="diverged"), record("pruned"),
               record("failed", invalid=True)]
     index = StudyIndex("s", {"metric": "val_loss", "mode": "min"}, {}, "grid", trials)
-    _requeue(index)
+    requeue(index)
     assert [t.state for t in trials] == ["pending", "pending", "completed", "pending",
                                          "failed", "pruned", "failed"]
 
 
 def test_fail_fast_needs_the_same_error_on_the_first_k():
     same = [record("failed", error="E") for _ in range(3)]
-    assert _fail_fast(same, 3) and not _fail_fast(same[:2], 3) and not _fail_fast(same, None)
+    assert fail_fast(same, 3) and not fail_fast(same[:2], 3) and not fail_fast(same, None)
     mixed = [record("failed", error="E"), record("failed", error="F"), record("failed", error="E")]
-    assert _fail_fast(mixed, 3) is None
+    assert fail_fast(mixed, 3) is None
 
 
 def test_index_round_trips_atomically(tmp_path):

@@ -1,78 +1,56 @@
-"""Where trials run: inline in the driver, or as Ray tasks (local Ray or a cluster).
+"""Trials as Ray tasks: on a Ray cluster (`study.address`), or a local Ray on request
+(`study.executor: ray`).
 
-Both offer the same three calls: `submit`, `wait_one` (the next finished trial with its
-`TrialOutcome`) and `cancel_all`. A Ray worker that dies becomes a failed outcome to
-retry, never a hung study.
+A Ray worker that dies becomes a failed outcome to retry, never a hung study. Ray's own
+output (its token-auth notice, worker logs) reaches the user only with MTRAIN_DEBUG=1.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
 from typing import Any
 
 from model_trainer.errors import UsageError
+from model_trainer.study.executors.inline import CANCELLED
 from model_trainer.study.trial_task import TrialOutcome, TrialPayload, execute_trial
 from model_trainer.vocabulary import RecordState
-
-CANCELLED = TrialOutcome(RecordState.INTERRUPTED)
-
-
-class InlineExecutor:
-    """Runs one trial at a time in this process: concurrency 1 needs no Ray."""
-
-    def __init__(self) -> None:
-        self._queue: list[tuple[Any, TrialPayload]] = []
-
-    def __enter__(self) -> InlineExecutor:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._queue.clear()
-
-    @property
-    def running(self) -> int:
-        return len(self._queue)
-
-    def submit(self, key: Any, payload: TrialPayload) -> None:
-        self._queue.append((key, payload))
-
-    def wait_one(self) -> tuple[Any, TrialOutcome]:
-        key, payload = self._queue.pop(0)
-        return key, execute_trial(payload)
-
-    def cancel_all(self) -> list[tuple[Any, TrialOutcome]]:
-        cancelled = [(key, CANCELLED) for key, _ in self._queue]
-        self._queue.clear()
-        return cancelled
 
 
 class RayExecutor:
     """Ray tasks with the study's per-trial resources; starts a loopback Ray if needed."""
 
-    def __init__(self, address: str | None, cpus: float, gpus: float):
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # bind loopback only
-        import ray
+    runs_in_driver = False
 
-        self._ray = ray
+    def __init__(self, address: str | None, cpus: float, gpus: float):
+        self._address, self._cpus, self._gpus = address, cpus, gpus
         self._started = False
-        if not ray.is_initialized():
-            ours = signal.getsignal(signal.SIGTERM)  # ray.init puts its own (a bare exit)
-            if address is None:
-                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1",
-                         log_to_driver=False, configure_logging=False)
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, ours)  # SIGTERM interrupts and saves, as Ctrl-C
-            self._started = True
-        self._check_resources(cpus, gpus)
-        self._task = ray.remote(execute_trial).options(
-            num_cpus=cpus, num_gpus=gpus, max_retries=0, retry_exceptions=False)
         self._refs: dict[Any, Any] = {}
 
     def __enter__(self) -> RayExecutor:
+        """Connect to (or start) Ray: only a study with trials left to run gets here."""
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # bind loopback only
+        debug = os.environ.get("MTRAIN_DEBUG") == "1"
+        if not debug:
+            logging.getLogger("ray").setLevel(logging.ERROR)  # its token-auth notice, ...
+        import ray
+
+        self._ray = ray
+        if not ray.is_initialized():
+            ours = signal.getsignal(signal.SIGTERM)  # ray.init puts its own (a bare exit)
+            if self._address is None:
+                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1",
+                         log_to_driver=debug, configure_logging=False)
+            else:
+                ray.init(address=self._address, log_to_driver=debug, configure_logging=False)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, ours)  # SIGTERM interrupts and saves, as Ctrl-C
+            self._started = True
+        self._check_resources(self._cpus, self._gpus)
+        self._task = ray.remote(execute_trial).options(
+            num_cpus=self._cpus, num_gpus=self._gpus, max_retries=0, retry_exceptions=False)
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -90,7 +68,7 @@ class RayExecutor:
         ready, _ = self._ray.wait(list(self._refs), num_returns=1)
         return self._collect(ready[0])
 
-    def cancel_all(self) -> list[tuple[Any, TrialOutcome]]:
+    def cancel_all(self, reason: Any = None) -> list[tuple[Any, TrialOutcome]]:
         """Interrupt running trials (they save a checkpoint) and collect their outcomes."""
         for ref in self._refs:
             self._ray.cancel(ref, force=False)

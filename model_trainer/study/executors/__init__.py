@@ -1,0 +1,38 @@
+"""Where a study's trials run. Every executor offers the same calls: `submit(key,
+payload)`, `wait_one()` (the next finished trial and its `TrialOutcome`), `running`, and
+`cancel_all(reason)` (the running trials stop and save), and is a context manager.
+
+- inline: one trial at a time in the driver's process (concurrency 1, no pool);
+- local: a pool of worker processes on this machine (the default);
+- ray: Ray tasks, on a cluster (`study.address`) or a local Ray (`study.executor: ray`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_executor(recipe: Any) -> Any:
+    """The executor the recipe's study asks for (started lazily: a study with nothing
+    left to run starts no process and no Ray)."""
+    study = recipe.study
+    res = study.resources
+    if study.address is not None or study.executor == "ray":
+        from model_trainer.study.executors.ray import RayExecutor
+
+        return RayExecutor(study.address, res.cpus, res.gpus)
+    from model_trainer.study.executors.local import LocalExecutor, worker_shares
+
+    if study.concurrency == 1:  # in the driver's process: check only what it would need
+        from model_trainer.study.executors.inline import InlineExecutor
+
+        worker_shares(1, res.cpus, res.gpus)
+        return InlineExecutor()
+    return LocalExecutor(study.concurrency, res.cpus, res.gpus, preload=user_modules(recipe))
+
+
+def user_modules(recipe: Any) -> tuple[str, ...]:
+    """The modules a recipe's dotted paths live in (imported once, before workers fork)."""
+    paths = [recipe.model.target, recipe.model.config, recipe.data.target, recipe.data.config,
+             recipe.wrapper]
+    return tuple(dict.fromkeys(p.rsplit(".", 1)[0] for p in paths if p and "." in p))

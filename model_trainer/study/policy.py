@@ -1,0 +1,39 @@
+"""The failure policy of a study: what an outcome does to a trial, what a rerun retries,
+and when to stop launching trials that all fail the same way."""
+
+from __future__ import annotations
+
+from model_trainer.study.index import StudyIndex, StudyTrial
+from model_trainer.study.trial_task import TrialOutcome
+from model_trainer.vocabulary import RecordState, StopReason
+
+
+def apply_outcome(record: StudyTrial, outcome: TrialOutcome, retries: int) -> None:
+    """Record a trial's outcome; an interrupted trial or a retryable failure goes back to
+    pending."""
+    record.state, record.value = outcome.state, outcome.value
+    record.stop_reason, record.error = outcome.stop_reason, outcome.error
+    if outcome.state is RecordState.INTERRUPTED or (
+            outcome.retryable and record.attempts <= retries):
+        record.state = RecordState.PENDING
+
+
+def requeue(index: StudyIndex) -> None:
+    """On (re)start: trials left running or interrupted continue; failed ones get a new try."""
+    for record in index.trials:
+        if record.state in (RecordState.RUNNING, RecordState.INTERRUPTED):
+            record.state = RecordState.PENDING
+        elif (record.state is RecordState.FAILED and record.stop_reason != StopReason.DIVERGED
+              and not record.invalid):
+            record.state, record.attempts = RecordState.PENDING, 0
+
+
+def fail_fast(finished: list[StudyTrial], limit: int | None) -> str | None:
+    """Stop launching when the first `limit` finished trials all failed the same way."""
+    if not limit or len(finished) < limit:
+        return None
+    first = finished[:limit]
+    errors = {t.error for t in first}
+    if all(t.state is RecordState.FAILED for t in first) and len(errors) == 1:
+        return f"the first {limit} trials all failed with: {errors.pop()}"
+    return None

@@ -1,32 +1,30 @@
-"""Study speed-up and the framework's cost per trial.
+"""Studies on one machine, cold from the shell as a user runs them, side by side.
 
-Runs the same 8 short trials (4 configurations x 2 seeds of the digits MLP) three ways in
-one process: one after the other (concurrency 1, inline), at concurrency 2 on a Ray that
-is already running with warm workers (the steady state of a long study), and at
-concurrency 2 including Ray's start and its workers' first imports. The cost per trial is
-the wall time the study spends beyond the trials' own training time (their
-`duration_s`), divided by the trial count.
+The same 8 trials (the digits MLP at 4 widths x 2 seeds) run four ways, each started as a
+fresh process (imports and engine start included): one after the other (`mtrain run` at
+concurrency 1), on model_trainer's local executor and on its Ray executor at concurrency
+2, and on Ray Tune at concurrency 2 (from the [compare] extra). Reported per way: the wall
+time and the peak memory of the whole process tree (summed RSS, sampled every 20 ms),
+and the ratios the issue asks for. Also: a rerun of a finished study (nothing to do).
 
-    python benchmarks/bench_study.py [--epochs 10] [--json out.json]
+    python benchmarks/bench_study.py [--epochs 10 60] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from benchmarks.common import emit  # noqa: E402
-from model_trainer.recipe import load_recipe  # noqa: E402
-from model_trainer.study import run_study  # noqa: E402
 
 RECIPE = """\
 name: bench-study
@@ -38,53 +36,96 @@ data: {{target: benchmarks.workloads.make_loader, args: {{workload: mlp}}}}
 train:
   epochs: {epochs}
   batch_size: 64
+  optimizer: {{name: adamw, lr: 1.0e-3}}
+  metrics: [accuracy]
+  monitor: {{metric: val_accuracy, mode: max}}
   progress: off
 study:
   space:
     model.args.hidden: {{choice: [64, 128, 192, 256]}}
   seeds: [0, 1]
-  concurrency: {concurrency}
   resources: {{cpus: 1}}
 """
 
 
-def timed_study(epochs: int, concurrency: int) -> tuple[float, float, int]:
-    """(wall seconds, sum of the trials' own durations, trial count) in a fresh folder."""
-    with tempfile.TemporaryDirectory() as out:
-        path = Path(out) / "recipe.yaml"
-        path.write_text(RECIPE.format(out=out, epochs=epochs, concurrency=concurrency))
-        start = time.perf_counter()
-        run_study(load_recipe(path), live=False)
-        wall = time.perf_counter() - start
-        durations = [json.loads(p.read_text())["duration_s"]
-                     for p in Path(out).rglob("status.json")]
-    return wall, sum(durations), len(durations)
+def measured(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak MB of the summed RSS of the process and its descendants)."""
+    import psutil
+
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    peak, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            try:
+                root = psutil.Process(proc.pid)
+                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+                peak[0] = max(peak[0], total)
+            except psutil.Error:
+                pass
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return wall, peak[0] / 2**20
+
+
+def study(epochs: int, out: str, *overrides: str) -> tuple[float, float]:
+    path = Path(out) / "recipe.yaml"
+    path.write_text(RECIPE.format(out=out, epochs=epochs))
+    return measured([sys.executable, "-m", "model_trainer", "run", str(path), *overrides])
+
+
+def tune(epochs: int, out: str) -> tuple[float, float]:
+    return measured([sys.executable, str(ROOT / "benchmarks" / "tune_study.py"),
+                     "--epochs", str(epochs), "--out", out])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 60])
     parser.add_argument("--json")
     args = parser.parse_args()
-    import ray
-
-    cold_wall, _, _ = timed_study(args.epochs, 2)  # includes starting (and stopping) Ray
-    seq_wall, seq_train, n = timed_study(args.epochs, 1)
-    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             configure_logging=False)
-    timed_study(1, 2)  # warm-up: Ray's two worker processes import torch once, then are reused
-    par_wall, par_train, _ = timed_study(args.epochs, 2)
-    ray.shutdown()
-    result = {
-        "study_trials": n,
-        "study_sequential_s": round(seq_wall, 2),
-        "study_concurrency2_s": round(par_wall, 2),
-        "study_concurrency2_with_ray_start_s": round(cold_wall, 2),
-        "study_speedup_ratio": round(par_wall / seq_wall, 3),
-        "study_speedup_ratio_with_ray_start": round(cold_wall / seq_wall, 3),
-        "study_cost_per_trial_inline_s": round((seq_wall - seq_train) / n, 3),
-        "study_cost_per_trial_ray_s": round((par_wall * 2 - par_train) / n, 3),
-    }
+    result: dict = {}
+    for epochs in args.epochs:
+        row: dict = {}
+        runs = {
+            "sequential": lambda out, e=epochs: study(e, out, "study.concurrency=1"),
+            "local": lambda out, e=epochs: study(e, out, "study.concurrency=2"),
+            "ray": lambda out, e=epochs: study(e, out, "study.concurrency=2",
+                                               "study.executor=ray"),
+            "ray_tune": lambda out, e=epochs: tune(e, out),
+        }
+        for name, run in runs.items():
+            with tempfile.TemporaryDirectory() as out:
+                try:
+                    wall, peak = run(out)
+                except (RuntimeError, FileNotFoundError) as exc:
+                    row[f"{name}_s"] = f"failed: {str(exc).splitlines()[-1][:120]}"
+                    continue
+                row[f"{name}_s"], row[f"{name}_peak_mb"] = round(wall, 2), round(peak)
+                if name == "local":  # the same study again: nothing left to do
+                    row["rerun_nothing_to_do_s"] = round(study(epochs, out,
+                                                               "study.concurrency=2")[0], 2)
+        seq, tune_s = row.get("sequential_s"), row.get("ray_tune_s")
+        for name in ("local", "ray"):
+            wall = row.get(f"{name}_s")
+            if isinstance(wall, float) and isinstance(seq, float):
+                row[f"{name}_over_sequential"] = round(wall / seq, 3)
+            if isinstance(wall, float) and isinstance(tune_s, float):
+                row[f"{name}_over_ray_tune"] = round(wall / tune_s, 3)
+                row[f"{name}_memory_over_ray_tune"] = round(
+                    row[f"{name}_peak_mb"] / row["ray_tune_peak_mb"], 3)
+        result[f"epochs_{epochs}"] = row
     emit(result, args.json)
 
 

@@ -132,6 +132,54 @@ def lightning(workload: str, epochs: int) -> list[float] | None:
     return gaps(ends)
 
 
+def plain_whole(workload: str, epochs: int) -> float:
+    """A plain script's whole run: model and data made, `epochs` epochs with a val
+    evaluation each, the test split at the end (the same work `mtrain run` does)."""
+    start = time.perf_counter()
+    spec = WORKLOADS[workload]
+    torch.manual_seed(0)
+    config = SimpleNamespace(seed=0, data=SimpleNamespace(args={"workload": workload}),
+                             train=SimpleNamespace(batch_size=spec["batch_size"]))
+    train, val, test = (make_loader(config, f) for f in ("train", "val", "test"))
+    model = import_object(spec["model"])()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.0)
+
+    def evaluate(loader) -> None:
+        model.eval()
+        correct, total, loss_sum = 0, 0, torch.zeros(())
+        with torch.no_grad():
+            for batch in loader:
+                logits, loss = model(**batch)
+                loss_sum += loss * len(batch["labels"])
+                correct += (logits.argmax(1) == batch["labels"]).sum()
+                total += len(batch["labels"])
+        float(loss_sum / total), float(correct / total)
+        model.train()
+
+    for _ in range(epochs):
+        for batch in train:
+            _, loss = model(**batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        evaluate(val)
+    evaluate(test)
+    return time.perf_counter() - start
+
+
+def mtrain_whole(workload: str, epochs: int) -> float:
+    """The same through `model_trainer.run`: recipe loading, the trial folder, checkpoints."""
+    import model_trainer
+
+    with tempfile.TemporaryDirectory() as out:
+        path = Path(out) / "recipe.yaml"
+        path.write_text(RECIPE.format(workload=workload, out=out, epochs=epochs,
+                                      **WORKLOADS[workload]))
+        start = time.perf_counter()
+        model_trainer.run(path)
+        return time.perf_counter() - start
+
+
 def gaps(ends: list[float]) -> list[float]:
     return [b - a for a, b in zip(ends, ends[1:], strict=False)]
 
@@ -203,6 +251,14 @@ def main() -> None:
         medians = {name: statistics.median(t) for name, t in epochs.items() if t}
         row = {f"{name}_epoch_s": round(m, 4) for name, m in medians.items()}
         row["mtrain_over_plain"] = round(medians["mtrain"] / medians["plain"], 3)
+        wholes: dict[str, list[float]] = {"plain": [], "mtrain": []}
+        for _ in range(args.rounds):  # whole 10-epoch runs, setup and test included
+            wholes["plain"].append(plain_whole(workload, 10))
+            wholes["mtrain"].append(mtrain_whole(workload, 10))
+        whole = {name: statistics.median(t) for name, t in wholes.items()}
+        row["plain_whole_10_epochs_s"] = round(whole["plain"], 3)
+        row["mtrain_whole_10_epochs_s"] = round(whole["mtrain"], 3)
+        row["whole_run_over_plain"] = round(whole["mtrain"] / whole["plain"], 3)
         if "lightning" in medians:
             row["lightning_over_plain"] = round(medians["lightning"] / medians["plain"], 3)
         else:

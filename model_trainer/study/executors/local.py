@@ -30,7 +30,8 @@ from model_trainer.processes import blank_main, die_with
 from model_trainer.study.trial_task import TrialOutcome, TrialPayload
 from model_trainer.vocabulary import RecordState, StopReason
 
-PRELOAD = ["torch", "model_trainer.trial.experiment", "model_trainer.study.trial_task"]
+PRELOAD = ["torch", "torch._dynamo", "model_trainer.trial.experiment",
+           "model_trainer.study.trial_task"]  # torch._dynamo: the first optimizer step imports it
 CANCEL_GRACE_S = 60.0  # after Ctrl-C or SIGTERM, how long running trials get to save
 STOP_GRACE_S = 10.0  # at the end of a study, how long an idle worker gets to exit
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.files import atomic_write_json, read_json
+from model_trainer.layout import STUDY_JOURNAL
 
-JOURNAL_SUFFIX = ".journal"  # study_index.json -> study_index.journal
 MIN_COMPACT = 64  # journal lines before a compaction is worth its rewrite
 
 
 def journal_path(snapshot: Path) -> Path:
-    return snapshot.with_suffix(JOURNAL_SUFFIX)
+    return snapshot.with_name(STUDY_JOURNAL)
 
 
 def trial_key(record: dict[str, Any]) -> tuple[Any, Any]:

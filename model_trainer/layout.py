@@ -17,7 +17,8 @@ BEST_CHECKPOINT = "best.pt"
 
 # <output_dir>/<name>/ of a study
 STUDY_RECIPE = "study.yaml"  # the recipe the study was started from
-STUDY_INDEX = "study_index.json"  # the driver's record of every trial
+STUDY_INDEX = "study_index.json"  # the driver's record of every trial (a snapshot) ...
+STUDY_JOURNAL = "study_index.journal"  # ... and the changes since it, one per line
 
 LOCK_FILE = ".lock"  # held by the process that owns a trial or study folder (locks.py)
 REPLACED = ".replaced"  # where `mtrain run --force` moves a previous run (hidden)

@@ -19,6 +19,7 @@ from model_trainer.analysis import best_epoch, metrics_table, readers, walk
 from model_trainer.analysis.loaded import Group, Loaded, TrialData
 from model_trainer.analysis.objective import guess_mode
 from model_trainer.analysis.varied import attribute, find_varied
+from model_trainer.journal import journal_path, read_index
 from model_trainer.layout import METRICS, RECIPE, STATUS, STUDY_INDEX, STUDY_RECIPE
 
 SAMPLERS = ("grid", "random", "tpe")
@@ -46,7 +47,10 @@ def _read_group(folder: Path, root: Path, layout: walk.Layout, warnings: list[st
             if study_section.get("sampler") in SAMPLERS:
                 group.sampler = study_section["sampler"]
     index_path = folder / STUDY_INDEX
-    index = readers.read_json_mapping(index_path, warnings) if layout.readable(index_path) else None
+    index = readers.read_json_mapping(index_path, warnings) \
+        if layout.readable(index_path) else None
+    if index is not None and layout.readable(journal_path(index_path)):
+        index = read_index(index_path) or index  # with a running study's appended changes
     if index is not None:
         group.study_id = index.get("study_id") if isinstance(index.get("study_id"), str) else None
         if isinstance(index.get("space"), dict):

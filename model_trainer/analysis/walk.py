@@ -21,12 +21,13 @@ from model_trainer.layout import (
     RECIPE,
     STATUS,
     STUDY_INDEX,
+    STUDY_JOURNAL,
     STUDY_RECIPE,
     TENSORBOARD,
 )
 
 SKIP_DIRS = frozenset({CHECKPOINTS, TENSORBOARD, ANALYSIS})
-READ_FILES = frozenset({STATUS, RECIPE, METRICS, STUDY_RECIPE, STUDY_INDEX})
+READ_FILES = frozenset({STATUS, RECIPE, METRICS, STUDY_RECIPE, STUDY_INDEX, STUDY_JOURNAL})
 PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
 PSEUDO_TYPES = frozenset({
     "proc", "sysfs", "devtmpfs", "devpts", "debugfs", "tracefs", "securityfs", "cgroup",

@@ -58,6 +58,7 @@ def main() -> int:
                       f"(first epoch includes CUDA start-up)")
         failures += ddp_check(out, args.epochs)
         failures += nccl_one_rank_check(out, args.epochs)
+        failures += fractional_study_check(out, args.epochs)
     return 1 if failures else 0
 
 
@@ -133,6 +134,31 @@ def nccl_one_rank_check(out: str, epochs: int) -> int:
     print(f"nccl (1 rank)  {' '.join(f'{k}={v:.4f}' for k, v in two.items())}  "
           f"max |nccl - plain| = {diff:.2e}")
     return 0 if diff < 1e-4 else 1
+
+
+def fractional_study_check(out: str, epochs: int) -> int:
+    """A digits study on the local executor with half a GPU per trial, two at a time: both
+    workers share GPU 0 (CUDA_VISIBLE_DEVICES), every trial trains on CUDA and completes."""
+    import json
+
+    from model_trainer.recipe import load_recipe
+    from model_trainer.study import run_study
+
+    loaded = load_recipe(REPO / "recipes" / "digits_study.yaml", [
+        f"output_dir={out}/study", "device=cuda", f"train.epochs={epochs}",
+        "study.concurrency=2", "study.resources={cpus: 1, gpus: 0.5}", "study.seeds=[0]",
+        "study.space={model.args.hidden: {choice: [64, 128]}}"])
+    started = time.perf_counter()
+    try:
+        result = run_study(loaded, live=False)
+    except Exception as exc:
+        print(f"study 2x0.5 GPU FAILED {type(exc).__name__}: {exc}")
+        return 1
+    states = {json.loads(p.read_text())["state"] for p in Path(out, "study").rglob("status.json")}
+    ok = result.counts.get("completed") == 2 and states == {"completed"}  # device=cuda ran
+    print(f"study 2x0.5 GPU {result.counts} in {time.perf_counter() - started:.1f} s "
+          f"(local executor, both workers on GPU 0){'' if ok else ' FAILED'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -190,9 +190,10 @@ class _Planner:
             source=self.loaded.source, overrides=self.loaded.overrides,
             params={**record.params, "seed": record.seed},
             trial_dir=str(self.study_dir / record.trial_id), objective=self.index.objective,
-            threads=threads, cwd=os.getcwd(), pruning=study.pruner != "none",
+            threads=threads, cwd=os.getcwd(), pruner=to_plain(study.pruner),
             study_info={"study_id": self.index.study_id, "number": record.number,
-                        "params": record.params, "seed": record.seed})
+                        "params": record.params, "seed": record.seed,
+                        "position": self.index.trials.index(record)})
 
     def config_done(self, number: int) -> None:
         """Tell the sampler a configuration's value once all its seeds have finished."""

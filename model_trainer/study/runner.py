@@ -9,7 +9,7 @@ checkpoints, and the sampler's history is rebuilt from the finished ones.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
 from model_trainer.recipe import LoadedRecipe, to_plain
+from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
+from model_trainer.study.adaptive import AdaptiveSeeds, adaptive_seeds
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import InlineExecutor, RayExecutor
 from model_trainer.study.index import StudyIndex, StudyTrial
@@ -38,6 +40,7 @@ class StudyResult:
     counts: dict[str, int]
     best: StudyTrial | None
     objective: dict[str, str]
+    notes: list[str] = field(default_factory=list)  # lines the summary ends with
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
@@ -46,7 +49,7 @@ class StudyResult:
             params = " ".join(f"{k}={v}" for k, v in self.best.params.items())
             line += (f"\nbest {self.objective['metric']}={self.best.value:.5g}: "
                      f"{self.best.trial_id} ({params} seed={self.best.seed})")
-        return line
+        return "\n".join([line, *self.notes])
 
 
 def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
@@ -85,7 +88,8 @@ def _run_study(loaded: LoadedRecipe, study_dir: Path, console: Console,
     index.save()
 
     dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
-    seeds = study.seeds or [recipe.seed]
+    seeds = initial_seeds(study, recipe.seed)
+    adaptive = adaptive_seeds(recipe, dims)
     source = ConfigSource(study.sampler, dims, recipe.seed, objective["mode"], index.configs(),
                           _config_values(index))
     n_configs = source.total(study.trials)
@@ -93,12 +97,13 @@ def _run_study(loaded: LoadedRecipe, study_dir: Path, console: Console,
         console.print(f"study.trials={study.trials} but the search space holds only "
                       f"{n_configs} distinct configurations: running {n_configs}",
                       style="yellow", markup=False)
-    planner = _Planner(loaded, index, source, seeds, n_configs, study_dir)
+    planner = _Planner(loaded, index, source, seeds, n_configs, study_dir, adaptive)
     inline = study.concurrency == 1 and study.address is None
     executor = (InlineExecutor() if inline else
                 RayExecutor(study.address, study.resources.cpus, study.resources.gpus))
     threads = max(1, int(study.resources.cpus))
-    display = StudyDisplay(index, n_configs * len(seeds), study.concurrency, console, live)
+    per_config = adaptive.max if adaptive else len(seeds)  # adaptive: at most
+    display = StudyDisplay(index, n_configs * per_config, study.concurrency, console, live)
     finish_order: list[StudyTrial] = []
     stop_reason = None
     with executor, display:
@@ -134,7 +139,10 @@ def _run_study(loaded: LoadedRecipe, study_dir: Path, console: Console,
             raise error(f"study {reason}; rerun the same command to continue") from None
     if stop_reason:
         console.print(f"stopped launching trials: {stop_reason}", style="yellow")
-    return _result(index, study_dir)
+    result = _result(index, study_dir)
+    if adaptive is not None:
+        result.notes = adaptive.report(index.trials, objective["mode"])
+    return result
 
 
 class _TrialStopped(Exception):
@@ -165,9 +173,11 @@ class _Planner:
     """Decides the next trial to run: a pending one, else the next configuration's."""
 
     def __init__(self, loaded: LoadedRecipe, index: StudyIndex, source: ConfigSource,
-                 seeds: list[int], n_configs: int, study_dir: Path):
+                 seeds: list[int], n_configs: int, study_dir: Path,
+                 adaptive: AdaptiveSeeds | None = None):
         self.loaded, self.index, self.source = loaded, index, source
         self.seeds, self.n_configs, self.study_dir = seeds, n_configs, study_dir
+        self.adaptive = adaptive
 
     def next_trial(self) -> StudyTrial | None:
         for record in self.index.trials:
@@ -175,7 +185,7 @@ class _Planner:
                 return record
         number = len(self.index.configs())
         if number >= self.n_configs:
-            return None
+            return self._more_seeds()
         params = self.source.params_for(number)
         if params is None:  # the space holds no configuration the study does not have
             self.n_configs = number
@@ -194,6 +204,15 @@ class _Planner:
             study_info={"study_id": self.index.study_id, "number": record.number,
                         "params": record.params, "seed": record.seed,
                         "position": self.index.trials.index(record)})
+
+    def _more_seeds(self) -> StudyTrial | None:
+        """Adaptive seeds: the next trial of a comparison that is still undecided."""
+        if self.adaptive is None:
+            return None
+        configs = self.index.configs()
+        self.index.trials += [self._record(number, configs[number], seed)
+                              for number, seed in self.adaptive.more_trials(self.index.trials)]
+        return next((r for r in self.index.trials if r.state is RecordState.PENDING), None)
 
     def config_done(self, number: int) -> None:
         """Tell the sampler a configuration's value once all its seeds have finished."""

@@ -24,6 +24,7 @@ BENCHES = {  # name -> (script, arguments, quick arguments)
     "cli": ("bench_cli.py", ["--repeat", "5"], ["--repeat", "2"]),
     "study": ("bench_study.py", ["--epochs", "10"], ["--epochs", "3"]),
     "analysis": ("bench_analysis.py", [], ["--trials", "200"]),
+    "adaptive": ("bench_adaptive.py", [], ["--studies", "300"]),
 }
 GOALS = {  # what the issues ask for; the table says whether each was met
     ("training", "mlp", "mtrain_over_plain"): ("<=", 1.10),
@@ -31,6 +32,8 @@ GOALS = {  # what the issues ask for; the table says whether each was met
     ("study", None, "study_speedup_ratio"): ("<=", 0.6),
     ("study", None, "study_cost_per_trial_ray_s"): ("<", 1.0),
     ("analysis", None, "analysis_2000_trials_s"): ("<", 10.0),
+    ("adaptive", None, "null_3_configs_any_effect_rate"): ("<=", 0.05),
+    ("adaptive", None, "effect_3sd_trials_run_of_36"): ("<", 36),
 }
 
 

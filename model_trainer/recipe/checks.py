@@ -165,7 +165,7 @@ def _check_pruner(recipe: Recipe, report: Report, warn: Report) -> None:
             "min_early_stopping_rate", 0)
         if first >= recipe.train.epochs:
             warn("study.pruner", f"its first rung is at epoch {first}, but trials train "
-                 f"{recipe.train.epochs} epochs: nothing is ever pruned; lower "
+                 f"{recipe.train.epochs} epochs: nothing is pruned; lower "
                  "study.pruner.min_epochs")
 
 

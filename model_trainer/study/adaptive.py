@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe
 from model_trainer.recipe.seeds import baseline_number
@@ -88,7 +87,7 @@ class AdaptiveSeeds:
         pairs = sorted(s for s, v in config.items() if v is not None
                        and baseline.get(s) is not None)
         iv = interval([config[s] - baseline[s] for s in pairs], self.alpha)
-        if running or started < self.min or any(s not in baseline for s in config):
+        if started < self.min or not _complete(config, baseline, running):
             return SeedDecision(None, started, iv)
         if iv.within(self.decide):
             verdict = SeedVerdict.NO_EFFECT
@@ -108,7 +107,7 @@ class AdaptiveSeeds:
         if len(started) < self.min:
             return _unused(started, self.min - len(started))
         now = self.decision(config, baseline, running)
-        if now.verdict is not None or running or any(s not in baseline for s in config):
+        if now.verdict is not None or not _complete(config, baseline, running):
             return []
         room = self.max - len(started)
         needed = pairs_to_decide(now.interval, self.decide, self.alpha, now.interval.n + room)
@@ -156,6 +155,11 @@ class AdaptiveSeeds:
                 f"seeds for every configuration ({len(params) * self.max} trials)"] + lines
 
 
+def _complete(config: Values, baseline: Values, running: set[int]) -> bool:
+    """Every seed the configuration has finished, on its side and the baseline's."""
+    return not running and all(s in baseline for s in config)
+
+
 def _unused(started: set[int], count: int) -> list[int]:
     """The `count` smallest seeds (0, 1, 2, ...) not started yet."""
     seeds: list[int] = []
@@ -174,8 +178,8 @@ def _by_config(trials: list[StudyTrial]) -> tuple[dict[int, Values], dict[int, s
     running: dict[int, set[int]] = {}
     for t in trials:
         if t.finished:
-            value: Any = t.value if t.state is RecordState.COMPLETED else None
-            finished.setdefault(t.number, {})[t.seed] = value
+            finished.setdefault(t.number, {})[t.seed] = \
+                t.value if t.state is RecordState.COMPLETED else None
         else:
             running.setdefault(t.number, set()).add(t.seed)
     return finished, running

@@ -14,7 +14,8 @@ them and asks the pruner about its own curve:
 
 Each trial takes the number of its place in the study index (`position`), and the study
 is named after the study id: Hyperband puts a trial in a bracket by that name and number,
-so every worker puts a trial in the same bracket, at every evaluation.
+so every worker puts a trial in the same bracket, at every evaluation. A trial is never
+pruned at its last epoch, where Optuna would still judge it.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def make_pruning_callback(payload: Any, epochs: int) -> Callable[[int, dict[str,
 
     def on_eval(epoch: int, metrics: dict[str, float]) -> bool:
         value = metrics.get(metric)
-        if value is None or not math.isfinite(value):
-            return False
+        if value is None or not math.isfinite(value) or epoch >= epochs:
+            return False  # at the last epoch stopping saves nothing, and a pruned trial
+            # would be left out of the analysis although it trained to the end
         mine[epoch] = float(value)
         me = _Curve(position, TrialState.RUNNING, {**_read_curve(trial_dir, metric), **mine})
         others = _sibling_curves(trial_dir.parent, metric, exclude=trial_dir)
@@ -90,6 +92,7 @@ def _should_prune(pruner: Any, kind: str, me: _Curve, others: list[_Curve], mode
                   study_name: str) -> bool:
     """Ask `pruner` about the last evaluation of `me`, in a study of `others`."""
     import optuna
+    from optuna.trial import TrialState as OptunaState
 
     rungs = kind != "median"
     study = optuna.create_study(study_name=study_name,
@@ -100,14 +103,14 @@ def _should_prune(pruner: Any, kind: str, me: _Curve, others: list[_Curve], mode
         values = curve.values if curve is not None else {}
         study.add_trial(optuna.trial.create_trial(
             state=state, params={}, distributions={}, intermediate_values=values,
-            value=values[max(values)] if state.name == "COMPLETE" else None))
+            value=values[max(values)] if state is OptunaState.COMPLETE else None))
     last = max(me.values)
     if rungs:  # record where every trial reached each rung, as Optuna did while they ran
         for number, curve in enumerate(numbered):
             for epoch in sorted(curve.values) if curve is not None else ():
                 if curve is not me or epoch < last:
                     _ask(pruner, study, number, epoch)
-    return _ask(pruner, study, numbered.index(me), last)
+    return _ask(pruner, study, next(i for i, c in enumerate(numbered) if c is me), last)
 
 
 def _optuna_state(curve: _Curve | None, running: bool) -> Any:

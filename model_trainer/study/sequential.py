@@ -86,6 +86,8 @@ def bayes_factor(diffs: Sequence[float], mu0: float, g: float = MIXTURE_VARIANCE
         return 1.0
     c = 1 + n * g
     mean, variance = _mean_and_variance(diffs)
+    if variance == 0:  # identical differences: t is infinite unless mu0 is their value
+        return c ** -0.5 * (1.0 if mean == mu0 else c ** (n / 2))
     t2 = n * (mean - mu0) ** 2 / variance
     return c ** -0.5 * ((1 + t2 / (n - 1)) / (1 + t2 / ((n - 1) * c))) ** (n / 2)
 

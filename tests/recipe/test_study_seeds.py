@@ -88,4 +88,4 @@ def test_a_rung_beyond_the_last_epoch_is_a_warning(write, base):
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0
     assert f"{path}:17: study.pruner: its first rung is at epoch 2, but trials train 2 epochs: " \
-           "nothing is ever pruned" in result.output
+           "nothing is pruned" in result.output

@@ -43,7 +43,7 @@ def native(spec: dict, trials: list[dict[int, float]], mode: str) -> list[int | 
         stop = None
         for epoch in sorted(curve):
             trial.report(curve[epoch], epoch)
-            if trial.should_prune():
+            if epoch < EPOCHS and trial.should_prune():  # never at the last epoch (done)
                 stop = epoch
                 break
         study.tell(trial, state=optuna.trial.TrialState.PRUNED) if stop else \

@@ -62,6 +62,15 @@ def test_interval_ends_are_where_the_bayes_factor_reaches_one_over_alpha(n, alph
     assert bayes_factor(diffs, iv.estimate) < 1 / alpha
 
 
+def test_identical_differences_pin_the_mean_once_any_mean_can_be_excluded():
+    """A change that changes nothing (deterministic training): every difference is 0."""
+    assert interval([0.0] * 3, 0.05).high == math.inf  # 3 pairs: still unbounded
+    iv = interval([0.0] * 4, 0.05)
+    assert (iv.low, iv.high) == (0.0, 0.0) and iv.within(0.001) and not iv.excludes_zero
+    assert bayes_factor([0.2] * 4, 0.0) >= 1 / 0.05 > bayes_factor([0.2] * 3, 0.0)
+    assert interval([0.2] * 4, 0.05).excludes_zero
+
+
 def test_with_three_pairs_nothing_can_be_decided_and_the_interval_narrows_with_more():
     assert half_width(3, 1.0, 0.05) == math.inf and half_width(1, 1.0, 0.05) == math.inf
     widths = [half_width(n, 1.0, 0.05) for n in range(4, 40)]

@@ -104,7 +104,9 @@ def test_raising_max_continues_the_undecided_comparisons_in_the_same_folder(tmp_
 
 @pytest.mark.slow
 def test_kill_9_and_rerun_ends_where_an_uninterrupted_study_ends(tmp_path):
-    text = TINY_ADAPTIVE.replace("max: 3", "max: 6")
+    """Killed while the batch of seeds 3 and 4 runs (added after the look at 3 seeds), the
+    rerun ends with the same trials, values and decisions as a study never killed."""
+    text = TINY_ADAPTIVE.replace("max: 3", "max: 5")
     paths = {}
     for name in ("killed", "whole"):
         paths[name] = tmp_path / f"{name}.yaml"
@@ -119,15 +121,16 @@ def test_kill_9_and_rerun_ends_where_an_uninterrupted_study_ends(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            states = [t["state"] for t in json.loads(index.read_text())["trials"]]
+            trials = json.loads(index.read_text())["trials"]
         except (OSError, ValueError, KeyError):
-            states = []
-        if states.count("completed") >= 4:
+            trials = []
+        if sum(t["state"] == "completed" for t in trials) >= 7:
             os.kill(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.02)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the study finished before it could be killed"
+    assert max(t["seed"] for t in trials) == 4  # the batch was planned before the kill
     rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     ended = {(t["number"], t["seed"]): (t["trial_id"], t["value"])

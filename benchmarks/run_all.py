@@ -26,6 +26,7 @@ BENCHES = {  # name -> (script, arguments, quick arguments)
     "driver": ("bench_driver.py", ["--trials", "100", "1000", "10000"],
                ["--trials", "100", "500"]),
     "analysis": ("bench_analysis.py", [], ["--trials", "200"]),
+    "adaptive": ("bench_adaptive.py", [], ["--studies", "300"]),
 }
 GOALS = {  # what the issues ask for; the table says whether each was met
     ("training", "mlp", "mtrain_over_plain"): ("<=", 1.10),
@@ -41,6 +42,8 @@ GOALS = {  # what the issues ask for; the table says whether each was met
     ("driver", "trials_1000", "growth_last_over_first"): ("<=", 1.3),
     ("driver", "trials_10000", "growth_last_over_first"): ("<=", 1.3),
     ("analysis", None, "analysis_2000_trials_s"): ("<", 10.0),
+    ("adaptive", None, "null_3_configs_any_effect_rate"): ("<=", 0.05),
+    ("adaptive", None, "effect_3sd_trials_run_of_36"): ("<", 36),
 }
 
 

@@ -63,3 +63,11 @@ class Split(enum.StrEnum):
     TRAIN = "train"
     VAL = "val"
     TEST = "test"
+
+
+class SeedVerdict(enum.StrEnum):
+    """How adaptive seeds decided a configuration's comparison with the baseline."""
+
+    EFFECT = "effect"  # the confidence sequence excludes 0
+    NO_EFFECT = "no effect that matters"  # it lies within +-decide
+    UNDECIDED = "undecided"  # max seeds were run (or no seed completed on both sides)

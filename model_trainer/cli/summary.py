@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from model_trainer.recipe import LoadedRecipe, Recipe, names
 from model_trainer.recipe.identity import schedule_horizon
+from model_trainer.recipe.seeds import baseline_number, initial_seeds, is_adaptive
 from model_trainer.recipe.space import grid, parse_dimension
 
 
@@ -37,15 +38,20 @@ def planned_trials(loaded: LoadedRecipe) -> list[str]:
     study = loaded.recipe.study
     if study is None:
         return [f"trial {loaded.trial_id}"]
-    seeds = study.seeds or [loaded.recipe.seed]
+    seeds = initial_seeds(study, loaded.recipe.seed)
     if study.sampler != "grid":
         return [f"study {loaded.study_id}: {study.trials} {study.sampler}-sampled "
                 f"configuration(s) x {len(seeds)} seed(s) = {study.trials * len(seeds)} trials "
                 "(values are sampled at run time)"]
-    dims = [parse_dimension(k, v)[0] for k, v in study.space.items()]
-    points = grid([d for d in dims if d is not None]) or [{}]
+    dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
+    points = grid(dims) or [{}]
     lines = [f"study {loaded.study_id}: {len(points)} grid point(s) x {len(seeds)} seed(s) "
              f"= {len(points) * len(seeds)} trials"]
+    if is_adaptive(study):
+        base = " ".join(f"{k}={v}" for k, v in points[baseline_number(loaded.recipe, dims)].items())
+        lines[0] += (f" to start; adaptive seeds add seeds while a comparison with the baseline "
+                     f"({base}) is undecided, up to {study.seeds.max} per grid point "
+                     f"({len(points) * study.seeds.max} trials)")
     for point in points:
         for seed in seeds:
             variant = loaded.variant({**point, "seed": seed})

@@ -16,7 +16,8 @@ from model_trainer.recipe.markers import Kind, split_marker
 from model_trainer.recipe.output_dir import output_folder_problem
 from model_trainer.recipe.paths import keyword_parameters
 from model_trainer.recipe.resolve import ResolveError, import_object
-from model_trainer.recipe.schema import Recipe
+from model_trainer.recipe.schema import PRUNER_DEFAULTS, Recipe
+from model_trainer.recipe.seeds import check_seed, check_seeds
 from model_trainer.recipe.space import MAX_GRID, parse_dimension
 from model_trainer.recipe.typecheck import INVALID, build, closest, kinds_of
 
@@ -24,7 +25,6 @@ Report = Callable[[str, str], None]
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
-MAX_SEED = 2**32 - 1  # numpy's limit (torch takes 64 bits); larger seeds would wrap around
 
 
 def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
@@ -36,7 +36,7 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
         problem = output_folder_problem(recipe.output_dir, recipe.name)
         if problem:
             report("output_dir", f"runs cannot be written here: {problem}")
-    _check_seed(recipe.seed, "seed", report)
+    check_seed(recipe.seed, "seed", report)
     if not _DEVICE.match(recipe.device):
         report("device", f"expected auto, cpu, mps, cuda or cuda:N, got '{recipe.device}'")
     _check_train(recipe, report, warn)
@@ -49,11 +49,6 @@ def _at_least(value: Any, low: float, key: str, report: Report) -> None:
         report(key, f"must be a finite number >= {low}, got {value}")
     elif value is not None and value < low:
         report(key, f"must be >= {low}, got {value}")
-
-
-def _check_seed(seed: int, key: str, report: Report) -> None:
-    if not 0 <= seed <= MAX_SEED:
-        report(key, f"must be in [0, {MAX_SEED}] (numpy's seed range), got {seed}")
 
 
 def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
@@ -110,14 +105,11 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
     _at_least(s.resources.gpus, 0, "study.resources.gpus", report)
     if not (math.isfinite(s.resources.cpus) and s.resources.cpus > 0):
         report("study.resources.cpus", f"must be a finite number > 0, got {s.resources.cpus}")
-    if len(set(s.seeds)) != len(s.seeds):
-        report("study.seeds", "lists a seed twice")
-    for i, seed in enumerate(s.seeds):
-        _check_seed(seed, f"study.seeds.{i}", report)
     _check_study_devices(recipe, report, warn)
+    _check_pruner(recipe, report, warn)
     if s.sampler in ("random", "tpe") and s.trials is None:
         report("study.trials", f"is required by sampler '{s.sampler}' (how many configurations)")
-    grid_size = 1
+    grid_size, dims = 1, []
     for key, spec in s.space.items():
         where = f"study.space.{key}"
         dim, problems = parse_dimension(key, spec)
@@ -127,6 +119,7 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
         target = _attribute(recipe, key, where, report)
         if dim is None or target is None:
             continue
+        dims.append(dim)
         attr_type = target
         if dim.kind == "choice":
             for i, value in enumerate(dim.values):
@@ -144,6 +137,36 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
     if s.sampler == "grid" and grid_size > MAX_GRID:
         report("study.space", f"the grid has {grid_size:,} points; a grid study may have at "
                f"most {MAX_GRID:,} (use sampler random or tpe)")
+    # with a broken dimension there is no grid to find the baseline in
+    check_seeds(recipe, dims if len(dims) == len(s.space) else None, report)
+
+
+PRUNER_MINIMUM = {"startup_trials": 0, "warmup_epochs": 0, "min_epochs": 1,
+                  "reduction_factor": 2, "min_early_stopping_rate": 0}
+
+
+def _check_pruner(recipe: Recipe, report: Report, warn: Report) -> None:
+    """Each parameter belongs to the pruner's kind and has a usable value; a warning when
+    the trials end before the first rung."""
+    pruner = recipe.study.pruner
+    settings = pruner.settings()
+    for name, low in PRUNER_MINIMUM.items():
+        value = getattr(pruner, name)
+        if value is None:
+            continue
+        if name not in settings:
+            kinds = [k for k, names in PRUNER_DEFAULTS.items() if name in names]
+            report(f"study.pruner.{name}", f"applies to pruner kind {' and '.join(kinds)} "
+                   f"only (kind is '{pruner.kind}')")
+        else:
+            _at_least(value, low, f"study.pruner.{name}", report)
+    if "min_epochs" in settings and all(v >= PRUNER_MINIMUM[k] for k, v in settings.items()):
+        first = settings["min_epochs"] * settings["reduction_factor"] ** settings.get(
+            "min_early_stopping_rate", 0)
+        if first >= recipe.train.epochs:
+            warn("study.pruner", f"its first rung is at epoch {first}, but trials train "
+                 f"{recipe.train.epochs} epochs: nothing is pruned; lower "
+                 "study.pruner.min_epochs")
 
 
 def _check_study_devices(recipe: Recipe, report: Report, warn: Report) -> None:

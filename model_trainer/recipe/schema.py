@@ -95,18 +95,67 @@ class ResourcesConfig(ConfigNode):
 
 
 @dataclass
+class AdaptiveSeedsConfig(ConfigNode):
+    """Seeds added while a configuration's comparison with the baseline is undecided.
+
+    Only `alpha` is stateful: the confidence sequence behind the decisions stays valid
+    whatever stopping rule is used, so raising `max` (or changing `min` or `decide`) and
+    rerunning continues the same study."""
+
+    min: Stateless[int] = 3  # seeds every configuration starts with
+    max: Stateless[int] = 12  # a comparison still undecided here is reported undecided
+    decide: Stateless[float] = MISSING  # differences within +-decide do not matter (objective units)
+    alpha: float = 0.05  # chance that any decision of the study is wrong, at most
+
+
+PrunerKind = Literal["none", "median", "successive_halving", "hyperband"]
+# The parameters each kind reads, with the value a null one takes: Optuna's defaults,
+# except that the first rung is at epoch 1 (Optuna's 'auto' waits for a finished trial).
+PRUNER_DEFAULTS: dict[str, dict[str, int]] = {
+    "none": {},
+    "median": {"startup_trials": 4, "warmup_epochs": 1},
+    "successive_halving": {"min_epochs": 1, "reduction_factor": 4, "min_early_stopping_rate": 0},
+    "hyperband": {"min_epochs": 1, "reduction_factor": 3},
+}
+
+
+@dataclass
+class PrunerConfig(ConfigNode):
+    """An Optuna pruner; each parameter applies to the kinds named beside it (null: the
+    kind's default, PRUNER_DEFAULTS)."""
+
+    kind: PrunerKind = "none"
+    startup_trials: int | None = None  # median: completed trials before any pruning
+    warmup_epochs: int | None = None  # median: epochs a trial runs before it can be pruned
+    min_epochs: int | None = None  # successive_halving, hyperband: epochs of the first rung
+    reduction_factor: int | None = None  # successive_halving, hyperband: 1 in this many goes on
+    min_early_stopping_rate: int | None = None  # successive_halving: rungs skipped at the start
+
+    def settings(self) -> dict[str, int]:
+        """The parameters this kind reads: the values given, else its defaults."""
+        return {name: default if getattr(self, name) is None else getattr(self, name)
+                for name, default in PRUNER_DEFAULTS[self.kind].items()}
+
+
+@dataclass
 class StudyConfig(ConfigNode):
     space: dict[str, Any] = field(default_factory=dict)  # dotted key -> {choice|uniform|...}
     sampler: Literal["grid", "random", "tpe"] = "grid"
     trials: Stateless[int | None] = None  # for random and tpe; raising it adds trials
-    seeds: list[int] = field(default_factory=list)  # empty: the recipe's own seed
-    pruner: Literal["none", "median"] = "none"
+    # a list (empty: the recipe's own seed), or adaptive: {min, max, decide, alpha}
+    seeds: list[int] | AdaptiveSeedsConfig = field(default_factory=list)
+    # `pruner: median` is short for `pruner: {kind: median}`
+    pruner: PrunerConfig | PrunerKind = field(default_factory=PrunerConfig)
     concurrency: Stateless[int] = 1
     resources: Stateless[ResourcesConfig] = field(default_factory=ResourcesConfig)
     executor: Stateless[Literal["local", "ray"]] = "local"  # where trials run on this machine
     address: Stateless[str | None] = None  # a Ray cluster's address (then trials run on Ray)
     retries: Stateless[int] = 0
     fail_fast: Stateless[int | None] = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pruner, str):  # the short form: one spelling downstream
+            self.pruner = PrunerConfig(kind=self.pruner)
 
 
 @dataclass

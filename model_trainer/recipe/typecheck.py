@@ -189,8 +189,9 @@ def _build_union(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> A
         report(key, f"expected {type_name(tp)}, got null")
         return INVALID
     real = [o for o in options if o is not type(None)]
-    if len(real) == 1:
-        return build(value, real[0], key, report, kind)
+    shaped = [o for o in real if _shape(o) == _shape(value)]
+    if len(real) == 1 or len(shaped) == 1:  # one candidate: its own, precise errors
+        return build(value, real[0] if len(real) == 1 else shaped[0], key, report, kind)
     for option in real:  # the first option that accepts the value wins
         problems: list[tuple[str, str]] = []
         result = build(value, option, key, lambda k, m, p=problems: p.append((k, m)), kind)
@@ -198,6 +199,19 @@ def _build_union(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> A
             return result
     report(key, f"expected {type_name(tp)}, got {describe(value)}")
     return INVALID
+
+
+def _shape(tp_or_value: Any) -> str:
+    """'mapping', 'list' or 'scalar': what a value is, or what a type takes."""
+    if isinstance(tp_or_value, dict):
+        return "mapping"
+    if isinstance(tp_or_value, list | tuple):
+        return "list"
+    tp, _ = split_marker(tp_or_value)
+    origin = typing.get_origin(tp)
+    if origin is dict or dataclasses.is_dataclass(tp):
+        return "mapping"
+    return "list" if origin in (list, tuple) else "scalar"
 
 
 def _build_list(value: Any, tp: Any, key: str, report: Report, kind: Kind) -> Any:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.errors import RecipeError
-from model_trainer.recipe import LoadedRecipe
+from model_trainer.recipe import LoadedRecipe, to_plain
+from model_trainer.study.adaptive import AdaptiveSeeds
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.sampling import ConfigSource
 from model_trainer.study.trial_task import TrialPayload
@@ -21,13 +22,16 @@ from model_trainer.vocabulary import RecordState
 
 class Planner:
     def __init__(self, loaded: LoadedRecipe, index: StudyIndex, source: ConfigSource,
-                 seeds: list[int], n_configs: int, study_dir: Path):
+                 seeds: list[int], n_configs: int, study_dir: Path,
+                 adaptive: AdaptiveSeeds | None = None):
         self.loaded, self.index, self.source = loaded, index, source
         self.seeds, self.n_configs, self.study_dir = seeds, n_configs, study_dir
+        self.adaptive = adaptive  # adaptive seeds: more trials while a comparison is open
         self.pending = deque(t for t in index.trials if t.state is RecordState.PENDING)
         self.by_config: dict[int, list[StudyTrial]] = {}
+        self.position: dict[int, int] = {}  # id(trial) -> its place in the index
         for trial in index.trials:
-            self.by_config.setdefault(trial.number, []).append(trial)
+            self._add(trial)
 
     def next_trial(self) -> StudyTrial | None:
         """The next trial to run, or None when every configuration has been handed out."""
@@ -37,18 +41,34 @@ class Planner:
                 return record
         number = len(self.by_config)
         if number >= self.n_configs:
-            return None
+            return self._more_seeds()
         params = self.source.params_for(number)
         if params is None:  # the space holds no configuration the study does not have
             self.n_configs = number
             return None
-        records = [self._record(number, params, seed) for seed in self.seeds]
-        self.index.trials.extend(records)
-        self.by_config[number] = records
+        return self._extend([self._record(number, params, seed) for seed in self.seeds])
+
+    def _more_seeds(self) -> StudyTrial | None:
+        """Adaptive seeds: the next trials of comparisons that are still undecided."""
+        if self.adaptive is None:
+            return None
+        more = self.adaptive.more_trials(self.index.trials)
+        if not more:
+            return None
+        return self._extend([self._record(number, self.by_config[number][0].params, seed)
+                             for number, seed in more])
+
+    def _extend(self, records: list[StudyTrial]) -> StudyTrial | None:
         for record in records:
+            self.index.trials.append(record)
+            self._add(record)
             self.index.changed(record)
         self.pending.extend(r for r in records if r.state is RecordState.PENDING)
         return self.next_trial()
+
+    def _add(self, trial: StudyTrial) -> None:
+        self.by_config.setdefault(trial.number, []).append(trial)
+        self.position[id(trial)] = len(self.position)
 
     def requeued(self, record: StudyTrial) -> None:
         """A trial went back to pending (a retry, an interrupt): it runs again later."""
@@ -60,9 +80,10 @@ class Planner:
             source=self.loaded.source, overrides=self.loaded.overrides,
             params={**record.params, "seed": record.seed},
             trial_dir=str(self.study_dir / record.trial_id), objective=self.index.objective,
-            threads=threads, cwd=os.getcwd(), pruning=study.pruner != "none",
+            threads=threads, cwd=os.getcwd(), pruner=to_plain(study.pruner),
             study_info={"study_id": self.index.study_id, "number": record.number,
-                        "params": record.params, "seed": record.seed})
+                        "params": record.params, "seed": record.seed,
+                        "position": self.position[id(record)]})  # Hyperband's bracket
 
     def config_done(self, number: int) -> None:
         """Tell the sampler a configuration's value once all its seeds have finished."""

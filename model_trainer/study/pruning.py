@@ -1,15 +1,28 @@
 """Pruning poor trials with an Optuna pruner fed from the study's own files.
 
-A trial runs in its own worker, far from the driver's sampler; what it needs to decide
-is on disk: the eval curves of the study's completed trials (their metrics.jsonl). At
-each evaluation the trial rebuilds a small in-memory Optuna study from those curves and
-asks the pruner (median rule) whether its own curve so far is worse.
+A trial runs in its own worker, far from the driver; what its pruner needs is on disk:
+the eval curves of the study's other trials (their metrics.jsonl) and their states
+(status.json). At each evaluation the trial rebuilds a small in-memory Optuna study from
+them and asks the pruner about its own curve:
+
+- `median` (MedianPruner): reads the completed trials' curves;
+- `successive_halving` and `hyperband`: read the value each trial had when it reached
+  each rung, which Optuna records while trials report. Those records are rebuilt by
+  replaying every trial's curve through the pruner (its answers ignored: the files say
+  how each trial went on), so each trial reaches the rungs it reached, at the values it
+  had, exactly as Optuna records them.
+
+Each trial takes the number of its place in the study index (`position`), and the study
+is named after the study id: Hyperband puts a trial in a bracket by that name and number,
+so every worker puts a trial in the same bracket, at every evaluation. A trial is never
+pruned at its last epoch, where Optuna would still judge it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,49 +32,146 @@ from model_trainer.trial.status import TrialStatus
 from model_trainer.vocabulary import TrialState
 
 
-def make_pruning_callback(payload: Any) -> Callable[[int, dict[str, float]], bool]:
+@dataclass
+class _Curve:
+    """One trial as the pruner sees it: its place in the study, state and eval curve."""
+
+    position: int | None
+    state: TrialState
+    values: dict[int, float]  # epoch -> objective
+
+
+def make_pruner(spec: dict[str, Any], epochs: int) -> Any:
+    """The Optuna pruner of `study.pruner` (plain data) for trials of `epochs` epochs."""
+    import optuna
+
+    from model_trainer.recipe.schema import PrunerConfig
+
+    settings = PrunerConfig(**spec).settings()
+    kind = spec["kind"]
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=settings["startup_trials"],
+                                           n_warmup_steps=settings["warmup_epochs"])
+    if kind == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=settings["min_epochs"], reduction_factor=settings["reduction_factor"],
+            min_early_stopping_rate=settings["min_early_stopping_rate"])
+    if kind == "hyperband":  # the epochs are the maximum resource: no need to guess it
+        return optuna.pruners.HyperbandPruner(
+            min_resource=settings["min_epochs"], max_resource=max(epochs, settings["min_epochs"]),
+            reduction_factor=settings["reduction_factor"])
+    raise ValueError(f"unknown pruner kind {kind!r}")
+
+
+def make_pruning_callback(payload: Any, epochs: int) -> Callable[[int, dict[str, float]], bool]:
     """on_eval(epoch, metrics) -> True when the trial should stop as pruned."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     metric, mode = payload.objective["metric"], payload.objective["mode"]
-    study_dir = Path(payload.trial_dir).parent
-    mine: dict[int, float] = {}
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    trial_dir = Path(payload.trial_dir)
+    position = payload.study_info.get("position")
+    mine: dict[int, float] = {}  # this attempt's evaluations (the file has earlier ones too)
 
     def on_eval(epoch: int, metrics: dict[str, float]) -> bool:
         value = metrics.get(metric)
-        if value is None or not math.isfinite(value):
-            return False
+        if value is None or not math.isfinite(value) or epoch >= epochs:
+            return False  # at the last epoch stopping saves nothing, and a pruned trial
+            # would be left out of the analysis although it trained to the end
         mine[epoch] = float(value)
-        study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
-        for curve in _completed_curves(study_dir, metric, exclude=Path(payload.trial_dir)):
-            final = curve[max(curve)]
-            study.add_trial(optuna.trial.create_trial(
-                state=optuna.trial.TrialState.COMPLETE, value=final, params={},
-                distributions={}, intermediate_values=curve))
-        current = optuna.trial.create_trial(
-            state=optuna.trial.TrialState.RUNNING, params={}, distributions={},
-            intermediate_values=dict(mine))
-        return bool(pruner.prune(study, current))
+        me = _Curve(position, TrialState.RUNNING, {**_read_curve(trial_dir, metric), **mine})
+        others = _sibling_curves(trial_dir.parent, metric, exclude=trial_dir)
+        pruner = make_pruner(payload.pruner, epochs)  # fresh: Hyperband sizes itself once
+        return _should_prune(pruner, payload.pruner["kind"], me, others, mode,
+                             str(payload.study_info.get("study_id", "study")))
 
     return on_eval
 
 
-def _completed_curves(study_dir: Path, metric: str, exclude: Path) -> list[dict[int, float]]:
-    """Per completed sibling trial: epoch -> value of `metric` on its eval split."""
-    split, _, key = metric.partition("_")
+def _should_prune(pruner: Any, kind: str, me: _Curve, others: list[_Curve], mode: str,
+                  study_name: str) -> bool:
+    """Ask `pruner` about the last evaluation of `me`, in a study of `others`."""
+    import optuna
+    from optuna.trial import TrialState as OptunaState
+
+    rungs = kind != "median"
+    study = optuna.create_study(study_name=study_name,
+                                direction="maximize" if mode == "max" else "minimize")
+    numbered = _numbered([*others, me])
+    for curve in numbered:
+        state = _optuna_state(curve, running=rungs or curve is me)
+        values = curve.values if curve is not None else {}
+        study.add_trial(optuna.trial.create_trial(
+            state=state, params={}, distributions={}, intermediate_values=values,
+            value=values[max(values)] if state is OptunaState.COMPLETE else None))
+    last = max(me.values)
+    if rungs:  # record where every trial reached each rung, as Optuna did while they ran
+        for number, curve in enumerate(numbered):
+            for epoch in sorted(curve.values) if curve is not None else ():
+                if curve is not me or epoch < last:
+                    _ask(pruner, study, number, epoch)
+    return _ask(pruner, study, next(i for i, c in enumerate(numbered) if c is me), last)
+
+
+def _optuna_state(curve: _Curve | None, running: bool) -> Any:
+    """A trial's state in the rebuilt study: rung records can only be written to running
+    trials; a place of the index with no readable trial is a failed one (never counted)."""
+    from optuna.trial import TrialState as OptunaState
+
+    if curve is None:
+        return OptunaState.FAIL
+    if running:
+        return OptunaState.RUNNING
+    return {TrialState.COMPLETED: OptunaState.COMPLETE, TrialState.PRUNED: OptunaState.PRUNED,
+            TrialState.FAILED: OptunaState.FAIL}.get(curve.state, OptunaState.RUNNING)
+
+
+def _ask(pruner: Any, study: Any, number: int, epoch: int) -> bool:
+    """The pruner's answer for trial `number` as it was at `epoch` (its curve up to there,
+    and the rungs it has reached so far)."""
+    import copy
+
+    trial = copy.copy(study.get_trials(deepcopy=False)[number])
+    trial.intermediate_values = {e: v for e, v in trial.intermediate_values.items() if e <= epoch}
+    return bool(pruner.prune(study, trial))
+
+
+def _numbered(curves: list[_Curve]) -> list[_Curve | None]:
+    """The curves at their positions (trials without one after them); None where the
+    index holds a trial with no readable folder."""
+    placed: dict[int, _Curve] = {}
+    loose = []
+    for curve in curves:
+        if curve.position is None or curve.position in placed or curve.position < 0:
+            loose.append(curve)
+        else:
+            placed[curve.position] = curve
+    size = max(placed, default=-1) + 1
+    return [placed.get(i) for i in range(size)] + loose
+
+
+def _sibling_curves(study_dir: Path, metric: str, exclude: Path) -> list[_Curve]:
+    """Every other trial of the study folder that has evaluated the objective."""
     curves = []
-    for folder in (p.parent for p in study_dir.glob(f"*/{STATUS}")):
+    for folder in sorted(p.parent for p in study_dir.glob(f"*/{STATUS}")):
         status = TrialStatus.load(folder)
-        if folder == exclude or status is None or status.state is not TrialState.COMPLETED:
+        if folder == exclude or status is None:
             continue
-        curve = {}
-        for row in read_rows(folder / METRICS):
-            value = row["metrics"].get(key)
-            if (row.get("split") == split and isinstance(value, int | float)
-                    and math.isfinite(value) and isinstance(row.get("epoch"), int)):
-                curve[row["epoch"]] = float(value)
-        if curve:
-            curves.append(curve)
+        values = _read_curve(folder, metric)
+        position = (status.study or {}).get("position")
+        if values:
+            curves.append(_Curve(position if isinstance(position, int) else None,
+                                 status.state, values))
     return curves
+
+
+def _read_curve(folder: Path, metric: str) -> dict[int, float]:
+    """Epoch -> value of `metric` (`val_loss`: `loss` of the val rows) in metrics.jsonl."""
+    split, _, key = metric.partition("_")
+    curve = {}
+    for row in read_rows(folder / METRICS):
+        value = row["metrics"].get(key)
+        if (row.get("split") == split and isinstance(value, int | float)
+                and math.isfinite(value) and isinstance(row.get("epoch"), int)):
+            curve[row["epoch"]] = float(value)
+    return curve

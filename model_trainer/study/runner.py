@@ -9,7 +9,7 @@ also checked against the disk: a finished trial whose folder is gone runs again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
 from model_trainer.recipe import LoadedRecipe, to_plain
+from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
+from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor
 from model_trainer.study.index import StudyIndex, StudyTrial
@@ -39,6 +41,7 @@ class StudyResult:
     counts: dict[str, int]
     best: StudyTrial | None
     objective: dict[str, str]
+    notes: list[str] = field(default_factory=list)  # lines the summary ends with
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
@@ -47,7 +50,7 @@ class StudyResult:
             params = " ".join(f"{k}={v}" for k, v in self.best.params.items())
             line += (f"\nbest {self.objective['metric']}={self.best.value:.5g}: "
                      f"{self.best.trial_id} ({params} seed={self.best.seed})")
-        return line
+        return "\n".join([line, *self.notes])
 
 
 def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
@@ -95,7 +98,8 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
          live: bool | None, executor: Any) -> StudyResult:
     recipe, study = loaded.recipe, loaded.recipe.study
     dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
-    seeds = study.seeds or [recipe.seed]
+    seeds = initial_seeds(study, recipe.seed)
+    adaptive = adaptive_seeds(recipe, dims)
     source = ConfigSource(study.sampler, dims, recipe.seed, index.objective["mode"],
                           index.configs(), config_values(index))
     n_configs = source.total(study.trials)
@@ -103,12 +107,13 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
         console.print(f"study.trials={study.trials} but the search space holds only "
                       f"{n_configs} distinct configurations: running {n_configs}",
                       style="yellow", markup=False)
-    planner = Planner(loaded, index, source, seeds, n_configs, study_dir)
+    planner = Planner(loaded, index, source, seeds, n_configs, study_dir, adaptive)
     first = planner.next_trial()
     if first is None:  # nothing left to run: no workers, no Ray
-        return _result(index, study_dir)
+        return _result(index, study_dir, adaptive)
     threads = max(1, int(study.resources.cpus))
-    display = StudyDisplay(index, n_configs * len(seeds), study.concurrency, console, live)
+    per_config = adaptive.max if adaptive else len(seeds)  # adaptive: at most
+    display = StudyDisplay(index, n_configs * per_config, study.concurrency, console, live)
     finished: list[StudyTrial] = []
     stop_launching = None
     record: StudyTrial | None = first
@@ -148,7 +153,7 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
     if stop_launching:
         console.print(f"stopped launching trials: {stop_launching}", style="yellow",
                       markup=False)
-    return _result(index, study_dir)
+    return _result(index, study_dir, adaptive)
 
 
 class _TrialStopped(Exception):
@@ -175,9 +180,11 @@ def study_folder(loaded: LoadedRecipe) -> Path:
     return folder
 
 
-def _result(index: StudyIndex, study_dir: Path) -> StudyResult:
+def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyResult:
     counts = index.counts()
-    result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective)
+    notes = adaptive.report(index.trials, index.objective["mode"]) if adaptive else []
+    result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective,
+                         notes)
     if counts.get(RecordState.FAILED) and not counts.get(RecordState.COMPLETED) \
             and not counts.get(RecordState.PRUNED):
         first = next(t for t in index.trials if t.state is RecordState.FAILED)

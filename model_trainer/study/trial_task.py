@@ -27,7 +27,7 @@ class TrialPayload:
     threads: int = 1
     cwd: str = field(default_factory=os.getcwd)
     study_info: dict[str, Any] = field(default_factory=dict)
-    pruning: bool = False  # median pruning: the worker builds its on_eval callback
+    pruner: dict[str, Any] | None = None  # study.pruner as plain data: the worker's on_eval
 
 
 @dataclass
@@ -66,7 +66,8 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
     use_driver_directory(payload.cwd)
     try:
         loaded = rebuild_recipe(payload.source, payload.overrides).variant(payload.params)
-        on_eval = make_pruning_callback(payload) if payload.pruning else None
+        on_eval = make_pruning_callback(payload, loaded.recipe.train.epochs) \
+            if payload.pruner and payload.pruner["kind"] != "none" else None
         result = run_experiment(loaded, trial_dir=payload.trial_dir, progress="off",
                                 on_eval=on_eval, study_info=payload.study_info,
                                 threads=payload.threads)

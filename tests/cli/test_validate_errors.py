@@ -21,6 +21,7 @@ def add(text: str) -> str:
 
 
 STUDY = "study:\n  space:\n"  # lines 16-17; the first space entry is line 18
+ADAPTIVE = "study:\n  space:\n    model.args.hidden: {{choice: [8, 16]}}\n  seeds: {}\n"  # 19
 
 # (id, recipe text, dotted key, line, fragment of the message)
 CASES = [
@@ -109,6 +110,43 @@ CASES = [
      "is required by sampler 'random'"),
     ("study-unknown-key", add("study:\n  sampel: grid\n"), "study.sampel", 17,
      "did you mean 'sampler'"),
+    ("seeds-neither-list-nor-mapping", add("study:\n  seeds: 3\n"), "study.seeds", 17,
+     "expected a list of int or a mapping (AdaptiveSeedsConfig), got int 3"),
+    ("adaptive-decide-missing", add(ADAPTIVE.format("{min: 3, max: 6}")), "study.seeds.decide",
+     19, "missing required key (expected float)"),
+    ("adaptive-unknown-key", add(ADAPTIVE.format("{min: 3, max: 6, decid: 0.1}")),
+     "study.seeds.decid", 19, "did you mean 'decide'"),
+    ("adaptive-min-below-2", add(ADAPTIVE.format("{min: 1, max: 6, decide: 0.1}")),
+     "study.seeds.min", 19, "must be >= 2"),
+    ("adaptive-max-below-min", add(ADAPTIVE.format("{min: 4, max: 3, decide: 0.1}")),
+     "study.seeds.max", 19, "must be >= study.seeds.min (4), got 3"),
+    ("adaptive-decide-negative", add(ADAPTIVE.format("{min: 3, max: 6, decide: -0.1}")),
+     "study.seeds.decide", 19, "must be a finite number >= 0 (in the units of val_loss)"),
+    ("adaptive-alpha", add(ADAPTIVE.format("{min: 3, max: 6, decide: 0.1, alpha: 1.5}")),
+     "study.seeds.alpha", 19, "must be between 0 and 1"),
+    ("adaptive-random-sampler", add(ADAPTIVE.format("{min: 3, max: 6, decide: 0.1}")
+                                    + "  sampler: random\n  trials: 2\n"),
+     "study.seeds", 19, "adaptive seeds need sampler grid, not random"),
+    ("adaptive-no-baseline", add(ADAPTIVE.format("{min: 3, max: 6, decide: 0.1}").replace(
+        "[8, 16]", "[16, 32]")), "study.space.model.args.hidden", 18,
+     "the recipe has model.args.hidden=8, which is not among these values"),
+    ("adaptive-only-the-baseline", add(ADAPTIVE.format("{min: 3, max: 6, decide: 0.1}").replace(
+        "[8, 16]", "[8]")), "study.space", 17, "the grid holds only the baseline"),
+    ("pruner-unknown-kind", add("study:\n  pruner: medain\n"), "study.pruner", 17,
+     "did you mean 'median'"),
+    ("pruner-unknown-kind-in-mapping", add("study:\n  pruner: {kind: hyperbnd}\n"),
+     "study.pruner.kind", 17, "did you mean 'hyperband'"),
+    ("pruner-unknown-parameter", add("study:\n  pruner: {kind: median, warmup: 2}\n"),
+     "study.pruner.warmup", 17, "did you mean 'warmup_epochs'"),
+    ("pruner-parameter-of-another-kind",
+     add("study:\n  pruner: {kind: median, reduction_factor: 3}\n"),
+     "study.pruner.reduction_factor", 17,
+     "applies to pruner kind successive_halving and hyperband only (kind is 'median')"),
+    ("pruner-reduction-factor-1", add("study:\n  pruner: {kind: hyperband, reduction_factor: 1}\n"),
+     "study.pruner.reduction_factor", 17, "must be >= 2"),
+    ("pruner-min-epochs-0",
+     add("study:\n  pruner: {kind: successive_halving, min_epochs: 0}\n"),
+     "study.pruner.min_epochs", 17, "must be >= 1"),
 ]
 
 

@@ -222,6 +222,31 @@ def test_median_pruner_stops_a_poor_trial_and_keeps_its_metrics(tmp_path):
     assert f"trial {poor['trial_id']} pruned" in result.output
 
 
+@pytest.mark.parametrize("pruner", ["{kind: successive_halving}", "{kind: hyperband}",
+                                    "{kind: hyperband, min_epochs: 2, reduction_factor: 2}"])
+def test_rung_pruners_stop_a_poor_configuration_early(tmp_path, pruner):
+    """Two seeds of four good learning rates, then of a learning rate that learns nothing:
+    at its first rung each poor trial meets better ones and stops there."""
+    text = RECIPE.format(out=tmp_path / "runs").replace(
+        "    model.args.hidden: {choice: [2, 4]}\n",
+        "    train.optimizer.lr: {choice: [0.05, 0.04, 0.03, 0.02, 1.0e-9]}\n").replace(
+        "  seeds: [0, 1]\n", f"  seeds: [0, 1]\n  pruner: {pruner}\n").replace(
+        "  epochs: 2\n", "  epochs: 5\n").replace("  args: {hidden: 4}\n", "  args: {hidden: 8}\n")
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    trials = trials_of(tmp_path)
+    poor = [t for t in trials if t["params"]["train.optimizer.lr"] == 1.0e-9]
+    assert len(poor) == 2 and {t["state"] for t in poor} == {"pruned"}
+    for t in poor:
+        record = status_of(tmp_path, t["trial_id"])
+        assert record["state"] == "pruned" and record["epochs_done"] < 5
+        assert rows(tmp_path / "runs" / "tiny-study" / t["trial_id"], "val")
+        assert f"trial {t['trial_id']} pruned" in result.output
+    assert trials[0]["state"] == "completed"  # the first to reach a rung always goes on
+
+
 def test_force_on_a_study_is_a_usage_error_not_silently_ignored(tmp_path):
     result = runner.invoke(app, ["run", str(write_recipe(tmp_path)), "--force"])
     assert result.exit_code == 2 and "start a study over" in result.output

@@ -1,0 +1,131 @@
+"""A study's seeds: a fixed list, or adaptive (`{min, max, decide}`).
+
+Adaptive seeds compare every grid point with the baseline, the grid point that keeps the
+recipe's own values, paired by seed: seeds 0, 1, 2, ... are added to a configuration
+(and to the baseline) while that comparison is undecided. This module says which seeds a
+configuration starts with, which grid point is the baseline, and checks the recipe for
+both; the decisions themselves are made at run time (model_trainer/study/adaptive.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from model_trainer import dotted
+from model_trainer.recipe.identity import to_plain
+from model_trainer.recipe.markers import MISSING
+from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe, StudyConfig
+from model_trainer.recipe.space import Dimension, grid
+
+Report = Callable[[str, str], None]
+MAX_SEED = 2**32 - 1  # numpy's limit (torch takes 64 bits); larger seeds would wrap around
+
+
+def is_adaptive(study: StudyConfig) -> bool:
+    return isinstance(study.seeds, AdaptiveSeedsConfig)
+
+
+def initial_seeds(study: StudyConfig, recipe_seed: int) -> list[int]:
+    """The seeds every configuration runs first: the list, or 0 .. min-1 when adaptive,
+    or the recipe's own seed when the list is empty."""
+    if isinstance(study.seeds, AdaptiveSeedsConfig):
+        return list(range(study.seeds.min))
+    return list(study.seeds) or [recipe_seed]
+
+
+def matches(choice: Any, value: Any) -> bool:
+    """Whether setting `choice` on a recipe whose value is `value` gives that value back
+    (a mapping choice is merged key by key, so it may name only some of the keys)."""
+    if isinstance(choice, dict):
+        return isinstance(value, dict) and all(
+            k in value and matches(v, value[k]) for k, v in choice.items())
+    if isinstance(choice, bool) or isinstance(value, bool):
+        return choice is value
+    if isinstance(choice, int | float) and isinstance(value, int | float):
+        return choice == value  # 1 and 1.0: a float field holds the int choice as a float
+    return type(choice) is type(value) and choice == value
+
+
+def baseline_values(recipe: Recipe, dimensions: list[Dimension]) -> dict[str, Any]:
+    """Per searched key, the first of its values that keeps the recipe's own value
+    (a key whose values all change it is left out)."""
+    plain = to_plain(recipe)
+    found = {}
+    for d in dimensions:
+        current = dotted.get(plain, d.key, dotted.ABSENT)
+        value = next((v for v in d.points() if current is not dotted.ABSENT
+                      and matches(v, current)), dotted.ABSENT)
+        if value is not dotted.ABSENT:
+            found[d.key] = value
+    return found
+
+
+def baseline_number(recipe: Recipe, dimensions: list[Dimension]) -> int | None:
+    """The baseline's configuration number in the grid's order, or None when the recipe's
+    values are not all among the grid's."""
+    base = baseline_values(recipe, dimensions)
+    if len(base) != len(dimensions):
+        return None
+    return grid(dimensions).index(base)
+
+
+def check_seeds(recipe: Recipe, dimensions: list[Dimension] | None, report: Report) -> None:
+    """The seed list's values, or the adaptive settings and the baseline they need (the
+    baseline is checked when the grid's `dimensions` are known)."""
+    study = recipe.study
+    assert study is not None
+    if not isinstance(study.seeds, AdaptiveSeedsConfig):
+        if len(set(study.seeds)) != len(study.seeds):
+            report("study.seeds", "lists a seed twice")
+        for i, seed in enumerate(study.seeds):
+            check_seed(seed, f"study.seeds.{i}", report)
+        return
+    spec = study.seeds
+    if spec.min < 2:
+        report("study.seeds.min", f"must be >= 2 (a comparison needs 2 seeds to measure its "
+               f"noise), got {spec.min}")
+    if spec.max < spec.min:
+        report("study.seeds.max", f"must be >= study.seeds.min ({spec.min}), got {spec.max}")
+    elif spec.max > MAX_SEED + 1:
+        report("study.seeds.max", f"must be <= {MAX_SEED + 1} (seeds 0 .. max-1 must be valid "
+               f"seeds), got {spec.max}")
+    if spec.decide != MISSING and not (math.isfinite(spec.decide) and spec.decide >= 0):
+        report("study.seeds.decide", f"must be a finite number >= 0 (in the units of "
+               f"{recipe.train.monitor.metric}), got {spec.decide}")
+    if not 0 < spec.alpha < 1:
+        report("study.seeds.alpha", f"must be between 0 and 1 (like 0.05), got {spec.alpha}")
+    if study.sampler != "grid":
+        report("study.seeds", f"adaptive seeds need sampler grid, not {study.sampler}: they "
+               "compare each configuration with the baseline (the grid point with the "
+               "recipe's own values), and random or tpe configurations differ from it in "
+               "every dimension at once; use a seed list, like [0, 1, 2]")
+        return
+    if dimensions is not None:
+        _check_baseline(recipe, dimensions, report)
+
+
+def check_seed(seed: int, key: str, report: Report) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        report(key, f"must be in [0, {MAX_SEED}] (numpy's seed range), got {seed}")
+
+
+def _check_baseline(recipe: Recipe, dimensions: list[Dimension], report: Report) -> None:
+    """Every searched key's values include the recipe's own, and the grid has more."""
+    if any(not d.is_discrete for d in dimensions):
+        return  # reported already: a grid needs discrete values
+    base = baseline_values(recipe, dimensions)
+    plain = to_plain(recipe)
+    for d in dimensions:
+        if d.key in base:
+            continue
+        current = dotted.get(plain, d.key, dotted.ABSENT)
+        said = "does not set it" if current is dotted.ABSENT else f"has {d.key}={current!r}"
+        report(f"study.space.{d.key}", f"adaptive seeds compare each configuration with the "
+               f"baseline, the grid point that keeps the recipe's own values, but the recipe "
+               f"{said}, which is not among these values; add it to them, or set {d.key} "
+               "to one of them")
+    if len(base) == len(dimensions) and len(grid(dimensions)) < 2:
+        report("study.space", "adaptive seeds compare configurations with the baseline, but "
+               "the grid holds only the baseline; add values to compare")

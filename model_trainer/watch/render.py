@@ -1,0 +1,192 @@
+"""Draw a `StudyView` or a `TrialProgress` with rich: the live view and `mtrain status`
+print the same tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from model_trainer.watch.study_files import Record, StudyView, short_labels
+from model_trainer.watch.trial_files import TrialProgress, short_value
+
+RECENT = 5  # finished trials shown under the running ones
+MAX_RUNNING = 20  # running trials drawn; the rest are counted
+MAX_FAILURES = 10
+_STYLE = {"completed": "green", "failed": "red", "pruned": "yellow", "interrupted": "yellow"}
+
+
+def duration(seconds: float | None) -> str:
+    """`0:41`, `12:03`, `1:02:03`; `-` when unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "-"
+
+
+def counts_line(view: StudyView) -> str:
+    """`5/12 done: 4 completed, 1 failed; 2 running, 5 pending; ETA 3:20`."""
+    counts = view.counts
+    finished = [f"{counts[s]} {s}" for s in ("completed", "pruned", "failed") if counts.get(s)]
+    waiting = [f"{counts[s]} {s}" for s in ("running", "pending", "interrupted") if counts.get(s)]
+    total = view.total if view.total is not None else len(view.records)
+    line = f"{view.finished}/{total} done"
+    if finished:
+        line += ": " + ", ".join(finished)
+    if waiting:
+        line += "; " + ", ".join(waiting)
+    if view.eta_s is not None:
+        line += f"; ETA {duration(view.eta_s)}"
+    return line
+
+
+def best_line(view: StudyView) -> str | None:
+    best = view.best
+    if best is None:
+        return None
+    return f"best {view.metric}={number(best.value)}: {best.trial_id} ({_values(best)})"
+
+
+def study_renderable(view: StudyView, *, failures: bool = False, recent: int = RECENT) -> Group:
+    """Header, counts, best, running trials, recently finished ones (and every failure).
+    The short lines come first: a terminal too short for the tables crops the bottom."""
+    header = f"study {view.study_id}" if view.study_id else "trials"
+    parts: list[Any] = [Text(f"{header} in {view.folder}", style="bold")]
+    if view.driver == "gone":
+        parts.append(Text("the study's driver is not running (stopped or killed): rerun the "
+                          "same command to continue", style="yellow"))
+    parts.append(Text(counts_line(view)))
+    best = best_line(view)
+    if best:
+        parts.append(Text(best))
+    labels = short_labels(view.space_keys)
+    if view.running:
+        parts.append(_running_table(view, labels))
+    shown = view.recent[:recent]
+    if shown:
+        parts.append(_finished_table(view, labels, shown, "recently finished"))
+    if failures:
+        shown_ids = {r.trial_id for r, _ in shown}
+        more = [r for r in view.failures if r.trial_id not in shown_ids]
+        for record in more[:MAX_FAILURES]:
+            parts.append(Text(f"failed {record.trial_id}: {record.error or '(no error recorded)'}",
+                              style="red"))
+        if len(more) > MAX_FAILURES:
+            parts.append(Text(f"... and {len(more) - MAX_FAILURES} more failed trials"))
+    return Group(*parts)
+
+
+def _values(record: Record) -> str:
+    values = " ".join(f"{k}={short_value(v)}" for k, v in record.params.items())
+    seed = f"seed={record.seed}" if record.seed is not None else ""
+    return " ".join(p for p in (values, seed) if p)
+
+
+def _table(title: str, labels: dict[str, str], *last: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  title_style="bold")
+    table.add_column("trial", no_wrap=True)
+    for label in labels.values():
+        table.add_column(escape(label), justify="right")
+    table.add_column("seed", justify="right")
+    for name in last:
+        table.add_column(name, justify="left" if name in ("state", "result") else "right")
+    return table
+
+
+def _running_table(view: StudyView, labels: dict[str, str]) -> Table:
+    table = _table(f"running ({len(view.running)})", labels, "epochs", view.metric, "elapsed")
+    for run in view.running[:MAX_RUNNING]:
+        progress = run.progress
+        total = progress.epochs_total if progress.epochs_total is not None else "?"
+        elapsed = duration(run.elapsed_s)
+        if progress.process == "gone":
+            elapsed += " (process gone)"
+        table.add_row(run.record.trial_id, *_param_cells(run.record, labels),
+                      _seed(run.record), f"{progress.epochs_done}/{total}",
+                      number(progress.latest.get(view.metric)), elapsed)
+    if len(view.running) > MAX_RUNNING:
+        table.caption = f"... and {len(view.running) - MAX_RUNNING} more running"
+    return table
+
+
+def _finished_table(view: StudyView, labels: dict[str, str],
+                    rows: list[tuple[Record, float | None]], title: str) -> Table:
+    table = _table(title, labels, "state", "took", "result")
+    for record, took in rows:
+        result = (f"{view.metric}={number(record.value)}" if record.value is not None
+                  else record.error or "")
+        table.add_row(record.trial_id, *_param_cells(record, labels), _seed(record),
+                      Text(record.state, style=_STYLE.get(record.state, "")), duration(took),
+                      Text(result, style="red" if record.state == "failed" else ""))
+    return table
+
+
+def _param_cells(record: Record, labels: dict[str, str]) -> list[str]:
+    return [short_value(record.params[k]) if k in record.params else "-" for k in labels]
+
+
+def _seed(record: Record) -> str:
+    return str(record.seed) if record.seed is not None else "-"
+
+
+def trial_renderable(progress: TrialProgress, now: float) -> Group:
+    """One trial: state, epochs, last metrics, best, checkpoints, error."""
+    lines: list[Any] = [Text(f"trial {progress.trial_id} in {progress.folder}", style="bold")]
+    state = progress.state or "not started (no status.json yet)"
+    if progress.stop_reason:
+        state += f" ({progress.stop_reason})"
+    if progress.process == "gone":
+        state += ": its process is gone (killed?); rerun to continue"
+    total = progress.epochs_total if progress.epochs_total is not None else "?"
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="dim")
+    info.add_column()
+    info.add_row("state", Text(state, style=_STYLE.get(progress.state or "", "")))
+    info.add_row("progress", f"epoch {progress.epochs_done}/{total}, step {progress.global_step}"
+                 f", attempt {progress.attempts}")
+    if progress.started_at is not None:
+        if progress.duration_s is not None and progress.state != "running":
+            took = f"took {duration(progress.duration_s)}"
+        else:
+            took = f"running for {duration(now - progress.started_at.timestamp())}"
+        info.add_row("started", f"{_local(progress.started_at)}, {took}")
+    if progress.last_write is not None:
+        info.add_row("last write", f"{duration(now - progress.last_write)} ago")
+    for split in ("train", "val", "test"):
+        values = {k: v for k, v in progress.latest.items() if k.startswith(f"{split}_")}
+        if values:
+            info.add_row(f"last {split}", " ".join(f"{k}={number(v)}" for k, v in values.items()))
+    if progress.best:
+        best = progress.best
+        info.add_row("best", f"{best.get('metric')}={number(best.get('value'))} at epoch "
+                     f"{best.get('epoch')}")
+    checkpoints = ", ".join(f"{name} ({_size(size)}, {duration(now - mtime)} ago)"
+                            for name, (size, mtime) in progress.checkpoints.items())
+    info.add_row("checkpoints", checkpoints or "none yet")
+    if progress.error:
+        info.add_row("error", Text(progress.error, style="red"))
+    lines.append(info)
+    return Group(*lines)
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

@@ -35,16 +35,20 @@ def number(value: Any) -> str:
 
 
 def counts_line(view: StudyView) -> str:
-    """`5/12 done: 4 completed, 1 failed; 2 running, 5 pending; ETA 3:20`."""
+    """`5/12 done: 4 completed, 1 failed; 2 running, 5 pending; ETA 3:20`. Without a known
+    total (the files alone do not say how many trials are still to come): `5 done: ...`."""
     counts = view.counts
     finished = [f"{counts[s]} {s}" for s in ("completed", "pruned", "failed") if counts.get(s)]
-    waiting = [f"{counts[s]} {s}" for s in ("running", "pending", "interrupted") if counts.get(s)]
-    total = view.total if view.total is not None else len(view.records)
-    line = f"{view.finished}/{total} done"
+    waiting = {s: counts.get(s, 0) for s in ("running", "interrupted")}
+    # with a known total, the trials the sampler has not handed out yet are pending too
+    waiting["pending"] = counts.get("pending", 0) if view.total is None else \
+        max(view.total - view.finished - sum(waiting.values()), 0)
+    line = f"{view.finished}/{view.total} done" if view.total is not None else \
+        f"{view.finished} done"
     if finished:
         line += ": " + ", ".join(finished)
-    if waiting:
-        line += "; " + ", ".join(waiting)
+    if any(waiting.values()):
+        line += "; " + ", ".join(f"{n} {s}" for s, n in waiting.items() if n)
     if view.eta_s is not None:
         line += f"; ETA {duration(view.eta_s)}"
     return line
@@ -60,9 +64,9 @@ def best_line(view: StudyView) -> str | None:
 def study_renderable(view: StudyView, *, failures: bool = False, recent: int = RECENT) -> Group:
     """Header, counts, best, running trials, recently finished ones (and every failure).
     The short lines come first: a terminal too short for the tables crops the bottom."""
-    header = f"study {view.study_id}" if view.study_id else "trials"
+    header = view.study_id or "trials"
     parts: list[Any] = [Text(f"{header} in {view.folder}", style="bold")]
-    if view.driver == "gone":
+    if view.driver == "gone" and any(r.state in ("running", "pending") for r in view.records):
         parts.append(Text("the study's driver is not running (stopped or killed): rerun the "
                           "same command to continue", style="yellow"))
     parts.append(Text(counts_line(view)))
@@ -100,7 +104,8 @@ def _table(title: str, labels: dict[str, str], *last: str) -> Table:
         table.add_column(escape(label), justify="right")
     table.add_column("seed", justify="right")
     for name in last:
-        table.add_column(name, justify="left" if name in ("state", "result") else "right")
+        table.add_column(name, justify="left" if name == "state" else "right")
+    table.columns[-1].overflow = "fold"  # an error message wraps instead of being cut
     return table
 
 
@@ -122,10 +127,9 @@ def _running_table(view: StudyView, labels: dict[str, str]) -> Table:
 
 def _finished_table(view: StudyView, labels: dict[str, str],
                     rows: list[tuple[Record, float | None]], title: str) -> Table:
-    table = _table(title, labels, "state", "took", "result")
+    table = _table(title, labels, "state", "took", view.metric)
     for record, took in rows:
-        result = (f"{view.metric}={number(record.value)}" if record.value is not None
-                  else record.error or "")
+        result = number(record.value) if record.value is not None else record.error or ""
         table.add_row(record.trial_id, *_param_cells(record, labels), _seed(record),
                       Text(record.state, style=_STYLE.get(record.state, "")), duration(took),
                       Text(result, style="red" if record.state == "failed" else ""))

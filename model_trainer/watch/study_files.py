@@ -124,9 +124,11 @@ class StudyWatcher:
         if isinstance(index, dict) and isinstance(index.get("trials"), list):
             objective = index.get("objective") if isinstance(index.get("objective"), dict) else {}
             records = [Record.of(t) for t in index["trials"] if isinstance(t, dict)]
+            total = index.get("total")  # written by drivers that know it
             view = StudyView(self.folder, str(index.get("study_id")),
                              str(objective.get("metric", "val_loss")),
-                             str(objective.get("mode", "min")), records, total=len(records))
+                             str(objective.get("mode", "min")), records,
+                             total=total if isinstance(total, int) else None)
         else:
             view = self._view_from_trials()
         for record in view.records:

@@ -74,8 +74,7 @@ def test_the_live_table_shows_running_finished_failed_counts_best_and_eta(tmp_pa
     header = next(line for line in lines if line.startswith("trial "))
     assert header.split()[:3] == ["trial", "hidden", "lr"]
     done_line = next(line for line in lines if line.startswith("t-done"))
-    assert done_line.split() == ["t-done", "64", "0.01", "0", "completed", "1:40",
-                                 "val_accuracy=0.93"]
+    assert done_line.split() == ["t-done", "64", "0.01", "0", "completed", "1:40", "0.93"]
     fail_line = next(line for line in lines if line.startswith("t-fail"))
     assert "failed" in fail_line and "RuntimeError: boom in forward" in fail_line
     # left: one pending trial and 3/5 of the running one, at 100 s each, 2 at a time

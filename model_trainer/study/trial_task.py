@@ -28,6 +28,7 @@ class TrialPayload:
     cwd: str = field(default_factory=os.getcwd)
     study_info: dict[str, Any] = field(default_factory=dict)
     pruning: bool = False  # median pruning: the worker builds its on_eval callback
+    command: list[str] = field(default_factory=lambda: list(sys.argv))  # the driver's
 
 
 @dataclass
@@ -69,7 +70,7 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
         on_eval = make_pruning_callback(payload) if payload.pruning else None
         result = run_experiment(loaded, trial_dir=payload.trial_dir, progress="off",
                                 on_eval=on_eval, study_info=payload.study_info,
-                                threads=payload.threads)
+                                threads=payload.threads, command=payload.command)
     except Diverged as exc:
         return TrialOutcome(RecordState.FAILED, stop_reason=StopReason.DIVERGED, error=str(exc))
     except Interrupted as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +34,10 @@ from model_trainer.layout import CHECKPOINTS, METRICS, RECIPE, STATUS
 from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import last_row
 from model_trainer.recipe.load import LoadedRecipe
+from model_trainer.train import determinism
 from model_trainer.train.device import resolve_device
 from model_trainer.train.session import OnEval
-from model_trainer.trial import launch
+from model_trainer.trial import launch, provenance
 from model_trainer.trial.rank import RankJob, train_rank
 from model_trainer.trial.rerun import is_finished, move_aside, stateless_changes
 from model_trainer.trial.status import ErrorRecord, TrialStatus
@@ -69,8 +72,11 @@ class TrialResult:
 def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                    force: bool = False, smoke: bool = False, progress: str | None = None,
                    on_eval: OnEval | None = None, study_info: dict[str, Any] | None = None,
-                   threads: int | None = None) -> TrialResult:
+                   threads: int | None = None, command: list[str] | None = None) -> TrialResult:
     """Train (or continue, or skip) the experiment of `loaded`; see the module docstring.
+
+    `command`: the command line that asked for it, for the trial's provenance record
+    (default: this process's; a study's worker passes the driver's).
 
     Raises TrainingError (training failed; Diverged for a non-finite loss), Interrupted
     (Ctrl-C, after saving a checkpoint) or a UserError (exit 2) for a user mistake (no
@@ -84,7 +90,7 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if smoke:  # a throwaway folder: the whole code path runs, nothing stays
         with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
             return _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval, study_info,
-                        loaded.source.files, smoke=True)
+                        loaded.source.files, smoke=True, command=command)
     folder = Path(trial_dir) if trial_dir is not None else \
         Path(recipe.output_dir) / recipe.name / trial_id
     if force and (folder / STATUS).exists():
@@ -100,11 +106,12 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                                status.epochs_done, status.best, rows, skipped=True,
                                test_checkpoint=status.test_checkpoint)
         return _run(recipe, trial_id, folder, display, on_eval, study_info,
-                    loaded.source.files, smoke=False)
+                    loaded.source.files, smoke=False, command=command)
 
 
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
-         study_info: dict[str, Any] | None, sources: list[str], smoke: bool) -> TrialResult:
+         study_info: dict[str, Any] | None, sources: list[str], smoke: bool,
+         command: list[str] | None) -> TrialResult:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(folder) + remove_stale_temps(folder / CHECKPOINTS):
         log.info("removed %s, left by a writer that was killed", stale)
@@ -112,9 +119,17 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     if previous is None and (folder / STATUS).exists():
         log.warning("%s is unreadable (not JSON); continuing from the trial's checkpoints and "
                     "writing a new one", folder / STATUS)
+    if recipe.train.deterministic:
+        determinism.cublas_environment()  # before the record looks at the GPUs
+    record, diff = (None, b"") if smoke else \
+        provenance.collect(command or sys.argv, os.getcwd(), recipe.device, recipe.output_dir)
+    git = (record or {}).get("git") or {}
     status = TrialStatus.start(trial_id, recipe.name, previous,
-                               stateless_changes(folder / RECIPE, recipe), study_info, sources)
+                               stateless_changes(folder / RECIPE, recipe), study_info, sources,
+                               provenance.versions(), git.get("commit"))
     status.save(folder)
+    if record is not None:
+        provenance.write(folder, status.attempts, record, diff)
     identity = folder_identity(folder)
 
     def close(state: TrialState, reason: str | None, loop_state: dict[str, Any] | None,

@@ -175,7 +175,7 @@ def trial_renderable(progress: TrialProgress, now: float) -> Group:
         best = progress.best
         info.add_row("best", f"{best.get('metric')}={number(best.get('value'))} at epoch "
                      f"{best.get('epoch')}")
-    checkpoints = ", ".join(f"{name} ({_size(size)}, {duration(now - mtime)} ago)"
+    checkpoints = ", ".join(f"{name} ({size_text(size)}, {duration(now - mtime)} ago)"
                             for name, (size, mtime) in progress.checkpoints.items())
     info.add_row("checkpoints", checkpoints or "none yet")
     if progress.error:
@@ -188,7 +188,7 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _size(size: int) -> str:
+def size_text(size: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from model_trainer.vocabulary import TrialState
+
 OnEval = Callable[[int, dict[str, float]], bool]  # (epoch, metrics) -> stop as pruned
 
 
@@ -55,5 +57,6 @@ class Session:
     def checkpoint_saved(self, state: Any) -> None:
         """A checkpoint of loop state `state` is on disk."""
 
-    def close(self) -> None:
+    def close(self, state: TrialState | None = None) -> None:
+        """The run is over; `state`: how it ended, as far as this rank knows."""
         self.display.stop()

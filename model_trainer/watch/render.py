@@ -22,9 +22,11 @@ _STYLE = {"completed": "green", "failed": "red", "pruned": "yellow", "interrupte
 
 
 def duration(seconds: float | None) -> str:
-    """`0:41`, `12:03`, `1:02:03`; `-` when unknown."""
+    """`4.2s`, `12:03`, `1:02:03`; `-` when unknown."""
     if seconds is None or seconds < 0:
         return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

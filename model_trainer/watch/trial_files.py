@@ -75,8 +75,7 @@ class TrialReader:
         monitor = train.get("monitor") if isinstance(train.get("monitor"), dict) else {}
         progress.monitor = _text(monitor.get("metric")) or "val_loss"
         progress.epochs_total = _count(train.get("epochs"))
-        for split, row in self.tail.latest.items():
-            progress.latest.update({f"{split}_{k}": v for k, v in row["metrics"].items()})
+        progress.latest = dict(self.tail.values)
         val_epoch = _count(self.tail.latest.get("val", {}).get("epoch")) or 0
         progress.epochs_done = max(progress.epochs_done, val_epoch)
         steps = [_count(row.get("step")) or 0 for row in self.tail.latest.values()]
@@ -194,9 +193,11 @@ def _time(value: Any) -> dt.datetime | None:
 
 
 def short_value(value: Any) -> str:
-    """A sampled value as the recipe would write it (floats short, lists as JSON)."""
+    """A sampled value as the recipe would write it (floats short but still floats, lists
+    as JSON)."""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        text = f"{value:.4g}"
+        return text if any(c in text for c in ".einf") else f"{text}.0"
     if isinstance(value, str):
         return value
     return json.dumps(value)

@@ -70,7 +70,7 @@ def test_the_live_table_shows_running_finished_failed_counts_best_and_eta(tmp_pa
     run_line = next(line for line in lines if line.startswith("t-run"))
     # id, sampled values (short labels), seed, epochs done/total, latest monitored metric,
     # elapsed by the driver's clock
-    assert run_line.split() == ["t-run", "32", "0.001", "1", "2/5", "0.74", "0:30"]
+    assert run_line.split() == ["t-run", "32", "0.001", "1", "2/5", "0.74", "30.0s"]
     header = next(line for line in lines if line.startswith("trial "))
     assert header.split()[:3] == ["trial", "hidden", "lr"]
     done_line = next(line for line in lines if line.startswith("t-done"))

@@ -18,16 +18,20 @@ def test_only_new_rows_are_read_and_a_partial_line_waits_for_its_end(tmp_path):
     tail.update()
     assert tail.rows_read == 2 and tail.latest["val"]["metrics"] == {"loss": 1.5, "accuracy": 0.5}
     writer.append("train", {"loss": 1.0}, 20, 2)
+    writer.append("train", {"accuracy": 0.75}, 20, 2)  # an end-of-epoch row: other metrics
     with open(path, "a") as handle:  # a writer caught halfway through a line
         handle.write('{"step": 30, "epoch": 2, "split": "val", "metr')
     tail.update()
-    assert tail.rows_read == 3  # the new train row only: nothing was read twice
-    assert tail.latest["train"]["metrics"] == {"loss": 1.0}
+    assert tail.rows_read == 4  # the new train rows only: nothing was read twice
+    assert tail.latest["train"]["metrics"] == {"accuracy": 0.75}
+    assert tail.values == {"train_loss": 1.0, "train_accuracy": 0.75, "val_loss": 1.5,
+                           "val_accuracy": 0.5}
     assert tail.latest["val"]["step"] == 10
+
     with open(path, "a") as handle:
         handle.write('ics": {"loss": 0.5}}\n')
     tail.update()
-    assert tail.rows_read == 4 and tail.latest["val"] == {
+    assert tail.rows_read == 5 and tail.latest["val"] == {
         "step": 30, "epoch": 2, "split": "val", "metrics": {"loss": 0.5}}
     writer.close()
 

@@ -121,9 +121,6 @@ class StudyDisplay:
     def renderable(self) -> Group:
         return study_renderable(self.view())
 
-    def eta_seconds(self) -> float | None:
-        return self.view().eta_s
-
     def _line(self, text: str) -> None:
         self.console.print(f"{text} [{counts_line(self.view())}]", markup=False,
                            highlight=False, soft_wrap=True)

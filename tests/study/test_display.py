@@ -127,3 +127,20 @@ def test_off_a_terminal_each_trial_writes_a_start_and_an_end_line(tmp_path):
         "trial t-fail failed (RuntimeError: boom) [2/4 done: 1 completed, 1 failed; 2 pending; "
         "ETA 1:30]",  # 2 trials left at 90 s each, 2 at a time
     ]
+
+
+def test_a_study_on_a_terminal_draws_the_live_panel(tmp_path):
+    """The real thing: a study run with the live panel on a (recorded) terminal."""
+    import io
+
+    from model_trainer.api import run
+    from tests.study.tinytask import RECIPE
+
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs"))
+    console = Console(file=io.StringIO(), force_terminal=True, width=120, record=True)
+    result = run(path, console=console, live=True)
+    text = console.export_text()
+    assert "4/4 done: 4 completed" in text
+    assert f"best val_accuracy={result.best.value:.4g}: {result.best.trial_id}" in text
+    assert "recently finished" in text and " started (" not in text  # a panel, not log lines

@@ -34,7 +34,6 @@ class TrialProgress:
     epochs_done: int = 0
     epochs_total: int | None = None  # recipe.yaml's train.epochs
     global_step: int = 0
-    monitor: str | None = None  # train.monitor.metric, e.g. val_loss
     latest: dict[str, float] = field(default_factory=dict)  # full names: val_loss, train_loss
     best: dict[str, Any] | None = None  # {"metric", "mode", "value", "epoch"}
     attempts: int = 0
@@ -56,9 +55,6 @@ class TrialProgress:
             return 0.0
         return min(self.epochs_done / self.epochs_total, 1.0)
 
-    def latest_monitor(self) -> float | None:
-        return self.latest.get(self.monitor) if self.monitor else None
-
 
 class TrialReader:
     """Reads one trial folder, again and again, cheaply."""
@@ -71,10 +67,7 @@ class TrialReader:
     def read(self) -> TrialProgress:
         progress = read_status(self.folder)
         self.tail.update()
-        train = self._train_section()
-        monitor = train.get("monitor") if isinstance(train.get("monitor"), dict) else {}
-        progress.monitor = _text(monitor.get("metric")) or "val_loss"
-        progress.epochs_total = _count(train.get("epochs"))
+        progress.epochs_total = _count(self._train_section().get("epochs"))
         progress.latest = dict(self.tail.values)
         val_epoch = _count(self.tail.latest.get("val", {}).get("epoch")) or 0
         progress.epochs_done = max(progress.epochs_done, val_epoch)

@@ -136,3 +136,26 @@ def test_nothing_is_imported_unless_configured(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.slow
+def test_trials_starting_together_share_one_store(tmp_path):
+    """Three trials start at once on a new SQLite store: one creates it while the others
+    wait, and all three runs are there with all their rows."""
+    recipe = tmp_path / "tiny.yaml"
+    from tests.train.tiny import RECIPE
+
+    recipe.write_text(RECIPE + f"output_dir: {tmp_path}\n")
+    children = [subprocess.Popen([sys.executable, "-m", "model_trainer", "run", str(recipe),
+                                  f"seed={seed}", "train.epochs=2", "train.loggers=[mlflow]"],
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True) for seed in range(3)]
+    outputs = [child.communicate(timeout=240)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0], outputs
+    assert not any("mlflow" in out.lower() for out in outputs), outputs  # no MLflow noise
+    client = client_for(tmp_path / "tiny" / "mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert len(runs) == 3 and {r.data.params["seed"] for r in runs} == {"0", "1", "2"}
+    for found in runs:
+        folder = Path(found.data.tags["mtrain.trial_dir"])
+        assert history(client, found.info.run_id, "val_loss") == jsonl(folder, "val", "loss")

@@ -60,7 +60,9 @@ def best_line(view: StudyView) -> str | None:
     best = view.best
     if best is None:
         return None
-    return f"best {view.metric}={number(best.value)}: {best.trial_id} ({_values(best)})"
+    values = _values(best)
+    return f"best {view.metric}={number(best.value)}: {best.trial_id}" + \
+        (f" ({values})" if values else "")
 
 
 def study_renderable(view: StudyView, *, failures: bool = False, recent: int = RECENT) -> Group:

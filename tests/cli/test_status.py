@@ -162,3 +162,16 @@ def test_a_running_study_from_another_terminal_and_watch_until_it_ends(tmp_path)
         if study.child.poll() is None:
             study.child.kill()
         study.reaper.join()
+
+
+def test_a_folder_of_single_runs_lists_them(tmp_path):
+    from model_trainer.trial.experiment import run_experiment
+    from tests.train.tiny import load
+
+    results = [run_experiment(load(tmp_path, f"seed={seed}", "train.epochs=1"), threads=1)
+               for seed in (0, 1)]
+    text = status_text(tmp_path / "tiny")
+    best = max(results, key=lambda r: r.best["value"] if r.best["mode"] == "max"
+               else -r.best["value"])
+    assert "trials in" in text and "2 done: 2 completed" in text
+    assert f"best {best.best['metric']}={best.best['value']:.4g}: {best.trial_id}\n" in text

@@ -1,8 +1,10 @@
 """GPU check: the digits and CIFAR-FakeData recipes on CUDA in fp32 and bf16, and DDP.
 
-Prints one line per run: recipe, precision, final val metrics, seconds per epoch; then,
-on a machine with >= 2 GPUs, digits_ddp on 2 GPUs (NCCL) against one GPU on the same
-global batch (SGD, no dropout) with the largest metric difference.
+Prints one line per run: recipe, precision, final val metrics, seconds per epoch; then
+train.deterministic on CIFAR-FakeData (twice on, twice off: whether reruns are bit-identical
+and the seconds per epoch, with the GPUs and driver the trial recorded); then, on a machine
+with >= 2 GPUs, digits_ddp on 2 GPUs (NCCL) against one GPU on the same global batch (SGD,
+no dropout) with the largest metric difference.
 Exits 0 with a message on a machine without an NVIDIA GPU.
 
     python benchmarks/gpu_check.py [--epochs 3]
@@ -56,10 +58,44 @@ def main() -> int:
                 metrics = " ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items())
                 print(f"{name:14s} {precision:5s} {metrics}  {per_epoch:.2f} s/epoch "
                       f"(first epoch includes CUDA start-up)")
+        failures += determinism_check(out, args.epochs)
         failures += ddp_check(out, args.epochs)
         failures += nccl_one_rank_check(out, args.epochs)
         failures += fractional_study_check(out, args.epochs)
     return 1 if failures else 0
+
+
+def determinism_check(out: str, epochs: int) -> int:
+    """CIFAR-FakeData with train.deterministic on and off, two runs each: on gives the same
+    rows bit for bit; the cost is the ratio of seconds per epoch."""
+    import json
+
+    from model_trainer.recipe import load_recipe
+    from model_trainer.trial.experiment import run_experiment
+
+    name, overrides = RUNS[1]
+    found: dict[bool, list] = {True: [], False: []}
+    for run in range(2):
+        for on in (False, True):
+            loaded = load_recipe(REPO / "recipes" / f"{name}.yaml", [
+                f"output_dir={out}/det-{on}-{run}", "device=cuda", f"train.epochs={epochs}",
+                "train.progress=off", f"train.deterministic={str(on).lower()}", *overrides])
+            started = time.perf_counter()
+            result = run_experiment(loaded)
+            per_epoch = (time.perf_counter() - started) / max(result.epochs_done, 1)
+            rows = [{k: v for k, v in json.loads(line).items() if k != "time"} for line in
+                    (result.trial_dir / "metrics.jsonl").read_text().splitlines()]
+            found[on].append((per_epoch, rows, result.trial_dir))
+    record = json.loads((found[True][0][2] / "provenance.json").read_text())
+    for on in (False, True):
+        (t0, rows0, _), (t1, rows1, _) = found[on]
+        print(f"deterministic={str(on).lower():5s} reruns identical: {rows0 == rows1}  "
+              f"{min(t0, t1):.2f} s/epoch (best of 2)")
+    slower = min(t for t, _, _ in found[True]) / min(t for t, _, _ in found[False])
+    print(f"deterministic cost: x{slower:.2f} time per epoch; recorded GPUs {record['gpus']}, "
+          f"driver {record['nvidia_driver']}, CUBLAS_WORKSPACE_CONFIG="
+          f"{record['environment'].get('CUBLAS_WORKSPACE_CONFIG')}")
+    return 0 if found[True][0][1] == found[True][1][1] else 1
 
 
 def ddp_check(out: str, epochs: int) -> int:

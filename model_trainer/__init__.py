@@ -8,12 +8,12 @@ model_trainer.cli` stays fast.
 from typing import TYPE_CHECKING, Any
 
 from model_trainer.recipe.markers import MISSING, Derived, Stateful, Stateless
-from model_trainer.recipe.schema import ModelConfig
+from model_trainer.recipe.schema import DataConfig, ModelConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MISSING", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless", "make_loader",
+    "MISSING", "DataConfig", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless", "make_loader",
     "run", "__version__",
 ]
 

@@ -71,6 +71,10 @@ class BatchError(ContractError):
     """A batch does not fit the model's forward, or forward returns the wrong thing."""
 
 
+class DeterminismError(ContractError):
+    """train.deterministic is on and the model uses an op torch cannot run deterministically."""
+
+
 class MonitorError(ContractError):
     """train.monitor.metric is not among the metrics an evaluation produced."""
 

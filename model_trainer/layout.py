@@ -9,6 +9,8 @@ STATUS = "status.json"  # state, attempts, times, error, versions
 METRICS = "metrics.jsonl"  # one JSON object per logged row, appended
 CHECKPOINTS = "checkpoints"  # last.pt, last.prev.pt, best.pt
 TENSORBOARD = "tensorboard"
+PROVENANCE = "provenance.json"  # what ran the trial: git, command, packages, machine
+GIT_DIFF = "git.diff"  # the uncommitted changes when the trial started (size-capped)
 
 # checkpoints/
 LAST_CHECKPOINT = "last.pt"
@@ -19,6 +21,7 @@ BEST_CHECKPOINT = "best.pt"
 STUDY_RECIPE = "study.yaml"  # the recipe the study was started from
 STUDY_INDEX = "study_index.json"  # the driver's record of every trial (a snapshot) ...
 STUDY_JOURNAL = "study_index.journal"  # ... and the changes since it, one per line
+MLFLOW_STORE = "mlflow.db"  # train.loggers [mlflow] without MLFLOW_TRACKING_URI: its store
 
 LOCK_FILE = ".lock"  # held by the process that owns a trial or study folder (locks.py)
 REPLACED = ".replaced"  # where `mtrain run --force` moves a previous run (hidden)

@@ -2,12 +2,14 @@
 
 The one writer (append, flushed at once, so a running trial can be read) and the one
 reader (a truncated or broken line, as a killed writer leaves, is skipped and counted)
-used by the training, the rerun logic and the analysis.
+used by the training, the rerun logic and the analysis; `MetricsTail` follows a file
+that is being written, reading only what was appended since it last looked.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -81,3 +83,52 @@ def truncate_rows(path: Path, max_step: int) -> int:
     if text.encode() != path.read_bytes():
         atomic_write_bytes(path, text.encode())
     return len(rows) - len(kept)
+
+
+class MetricsTail:
+    """The latest row of each split, and the latest value of each metric, of a
+    metrics.jsonl that is being written.
+
+    Each `update()` reads only the bytes appended since the last one, in bounded chunks,
+    and keeps an incomplete last line for the next call. A file replaced or shortened
+    (a resumed trial drops the rows after its checkpoint) is read again from the start.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.latest: dict[str, dict[str, Any]] = {}  # split -> its last row
+        self.values: dict[str, float] = {}  # full name (val_loss) -> its last value
+        self.rows_read = 0
+        self._offset = 0
+        self._identity: tuple[int, int] | None = None
+        self._partial = b""
+
+    def update(self) -> None:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return
+        with handle:
+            stat = os.fstat(handle.fileno())
+            identity = (stat.st_dev, stat.st_ino)
+            if identity != self._identity or stat.st_size < self._offset:
+                self.latest, self.values, self.rows_read = {}, {}, 0
+                self._offset, self._partial = 0, b""
+                self._identity = identity
+            handle.seek(self._offset)
+            while chunk := handle.read(self.CHUNK):
+                self._offset += len(chunk)
+                complete, newline, self._partial = (self._partial + chunk).rpartition(b"\n")
+                if newline:
+                    self._take(complete.decode("utf-8", errors="replace"))
+
+    def _take(self, text: str) -> None:
+        rows, _ = parse_rows(text)
+        self.rows_read += len(rows)
+        for row in rows:
+            split = row.get("split")
+            if isinstance(split, str):
+                self.latest[split] = row
+                self.values.update({f"{split}_{k}": v for k, v in row["metrics"].items()})

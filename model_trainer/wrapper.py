@@ -29,6 +29,7 @@ import torch
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import contract, distributed
 from model_trainer.train.data import batch_targets, call_model, check_batch_keys
+from model_trainer.train.determinism import set_deterministic
 from model_trainer.train.device import Precision, resolve_device
 from model_trainer.train.hooks import check_derived
 from model_trainer.train.loop import Accumulation, Loop
@@ -202,6 +203,7 @@ class ModelWrapper:
     def setup(self) -> None:
         """Seed -> loaders -> config_parser -> freeze and check -> model, optimizer, scheduler."""
         recipe = self.recipe
+        set_deterministic(recipe.train.deterministic)  # before anything runs on the device
         seed_everything(recipe.seed)  # model init and any randomness in the loaders
         self.device = distributed.rank_device(resolve_device(recipe.device))
         self.precision = Precision(self.device, recipe.train.precision)

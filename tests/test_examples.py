@@ -79,3 +79,25 @@ def test_lightning_interop_writes_our_files(tmp_path):
     assert metrics(result, "train")  # log_every 10 < 23 steps per epoch
     assert result.final_metrics["val_accuracy"] > 0.8
     assert run_experiment(load("digits_lightning", tmp_path, "train.epochs=2")).skipped
+
+
+def test_examples_use_only_the_public_api():
+    """What a user copies from an example must work from `import model_trainer` alone."""
+    import ast
+
+    import model_trainer
+
+    examples = Path(model_trainer.__file__).parent / "examples"
+    internal = []
+    for path in sorted(examples.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("model_trainer"):
+                if node.module == "model_trainer":
+                    internal += [f"{path.name}: {a.name}" for a in node.names
+                                 if a.name not in model_trainer.__all__]
+                elif not node.module.startswith("model_trainer.examples"):
+                    internal.append(f"{path.name}: {node.module}")
+            elif isinstance(node, ast.Import):
+                internal += [f"{path.name}: {a.name}" for a in node.names
+                             if a.name.startswith("model_trainer.")]
+    assert not internal, internal

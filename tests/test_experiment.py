@@ -91,7 +91,7 @@ def test_same_seed_same_metrics_and_another_seed_differs(tmp_path):
 
 
 def test_tensorboard_events_when_enabled(tmp_path):
-    result = run(load(tmp_path, "train.tensorboard=true", "train.epochs=1"))
+    result = run(load(tmp_path, "train.loggers=[tensorboard]", "train.epochs=1"))
     assert list((result.trial_dir / "tensorboard").glob("events.out.tfevents.*"))
 
 

@@ -1,7 +1,8 @@
 """Imports point one way: each layer of the package imports only the layers below it.
 
     errors, vocabulary, layout, files, dotted, metrics_file, locks   (plain helpers)
-    < recipe < train < wrapper < trial < study < api < cli     (analysis reads files only)
+    < watch < recipe < train < wrapper < trial < study < api < cli
+    (analysis reads files only; watch reads files only and stays light for `mtrain status`)
 
 Imports under `if TYPE_CHECKING:` are for annotations and do not count.
 """
@@ -16,7 +17,7 @@ import model_trainer
 ROOT = Path(model_trainer.__file__).parent
 BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file", "locks",
         "journal", "processes"}
-ORDER = ["base", "recipe", "train", "wrapper", "trial", "study", "api", "cli"]
+ORDER = ["base", "watch", "recipe", "train", "wrapper", "trial", "study", "api", "cli"]
 ANALYSIS_MAY_USE = {"base", "analysis"}
 
 

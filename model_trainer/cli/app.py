@@ -11,6 +11,7 @@ from model_trainer.cli.analyze import analyze
 from model_trainer.cli.eval import evaluate
 from model_trainer.cli.run import run
 from model_trainer.cli.show import show
+from model_trainer.cli.status import status
 from model_trainer.cli.validate import validate
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.command()(validate)
 app.command()(show)
 app.command(name="eval")(evaluate)
 app.command()(analyze)
+app.command()(status)
 
 
 def _version(value: bool) -> None:

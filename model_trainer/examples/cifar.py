@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from model_trainer import MISSING, Derived, ModelConfig, ModelWrapper, Stateless
-from model_trainer.recipe.node import ConfigNode
-from model_trainer.train.data import make_loader as recipe_loader
+from model_trainer import MISSING, DataConfig, Derived, ModelConfig, ModelWrapper, Stateless
+from model_trainer import make_loader as recipe_loader
 
 
 @dataclass
@@ -29,7 +28,7 @@ class ResNetConfig(ModelConfig):
 
 
 @dataclass
-class CifarDataConfig(ConfigNode):
+class CifarDataConfig(DataConfig):  # named by data.config: types data.args
     source: Literal["cifar10", "fake"] = "cifar10"
     root: Stateless[str] = "data"  # where CIFAR10 is (or is downloaded to)
     download: Stateless[bool] = True

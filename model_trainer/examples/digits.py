@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from model_trainer import MISSING, Derived, ModelConfig, ModelWrapper
-from model_trainer.train.data import make_loader as recipe_loader
+from model_trainer import make_loader as recipe_loader
 
 
 @dataclass

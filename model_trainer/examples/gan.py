@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from model_trainer import ModelConfig, ModelWrapper
-from model_trainer.train.data import make_loader as recipe_loader
+from model_trainer import make_loader as recipe_loader
 
 CENTER, SPREAD = (2.0, -1.0), 0.5
 

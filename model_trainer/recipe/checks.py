@@ -6,6 +6,7 @@ Errors stop the run before any training; warnings are printed and the run goes o
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import re
 import typing
@@ -84,6 +85,11 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
                    "trains on cuda:r; pick the GPUs with CUDA_VISIBLE_DEVICES), cpu or auto")
     if len(set(t.metrics)) != len(t.metrics):
         report("train.metrics", "lists a metric twice")
+    if len(set(t.loggers)) != len(t.loggers):
+        report("train.loggers", "lists a logger twice")
+    if "mlflow" in t.loggers and importlib.util.find_spec("mlflow") is None:
+        report("train.loggers", "mlflow is not installed: pip install 'model_trainer[mlflow]' "
+               "(or mlflow-skinny)")
     monitor = t.monitor.metric
     known = {"train_loss", "val_loss"} | {f"val_{m.rsplit('.', 1)[-1]}" for m in t.metrics}
     if not re.match(r"^(train|val|test)_\w+$", monitor):

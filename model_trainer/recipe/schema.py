@@ -8,7 +8,7 @@ dataclass when `model.config` / `data.config` name one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from model_trainer.recipe.markers import MISSING, Stateless
 from model_trainer.recipe.node import ConfigNode
@@ -23,6 +23,10 @@ class ModelSection(ConfigNode):
     target: str = MISSING  # dotted path: nn.Module class or factory(config)
     config: str | None = None  # dotted path to a dataclass that types `args`
     args: Any = field(default_factory=dict)
+
+
+class DataConfig(ConfigNode):
+    """Base class for a user's data config dataclass (named by `data.config`)."""
 
 
 @dataclass
@@ -79,13 +83,18 @@ class TrainConfig(ConfigNode):
     log_every: Stateless[int] = 50  # optimizer steps between train-metric log lines
     checkpoint_every: Stateless[int] = 1  # epochs between checkpoints
     progress: Stateless[Literal["auto", "rich", "plain", "off"]] = "auto"
-    tensorboard: Stateless[bool] = False
+    # experiment trackers written beside metrics.jsonl (which stays the source of truth)
+    loggers: Stateless[list[Literal["tensorboard", "mlflow"]]] = field(default_factory=list)
+    # torch's deterministic algorithms and cuDNN settings: bit-identical reruns, slower on GPU
+    deterministic: Stateless[bool] = False
     # Data parallelism inside one trial. Both are stateless: `batch_size` is the GLOBAL
     # batch, split evenly over the ranks, and gradients are averaged, so one step sees the
     # same samples and makes the same update as one process (equal within float
     # tolerance); a run may change either between reruns and resume its checkpoints.
     strategy: Stateless[Literal["single", "ddp"]] = "single"  # ddp: one process per device
     devices: Stateless[int] = 1  # ranks under ddp: GPUs on CUDA, processes on CPU
+
+    renamed_keys: ClassVar[dict[str, str]] = {"tensorboard": "train.loggers: [tensorboard]"}
 
 
 @dataclass

@@ -260,8 +260,11 @@ def build_dataclass(value: Any, cls: type, key: str, report: Report,
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     prefix = f"{key}." if key else ""
     ok = True
+    renamed = getattr(cls, "renamed_keys", {})
     for name in value:
-        if name not in fields:
+        if name in renamed:
+            report(f"{prefix}{name}", f"was replaced by {renamed[name]}")
+        elif name not in fields:
             report(f"{prefix}{name}", f"unknown key{closest(str(name), fields)}; "
                    f"valid keys: {', '.join(fields)}")
     kwargs = {}

@@ -1,38 +1,67 @@
-"""The study's live view: trial counts, best objective so far, ETA.
+"""The study's live view: running trials with their progress, the last finished ones,
+counts by state, the best so far and an ETA.
 
-A rich live panel on a terminal; one log line per finished trial otherwise (CI logs,
-nohup files), so a study never floods a log with redraws.
+On a terminal, a rich panel redrawn at most once a second; the running trials' files
+(status.json, the new tail of metrics.jsonl) are read at most every `poll_s` seconds, so
+the view costs the trials nothing: no message per step, no channel to them. Off a
+terminal (CI logs, nohup files), one line when a trial starts and one when it ends.
 """
 
 from __future__ import annotations
 
+import math
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.vocabulary import RecordState
+from model_trainer.watch.render import RECENT, counts_line, study_renderable
+from model_trainer.watch.study_files import Record, Running, StudyView, eta_seconds
+from model_trainer.watch.trial_files import TrialProgress, TrialReader
+
+REDRAWS_PER_SECOND = 1
+POLL_SECONDS = 2.0
 
 
 class StudyDisplay:
+    """Context manager the runner tells when a trial `started` and `finished`.
+
+    `study_dir` is where the trial folders are (default: the index file's folder);
+    `clock` (monotonic seconds) and `poll_s` exist for tests."""
+
     def __init__(self, index: StudyIndex, total: int, concurrency: int,
-                 console: Console | None = None, live: bool | None = None):
+                 console: Console | None = None, live: bool | None = None,
+                 study_dir: Path | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 poll_s: float = POLL_SECONDS):
         self.index = index
         self.total = total
         self.concurrency = concurrency
         self.console = console or Console(stderr=True)
         self.live_enabled = sys.stderr.isatty() if live is None else live
-        self._durations: list[float] = []
+        folder = study_dir if study_dir is not None else (index.path.parent if index.path else None)
+        self.study_dir = Path(folder) if folder is not None else Path(".")
+        self.clock, self.poll_s = clock, poll_s
+        self._lock = threading.Lock()  # the redraw thread reads what started/finished change
         self._started: dict[str, float] = {}
+        self._readers: dict[str, TrialReader] = {}
+        self._progress: dict[str, TrialProgress] = {}
+        self._recent: deque[tuple[StudyTrial, float | None]] = deque(maxlen=RECENT)
+        self._durations: list[float] = []
+        self._last_poll = -math.inf
         self._live: Live | None = None
 
     def __enter__(self) -> StudyDisplay:
         if self.live_enabled:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=2)
+            self._live = Live(console=self.console, get_renderable=self.renderable,
+                              refresh_per_second=REDRAWS_PER_SECOND)
             self._live.__enter__()
         return self
 
@@ -40,49 +69,63 @@ class StudyDisplay:
         if self._live is not None:
             self._live.__exit__(*exc)
 
-    def started(self, record: StudyTrial) -> None:
-        self._started[record.trial_id] = time.monotonic()
-        self._refresh()
-
-    def finished(self, record: StudyTrial) -> None:
-        began = self._started.pop(record.trial_id, None)
-        if began is not None and record.state is RecordState.COMPLETED:
-            self._durations.append(time.monotonic() - began)
-        if self._live is None:
-            value = "" if record.value is None else f" {self.metric}={record.value:.5g}"
-            error = f" ({record.error})" if record.error else ""
-            self.console.print(f"trial {record.trial_id} {record.state}{value}{error} "
-                               f"[{self._progress_text()}]", markup=False, highlight=False,
-                               soft_wrap=True)
-        self._refresh()
-
     @property
     def metric(self) -> str:
         return self.index.objective["metric"]
 
-    def eta_seconds(self) -> float | None:
-        if not self._durations:
-            return None
-        left = self.total - sum(1 for t in self.index.trials if t.finished)
-        return max(left, 0) * (sum(self._durations) / len(self._durations)) / self.concurrency
+    def started(self, record: StudyTrial) -> None:
+        with self._lock:
+            self._started[record.trial_id] = self.clock()
+            self._readers[record.trial_id] = TrialReader(self.study_dir / record.trial_id)
+            self._last_poll = -math.inf  # show the new trial at the next redraw
+        if self._live is None:
+            self._line(f"trial {record.trial_id} started ({_values(record)})")
 
-    def _progress_text(self) -> str:
-        counts = self.index.counts()
-        done = sum(1 for t in self.index.trials if t.finished)
-        parts = [f"{counts[s]} {s}" for s in RecordState if counts.get(s)]
-        eta = self.eta_seconds()
-        return (f"{done}/{self.total} done: " + ", ".join(parts)
-                + (f", ETA {eta:.0f}s" if eta is not None else ""))
+    def finished(self, record: StudyTrial) -> None:
+        with self._lock:
+            began = self._started.pop(record.trial_id, None)
+            took = None if began is None else self.clock() - began
+            self._readers.pop(record.trial_id, None)
+            self._progress.pop(record.trial_id, None)
+            if took is not None and record.state is RecordState.COMPLETED:
+                self._durations.append(took)
+            if record.finished:
+                self._recent.appendleft((record, took))
+        if self._live is None:
+            value = "" if record.value is None else f" {self.metric}={record.value:.5g}"
+            error = f" ({record.error})" if record.error else ""
+            self._line(f"trial {record.trial_id} {record.state}{value}{error}")
+        else:
+            self._live.refresh()
 
-    def _refresh(self) -> None:
-        if self._live is not None:
-            self._live.update(self._render())
+    def view(self) -> StudyView:
+        """The study now; the running trials' files are read again when `poll_s` passed."""
+        with self._lock:
+            now = self.clock()
+            if now - self._last_poll >= self.poll_s:
+                self._last_poll = now
+                self._progress = {tid: reader.read() for tid, reader in self._readers.items()}
+            records = {t.trial_id: Record.of(t) for t in list(self.index.trials)}
+            running = [Running(records[tid], self._progress.get(tid, TrialProgress(
+                self.study_dir / tid, tid)), now - began)
+                for tid, began in self._started.items() if tid in records]
+            view = StudyView(self.study_dir, self.index.study_id, self.metric,
+                             self.index.objective["mode"], list(records.values()),
+                             running=running, total=self.total,
+                             recent=[(Record.of(r), took) for r, took in self._recent])
+            view.eta_s = eta_seconds(self._durations, self.total, view.finished,
+                                     [r.progress.fraction_done for r in running],
+                                     self.concurrency)
+        return view
 
-    def _render(self) -> Table:
-        table = Table(title=f"study {self.index.study_id}", show_header=False, box=None)
-        table.add_row("trials", self._progress_text())
-        best = self.index.best()
-        if best is not None:
-            params = " ".join(f"{k}={v}" for k, v in best.params.items())
-            table.add_row("best", f"{self.metric}={best.value:.5g}  {params} seed={best.seed}")
-        return table
+    def renderable(self) -> Group:
+        return study_renderable(self.view())
+
+    def _line(self, text: str) -> None:
+        self.console.print(f"{text} [{counts_line(self.view())}]", markup=False,
+                           highlight=False, soft_wrap=True)
+
+
+def _values(record: StudyTrial) -> str:
+    values = [f"{k}={v}" for k, v in record.params.items()]
+    return " ".join([*values, f"seed={record.seed}"])

@@ -45,6 +45,7 @@ class StudyIndex:
     sampler: str
     trials: list[StudyTrial] = field(default_factory=list)
     path: Path | None = None
+    total: int | None = None  # the trials the study plans (at most, with adaptive seeds)
     _journal: IndexJournal | None = field(default=None, repr=False, compare=False)
 
     def save(self) -> None:
@@ -71,7 +72,8 @@ class StudyIndex:
 
     def _data(self) -> dict[str, Any]:
         return {"study_id": self.study_id, "objective": self.objective, "space": self.space,
-                "sampler": self.sampler, "trials": [dataclasses.asdict(t) for t in self.trials]}
+                "sampler": self.sampler, "total": self.total,
+                "trials": [dataclasses.asdict(t) for t in self.trials]}
 
     @classmethod
     def load(cls, path: Path) -> StudyIndex | None:
@@ -84,8 +86,9 @@ class StudyIndex:
             trials = [StudyTrial(**t) for t in data.get("trials", [])]
             for trial in trials:
                 trial.state = RecordState(trial.state)
+            total = data.get("total")
             return cls(data["study_id"], data["objective"], data["space"], data["sampler"],
-                       trials, path)
+                       trials, path, total if isinstance(total, int) else None)
         except (TypeError, KeyError, ValueError):
             return None
 

@@ -108,12 +108,15 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                       f"{n_configs} distinct configurations: running {n_configs}",
                       style="yellow", markup=False)
     planner = Planner(loaded, index, source, seeds, n_configs, study_dir, adaptive)
+    per_config = adaptive.max if adaptive else len(seeds)  # adaptive: at most
+    if index.total != n_configs * per_config:
+        index.total = n_configs * per_config  # for `mtrain status`: "6/12 done"
+        index.save()
     first = planner.next_trial()
     if first is None:  # nothing left to run: no workers, no Ray
         return _result(index, study_dir, adaptive)
     threads = max(1, int(study.resources.cpus))
-    per_config = adaptive.max if adaptive else len(seeds)  # adaptive: at most
-    display = StudyDisplay(index, n_configs * per_config, study.concurrency, console, live)
+    display = StudyDisplay(index, index.total, study.concurrency, console, live, study_dir)
     finished: list[StudyTrial] = []
     stop_launching = None
     record: StudyTrial | None = first

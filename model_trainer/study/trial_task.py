@@ -28,6 +28,7 @@ class TrialPayload:
     cwd: str = field(default_factory=os.getcwd)
     study_info: dict[str, Any] = field(default_factory=dict)
     pruner: dict[str, Any] | None = None  # study.pruner as plain data: the worker's on_eval
+    command: list[str] = field(default_factory=lambda: list(sys.argv))  # the driver's
 
 
 @dataclass
@@ -70,7 +71,7 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
             if payload.pruner and payload.pruner["kind"] != "none" else None
         result = run_experiment(loaded, trial_dir=payload.trial_dir, progress="off",
                                 on_eval=on_eval, study_info=payload.study_info,
-                                threads=payload.threads)
+                                threads=payload.threads, command=payload.command)
     except Diverged as exc:
         return TrialOutcome(RecordState.FAILED, stop_reason=StopReason.DIVERGED, error=str(exc))
     except Interrupted as exc:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from model_trainer.vocabulary import TrialState
+
 OnEval = Callable[[int, dict[str, float]], bool]  # (epoch, metrics) -> stop as pruned
 
 
@@ -75,5 +77,6 @@ class Session:
     def flush(self) -> None:
         """Wait until everything handed over is on disk; raise if a write failed."""
 
-    def close(self) -> None:
+    def close(self, state: TrialState | None = None) -> None:
+        """The run is over; `state`: how it ended, as far as this rank knows."""
         self.display.stop()

@@ -12,22 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from model_trainer.errors import UsageError
 from model_trainer.layout import (
     BEST_CHECKPOINT,
     CHECKPOINTS,
     LAST_CHECKPOINT,
     METRICS,
-    RECIPE,
     STATUS,
 )
 from model_trainer.metrics_file import MetricsWriter
-from model_trainer.recipe.load import load_recipe_text
-from model_trainer.recipe.markers import Kind
-from model_trainer.recipe.resolve import ResolveError, import_object
-from model_trainer.recipe.typecheck import kinds_of
+from model_trainer.recipe.resolve import import_object
+from model_trainer.recipe.trial_file import load_trial_recipe
 from model_trainer.train import checkpoint, distributed
 from model_trainer.train.hooks import check_hooks
 from model_trainer.train.state import TrainState
@@ -87,24 +82,8 @@ def evaluate_trial(folder: Path, ckpt: str = "best", split: str = Split.TEST) ->
 
 
 def trial_recipe(folder: Path) -> Any:
-    """The trial's recipe.yaml as a recipe again: its Derived values (filled by the run)
-    are dropped, to be filled again by config_parser; one process, no progress display."""
-    try:
-        data = yaml.safe_load((folder / RECIPE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"{folder / RECIPE} cannot be read: {exc}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{folder / RECIPE} is not a recipe mapping")
-    for section in ("model", "data"):
-        part = data.get(section)
-        if isinstance(part, dict) and part.get("config") and isinstance(part.get("args"), dict):
-            try:
-                config = import_object(part["config"])
-            except ResolveError as exc:
-                raise UsageError(f"{folder / RECIPE}: {section}.config: {exc}") from None
-            for name, (kind, _) in kinds_of(config).items():
-                if kind is Kind.DERIVED:
-                    part["args"].pop(name, None)
-    text = yaml.safe_dump(data, sort_keys=False)
-    return load_recipe_text(text, ["train.strategy=single", "train.devices=1",
-                                   "train.progress=off"], name=str(folder / RECIPE)).recipe
+    """The trial's recipe.yaml as a recipe again (Derived values filled again by
+    config_parser); one process, no progress display."""
+    loaded, _ = load_trial_recipe(folder, ["train.strategy=single", "train.devices=1",
+                                           "train.progress=off"])
+    return loaded.recipe

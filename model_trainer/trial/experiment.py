@@ -10,7 +10,10 @@ status.json's `stateless_changes`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import torch
 
 from model_trainer.errors import (
+    CheckpointError,
     Diverged,
     Interrupted,
     MTrainError,
@@ -28,13 +32,15 @@ from model_trainer.errors import (
     rebuild,
 )
 from model_trainer.files import folder_identity, remove_stale_temps
-from model_trainer.layout import CHECKPOINTS, METRICS, RECIPE, STATUS
+from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, METRICS, RECIPE, STATUS
 from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import last_row
 from model_trainer.recipe.load import LoadedRecipe
+from model_trainer.train import checkpoint, determinism
 from model_trainer.train.device import resolve_device
+from model_trainer.train.loop import SMOKE_BATCHES
 from model_trainer.train.session import OnEval
-from model_trainer.trial import launch
+from model_trainer.trial import launch, provenance
 from model_trainer.trial.rank import RankJob, train_rank
 from model_trainer.trial.rerun import is_finished, move_aside, stateless_changes
 from model_trainer.trial.status import ErrorRecord, TrialStatus
@@ -54,10 +60,14 @@ class TrialResult:
     final_metrics: dict[str, float]  # the last evaluation row, full names (val_loss, ...)
     skipped: bool = False  # already finished: nothing was run
     test_checkpoint: str | None = None  # "best" or "last": the weights the test row saw
+    smoke: bool = False  # a smoke test: its folder is gone
 
     def summary(self) -> str:
-        what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
         metrics = " ".join(f"{k}={v:.4g}" for k, v in self.final_metrics.items())
+        if self.smoke:
+            return f"smoke test passed: {self.trial_id} {_smoke_checks(self)}" + \
+                (f" ({metrics})" if metrics else "") + "; nothing was kept"
+        what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
         line = f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}"
         if self.test_checkpoint == "best" and self.best:
             line += f" (test at the best checkpoint, epoch {self.best.get('epoch')})"
@@ -69,8 +79,11 @@ class TrialResult:
 def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                    force: bool = False, smoke: bool = False, progress: str | None = None,
                    on_eval: OnEval | None = None, study_info: dict[str, Any] | None = None,
-                   threads: int | None = None) -> TrialResult:
+                   threads: int | None = None, command: list[str] | None = None) -> TrialResult:
     """Train (or continue, or skip) the experiment of `loaded`; see the module docstring.
+
+    `command`: the command line that asked for it, for the trial's provenance record
+    (default: this process's; a study's worker passes the driver's).
 
     Raises TrainingError (training failed; Diverged for a non-finite loss), Interrupted
     (Ctrl-C, after saving a checkpoint) or a UserError (exit 2) for a user mistake (no
@@ -83,8 +96,10 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     display = progress or recipe.train.progress
     if smoke:  # a throwaway folder: the whole code path runs, nothing stays
         with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
-            return _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval, study_info,
-                        loaded.source.files, smoke=True)
+            result = _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval,
+                          study_info, loaded.source.files, smoke=True, command=command)
+            _check_loads(result.trial_dir / CHECKPOINTS / LAST_CHECKPOINT)
+        return dataclasses.replace(result, smoke=True)
     folder = Path(trial_dir) if trial_dir is not None else \
         Path(recipe.output_dir) / recipe.name / trial_id
     if force and (folder / STATUS).exists():
@@ -100,11 +115,12 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                                status.epochs_done, status.best, rows, skipped=True,
                                test_checkpoint=status.test_checkpoint)
         return _run(recipe, trial_id, folder, display, on_eval, study_info,
-                    loaded.source.files, smoke=False)
+                    loaded.source.files, smoke=False, command=command)
 
 
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
-         study_info: dict[str, Any] | None, sources: list[str], smoke: bool) -> TrialResult:
+         study_info: dict[str, Any] | None, sources: list[str], smoke: bool,
+         command: list[str] | None) -> TrialResult:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(folder) + remove_stale_temps(folder / CHECKPOINTS):
         log.info("removed %s, left by a writer that was killed", stale)
@@ -112,9 +128,17 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     if previous is None and (folder / STATUS).exists():
         log.warning("%s is unreadable (not JSON); continuing from the trial's checkpoints and "
                     "writing a new one", folder / STATUS)
+    if recipe.train.deterministic:
+        determinism.cublas_environment()  # before the record looks at the GPUs
+    record, diff = (None, b"") if smoke else \
+        provenance.collect(command or sys.argv, os.getcwd(), recipe.device, recipe.output_dir)
+    git = (record or {}).get("git") or {}
     status = TrialStatus.start(trial_id, recipe.name, previous,
-                               stateless_changes(folder / RECIPE, recipe), study_info, sources)
+                               stateless_changes(folder / RECIPE, recipe), study_info, sources,
+                               provenance.versions(), git.get("commit"))
     status.save(folder)
+    if record is not None:
+        provenance.write(folder, status.attempts, record, diff)
     identity = folder_identity(folder)
 
     def close(state: TrialState, reason: str | None, loop_state: dict[str, Any] | None,
@@ -155,6 +179,29 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     close(state, reason, final)
     return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
                        dict(final["last_eval"]), test_checkpoint=final.get("test_checkpoint"))
+
+
+def _check_loads(path: Path) -> None:
+    """A smoke test's checkpoint must load back as a resume would load it."""
+    try:
+        checkpoint.load_file(path)
+    except Exception as exc:  # noqa: BLE001 (whatever torch.load raises, said as a finding)
+        raise CheckpointError(f"the smoke test's checkpoint does not load back: "
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0]} (what "
+                              "checkpoint_extra returns must be tensors and plain types)") \
+            from None
+
+
+def _smoke_checks(result: TrialResult) -> str:
+    """What a smoke test ran, in words."""
+    batches = f"{SMOKE_BATCHES} batches"
+    done = ["built the data, model and optimizer", f"trained {batches}"]
+    if any(k.startswith("val_") for k in result.final_metrics):
+        done.append(f"evaluated {SMOKE_BATCHES} val batches")
+    done.append("saved and reloaded a checkpoint")
+    if any(k.startswith("test_") for k in result.final_metrics):
+        done.append(f"tested {SMOKE_BATCHES} test batches")
+    return ", ".join(done)
 
 
 def _error(error: ErrorRecord, folder: Path) -> MTrainError:

@@ -19,14 +19,21 @@ def _short(metrics: dict[str, float]) -> str:
 
 
 class PlainDisplay(Display):
-    """One line per evaluation to stderr, with seconds per epoch."""
+    """One line per evaluation to stderr, with seconds per epoch (not in a smoke test:
+    a couple of batches say nothing about an epoch's time)."""
 
     name = "mtrain"
+
+    def __init__(self, smoke: bool = False):
+        self.smoke = smoke
 
     def start(self, name: str, epochs: int, steps_per_epoch: int | None, epoch: int) -> None:
         self.name, self.epochs, self.first, self.t0 = name, epochs, epoch, time.perf_counter()
 
     def evaluation(self, epoch: int, step: int, metrics: dict[str, float]) -> None:
+        if self.smoke:
+            self.message(f"smoke test: step {step} {_short(metrics)}")
+            return
         per_epoch = (time.perf_counter() - self.t0) / max(epoch - self.first, 1)
         self.message(f"epoch {epoch}/{self.epochs} step {step} {_short(metrics)} "
                      f"({per_epoch:.2f}s/epoch)")
@@ -80,8 +87,13 @@ class RichDisplay(Display):
             self.progress.stop()
 
 
-def make_display(mode: str) -> Display:
-    """`auto | rich | plain | off` -> a Display."""
+def make_display(mode: str, smoke: bool = False) -> Display:
+    """`auto | rich | plain | off` -> a Display; a smoke test's is plain (its progress
+    bar would count epochs it does not run)."""
+    if mode == "off":
+        return Display()
+    if smoke:
+        return PlainDisplay(smoke=True)
     if mode == "auto":
         mode = "rich" if sys.stderr.isatty() else "plain"
     return {"rich": RichDisplay, "plain": PlainDisplay}.get(mode, Display)()

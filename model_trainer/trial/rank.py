@@ -16,7 +16,7 @@ from typing import Any
 from model_trainer.layout import CHECKPOINTS, METRICS, RECIPE
 from model_trainer.metrics_file import truncate_rows
 from model_trainer.recipe.resolve import import_object
-from model_trainer.train import checkpoint, distributed
+from model_trainer.train import checkpoint, determinism, distributed
 from model_trainer.train.device import resolve_device
 from model_trainer.train.hooks import check_hooks
 from model_trainer.train.loop import Loop
@@ -28,7 +28,8 @@ from model_trainer.trial.rerun import write_recipe
 from model_trainer.trial.session import TrialSession
 from model_trainer.trial.signals import graceful_stop, reason_of
 from model_trainer.trial.status import ErrorRecord, TrialStatus
-from model_trainer.vocabulary import StopReason
+from model_trainer.trial.trackers import make_trackers
+from model_trainer.vocabulary import StopReason, TrialState
 from model_trainer.wrapper import ModelWrapper
 
 log = logging.getLogger("model_trainer.train")
@@ -49,10 +50,20 @@ class RankJob:
 
 def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> RankOutcome:
     """Build, resume and fit the wrapper on one rank; see the module docstring."""
-    recipe, main = job.recipe, rank == 0
     if world > 1:
-        distributed.init(rank, world, port, resolve_device(recipe.device).type)
-    session = _session(job, main)
+        distributed.init(rank, world, port, resolve_device(job.recipe.device).type)
+    session = _session(job, rank == 0)
+    outcome = None
+    try:
+        outcome = _fit(rank, job, session)
+        return outcome
+    finally:
+        session.close(end_state(outcome))
+        distributed.shutdown()
+
+
+def _fit(rank: int, job: RankJob, session: Session) -> RankOutcome:
+    recipe, main = job.recipe, rank == 0
     wrapper: Any = None
     try:
         wrapper = import_object(recipe.wrapper)(recipe)
@@ -79,10 +90,20 @@ def train_rank(rank: int, world: int, port: int | None, job: RankJob) -> RankOut
     except KeyboardInterrupt as interrupt:  # at once: the last checkpoint stands
         return RankOutcome(rank, _state(wrapper), interrupted=reason_of(interrupt))
     except BaseException as exc:  # SystemExit too: a hook calling sys.exit() is a failure
-        return RankOutcome(rank, _state(wrapper), error=ErrorRecord.of(exc))
-    finally:
-        session.close()
-        distributed.shutdown()
+        error = determinism.explain(exc, recipe.train.deterministic)
+        return RankOutcome(rank, _state(wrapper), error=ErrorRecord.of(error))
+
+
+def end_state(outcome: RankOutcome | None) -> TrialState:
+    """How this rank's part of the trial ended, in the trial's words."""
+    if outcome is None or outcome.error is not None:
+        return TrialState.FAILED
+    if outcome.interrupted:
+        return TrialState.INTERRUPTED
+    reason = (outcome.state or {}).get("stop_reason")
+    if reason == StopReason.DIVERGED:
+        return TrialState.FAILED
+    return TrialState.PRUNED if reason == StopReason.PRUNED else TrialState.COMPLETED
 
 
 def _session(job: RankJob, main: bool) -> Session:
@@ -91,9 +112,10 @@ def _session(job: RankJob, main: bool) -> Session:
         session.smoke = job.smoke
         return session
     recipe = job.recipe
-    return TrialSession(job.folder, job.status, display=make_display(job.display),
-                        on_eval=job.on_eval, smoke=job.smoke,
-                        tensorboard=recipe.train.tensorboard and not job.smoke)
+    trackers = [] if job.smoke else make_trackers(recipe.train.loggers, job.folder, recipe,
+                                                  job.status)
+    return TrialSession(job.folder, job.status, display=make_display(job.display, job.smoke),
+                        on_eval=job.on_eval, smoke=job.smoke, trackers=trackers)
 
 
 def _state(wrapper: Any) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """The session a trial's loop reports to: the trial folder's files and the progress display.
 
 Rank 0 of a trial writes metrics.jsonl (a row per log point and evaluation, flushed at
-once), TensorBoard events when enabled, and status.json's progress at each checkpoint;
-the other ranks of a DDP trial get a `Session` that writes nothing.
+once), the same rows to the trackers of `train.loggers` (TensorBoard, MLflow), and
+status.json's progress at each checkpoint; the other ranks of a DDP trial get a `Session`
+that writes nothing.
 """
 
 from __future__ import annotations
@@ -12,39 +13,34 @@ from typing import Any
 
 from model_trainer.errors import TrainingError
 from model_trainer.files import BackgroundWriter, folder_identity
-from model_trainer.layout import CHECKPOINTS, METRICS, TENSORBOARD
+from model_trainer.layout import CHECKPOINTS, METRICS
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.train.session import Display, OnEval, Session
 from model_trainer.trial.status import TrialStatus
+from model_trainer.trial.trackers import Tracker, Trackers
+from model_trainer.vocabulary import TrialState
 
 
 class TrialSession(Session):
     saves_checkpoints = True
 
     def __init__(self, folder: Path, status: TrialStatus, *, display: Display,
-                 on_eval: OnEval | None = None, smoke: bool = False, tensorboard: bool = False):
+                 on_eval: OnEval | None = None, smoke: bool = False,
+                 trackers: list[Tracker] = ()):
         super().__init__(folder / CHECKPOINTS)
         self.folder, self.status, self.display = folder, status, display
         self.identity = folder_identity(folder)
         self.writer = BackgroundWriter()
         self.on_eval, self.smoke = on_eval, smoke
         self.metrics = MetricsWriter(folder / METRICS)
-        self._tensorboard_dir = folder / TENSORBOARD if tensorboard else None
-        self._tensorboard: Any = None
+        self.trackers = Trackers(list(trackers))
 
     def log(self, split: str, metrics: dict[str, float], step: int, epoch: int,
             **extra: Any) -> None:
         if not metrics:
             return
         self.metrics.append(split, metrics, step, epoch, **extra)
-        if self._tensorboard_dir is not None:
-            if self._tensorboard is None:
-                from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
-
-                self._tensorboard = SummaryWriter(log_dir=str(self._tensorboard_dir))
-            for key, value in metrics.items():
-                self._tensorboard.add_scalar(f"{split}/{key}", value, step)
-            self._tensorboard.flush()
+        self.trackers.log(split, metrics, step)
 
     def check_folder(self) -> None:
         """A trial folder deleted while the trial runs (by hand, a clean-up script) fails
@@ -69,10 +65,8 @@ class TrialSession(Session):
     def flush(self) -> None:
         self.writer.flush()
 
-    def close(self) -> None:
+    def close(self, state: TrialState | None = None) -> None:
         self.writer.close()
         self.metrics.close()
-        if self._tensorboard is not None:
-            self._tensorboard.close()
-            self._tensorboard = None
-        super().close()
+        self.trackers.close(state)
+        super().close(state)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import platform
-import subprocess
 import time
 import traceback as tb
 from dataclasses import dataclass, field
@@ -24,26 +22,6 @@ from model_trainer.vocabulary import StopReason, TrialState
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def versions() -> dict[str, str]:
-    import torch
-
-    import model_trainer
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "model_trainer": model_trainer.__version__}
-
-
-def git_commit(cwd: Path | None = None) -> str | None:
-    """HEAD of the git repository the user runs from, or None (not a repo, no git, slow)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=2)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and len(commit) >= 7 else None
 
 
 @dataclass
@@ -102,7 +80,8 @@ class TrialStatus:
     @classmethod
     def start(cls, trial_id: str, name: str, previous: TrialStatus | None,
               changes: dict[str, list[Any]], study: dict[str, Any] | None,
-              sources: list[str]) -> TrialStatus:
+              sources: list[str], versions: dict[str, str],
+              git_commit: str | None) -> TrialStatus:
         """The record of a new attempt: progress and history carried over from `previous`."""
         history = list(previous.stateless_changes) if previous else []
         if changes:
@@ -110,8 +89,8 @@ class TrialStatus:
         return cls(trial_id, name, attempts=(previous.attempts if previous else 0) + 1,
                    started_at=now_iso(), epochs_done=previous.epochs_done if previous else 0,
                    global_step=previous.global_step if previous else 0,
-                   best=previous.best if previous else None, versions=versions(),
-                   git_commit=git_commit(), stateless_changes=history,
+                   best=previous.best if previous else None, versions=versions,
+                   git_commit=git_commit, stateless_changes=history,
                    study=study or (previous.study if previous else None), sources=sources)
 
     def progress(self, loop_state: dict[str, Any]) -> None:

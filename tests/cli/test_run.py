@@ -54,6 +54,17 @@ def test_smoke_writes_nothing(recipe, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_smoke_says_what_it_checked_not_a_deleted_folder_nor_a_time_per_epoch(recipe):
+    result = runner.invoke(app, ["run", str(recipe), "--smoke", "train.progress=plain"])
+    assert result.exit_code == 0, result.output
+    assert "mtrain-smoke-" not in result.output  # the temporary folder is gone by now
+    assert "s/epoch" not in result.output and "epoch 1/" not in result.output
+    assert "smoke test passed:" in result.output
+    assert ("built the data, model and optimizer, trained 2 batches, evaluated 2 val batches, "
+            "saved and reloaded a checkpoint") in result.output
+    assert "nothing was kept" in result.output
+
+
 def _rows_without_time(runs: Path) -> list[dict]:
     trial = next(runs.rglob("status.json")).parent
     return [{k: v for k, v in row.items() if k != "time"} for row in rows(trial)]
@@ -128,3 +139,19 @@ def test_ctrl_c_saves_and_exits_130_and_a_rerun_continues(recipe, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     record = status(trial)
     assert record["state"] == "completed" and record["attempts"] == 2
+
+
+def test_a_study_recipe_runs_as_one_experiment_with_study_null(tmp_path):
+    """study=null trains the recipe's own values once: the same trial the study runs for
+    that configuration and seed."""
+    from model_trainer.recipe import load_recipe
+    from tests.study.tinytask import RECIPE as STUDY
+
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY.format(out=tmp_path / "runs"))
+    study = load_recipe(path)
+    expected = study.variant({"model.args.hidden": 4, "seed": 0}).trial_id
+    result = runner.invoke(app, ["run", str(path), "study=null"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "runs" / "tiny-study").iterdir()] == [expected]
+    assert f"{expected}: completed" in result.output

@@ -3,6 +3,7 @@ piped, YAML that loads back as the same experiment, and nothing internal or raw.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -116,3 +117,52 @@ def test_an_unknown_top_level_override_names_the_override(write, base):
     result = runner.invoke(app, ["validate", str(write(base)), "nosuch.key=1"])
     assert result.exit_code == 2
     assert "error override 'nosuch.key=1': nosuch: unknown key" in result.output
+
+
+def test_a_trial_folder_shows_what_ran_it_then_its_recipe_with_derived_values(tmp_path):
+    from model_trainer.trial.experiment import run_experiment
+    from tests.train.tiny import load
+
+    result = run_experiment(load(tmp_path, "train.epochs=1"), threads=1,
+                            command=["mtrain", "run", "tiny.yaml"])
+    record = json.loads((result.trial_dir / "provenance.json").read_text())
+    out = show(result.trial_dir, columns=200)
+    assert f"trial {result.trial_id}: what ran it" in out
+    assert "mtrain run tiny.yaml" in out
+    assert f"{record['python']} ({record['python_executable']})" in out
+    assert f"packages ({len(record['packages'])})" in out
+    assert f"torch {record['packages']['torch']}" in out
+    git = record["git"]
+    assert (git is None and "not a git repository" in out) or git["commit"] in out
+    # the recipe: kinds and origins as for a file, the Derived value the run filled in
+    assert re.search(r"model\.args\.num_classes[\s│]+3[\s│]+derived[\s│]+the run", out)
+    assert re.search(r"train\.epochs[\s│]+1[\s│]+stateless", out)
+    assert re.search(r"\.yaml:\d+", out)  # origins: lines of the trial's recipe.yaml
+    loadable = show(result.trial_dir, "--format", "yaml")
+    assert "num_classes" not in loadable and load_recipe_from_text(loadable) == result.trial_id
+
+
+def test_an_old_trial_recipe_with_train_tensorboard_still_shows(tmp_path):
+    from model_trainer.trial.experiment import run_experiment
+    from tests.train.tiny import load
+
+    result = run_experiment(load(tmp_path, "train.epochs=1"), threads=1)
+    recipe = result.trial_dir / "recipe.yaml"
+    recipe.write_text(recipe.read_text().replace("  loggers: []\n", "  tensorboard: true\n"))
+    (result.trial_dir / "provenance.json").unlink()
+    out = show(result.trial_dir, columns=200)
+    assert "no provenance.json" in out
+    assert re.search(r"train\.loggers[\s│]+\[tensorboard\][\s│]+stateless", out)
+
+
+def test_overrides_do_not_apply_to_a_trial_folder(tmp_path):
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "recipe.yaml").write_text(BASE)
+    result = runner.invoke(app, ["show", str(tmp_path / "trial"), "seed=1"])
+    assert result.exit_code == 2 and "overrides and -m apply to a recipe file" in result.output
+
+
+def load_recipe_from_text(text: str) -> str:
+    from model_trainer.recipe import load_recipe_text
+
+    return load_recipe_text(text).trial_id

@@ -49,12 +49,12 @@ def test_a_search_space_key_can_be_overridden_although_it_has_dots(base):
 
 def test_sweep_values_are_parsed_strictly_and_errors_name_the_override(write, base):
     result = runner.invoke(app, ["validate", str(write(base)), "-m", "model.args.hidden=4,big",
-                                 "train.tensorboard=true,yes"])
+                                 "train.deterministic=true,yes"])
     assert result.exit_code == 2
     assert ("override 'model.args.hidden=4,big': study.space.model.args.hidden.choice.1: "
             "expected int, got str 'big'") in result.output
-    assert "override 'train.tensorboard=true,yes': study.space.train.tensorboard: " \
-           "train.tensorboard is stateless" in result.output
+    assert "override 'train.deterministic=true,yes': study.space.train.deterministic: " \
+           "train.deterministic is stateless" in result.output
 
 
 def test_multirun_without_a_sweep_is_a_usage_error(write, base):

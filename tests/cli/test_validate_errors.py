@@ -32,7 +32,7 @@ CASES = [
      "expected int, got float 4.5"),
     ("quoted-int", sub("batch_size: 4", "batch_size: '4'"), "train.batch_size", 14,
      "expected int, got str '4'"),
-    ("yes-into-bool", add("  tensorboard: yes\n"), "train.tensorboard", 16,
+    ("yes-into-bool", add("  deterministic: yes\n"), "train.deterministic", 16,
      "expected bool, got str 'yes'"),
     ("str-into-float", sub("lr: 1.0e-3", "lr: fast"), "train.optimizer.lr", 15,
      "expected float, got str 'fast'"),

@@ -64,8 +64,8 @@ def test_environment_values_are_typed_by_their_field(monkeypatch):
 ])
 def test_environment_booleans_follow_yaml_1_2(monkeypatch, value, expected):
     monkeypatch.setenv("TB", value)
-    found = issues(BASE + "  tensorboard: ${oc.env:TB}\n")
-    assert found == [f"r.yaml:16: train.tensorboard: {expected} (from ${{oc.env:TB}}, read "
+    found = issues(BASE + "  deterministic: ${oc.env:TB}\n")
+    assert found == [f"r.yaml:16: train.deterministic: {expected} (from ${{oc.env:TB}}, read "
                      "from the environment)"]
 
 

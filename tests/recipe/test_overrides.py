@@ -43,7 +43,8 @@ def test_override_can_add_a_whole_section(base):
     ("nonsense", "override 'nonsense': expected KEY=VALUE"),
     ("model.args.num_classes=3", "override 'model.args.num_classes=3': model.args.num_classes: "
                                  "is Derived"),
-    ("train.tensorboard=yes", "train.tensorboard: expected bool, got str 'yes'"),
+    ("train.deterministic=yes", "train.deterministic: expected bool, got str 'yes'"),
+    ("train.tensorboard=true", "train.tensorboard: was replaced by train.loggers: [tensorboard]"),
 ])
 def test_bad_override_names_the_override(base, override, expected):
     found = issues(base, override)

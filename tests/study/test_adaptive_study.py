@@ -62,7 +62,7 @@ def test_a_clear_effect_on_digits_stops_before_max_and_says_what_it_saved(tmp_pa
     assert "adaptive seeds: 8 trials run, 8 saved against 8 seeds for every configuration " \
            "(16 trials)" in result.output
     assert "train.optimizer.lr=0.002: the baseline, 4 seeds" in result.output
-    line = next(x for x in result.output.splitlines() if "lr=1e-05" in x)
+    line = next(x for x in result.output.splitlines() if "lr=1e-05:" in x)
     assert "effect -0." in line and "worse than the baseline, after 4 seeds" in line
     # the interval printed is the confidence sequence of the 4 paired differences
     values = {(t["number"], t["seed"]): t["value"] for t in trials}

@@ -1,0 +1,51 @@
+"""`mtrain status`: a study's or a trial's state from its files, from any terminal."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from model_trainer.cli.boundary import boundary, stdout
+
+
+@boundary
+def status(
+    path: Annotated[Path, typer.Argument(help="A study folder, a trial folder, or a folder "
+                                         "of trial folders (also a copy from a cluster).",
+                                         show_default=False)],
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw until nothing runs "
+                                        "any more (Ctrl-C stops).")] = False,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between redraws with "
+                                            "--watch.")] = 2.0,
+) -> None:
+    """Show a study's counts, running trials, failures and best, or a trial's progress."""
+    from model_trainer.watch.status import open_path
+
+    view = open_path(path)
+    if not watch:
+        stdout.print(view.render())
+        return
+    try:
+        if stdout.is_terminal:
+            _watch_live(view, interval)
+        else:  # a log: one snapshot per redraw
+            while True:
+                stdout.print(view.render())
+                if not view.active:
+                    break
+                time.sleep(interval)
+                stdout.print()
+    except KeyboardInterrupt:  # the usual way to leave a watch: not an interruption of work
+        pass
+
+
+def _watch_live(view, interval: float) -> None:
+    from rich.live import Live
+
+    with Live(view.render(), console=stdout, auto_refresh=False) as live:
+        while view.active:
+            time.sleep(interval)
+            live.update(view.render(), refresh=True)

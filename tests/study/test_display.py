@@ -1,0 +1,146 @@
+"""The study's live view: running trials with their progress, the last finished ones,
+counts, the best and an ETA, drawn from the trials' own files at a bounded rate."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from model_trainer.study.display import StudyDisplay
+from model_trainer.study.index import StudyIndex, StudyTrial
+from model_trainer.vocabulary import RecordState
+from tests.watch.fake_trials import append_rows, row, trial_folder
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_study(tmp_path):
+    """Four trials: one running (2 of 5 epochs, on disk), one completed, one failed, one
+    pending."""
+    study_dir = tmp_path / "study"
+    trial_folder(study_dir, "t-run", state="running", epochs_done=2, epochs=5,
+                 params={"model.args.hidden": 32, "train.optimizer.lr": 0.001}, seed=1,
+                 rows=[row("train", 10, 1, loss=0.9), row("val", 10, 1, loss=0.8, accuracy=0.61),
+                       row("train", 20, 2, loss=0.7), row("val", 20, 2, loss=0.6, accuracy=0.74)])
+    index = StudyIndex("s1", {"metric": "val_accuracy", "mode": "max"}, {}, "grid",
+                       path=study_dir / "study_index.json")
+    lr = "train.optimizer.lr"
+    index.trials = [
+        StudyTrial(0, "t-done", {"model.args.hidden": 64, lr: 0.01}, 0),
+        StudyTrial(1, "t-fail", {"model.args.hidden": 16, lr: 0.1}, 0),
+        StudyTrial(2, "t-run", {"model.args.hidden": 32, lr: 0.001}, 1),
+        StudyTrial(3, "t-wait", {"model.args.hidden": 32, lr: 0.001}, 2),
+    ]
+    return index
+
+
+def finish(display, record, state, value=None, error=None):
+    record.state, record.value, record.error = state, value, error
+    display.finished(record)
+
+
+def text_of(display, width=160) -> str:
+    console = Console(record=True, width=width, color_system=None)
+    console.print(display.renderable())
+    return "\n".join(line.strip() for line in console.export_text().splitlines())
+
+
+def test_the_live_table_shows_running_finished_failed_counts_best_and_eta(tmp_path):
+    index = make_study(tmp_path)
+    clock = FakeClock()
+    display = StudyDisplay(index, total=4, concurrency=2, live=False, clock=clock,
+                           console=Console(file=open(tmp_path / "log", "w")))
+    done, failed, running, _ = index.trials
+    for record in (done, failed):
+        record.state = RecordState.RUNNING
+        display.started(record)
+    clock.now += 100  # the completed trial took 100 s
+    finish(display, done, RecordState.COMPLETED, value=0.93)
+    finish(display, failed, RecordState.FAILED, error="RuntimeError: boom in forward")
+    running.state = RecordState.RUNNING
+    display.started(running)
+    clock.now += 30
+    text = text_of(display)
+    lines = text.splitlines()
+    run_line = next(line for line in lines if line.startswith("t-run"))
+    # id, sampled values (short labels), seed, epochs done/total, latest monitored metric,
+    # elapsed by the driver's clock
+    assert run_line.split() == ["t-run", "32", "0.001", "1", "2/5", "0.74", "30.0s"]
+    header = next(line for line in lines if line.startswith("trial "))
+    assert header.split()[:3] == ["trial", "hidden", "lr"]
+    done_line = next(line for line in lines if line.startswith("t-done"))
+    assert done_line.split() == ["t-done", "64", "0.01", "0", "completed", "1:40", "0.93"]
+    fail_line = next(line for line in lines if line.startswith("t-fail"))
+    assert "failed" in fail_line and "RuntimeError: boom in forward" in fail_line
+    # left: one pending trial and 3/5 of the running one, at 100 s each, 2 at a time
+    eta = (1 + (1 - 2 / 5)) * 100 / 2
+    assert f"2/4 done: 1 completed, 1 failed; 1 running, 1 pending; ETA 1:{eta - 60:02.0f}" in text
+    assert "best val_accuracy=0.93: t-done (model.args.hidden=64 train.optimizer.lr=0.01 " \
+           "seed=0)" in text
+    assert "t-wait" not in text  # pending trials are counted, not listed
+
+
+def test_trial_files_are_read_at_most_every_poll_interval(tmp_path):
+    index = make_study(tmp_path)
+    clock = FakeClock()
+    display = StudyDisplay(index, total=4, concurrency=2, live=False, clock=clock, poll_s=2.0,
+                           console=Console(file=open(tmp_path / "log", "w")))
+    running = index.trials[2]
+    running.state = RecordState.RUNNING
+    display.started(running)
+    assert "0.74" in text_of(display)
+    append_rows(tmp_path / "study" / "t-run", [row("val", 30, 3, loss=0.5, accuracy=0.88)])
+    clock.now += 1.0  # redraws within the interval use what was read
+    assert "0.88" not in text_of(display) and "2/5" in text_of(display)
+    clock.now += 1.0
+    text = text_of(display)
+    assert "0.88" in text and "3/5" in text
+
+
+def test_off_a_terminal_each_trial_writes_a_start_and_an_end_line(tmp_path):
+    index = make_study(tmp_path)
+    log = tmp_path / "log"
+    with open(log, "w") as handle:
+        clock = FakeClock()
+        display = StudyDisplay(index, total=4, concurrency=2, live=False, clock=clock,
+                               console=Console(file=handle, width=200))
+        with display:
+            done, failed = index.trials[:2]
+            done.state = RecordState.RUNNING  # as the runner does before it says `started`
+            display.started(done)
+            clock.now += 90
+            finish(display, done, RecordState.COMPLETED, value=0.93)
+            failed.state = RecordState.RUNNING
+            display.started(failed)
+            finish(display, failed, RecordState.FAILED, error="RuntimeError: boom")
+    assert log.read_text().splitlines() == [
+        "trial t-done started (model.args.hidden=64 train.optimizer.lr=0.01 seed=0) "
+        "[0/4 done; 1 running, 3 pending]",
+        "trial t-done completed val_accuracy=0.93 [1/4 done: 1 completed; 3 pending; ETA 2:15]",
+        "trial t-fail started (model.args.hidden=16 train.optimizer.lr=0.1 seed=0) "
+        "[1/4 done: 1 completed; 1 running, 2 pending; ETA 2:15]",
+        "trial t-fail failed (RuntimeError: boom) [2/4 done: 1 completed, 1 failed; 2 pending; "
+        "ETA 1:30]",  # 2 trials left at 90 s each, 2 at a time
+    ]
+
+
+def test_a_study_on_a_terminal_draws_the_live_panel(tmp_path):
+    """The real thing: a study run with the live panel on a (recorded) terminal."""
+    import io
+
+    from model_trainer.api import run
+    from tests.study.tinytask import RECIPE
+
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs"))
+    console = Console(file=io.StringIO(), force_terminal=True, width=120, record=True)
+    result = run(path, console=console, live=True)
+    text = console.export_text()
+    assert "4/4 done: 4 completed" in text
+    assert f"best val_accuracy={result.best.value:.4g}: {result.best.trial_id}" in text
+    assert "recently finished" in text and " started (" not in text  # a panel, not log lines

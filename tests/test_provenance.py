@@ -1,0 +1,101 @@
+"""The reproducibility record: git commit, dirty flag and diff, command, packages, machine;
+written at a trial's start, with what differs added by a later attempt."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from model_trainer.trial.experiment import run_experiment
+from tests.train.tiny import load
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def git(repo, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git repository with one commit, as the working directory of the run."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+    (repo / "model.py").write_text("HIDDEN = 8\n")  # runs/ is not ignored: runs are no change
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "first")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def record_of(result) -> dict:
+    return json.loads((result.trial_dir / "provenance.json").read_text())
+
+
+def test_a_clean_checkout_is_recorded_with_its_commit_and_no_diff(repo):
+    result = run_experiment(load(repo / "runs", "train.epochs=1"), threads=1,
+                            command=["mtrain", "run", "recipe.yaml"])
+    record = record_of(result)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert record["git"]["commit"] == head and record["git"]["dirty"] is False
+    assert record["git"]["diff_file"] is None and not (result.trial_dir / "git.diff").exists()
+    assert record["command"] == ["mtrain", "run", "recipe.yaml"]
+    assert record["cwd"] == str(repo) and record["attempt"] == 1
+    assert record["python"] == platform.python_version() and record["torch"] == torch.__version__
+    assert record["cuda"] == torch.version.cuda
+    assert record["packages"]["torch"] == importlib.metadata.version("torch")
+    assert len(record["packages"]) == len({d.metadata["Name"] for d in
+                                            importlib.metadata.distributions()})
+    assert json.loads((result.trial_dir / "status.json").read_text())["git_commit"] == head
+
+
+def test_uncommitted_changes_are_saved_as_a_diff_that_rebuilds_the_working_tree(repo, tmp_path):
+    (repo / "model.py").write_text("HIDDEN = 16  # changed, not committed\n")
+    (repo / "new_layer.py").write_text("def layer():\n    return 1\n")  # never added
+    result = run_experiment(load(repo / "runs", "train.epochs=1"), threads=1)
+    record = record_of(result)
+    assert record["git"]["dirty"] is True and record["git"]["diff_file"] == "git.diff"
+    assert record["git"]["untracked_files"] == ["new_layer.py"]
+    assert record["command"] == sys.argv  # without one given: this process's
+    diff = result.trial_dir / "git.diff"
+    assert record["git"]["diff_bytes"] == diff.stat().st_size
+    # the recorded commit plus git.diff is the code that ran
+    copy = tmp_path / "copy"
+    subprocess.run(["git", "clone", "-q", str(repo), str(copy)], check=True)
+    git(copy, "checkout", "-q", record["git"]["commit"])
+    git(copy, "apply", str(diff))
+    for name in ("model.py", "new_layer.py"):
+        assert (copy / name).read_text() == (repo / name).read_text()
+
+
+def test_a_later_attempt_with_other_code_adds_what_differs(repo):
+    first = run_experiment(load(repo / "runs", "train.epochs=1"), threads=1)
+    run_experiment(load(repo / "runs", "train.epochs=2"), threads=1)  # the same code
+    assert "later_attempts" not in record_of(first)
+    (repo / "model.py").write_text("HIDDEN = 32\n")
+    run_experiment(load(repo / "runs", "train.epochs=3"), threads=1)  # extended, code changed
+    record = record_of(first)
+    assert record["attempt"] == 1 and record["git"]["dirty"] is False
+    (later,) = record["later_attempts"]
+    assert later["attempt"] == 3 and set(later["changed"]) == {"git"}
+    assert later["changed"]["git"]["dirty"] is True
+    diff = (first.trial_dir / later["changed"]["git"]["diff_file"]).read_text()
+    assert "+HIDDEN = 32" in diff
+
+
+def test_outside_a_repository_git_is_null(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    result = run_experiment(load(tmp_path / "runs", "train.epochs=1"), threads=1)
+    assert record_of(result)["git"] is None

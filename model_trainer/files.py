@@ -17,14 +17,23 @@ from typing import Any, BinaryIO
 TEMP_SUFFIX = ".tmp"
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it: set and put back, once, at import
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()  # read once: setting it later, from the writer thread, races
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
     """Replace `path` with what `write(handle)` writes, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results should stay shareable
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600; results should stay shareable
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -71,10 +80,6 @@ def folder_identity(path: str | Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def fsync_dir(folder: Path) -> None:

@@ -52,6 +52,11 @@ class FolderLock:
             raise FolderLocked(f"{self.folder} is in use: this {self.what} is being run by "
                                f"{holder}; wait for it to finish or stop it, then run again") \
                 from None
+        except OSError as exc:  # a file system without locks (NFS without lockd): go on
+            handle.close()
+            log.warning("%s cannot be locked (%s): running without the one-writer guarantee",
+                        self.folder, exc.strerror or exc)
+            return
         previous = _read(handle)
         if previous.get("pid") and previous.get("pid") != os.getpid():
             log.info("%s: taking over the lock of pid %s, which is no longer running",

@@ -75,9 +75,6 @@ class AdaptiveSeeds:
         self.alpha = spec.alpha / max(comparisons, 1)  # Bonferroni over the comparisons
         self.baseline = baseline
 
-    def initial_seeds(self) -> list[int]:
-        return list(range(self.min))
-
     def decision(self, config: Values, baseline: Values,
                  running: Iterable[int] = ()) -> SeedDecision:
         """Where the comparison stands; decided only when every seed it has finished on

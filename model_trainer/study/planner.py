@@ -1,7 +1,8 @@
 """Which trial runs next: a pending one, else the seeds of the next configuration.
 
-Every operation costs O(1) per trial (a queue of pending trials, trials grouped by
-configuration), so the driver's cost per trial does not grow with the study.
+With a fixed list of seeds every operation costs O(1) per trial (a queue of pending
+trials, trials grouped by configuration), so the driver's cost per trial does not grow
+with the study. Adaptive seeds look at every comparison once the grid is handed out.
 """
 
 from __future__ import annotations
@@ -35,36 +36,33 @@ class Planner:
 
     def next_trial(self) -> StudyTrial | None:
         """The next trial to run, or None when every configuration has been handed out."""
-        while self.pending:
-            record = self.pending.popleft()
-            if record.state is RecordState.PENDING:
-                return record
+        while True:  # a configuration may hold no runnable trial (its values break a rule)
+            while self.pending:
+                record = self.pending.popleft()
+                if record.state is RecordState.PENDING:
+                    return record
+            records = self._next_records()
+            if not records:
+                return None
+            for record in records:
+                self.index.trials.append(record)
+                self._add(record)
+                self.index.changed(record)
+            self.pending.extend(r for r in records if r.state is RecordState.PENDING)
+
+    def _next_records(self) -> list[StudyTrial]:
+        """The trials of the next configuration, or (adaptive seeds) the next seeds of the
+        comparisons still undecided; [] when there are none."""
         number = len(self.by_config)
-        if number >= self.n_configs:
-            return self._more_seeds()
-        params = self.source.params_for(number)
-        if params is None:  # the space holds no configuration the study does not have
-            self.n_configs = number
-            return None
-        return self._extend([self._record(number, params, seed) for seed in self.seeds])
-
-    def _more_seeds(self) -> StudyTrial | None:
-        """Adaptive seeds: the next trials of comparisons that are still undecided."""
+        if number < self.n_configs:
+            params = self.source.params_for(number)
+            if params is not None:
+                return [self._record(number, params, seed) for seed in self.seeds]
+            self.n_configs = number  # the space holds no configuration the study lacks
         if self.adaptive is None:
-            return None
-        more = self.adaptive.more_trials(self.index.trials)
-        if not more:
-            return None
-        return self._extend([self._record(number, self.by_config[number][0].params, seed)
-                             for number, seed in more])
-
-    def _extend(self, records: list[StudyTrial]) -> StudyTrial | None:
-        for record in records:
-            self.index.trials.append(record)
-            self._add(record)
-            self.index.changed(record)
-        self.pending.extend(r for r in records if r.state is RecordState.PENDING)
-        return self.next_trial()
+            return []
+        return [self._record(number, self.by_config[number][0].params, seed)
+                for number, seed in self.adaptive.more_trials(self.index.trials)]
 
     def _add(self, trial: StudyTrial) -> None:
         self.by_config.setdefault(trial.number, []).append(trial)
@@ -89,7 +87,7 @@ class Planner:
         """Tell the sampler a configuration's value once all its seeds have finished."""
         trials = self.by_config.get(number, [])
         if all(t.finished for t in trials):
-            self.source.tell(number, mean_value(trials))
+            self.source.tell(number, trials[0].params, mean_value(trials))
 
     def _record(self, number: int, params: dict[str, Any], seed: int) -> StudyTrial:
         try:

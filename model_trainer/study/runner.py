@@ -9,6 +9,7 @@ also checked against the disk: a finished trial whose folder is gone runs again.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from rich.console import Console
 
 from model_trainer.errors import Interrupted, Terminated, TrainingError
 from model_trainer.files import atomic_write_bytes
-from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
+from model_trainer.layout import METRICS, STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
+from model_trainer.metrics_file import read_rows
 from model_trainer.recipe import LoadedRecipe, to_plain
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
@@ -81,7 +83,15 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
                       soft_wrap=True)
     index = index or StudyIndex(loaded.study_id, objective, study.space, study.sampler, [],
                                 study_dir / STUDY_INDEX)
-    index.objective = objective  # the monitor is stateless: the latest recipe decides
+    if index.objective != objective:  # the monitor is stateless: the latest recipe decides
+        console.print(f"the objective changed from {index.objective['metric']} "
+                      f"({index.objective['mode']}) to {objective['metric']} "
+                      f"({objective['mode']}): finished trials' values are read again from "
+                      "their metrics", markup=False, soft_wrap=True)
+        for record in index.trials:
+            if record.state is RecordState.COMPLETED:
+                record.value = best_logged(study_dir / record.trial_id, objective)
+        index.objective = objective
     requeue(index)
     for record in _missing_folders(index, study_dir):
         console.print(f"trial {record.trial_id} was {record.state} but its folder is gone: "
@@ -165,6 +175,18 @@ class _TrialStopped(Exception):
     def __init__(self, reason: StopReason):
         super().__init__(reason)
         self.reason = reason
+
+
+def best_logged(trial_dir: Path, objective: dict[str, str]) -> float | None:
+    """A trial's best logged value of the objective metric (`val_accuracy`: the `accuracy`
+    of its val rows), or None when it never logged it."""
+    split, _, name = objective["metric"].partition("_")
+    values = [row["metrics"][name] for row in read_rows(trial_dir / METRICS)
+              if row.get("split") == split and isinstance(row["metrics"].get(name), int | float)
+              and math.isfinite(row["metrics"][name])]
+    if not values:
+        return None
+    return float(max(values) if objective["mode"] == "max" else min(values))
 
 
 def _missing_folders(index: StudyIndex, study_dir: Path) -> list[StudyTrial]:

@@ -73,14 +73,16 @@ class ConfigSource:
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a repeat: redraw
         return None
 
-    def tell(self, number: int, value: float | None) -> None:
+    def tell(self, number: int, params: dict[str, Any], value: float | None) -> None:
         """Report a finished configuration's objective (None: it failed)."""
         if self._study is None:
             return
         import optuna
 
         trial = self._asked.pop(number, None)
-        if trial is None:
+        if trial is None:  # asked by an earlier driver (killed while it ran): add it whole
+            if value is not None:
+                self._add_finished(params, value)
             return
         if value is None:
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)

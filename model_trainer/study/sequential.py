@@ -79,19 +79,6 @@ def interval(diffs: Sequence[float], alpha: float) -> Interval:
     return Interval(n, mean, mean - h, mean + h, sd)
 
 
-def bayes_factor(diffs: Sequence[float], mu0: float, g: float = MIXTURE_VARIANCE) -> float:
-    """BF_n(mu0) above: the evidence against `mean = mu0` (an e-value; 1 for n < 2)."""
-    n = len(diffs)
-    if n < 2:
-        return 1.0
-    c = 1 + n * g
-    mean, variance = _mean_and_variance(diffs)
-    if variance == 0:  # identical differences: t is infinite unless mu0 is their value
-        return c ** -0.5 * (1.0 if mean == mu0 else c ** (n / 2))
-    t2 = n * (mean - mu0) ** 2 / variance
-    return c ** -0.5 * ((1 + t2 / (n - 1)) / (1 + t2 / ((n - 1) * c))) ** (n / 2)
-
-
 def _mean_and_variance(values: Sequence[float]) -> tuple[float, float]:
     """The mean and the sample variance (nan below 2 values); plain floats, as numpy's
     var(ddof=1) (the statistics module is exact and far slower)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,9 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
                             user_error=True)
     except MTrainError as exc:  # "training failed: <the error> (the traceback is in ...)"
         return TrialOutcome(RecordState.FAILED, error=str(exc))
+    except Exception as exc:  # a disk error, a bug: still an outcome, with its own words
+        line = traceback.format_exception_only(exc)[-1].strip()
+        return TrialOutcome(RecordState.FAILED, error=f"{line} (in the study's worker)")
     return TrialOutcome(RecordState(result.state), value=objective_value(result, payload.objective),
                         stop_reason=result.stop_reason)
 

@@ -31,7 +31,7 @@ def simulate(effects: list[float], rng: np.random.Generator, *, min_seeds: int =
     luck = rng.normal(0.0, 2.0, size=max_seeds)
     means = [0.0, *effects]
     trials = [StudyTrial(n, f"t{n}-{s}", {"x": n}, s) for n in range(len(means))
-              for s in plan.initial_seeds()]
+              for s in range(plan.min)]
     while True:
         waiting = [t for t in trials if not t.finished]
         for t in waiting:

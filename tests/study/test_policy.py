@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.policy import apply_outcome, fail_fast, requeue
 from model_trainer.study.trial_task import TrialOutcome
@@ -65,3 +67,27 @@ def test_index_round_trips_atomically(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))
     path.write_text("{garbage")
     assert StudyIndex.load(path) is None
+
+
+@pytest.mark.slow
+def test_a_long_run_of_configurations_that_break_a_rule_does_not_exhaust_the_stack(tmp_path):
+    """700 grid points whose values break a cross-field rule (fp16 on CPU) in a row."""
+    from model_trainer.recipe import load_recipe_text
+    from model_trainer.recipe.space import parse_dimension
+    from model_trainer.study.planner import Planner
+    from model_trainer.study.sampling import ConfigSource
+    from tests.recipe.samples import BASE
+
+    text = BASE.replace("device: auto", "device: cpu") + (
+        "study:\n  space:\n    train.precision: {choice: [fp16, fp32]}\n"
+        "    model.args.hidden: {int: [1, 700]}\n")
+    loaded = load_recipe_text(text, [f"output_dir={tmp_path}"])
+    study = loaded.recipe.study
+    dims = [parse_dimension(k, v)[0] for k, v in study.space.items()]
+    index = StudyIndex(loaded.study_id, {"metric": "val_loss", "mode": "min"}, study.space,
+                       "grid", [], tmp_path / "study_index.json")
+    source = ConfigSource("grid", dims, 0, "min", {}, {})
+    planner = Planner(loaded, index, source, [0], source.total(None), tmp_path)
+    first = planner.next_trial()
+    assert first is not None and first.params["train.precision"] == "fp32"
+    assert sum(t.invalid for t in index.trials) == 700

@@ -47,8 +47,9 @@ def test_tpe_learns_from_told_values():
     source = ConfigSource("tpe", dims(space), 0, "min", {}, {})
     xs = []
     for i in range(40):
-        x = source.params_for(i)["x"]
-        source.tell(i, (x - 1.0) ** 2)
+        params = source.params_for(i)
+        x = params["x"]
+        source.tell(i, params, (x - 1.0) ** 2)
         xs.append(x)
     late = sorted(abs(x - 1.0) for x in xs[-20:])
     assert late[len(late) // 2] < 1.0  # uniform draws on [-3, 3] would give about 1.6
@@ -71,3 +72,13 @@ def test_a_rerun_does_not_hand_out_a_configuration_it_already_has():
     source = ConfigSource("random", dims(space), 3, "min", known, {0: 0.1, 1: 0.2})
     assert source.params_for(2) == {"a": 3}
     assert source.params_for(3) is None
+
+
+def test_a_configuration_asked_by_a_killed_driver_is_still_learned_from():
+    """A rerun finishes configurations the earlier driver asked Optuna for: their values
+    must reach TPE too, as completed trials of its history."""
+    space = {"x": {"uniform": [-3.0, 3.0]}}
+    source = ConfigSource("tpe", dims(space), 0, "min", {}, {})
+    source.tell(7, {"x": 0.5}, 0.25)  # configuration 7 was asked before the kill
+    trials = source._study.get_trials()
+    assert [(t.params["x"], t.value) for t in trials] == [(0.5, 0.25)]

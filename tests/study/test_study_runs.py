@@ -257,3 +257,15 @@ def test_smoke_on_a_study_checks_the_base_recipe_and_writes_nothing(tmp_path):
     result = runner.invoke(app, ["run", str(write_recipe(tmp_path)), "--smoke"])
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_new_monitor_on_rerun_reads_the_values_again_instead_of_mixing_metrics(tmp_path):
+    path = write_recipe(tmp_path)
+    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+    result = runner.invoke(app, ["run", str(path), "train.monitor={metric: val_loss, mode: min}"])
+    assert result.exit_code == 0, result.output
+    assert "objective changed from val_accuracy (max) to val_loss (min)" in result.output
+    for t in trials_of(tmp_path):
+        losses = [r["metrics"]["loss"] for r in rows(tmp_path / "runs" / "tiny-study" /
+                                                     t["trial_id"], "val")]
+        assert t["value"] == pytest.approx(min(losses))  # the new metric, not the old one

@@ -4,8 +4,9 @@ Workers fork from a forkserver that has already imported torch and the recipe's 
 modules, so a worker is ready in milliseconds and shares those pages with its siblings.
 Each worker runs trials one after another, talking to the driver over a pipe (nothing
 listens on the network). The semantics match the Ray executor's:
-- a worker that dies mid-trial (OOM killer, kill -9) is a failed outcome to retry (the
-  trial continues from its checkpoint) and a fresh worker takes its place;
+- a worker that dies mid-trial (OOM killer, kill -9) is a failed attempt, retried like
+  any failure (`study.retries`, or a rerun) from the trial's checkpoint, and a fresh
+  worker takes its place;
 - Ctrl-C and SIGTERM are passed on to the running trials, which stop at a safe point and
   save; the driver waits for them;
 - no worker outlives the study: they exit when it ends, and die with the driver;

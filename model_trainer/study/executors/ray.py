@@ -31,7 +31,9 @@ class RayExecutor:
 
     def __enter__(self) -> RayExecutor:
         """Connect to (or start) Ray: only a study with trials left to run gets here."""
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # bind loopback only
+        # with _node_ip_address below, this keeps a local Ray on 127.0.0.1 (set to 1, Ray
+        # rewrites the address to the machine's public one)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         debug = os.environ.get("MTRAIN_DEBUG") == "1"
         if not debug:
             logging.getLogger("ray").setLevel(logging.ERROR)  # its token-auth notice, ...

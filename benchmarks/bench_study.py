@@ -4,8 +4,11 @@ The same 8 trials (the digits MLP at 4 widths x 2 seeds) run four ways, each sta
 fresh process (imports and engine start included): one after the other (`mtrain run` at
 concurrency 1), on model_trainer's local executor and on its Ray executor at concurrency
 2, and on Ray Tune at concurrency 2 (from the [compare] extra). Reported per way: the wall
-time and the peak memory of the whole process tree (summed RSS, sampled every 20 ms),
-and the ratios the issue asks for. Also: a rerun of a finished study (nothing to do).
+time and the peak memory of the whole process tree, sampled every 50 ms, two ways:
+summed RSS (counts the torch pages that forked workers share once per process, so it
+overstates) and summed PSS (shares each page among the processes that map it: the memory
+the study really takes). Then the ratios the issue asks for. Also: a rerun of a finished
+study (nothing to do).
 
     python benchmarks/bench_study.py [--epochs 10 60] [--json out.json]
 """
@@ -48,25 +51,32 @@ study:
 """
 
 
-def measured(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak MB of the summed RSS of the process and its descendants)."""
+def measured(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak MB of summed RSS, peak MB of summed PSS) of the process tree."""
     import psutil
 
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    peak, done = [0.0], threading.Event()
+    peak, done = [0.0, 0.0], threading.Event()
 
     def sample() -> None:
         while not done.is_set():
+            rss = pss = 0
             try:
                 root = psutil.Process(proc.pid)
-                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-                peak[0] = max(peak[0], total)
+                tree = [root, *root.children(recursive=True)]
             except psutil.Error:
-                pass
-            done.wait(0.02)
+                tree = []
+            for p in tree:
+                try:
+                    info = p.memory_full_info()
+                except psutil.Error:
+                    continue
+                rss, pss = rss + info.rss, pss + info.pss
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -76,16 +86,16 @@ def measured(cmd: list[str]) -> tuple[float, float]:
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return wall, peak[0] / 2**20
+    return wall, peak[0] / 2**20, peak[1] / 2**20
 
 
-def study(epochs: int, out: str, *overrides: str) -> tuple[float, float]:
+def study(epochs: int, out: str, *overrides: str) -> tuple[float, float, float]:
     path = Path(out) / "recipe.yaml"
     path.write_text(RECIPE.format(out=out, epochs=epochs))
     return measured([sys.executable, "-m", "model_trainer", "run", str(path), *overrides])
 
 
-def tune(epochs: int, out: str) -> tuple[float, float]:
+def tune(epochs: int, out: str) -> tuple[float, float, float]:
     return measured([sys.executable, str(ROOT / "benchmarks" / "tune_study.py"),
                      "--epochs", str(epochs), "--out", out])
 
@@ -108,11 +118,12 @@ def main() -> None:
         for name, run in runs.items():
             with tempfile.TemporaryDirectory() as out:
                 try:
-                    wall, peak = run(out)
+                    wall, rss, pss = run(out)
                 except (RuntimeError, FileNotFoundError) as exc:
                     row[f"{name}_s"] = f"failed: {str(exc).splitlines()[-1][:120]}"
                     continue
-                row[f"{name}_s"], row[f"{name}_peak_mb"] = round(wall, 2), round(peak)
+                row[f"{name}_s"] = round(wall, 2)
+                row[f"{name}_peak_rss_mb"], row[f"{name}_peak_pss_mb"] = round(rss), round(pss)
                 if name == "local":  # the same study again: nothing left to do
                     row["rerun_nothing_to_do_s"] = round(study(epochs, out,
                                                                "study.concurrency=2")[0], 2)
@@ -123,8 +134,9 @@ def main() -> None:
                 row[f"{name}_over_sequential"] = round(wall / seq, 3)
             if isinstance(wall, float) and isinstance(tune_s, float):
                 row[f"{name}_over_ray_tune"] = round(wall / tune_s, 3)
-                row[f"{name}_memory_over_ray_tune"] = round(
-                    row[f"{name}_peak_mb"] / row["ray_tune_peak_mb"], 3)
+                for kind in ("rss", "pss"):
+                    row[f"{name}_{kind}_over_ray_tune"] = round(
+                        row[f"{name}_peak_{kind}_mb"] / row[f"ray_tune_peak_{kind}_mb"], 3)
         result[f"epochs_{epochs}"] = row
     emit(result, args.json)
 

@@ -70,6 +70,19 @@ def join(path: tuple) -> str:
     return ".".join(str(part) for part in path)
 
 
+def matches(choice: Any, value: Any) -> bool:
+    """Whether setting `choice` where a recipe holds `value` gives that value back (a
+    mapping choice is merged key by key, so it may name only some of the keys)."""
+    if isinstance(choice, dict):
+        return isinstance(value, dict) and all(
+            k in value and matches(v, value[k]) for k, v in choice.items())
+    if isinstance(choice, bool) or isinstance(value, bool):
+        return choice is value
+    if isinstance(choice, int | float) and isinstance(value, int | float):
+        return choice == value  # 1 and 1.0: a float field holds the int choice as a float
+    return type(choice) is type(value) and choice == value
+
+
 def nearest(mapping: dict[str, Any], key: str) -> Any:
     """The entry of dotted `key` in a flat mapping, or of its nearest ancestor, or None."""
     parts = key.split(".")

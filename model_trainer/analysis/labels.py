@@ -63,14 +63,3 @@ def unflatten(flat: dict[str, Any], key: str) -> dict | None:
             node[leaf] = value
     return found or None
 
-
-def is_subset(part: Any, whole: Any) -> bool:
-    """True when merging mapping `part` into `whole` leaves `whole` unchanged (a choice
-    that, applied to the base recipe, gives the base recipe back)."""
-    if isinstance(part, dict) and isinstance(whole, dict):
-        return all(k in whole and is_subset(v, whole[k]) for k, v in part.items())
-    if isinstance(part, (list, tuple)) and isinstance(whole, (list, tuple)):
-        return list(part) == list(whole)
-    if isinstance(part, (int, float)) and isinstance(whole, (int, float)):
-        return not isinstance(part, bool) and not isinstance(whole, bool) and float(part) == float(whole)
-    return part == whole

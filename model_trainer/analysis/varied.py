@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from model_trainer import dotted
-from model_trainer.analysis.labels import is_subset, label, unflatten
+from model_trainer.analysis.labels import label, unflatten
 from model_trainer.analysis.loaded import Group, TrialData
 
 # Keys that name where or how a run happened, not what was run; never "varied attributes".
@@ -56,7 +56,7 @@ def _baseline(group: Group, key: str, base: dict) -> tuple[Any, str] | None:
     if value is _ABSENT:
         return None
     if isinstance(value, dict) and isinstance(choices, list):
-        value = next((c for c in choices if is_subset(c, value)), value)
+        value = next((c for c in choices if dotted.matches(c, value)), value)
     return label(value), "study.yaml"
 
 

@@ -75,7 +75,8 @@ def _recipe_texts(result) -> list[tuple[str, str]]:
 
 STATISTICS_NOTE = (
     "n counts trials (seeds and other attributes pooled); 95% CI is the t-interval of the "
-    "mean. In an ablation, 'diff' is value minus baseline with its 95% CI: a paired t-test "
+    "mean. In an ablation, 'diff' is value minus baseline with its 95% CI (baseline trials "
+    "count when run with the same other attributes as the value): a paired t-test "
     "over trials matching on seed and every other varied attribute when there are at least "
     "3 such pairs, else Welch's t-test; the effect size is d_z (mean difference / SD of the "
     "differences) for pairs and Hedges' g otherwise. In a sampled design, each effect comes "

@@ -6,7 +6,10 @@ interval over its trials (seeds and the other attributes pooled). In an ablation
 (see design.py) each value is also compared with the baseline: a paired t-test when at
 least MIN_PAIRS trials match a baseline trial on seed and every other varied attribute
 (the noise of the seed cancels), else Welch's t-test; the difference gets its 95% CI and
-a standardised effect (d_z for pairs, Hedges' g otherwise). The p-values are corrected
+a standardised effect (d_z for pairs, Hedges' g otherwise). Only baseline trials run with
+the same values of the other attributes as the compared value count: in a grid that is
+all of them, and when each configuration changes one attribute it is the configuration
+with every attribute at its baseline (a trial that changed B is no baseline for A). The p-values are corrected
 for multiplicity and turned into conclusions afterwards (conclusions.py).
 """
 
@@ -166,25 +169,42 @@ def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective:
     others = ["seed", *[k for k in group.varied if k != attribute and k in data.columns]]
     match = [tuple(level_key(v) for v in row) for row in data[others].itertuples(index=False)]
 
-    def by_match(level: Any) -> dict[tuple, float]:
+    def at(level: Any) -> list[bool]:
+        return [k is not None and _same(k, level) for k in keys]
+
+    def contexts(level: Any) -> set[tuple]:
+        """The values of the other varied attributes the level's trials were run with."""
+        return {m[1:] for m, here in zip(match, at(level), strict=True) if here}
+
+    def by_match(level: Any, among: set[tuple] | None = None) -> dict[tuple, float]:
         acc: dict[tuple, list[float]] = {}
-        for k, m, v in zip(keys, match, y, strict=True):
-            if k is not None and _same(k, level):
+        for here, m, v in zip(at(level), match, y, strict=True):
+            if here and (among is None or m[1:] in among):
                 acc.setdefault(m, []).append(float(v))
         return {m: float(np.mean(vs)) for m, vs in acc.items()}
 
-    base_values = by_match(base_level) if base_level is not None else {}
+    # The baseline trials that count are those run in a context (values of the other
+    # attributes) some other level was run in too: all of them in a grid, only the
+    # all-baseline configuration when each configuration changes one attribute.
+    compared = [contexts(lvl) for lvl in levels if base_level is not None and not _same(lvl, base_level)]
+    base_contexts = set().union(*compared) if compared else None
     rows = []
     for level in levels:
-        sel = np.array([k is not None and _same(k, level) for k in keys])
+        sel = np.array(at(level))
         is_base = base_level is not None and _same(level, base_level)
+        if is_base and base_contexts is not None:
+            shared = sel & np.array([m[1:] in base_contexts for m in match], dtype=bool)
+            sel = shared if shared.any() else sel
         row = {"group": group.key, "attribute": attribute, "value": level, "is_baseline": is_base,
                **_empty_comparison(), "n_pairs": math.nan}
         row.update(summarize(y[sel]))
         if is_base:
             row["note"] = f"baseline ({source})" if source else "baseline"
         elif base_level is not None:
-            row.update(compare_to_baseline(by_match(level), base_values))
+            baseline = by_match(base_level, contexts(level))
+            row.update(compare_to_baseline(by_match(level), baseline))
+            if not baseline:
+                row["note"] = "no baseline trial was run with the same other attributes"
         rows.append(row)
     return rows
 

@@ -10,9 +10,12 @@ from model_trainer import dotted
 from model_trainer.analysis.labels import label, unflatten
 from model_trainer.analysis.loaded import Group, TrialData
 
-# Keys that name where or how a run happened, not what was run; never "varied attributes".
-IGNORED_KEYS = frozenset({"seed", "name", "output_dir", "device"})
+# Never "varied attributes": the seed (a column of its own) and the study's own settings.
+IGNORED_KEYS = frozenset({"seed"})
 IGNORED_PREFIXES = ("study.",)
+# What a trial's status.json lists under `stateless_keys` (every key outside its identity:
+# where and how it ran); a folder written before it did falls back to these.
+STATELESS_BEFORE = frozenset({"name", "output_dir", "device"})
 _ABSENT = object()
 # Columns of the trials table; a recipe key of the same name must not overwrite them.
 RESERVED = frozenset({
@@ -60,16 +63,27 @@ def _baseline(group: Group, key: str, base: dict) -> tuple[Any, str] | None:
     return label(value), "study.yaml"
 
 
+def stateless(record: TrialData) -> frozenset[str]:
+    """The keys of the trial's recipe that are not part of the experiment (stateless or
+    derived), as its status.json lists them."""
+    listed = record.status.get("stateless_keys")
+    if isinstance(listed, list):
+        return frozenset(k for k in listed if isinstance(k, str))
+    return STATELESS_BEFORE
+
+
 def find_varied(group: Group, records: list[TrialData]) -> None:
-    """Set the group's varied keys (space keys first, then any key whose value differs),
-    their baselines and the order of their levels in the space."""
+    """Set the group's varied keys (space keys first, then any stateful key whose value
+    differs), their baselines and the order of their levels in the space."""
     keys: dict[str, None] = dict.fromkeys(k for k in group.space if k not in RESERVED)
     union: dict[str, None] = {}
+    ignored = set(IGNORED_KEYS)
     for rec in records:
         union.update(dict.fromkeys(rec.recipe))
         union.update(dict.fromkeys(rec.params))
+        ignored |= stateless(rec)
     for key in union:
-        if (key in IGNORED_KEYS or key in RESERVED or key.startswith(IGNORED_PREFIXES)
+        if (key in ignored or key in RESERVED or key.startswith(IGNORED_PREFIXES)
                 or key in keys or _under_space_key(key, group.space)):
             continue
         if len({_hashable(attribute(rec, key)) for rec in records}) > 1:

@@ -56,6 +56,21 @@ def test_varied_attributes_are_columns_and_location_keys_are_not(runs_shared):
     assert sorted(loose.varied) == ["model.args.act", "train.batch_size"] and not loose.is_study
 
 
+def test_stateless_settings_that_differ_are_not_varied_attributes(tmp_path):
+    """Two real trials that differ in width and in how they were run (epochs, logging,
+    loader workers): only the width is an attribute of the experiment."""
+    from model_trainer.trial.experiment import run_experiment
+    from tests.train.tiny import load as tiny
+
+    run_experiment(tiny(tmp_path, "model.args.hidden=8", "train.epochs=1"), threads=1)
+    run_experiment(tiny(tmp_path, "model.args.hidden=16", "train.epochs=2", "train.log_every=3",
+                        "data.num_workers=1", "train.progress=plain"), threads=1)
+    loaded = load(tmp_path)
+    assert loaded.groups["tiny"].varied == ["model.args.hidden"]
+    for key in ("train.epochs", "train.log_every", "data.num_workers", "train.progress"):
+        assert key not in loaded.trials.columns
+
+
 def test_running_trial_with_truncated_line_keeps_its_complete_rows(runs_shared):
     loaded = load(runs_shared)
     row = _row(loaded.trials, *RUNNING)

@@ -4,7 +4,7 @@ flatten."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 ABSENT: Any = object()  # 'no such key', where None is a value
@@ -81,6 +81,21 @@ def matches(choice: Any, value: Any) -> bool:
     if isinstance(choice, int | float) and isinstance(value, int | float):
         return choice == value  # 1 and 1.0: a float field holds the int choice as a float
     return type(choice) is type(value) and choice == value
+
+
+def short_names(keys: Iterable[str]) -> dict[str, str]:
+    """Each dotted key's shortest ending that no other key shares (`lr` for
+    `train.optimizer.lr`, unless another key also ends in `lr`)."""
+    keys = list(keys)
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for size in range(1, len(parts) + 1):
+            tail = ".".join(parts[-size:])
+            if not any(o != key and (o == tail or o.endswith("." + tail)) for o in keys):
+                break
+        out[key] = tail
+    return out
 
 
 def nearest(mapping: dict[str, Any], key: str) -> Any:

@@ -25,3 +25,11 @@ def test_a_choice_that_gives_the_value_back_matches(choice, value):
 ])
 def test_a_choice_that_changes_the_value_does_not(choice, value):
     assert not dotted.matches(choice, value)
+
+
+def test_short_names_are_the_shortest_unshared_endings():
+    keys = ["train.optimizer.lr", "model.args.hidden", "model.args.lr", "seed"]
+    assert dotted.short_names(keys) == {
+        "train.optimizer.lr": "optimizer.lr", "model.args.hidden": "hidden",
+        "model.args.lr": "args.lr", "seed": "seed"}
+    assert dotted.short_names(["a.b", "b"]) == {"a.b": "a.b", "b": "b"}  # `b` is a key itself

@@ -10,6 +10,7 @@ study's params is the same level.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 NAME_KEYS = ("name", "target", "type", "kind")  # the part of a mapping that names what it is
@@ -48,6 +49,14 @@ def label(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return json.dumps(list(value), default=str)
     return value
+
+
+def level_key(value: Any) -> Any:
+    """One hashable value per level: NaN is missing (None), and anything but a plain
+    scalar reads as its repr."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
 def unflatten(flat: dict[str, Any], key: str) -> dict | None:

@@ -23,9 +23,10 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa:
 from model_trainer.analysis import binning  # noqa: E402
 from model_trainer.analysis.design import ABLATION  # noqa: E402
 from model_trainer.analysis.formatting import fmt, short  # noqa: E402
+from model_trainer.analysis.labels import level_key  # noqa: E402
 from model_trainer.analysis.loaded import Group  # noqa: E402
 from model_trainer.analysis.objective import Objective  # noqa: E402
-from model_trainer.analysis.stats import level_key, ordered_levels, reference_level  # noqa: E402
+from model_trainer.analysis.stats import ordered_levels, reference_level  # noqa: E402
 
 DPI = 100
 MAX_CATEGORIES = 20

@@ -23,6 +23,7 @@ import pandas as pd
 
 from model_trainer.analysis import binning
 from model_trainer.analysis.design import ABLATION
+from model_trainer.analysis.labels import level_key
 from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
 from model_trainer.vocabulary import TrialState
@@ -118,12 +119,6 @@ def _same(a: Any, b: Any) -> bool:
     if binning.is_number(a) and binning.is_number(b):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
     return a == b
-
-
-def level_key(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
 def ordered_levels(keys: list, order: list | None) -> list:

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from model_trainer import dotted
-from model_trainer.analysis.labels import label, unflatten
+from model_trainer.analysis.labels import label, level_key, unflatten
 from model_trainer.analysis.loaded import Group, TrialData
 
 # Never "varied attributes": the seed (a column of its own) and the study's own settings.
@@ -39,10 +39,6 @@ def attribute(record: TrialData, key: str) -> Any:
     if key in record.params:
         return sampled
     return label(unflatten(record.recipe, key))
-
-
-def _hashable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
 def _under_space_key(key: str, space: dict) -> bool:
@@ -86,19 +82,19 @@ def find_varied(group: Group, records: list[TrialData]) -> None:
         if (key in ignored or key in RESERVED or key.startswith(IGNORED_PREFIXES)
                 or key in keys or _under_space_key(key, group.space)):
             continue
-        if len({_hashable(attribute(rec, key)) for rec in records}) > 1:
+        if len({level_key(attribute(rec, key)) for rec in records}) > 1:
             keys[key] = None
     group.varied = list(keys)
     base = group.base_recipe or {}
     for key in group.varied:
         spec = group.space.get(key)
         if isinstance(spec, dict) and isinstance(spec.get("choice"), list):
-            group.level_order[key] = [_hashable(label(c)) for c in spec["choice"]]
+            group.level_order[key] = [level_key(label(c)) for c in spec["choice"]]
         found = _baseline(group, key, base)
         if found is not None:
             group.baselines[key], group.baseline_source[key] = found
             continue
-        counts = Counter(_hashable(attribute(rec, key)) for rec in records)
+        counts = Counter(level_key(attribute(rec, key)) for rec in records)
         counts.pop(None, None)
         if counts:
             group.baselines[key] = counts.most_common(1)[0][0]

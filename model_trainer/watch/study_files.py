@@ -9,7 +9,6 @@ single runs, or a study whose index is not written yet).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,17 +178,3 @@ class StudyWatcher:
             self._finished[trial_id] = cached
         return cached[1]
 
-
-def short_labels(keys: Iterable[str]) -> dict[str, str]:
-    """Each dotted key's shortest suffix that no other key ends with (`lr`, `hidden`)."""
-    keys = list(keys)
-    labels = {}
-    for key in keys:
-        parts = key.split(".")
-        for size in range(1, len(parts) + 1):
-            label = ".".join(parts[-size:])
-            if not any(other != key and (other == label or other.endswith("." + label))
-                       for other in keys):
-                break
-        labels[key] = label
-    return labels

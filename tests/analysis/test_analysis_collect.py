@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +71,25 @@ def test_stateless_settings_that_differ_are_not_varied_attributes(tmp_path):
     assert loaded.groups["tiny"].varied == ["model.args.hidden"]
     for key in ("train.epochs", "train.log_every", "data.num_workers", "train.progress"):
         assert key not in loaded.trials.columns
+
+
+def test_the_study_index_is_read_once_with_its_journal(runs, monkeypatch):
+    study = runs / "skip_ablation"
+    index = json.loads((study / "study_index.json").read_text())
+    changed = {**index["trials"][0], "value": 0.123}
+    (study / "study_index.journal").write_text(json.dumps(changed) + "\n")
+    opened = []
+    real_open = io.open
+
+    def counting(file, *args, **kwargs):
+        if Path(file) == study / "study_index.json":
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting)
+    loaded = load(runs)
+    assert len(opened) == 1
+    assert loaded.groups["skip_ablation"].index_trials[changed["trial_id"]]["value"] == 0.123
 
 
 def test_running_trial_with_truncated_line_keeps_its_complete_rows(runs_shared):

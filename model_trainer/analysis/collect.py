@@ -206,13 +206,14 @@ def collect(directory: str | Path) -> Loaded:
         varied.update(dict.fromkeys(group.varied))
     metrics, counts, bad = metrics_table.read_all(
         [(tid, rec.path / METRICS) for tid, rec in records.items()
-         if layout.readable(rec.path / METRICS)], warnings)
+         if layout.readable(rec.path / METRICS)])
     for tid, count in counts.items():
         records[tid].metric_rows = count
     for tid, count in bad.items():
         records[tid].bad_lines = count
         if count:
-            warnings.append(f"{records[tid].path / METRICS}: skipped {count} unparseable line(s)")
+            warnings.append(f"{records[tid].path / METRICS}: skipped {count} unparseable "
+                            "line(s) (not UTF-8 JSON rows)")
     metrics_table.summarize_into(metrics, records)
     _best_rows(metrics, records)
     names: set[str] = set(metrics["metric"].cat.categories)

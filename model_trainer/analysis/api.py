@@ -23,6 +23,7 @@ from model_trainer.analysis.metrics_table import valued_metrics
 from model_trainer.analysis.objective import Objective, rankable, resolve_objective
 from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
+from model_trainer.layout import ANALYSIS
 
 FORMATS = ("html", "md")
 
@@ -176,7 +177,7 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
         f"Statistics use {basis}.",
         *stats.summary,
     ]
-    out_dir = Path(out).expanduser() if out else root / "analysis"
+    out_dir = Path(out).expanduser() if out else root / ANALYSIS
     result = AnalysisResult(
         directory=root, objective=objective, trials=trials, metrics=metrics,
         ranking=ranking_frame(trials, objective, varied), ablation=stats.ablation,

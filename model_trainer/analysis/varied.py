@@ -9,6 +9,7 @@ from typing import Any
 from model_trainer import dotted
 from model_trainer.analysis.labels import label, level_key, unflatten
 from model_trainer.analysis.loaded import Group, TrialData
+from model_trainer.layout import STUDY_RECIPE
 
 # Never "varied attributes": the seed (a column of its own) and the study's own settings.
 IGNORED_KEYS = frozenset({"seed"})
@@ -56,7 +57,7 @@ def _baseline(group: Group, key: str, base: dict) -> tuple[Any, str] | None:
         return None
     if isinstance(value, dict) and isinstance(choices, list):
         value = next((c for c in choices if dotted.matches(c, value)), value)
-    return label(value), "study.yaml"
+    return label(value), STUDY_RECIPE
 
 
 def stateless(record: TrialData) -> frozenset[str]:

@@ -16,6 +16,7 @@ for multiplicity and turned into conclusions afterwards (conclusions.py).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,57 @@ def reference_level(group: Group, attribute: str, levels: list) -> tuple[Any, st
     return levels[0], f"first value; the recipe's {baseline!r} was not run"
 
 
+@dataclass
+class LevelView:
+    """An attribute's levels among some trials, and what else each trial was run with."""
+
+    keys: list  # each trial's level (None: missing)
+    match: list[tuple]  # each trial's seed, then its values of the other varied attributes
+    levels: list
+    base: Any  # the level the others are compared with (an ablation), else None
+    source: str  # where the baseline came from
+
+    @classmethod
+    def of(cls, data: pd.DataFrame, group: Group, attribute: str, design: str) -> LevelView:
+        keys = [level_key(v) for v in data[attribute]]
+        levels = ordered_levels(keys, group.level_order.get(attribute))
+        base, source = reference_level(group, attribute, levels) if design == ABLATION \
+            else (None, "")
+        others = ["seed", *[k for k in group.varied if k != attribute and k in data.columns]]
+        match = [tuple(level_key(v) for v in row) for row in data[others].itertuples(index=False)]
+        return cls(keys, match, levels, base, source)
+
+    def at(self, level: Any) -> np.ndarray:
+        return np.array([k is not None and _same(k, level) for k in self.keys], dtype=bool)
+
+    def contexts(self, level: Any) -> set[tuple]:
+        """The values of the other varied attributes the level's trials were run with."""
+        return {m[1:] for m, here in zip(self.match, self.at(level), strict=True) if here}
+
+    def counted(self) -> np.ndarray:
+        """Which trials the per-value statistics count: a baseline trial only when some
+        other level was run with the same values of the other attributes (in a grid every
+        one; when each configuration changes one attribute, only the configuration with
+        every attribute at its baseline: a trial that changed B is no baseline for A)."""
+        keep = np.ones(len(self.keys), dtype=bool)
+        others = [lvl for lvl in self.levels if self.base is not None and not _same(lvl, self.base)]
+        if not others:
+            return keep
+        shared = set().union(*(self.contexts(lvl) for lvl in others))
+        base = self.at(self.base)
+        counted = base & np.array([m[1:] in shared for m in self.match], dtype=bool)
+        return keep if not counted.any() else ~base | counted
+
+    def by_match(self, y: np.ndarray, level: Any, among: set[tuple] | None = None) -> dict[tuple, float]:
+        """The mean objective per match key of the level's trials (those run with one of
+        the contexts `among`, when given)."""
+        acc: dict[tuple, list[float]] = {}
+        for here, m, v in zip(self.at(level), self.match, y, strict=True):
+            if here and (among is None or m[1:] in among):
+                acc.setdefault(m, []).append(float(v))
+        return {m: float(np.mean(vs)) for m, vs in acc.items()}
+
+
 def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective: Objective,
                    design: str = ABLATION) -> list[dict]:
     """The rows of one attribute in one group (`frame`: its usable trials)."""
@@ -156,48 +208,19 @@ def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective:
     scale = binning.scale_of(list(data[attribute]), group.space.get(attribute))
     if scale != binning.LEVELS:
         return _binned_rows(data, group, attribute, y, scale)
-    keys = [level_key(v) for v in data[attribute]]
-    levels = ordered_levels(keys, group.level_order.get(attribute))
-    if not levels:
-        return []
-    base_level, source = reference_level(group, attribute, levels) if design == ABLATION else (None, "")
-    others = ["seed", *[k for k in group.varied if k != attribute and k in data.columns]]
-    match = [tuple(level_key(v) for v in row) for row in data[others].itertuples(index=False)]
-
-    def at(level: Any) -> list[bool]:
-        return [k is not None and _same(k, level) for k in keys]
-
-    def contexts(level: Any) -> set[tuple]:
-        """The values of the other varied attributes the level's trials were run with."""
-        return {m[1:] for m, here in zip(match, at(level), strict=True) if here}
-
-    def by_match(level: Any, among: set[tuple] | None = None) -> dict[tuple, float]:
-        acc: dict[tuple, list[float]] = {}
-        for here, m, v in zip(at(level), match, y, strict=True):
-            if here and (among is None or m[1:] in among):
-                acc.setdefault(m, []).append(float(v))
-        return {m: float(np.mean(vs)) for m, vs in acc.items()}
-
-    # The baseline trials that count are those run in a context (values of the other
-    # attributes) some other level was run in too: all of them in a grid, only the
-    # all-baseline configuration when each configuration changes one attribute.
-    compared = [contexts(lvl) for lvl in levels if base_level is not None and not _same(lvl, base_level)]
-    base_contexts = set().union(*compared) if compared else None
+    view = LevelView.of(data, group, attribute, design)
+    counted = view.counted()
     rows = []
-    for level in levels:
-        sel = np.array(at(level))
-        is_base = base_level is not None and _same(level, base_level)
-        if is_base and base_contexts is not None:
-            shared = sel & np.array([m[1:] in base_contexts for m in match], dtype=bool)
-            sel = shared if shared.any() else sel
+    for level in view.levels:
+        is_base = view.base is not None and _same(level, view.base)
         row = {"group": group.key, "attribute": attribute, "value": level, "is_baseline": is_base,
                **_empty_comparison(), "n_pairs": math.nan}
-        row.update(summarize(y[sel]))
+        row.update(summarize(y[view.at(level) & counted]))
         if is_base:
-            row["note"] = f"baseline ({source})" if source else "baseline"
-        elif base_level is not None:
-            baseline = by_match(base_level, contexts(level))
-            row.update(compare_to_baseline(by_match(level), baseline))
+            row["note"] = f"baseline ({view.source})" if view.source else "baseline"
+        elif view.base is not None:
+            baseline = view.by_match(y, view.base, view.contexts(level))
+            row.update(compare_to_baseline(view.by_match(y, level), baseline))
             if not baseline:
                 row["note"] = "no baseline trial was run with the same other attributes"
         rows.append(row)

@@ -220,7 +220,7 @@ ONE_AT_A_TIME = {  # (hidden, skip): accuracy per seed; each configuration chang
 }
 
 
-def _one_at_a_time(seeds: int, tmp_path):
+def _one_at_a_time(seeds: int, tmp_path, plots: bool = False):
     from tests.analysis.analysis_synth import make_study
 
     space = {"model.args.hidden": {"choice": [128, 256]}, "model.args.skip": {"choice": [True, False]}}
@@ -230,7 +230,7 @@ def _one_at_a_time(seeds: int, tmp_path):
     from model_trainer.analysis import analyze
     from tests.analysis.analysis_synth import quiet_console
 
-    result = analyze(study, out=tmp_path / "out", console=quiet_console(), plots=False)
+    result = analyze(study, out=tmp_path / "out", console=quiet_console(), plots=plots)
     assert result.designs["oaat"] == (ABLATION, "each configuration changes one attribute of the baseline")
     return result.ablation.set_index(["attribute", "value"])
 
@@ -271,3 +271,22 @@ def test_one_at_a_time_with_three_seeds_pairs_with_the_baseline_configuration(tm
     assert row["test"] == "paired t" and row["n_pairs"] == 3
     assert row["diff"] == pytest.approx((wide - base).mean())
     assert row["p_value"] == pytest.approx(stats.ttest_rel(wide, base).pvalue)
+
+
+def test_one_at_a_time_plots_box_the_trials_the_table_counts(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    boxes = {}
+    real = Axes.boxplot
+
+    def boxplot(self, data, *args, **kwargs):
+        boxes[len(boxes)] = [sorted(float(v) for v in box) for box in data]
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "boxplot", boxplot)
+    _one_at_a_time(3, tmp_path, plots=True)
+    base = sorted(ONE_AT_A_TIME[128, True])
+    assert sorted(boxes.values()) == sorted([
+        [base, sorted(ONE_AT_A_TIME[256, True])],  # hidden: 128 (baseline), 256
+        [base, sorted(ONE_AT_A_TIME[128, False])],  # skip: true (baseline), false
+    ])

@@ -71,4 +71,3 @@ def unflatten(flat: dict[str, Any], key: str) -> dict | None:
                 node = node.setdefault(part, {})
             node[leaf] = value
     return found or None
-

@@ -8,9 +8,9 @@ least MIN_PAIRS trials match a baseline trial on seed and every other varied att
 (the noise of the seed cancels), else Welch's t-test; the difference gets its 95% CI and
 a standardised effect (d_z for pairs, Hedges' g otherwise). Only baseline trials run with
 the same values of the other attributes as the compared value count: in a grid that is
-all of them, and when each configuration changes one attribute it is the configuration
-with every attribute at its baseline (a trial that changed B is no baseline for A). The p-values are corrected
-for multiplicity and turned into conclusions afterwards (conclusions.py).
+all of them; when each configuration changes one attribute, the configuration with every
+attribute at its baseline (a trial that changed B is no baseline for A). The p-values are
+corrected for multiplicity and turned into conclusions afterwards (conclusions.py).
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def _baseline(group: Group, key: str, base: dict) -> tuple[Any, str] | None:
     return label(value), STUDY_RECIPE
 
 
-def stateless(record: TrialData) -> frozenset[str]:
+def _stateless(record: TrialData) -> frozenset[str]:
     """The keys of the trial's recipe that are not part of the experiment (stateless or
     derived), as its status.json lists them."""
     listed = record.status.get("stateless_keys")
@@ -78,7 +78,7 @@ def find_varied(group: Group, records: list[TrialData]) -> None:
     for rec in records:
         union.update(dict.fromkeys(rec.recipe))
         union.update(dict.fromkeys(rec.params))
-        ignored |= stateless(rec)
+        ignored |= _stateless(rec)
     for key in union:
         if (key in ignored or key in RESERVED or key.startswith(IGNORED_PREFIXES)
                 or key in keys or _under_space_key(key, group.space)):

@@ -154,7 +154,7 @@ class StudyWatcher:
             mode = best.get("mode", mode)
             value = best.get("value") if best.get("metric") == metric else None
             records.append(Record(progress.trial_id, progress.params, progress.seed,
-                                  progress.state or "pending",
+                                  progress.state or RecordState.PENDING,
                                   value if progress.state == TrialState.COMPLETED else None,
                                   progress.error))
         return StudyView(self.folder, None, metric or "val_loss", mode, records)
@@ -179,4 +179,3 @@ class StudyWatcher:
             cached = (stamp, read_status(folder))
             self._finished[trial_id] = cached
         return cached[1]
-

@@ -4,7 +4,7 @@ flatten."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 ABSENT: Any = object()  # 'no such key', where None is a value
@@ -68,6 +68,34 @@ def set_at(data: Any, path: tuple, value: Any) -> None:
 def join(path: tuple) -> str:
     """('model', 'args', 0) -> 'model.args.0'."""
     return ".".join(str(part) for part in path)
+
+
+def matches(choice: Any, value: Any) -> bool:
+    """Whether setting `choice` where a recipe holds `value` gives that value back (a
+    mapping choice is merged key by key, so it may name only some of the keys)."""
+    if isinstance(choice, dict):
+        return isinstance(value, dict) and all(
+            k in value and matches(v, value[k]) for k, v in choice.items())
+    if isinstance(choice, bool) or isinstance(value, bool):
+        return choice is value
+    if isinstance(choice, int | float) and isinstance(value, int | float):
+        return choice == value  # 1 and 1.0: a float field holds the int choice as a float
+    return type(choice) is type(value) and choice == value
+
+
+def short_names(keys: Iterable[str]) -> dict[str, str]:
+    """Each dotted key's shortest ending that no other key shares (`lr` for
+    `train.optimizer.lr`, unless another key also ends in `lr`)."""
+    keys = list(keys)
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for size in range(1, len(parts) + 1):
+            tail = ".".join(parts[-size:])
+            if not any(o != key and (o == tail or o.endswith("." + tail)) for o in keys):
+                break
+        out[key] = tail
+    return out
 
 
 def nearest(mapping: dict[str, Any], key: str) -> Any:

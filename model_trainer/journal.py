@@ -34,8 +34,13 @@ def trial_key(record: dict[str, Any]) -> tuple[Any, Any]:
 
 def read_index(snapshot: Path) -> dict[str, Any] | None:
     """The snapshot with the journal's records applied; None when there is no readable
-    snapshot. Records of the journal replace the snapshot's by trial key, in order."""
-    data = read_json(snapshot)
+    snapshot."""
+    return with_journal(read_json(snapshot), snapshot)
+
+
+def with_journal(data: Any, snapshot: Path) -> dict[str, Any] | None:
+    """The snapshot's `data` (as read) with the journal's records applied: they replace
+    the snapshot's by trial key, in order. None when `data` is no index."""
     if not isinstance(data, dict) or not isinstance(data.get("trials", []), list):
         return None
     trials = [t for t in data.get("trials", []) if isinstance(t, dict)]

@@ -1,9 +1,11 @@
 """metrics.jsonl: one JSON object per row, `{"step", "epoch", "split", "time", "metrics"}`.
 
 The one writer (append, flushed at once, so a running trial can be read) and the one
-reader (a truncated or broken line, as a killed writer leaves, is skipped and counted)
-used by the training, the rerun logic and the analysis; `MetricsTail` follows a file
-that is being written, reading only what was appended since it last looked.
+reader (a line that is not UTF-8 text, or a truncated or broken one as a killed writer
+leaves, is skipped and counted) used by the training, the rerun logic, the pruner and the
+analysis; `MetricsTail` follows a file that is being written, reading only what was
+appended since it last looked. A row's metric `loss` of split `val` is named `val_loss`
+everywhere (`metric_name`).
 """
 
 from __future__ import annotations
@@ -40,8 +42,39 @@ class MetricsWriter:
             self._handle = None
 
 
-def parse_rows(text: str) -> tuple[list[dict[str, Any]], int]:
-    """The row objects of a metrics.jsonl text and the number of lines skipped as broken."""
+def metric_name(split: str, name: str) -> str:
+    """The full name of a row's metric: `val_loss` for `loss` in a `val` row."""
+    return f"{split}_{name}"
+
+
+def named_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's metrics under their full names; {} for a row without a split."""
+    split = row.get("split")
+    if not isinstance(split, str):
+        return {}
+    return {metric_name(split, k): v for k, v in row["metrics"].items()}
+
+
+def _decode(data: bytes) -> tuple[str, int]:
+    """The UTF-8 text of `data` without its lines that are not UTF-8 (a garbled tail, a
+    foreign encoding: half-decoded text would be read as if it were right), and how many."""
+    try:
+        return data.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        pass
+    good, bad = [], 0
+    for line in data.split(b"\n"):
+        try:
+            good.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad += 1
+    return "\n".join(good), bad
+
+
+def parse_rows(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The row objects of metrics.jsonl bytes and the number of lines skipped (not UTF-8,
+    not JSON, or not a row)."""
+    text, garbled = _decode(data)
     lines = [line for line in text.splitlines() if line.strip()]
     try:  # the usual, clean file: one json.loads call for all of it
         rows = json.loads("[" + ",".join(lines) + "]")
@@ -53,23 +86,23 @@ def parse_rows(text: str) -> tuple[list[dict[str, Any]], int]:
             except ValueError:
                 rows.append(None)
     good = [r for r in rows if isinstance(r, dict) and isinstance(r.get("metrics"), dict)]
-    return good, len(rows) - len(good)
+    return good, len(rows) - len(good) + garbled
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a metrics.jsonl file ([] when it is missing or unreadable)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError:
         return []
-    return parse_rows(text)[0]
+    return parse_rows(data)[0]
 
 
 def last_row(path: Path, split: str) -> dict[str, float]:
     """The last row of `split` with full metric names (`val_loss`, ...), or {}."""
     for row in reversed(read_rows(path)):
         if row.get("split") == split:
-            return {f"{split}_{k}": v for k, v in row["metrics"].items()}
+            return named_metrics(row)
     return {}
 
 
@@ -122,13 +155,13 @@ class MetricsTail:
                 self._offset += len(chunk)
                 complete, newline, self._partial = (self._partial + chunk).rpartition(b"\n")
                 if newline:
-                    self._take(complete.decode("utf-8", errors="replace"))
+                    self._take(complete)
 
-    def _take(self, text: str) -> None:
-        rows, _ = parse_rows(text)
+    def _take(self, data: bytes) -> None:
+        rows, _ = parse_rows(data)
         self.rows_read += len(rows)
         for row in rows:
             split = row.get("split")
             if isinstance(split, str):
                 self.latest[split] = row
-                self.values.update({f"{split}_{k}": v for k, v in row["metrics"].items()})
+                self.values.update(named_metrics(row))

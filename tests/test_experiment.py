@@ -19,7 +19,8 @@ from tests.train.tiny import LINEAR, load
 
 STATUS_KEYS = {"trial_id", "name", "state", "attempts", "started_at", "ended_at", "duration_s",
                "stop_reason", "epochs_done", "global_step", "best", "error", "versions",
-               "git_commit", "stateless_changes", "study", "test_checkpoint", "sources"}
+               "git_commit", "stateless_changes", "study", "test_checkpoint", "sources",
+               "stateless_keys"}
 
 
 def run(loaded, **kwargs) -> TrialResult:
@@ -77,6 +78,21 @@ def test_completed_run_writes_the_contract_files(tmp_path):
     assert result.final_metrics == {f"val_{k}": v for k, v in vals[-1][2].items()}
     assert (folder / "checkpoints" / "last.pt").exists()
     assert (folder / "checkpoints" / "best.pt").exists()
+
+
+def test_status_lists_the_keys_outside_the_identity(tmp_path):
+    """The analysis reads them: a stateless or derived value that differs between trials
+    is not a varied attribute."""
+    st = status(run(load(tmp_path, "train.epochs=1")))
+    keys = set(st["stateless_keys"])
+    assert {"name", "output_dir", "device", "train.epochs", "train.log_every", "train.progress",
+            "data.num_workers", "model.args.num_classes"} <= keys  # num_classes: Derived
+    assert not keys & {"seed", "model.args.hidden", "train.optimizer.lr", "train.batch_size"}
+
+
+def test_a_schedule_sized_by_the_epochs_keeps_them_in_the_identity(tmp_path):
+    st = status(run(load(tmp_path, "train.epochs=1", "train.scheduler.name=cosine")))
+    assert "train.epochs" not in st["stateless_keys"]  # another horizon is another trial
 
 
 def test_same_seed_same_metrics_and_another_seed_differs(tmp_path):

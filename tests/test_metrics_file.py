@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from model_trainer.metrics_file import MetricsWriter, last_row, parse_rows, read_rows, truncate_rows
+from model_trainer.metrics_file import (
+    MetricsTail,
+    MetricsWriter,
+    last_row,
+    metric_name,
+    parse_rows,
+    read_rows,
+    truncate_rows,
+)
 
 
 def test_append_truncate_and_tolerate_a_broken_last_line(tmp_path):
@@ -46,5 +54,29 @@ def test_the_fast_path_reads_exactly_what_a_line_by_line_reader_reads(text):
             expected.append(row)
         else:
             bad += 1
-    rows, skipped = parse_rows(text)
+    rows, skipped = parse_rows(text.encode())
     assert json.dumps(rows) == json.dumps(expected) and skipped == bad
+
+
+GARBLED = b'{"step": 4, "epoch": 2, "split": "val", "metrics": {"lo\xffss": 9.0}}\n'  # not UTF-8
+
+
+def test_a_line_that_is_not_utf8_is_skipped_and_counted_by_every_reader(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    writer = MetricsWriter(path)
+    writer.append("val", {"loss": 0.5}, 2, 1)
+    writer.close()
+    with open(path, "ab") as handle:
+        handle.write(GARBLED)
+    rows, skipped = parse_rows(path.read_bytes())
+    assert len(rows) == 1 and skipped == 1
+    assert len(read_rows(path)) == 1
+    assert last_row(path, "val") == {"val_loss": 0.5}  # not the garbled row's "val_lo\ufffdss"
+    tail = MetricsTail(path)
+    tail.update()
+    assert tail.values == {"val_loss": 0.5} and tail.rows_read == 1
+
+
+def test_a_metric_is_named_by_its_split_and_its_name():
+    assert metric_name("val", "loss") == "val_loss"
+    assert metric_name("test", "top_5") == "test_top_5"

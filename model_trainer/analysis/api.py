@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model_trainer.analysis.collect import collect
+from model_trainer.analysis.collect import collect, number
 from model_trainer.analysis.loaded import Group, Loaded
 from model_trainer.analysis.metrics_table import valued_metrics
 from model_trainer.analysis.objective import Objective, rankable, resolve_objective
 from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
+from model_trainer.layout import ANALYSIS
 
 FORMATS = ("html", "md")
 
@@ -65,12 +66,6 @@ def load(directory: str | Path) -> Loaded:
     return collect(root)
 
 
-def _float(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    return float(value)
-
-
 def _objective_values(loaded: Loaded, trials: pd.DataFrame, objective: Objective) -> list[float]:
     """Each trial's objective at its best epoch (see best_epoch.py), else status.json's
     `best`, else study_index.json's `value`; without a monitor, its best over epochs."""
@@ -83,10 +78,10 @@ def _objective_values(loaded: Loaded, trials: pd.DataFrame, objective: Objective
             value = rec.at_best.get(objective.metric, math.nan)
         best = rec.status.get("best") if isinstance(rec.status.get("best"), dict) else {}
         if math.isnan(value) and best.get("metric") == objective.metric:
-            value = _float(best.get("value"))
+            value = number(best.get("value"))
         group = loaded.groups[rec.group]
         if math.isnan(value) and group.objective and group.objective[0] == objective.metric:
-            value = _float(rec.index_entry.get("value"))
+            value = number(rec.index_entry.get("value"))
         values.append(value)
     return values
 
@@ -182,7 +177,7 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
         f"Statistics use {basis}.",
         *stats.summary,
     ]
-    out_dir = Path(out).expanduser() if out else root / "analysis"
+    out_dir = Path(out).expanduser() if out else root / ANALYSIS
     result = AnalysisResult(
         directory=root, objective=objective, trials=trials, metrics=metrics,
         ranking=ranking_frame(trials, objective, varied), ablation=stats.ablation,

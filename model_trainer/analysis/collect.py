@@ -19,7 +19,7 @@ from model_trainer.analysis import best_epoch, metrics_table, readers, walk
 from model_trainer.analysis.loaded import Group, Loaded, TrialData
 from model_trainer.analysis.objective import guess_mode
 from model_trainer.analysis.varied import attribute, find_varied
-from model_trainer.journal import journal_path, read_index
+from model_trainer.journal import journal_path, with_journal
 from model_trainer.layout import METRICS, RECIPE, STATUS, STUDY_INDEX, STUDY_RECIPE
 
 SAMPLERS = ("grid", "random", "tpe")
@@ -50,7 +50,7 @@ def _read_group(folder: Path, root: Path, layout: walk.Layout, warnings: list[st
     index = readers.read_json_mapping(index_path, warnings) \
         if layout.readable(index_path) else None
     if index is not None and layout.readable(journal_path(index_path)):
-        index = read_index(index_path) or index  # with a running study's appended changes
+        index = with_journal(index, index_path) or index  # a running study's changes
     if index is not None:
         group.study_id = index.get("study_id") if isinstance(index.get("study_id"), str) else None
         if isinstance(index.get("space"), dict):
@@ -98,7 +98,8 @@ def _read_trial(folder: Path, group: Group, root: Path, layout: walk.Layout, tak
                      monitor=best_epoch.monitor_of(recipe, status))
 
 
-def _number(value: Any) -> float:
+def number(value: Any) -> float:
+    """A number read from a file as a float; NaN for anything else (bools included)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return math.nan
     return float(value)
@@ -140,7 +141,7 @@ def _trial_row(rec: TrialData, varied: list[str], metric_names: list[str]) -> di
     row.update(
         epochs_done=status.get("epochs_done"),
         global_step=status.get("global_step"),
-        duration_s=_number(status.get("duration_s")),
+        duration_s=number(status.get("duration_s")),
         stop_reason=status.get("stop_reason"),
         attempts=status.get("attempts"),
         started_at=status.get("started_at"),
@@ -171,8 +172,8 @@ def _best_rows(metrics: pd.DataFrame, records: dict[str, TrialData]) -> None:
             continue
         recorded = rec.status.get("best")
         if rec.monitor and isinstance(recorded, dict) and recorded.get("metric") == rec.monitor.metric:
-            rec.best_epoch = _number(recorded.get("epoch"))
-            value = _number(recorded.get("value"))
+            rec.best_epoch = number(recorded.get("epoch"))
+            value = number(recorded.get("value"))
             if not math.isnan(value):
                 rec.at_best[rec.monitor.metric] = value
 
@@ -205,13 +206,14 @@ def collect(directory: str | Path) -> Loaded:
         varied.update(dict.fromkeys(group.varied))
     metrics, counts, bad = metrics_table.read_all(
         [(tid, rec.path / METRICS) for tid, rec in records.items()
-         if layout.readable(rec.path / METRICS)], warnings)
+         if layout.readable(rec.path / METRICS)])
     for tid, count in counts.items():
         records[tid].metric_rows = count
     for tid, count in bad.items():
         records[tid].bad_lines = count
         if count:
-            warnings.append(f"{records[tid].path / METRICS}: skipped {count} unparseable line(s)")
+            warnings.append(f"{records[tid].path / METRICS}: skipped {count} unparseable "
+                            "line(s) (not UTF-8 JSON rows)")
     metrics_table.summarize_into(metrics, records)
     _best_rows(metrics, records)
     names: set[str] = set(metrics["metric"].cat.categories)

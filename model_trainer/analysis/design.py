@@ -15,13 +15,10 @@ import math
 import pandas as pd
 
 from model_trainer.analysis.binning import LEVELS, scale_of
+from model_trainer.analysis.labels import level_key
 from model_trainer.analysis.loaded import Group
 
 ABLATION, SAMPLED = "ablation", "sampled"
-
-
-def _key(value):
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def design_of(group: Group, frame: pd.DataFrame) -> tuple[str, str]:
@@ -36,7 +33,7 @@ def design_of(group: Group, frame: pd.DataFrame) -> tuple[str, str]:
         return ABLATION, "grid study"
     if len(attributes) <= 1:
         return ABLATION, "one varied attribute"
-    configs = {tuple(_key(v) for v in row) for row in frame[attributes].itertuples(index=False)}
+    configs = {tuple(level_key(v) for v in row) for row in frame[attributes].itertuples(index=False)}
     # the configurations lie in the product of the levels: a full grid when they fill it
     if math.prod(len({c[i] for c in configs}) for i in range(len(attributes))) == len(configs):
         return ABLATION, "every combination of the values was run"

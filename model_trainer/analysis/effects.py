@@ -23,9 +23,10 @@ import pandas as pd
 
 from model_trainer.analysis import binning
 from model_trainer.analysis.formatting import fmt
+from model_trainer.analysis.labels import level_key
 from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
-from model_trainer.analysis.stats import ALPHA, level_key, ordered_levels, reference_level
+from model_trainer.analysis.stats import ALPHA, ordered_levels, reference_level
 
 MIN_DOF = 2  # residual degrees of freedom below which no test is made
 

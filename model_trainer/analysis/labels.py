@@ -10,6 +10,7 @@ study's params is the same level.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 NAME_KEYS = ("name", "target", "type", "kind")  # the part of a mapping that names what it is
@@ -50,6 +51,14 @@ def label(value: Any) -> Any:
     return value
 
 
+def level_key(value: Any) -> Any:
+    """One hashable value per level: NaN is missing (None), and anything but a plain
+    scalar reads as its repr."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
 def unflatten(flat: dict[str, Any], key: str) -> dict | None:
     """The mapping under dotted `key` rebuilt from a flattened recipe; None when absent."""
     prefix = key + "."
@@ -62,15 +71,3 @@ def unflatten(flat: dict[str, Any], key: str) -> dict | None:
                 node = node.setdefault(part, {})
             node[leaf] = value
     return found or None
-
-
-def is_subset(part: Any, whole: Any) -> bool:
-    """True when merging mapping `part` into `whole` leaves `whole` unchanged (a choice
-    that, applied to the base recipe, gives the base recipe back)."""
-    if isinstance(part, dict) and isinstance(whole, dict):
-        return all(k in whole and is_subset(v, whole[k]) for k, v in part.items())
-    if isinstance(part, (list, tuple)) and isinstance(whole, (list, tuple)):
-        return list(part) == list(whole)
-    if isinstance(part, (int, float)) and isinstance(whole, (int, float)):
-        return not isinstance(part, bool) and not isinstance(whole, bool) and float(part) == float(whole)
-    return part == whole

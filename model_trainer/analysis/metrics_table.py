@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model_trainer.metrics_file import parse_rows
+from model_trainer.metrics_file import metric_name, parse_rows
 
 # `checkpoint` is the row's field of that name ("best" for a test evaluated at the best
 # checkpoint), else empty.
@@ -40,7 +40,7 @@ class _Columns:
                 continue
             names = self._names.get((split, keys))
             if names is None:
-                names = self._names[(split, keys)] = [f"{split}_{k}" for k in keys]
+                names = self._names[(split, keys)] = [metric_name(split, k) for k in keys]
             n = len(keys)
             c["metric"].extend(names)
             c["value"].extend(values[k] for k in keys)
@@ -79,23 +79,7 @@ def _numbers(values: list, dtype: str) -> pd.Series:
         return series
 
 
-def decode_lines(data: bytes) -> tuple[str, int]:
-    """The UTF-8 text of a metrics file, without the lines that are not UTF-8 (a garbled
-    tail or a foreign encoding), and how many such lines were dropped."""
-    try:
-        return data.decode("utf-8"), 0
-    except UnicodeDecodeError:
-        pass
-    good, bad = [], 0
-    for line in data.split(b"\n"):
-        try:
-            good.append(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            bad += 1
-    return "\n".join(good), bad
-
-
-def read_all(files: list[tuple[str, Path]], warnings: list[str]) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
+def read_all(files: list[tuple[str, Path]]) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
     """The long metrics table of every (trial_id, metrics.jsonl path), plus per trial the
     number of values read and of broken lines skipped (unparseable or not UTF-8)."""
     table = _Columns()
@@ -106,11 +90,7 @@ def read_all(files: list[tuple[str, Path]], warnings: list[str]) -> tuple[pd.Dat
             data = path.read_bytes()
         except OSError:
             continue
-        text, garbled = decode_lines(data)
-        if garbled:
-            warnings.append(f"{path}: {garbled} line(s) not UTF-8 text; skipped")
-        rows, broken = parse_rows(text)
-        bad[tid] = broken + garbled
+        rows, bad[tid] = parse_rows(data)
         counts[tid] = table.add(tid, rows)
     return table.frame(), {t: n for t, n in counts.items() if n}, bad
 

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from model_trainer.errors import UsageError
+from model_trainer.layout import STUDY_INDEX
 
 _LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "time", "wer")
 
@@ -89,7 +90,7 @@ def resolve_objective(
                 mode = found[1]
         return Objective(metric, mode or guess_mode(metric), "--metric")
     if known:
-        chosen, source = known, "study_index.json"
+        chosen, source = known, STUDY_INDEX
     elif monitor:
         chosen, source = monitor, "train.monitor"
     else:

@@ -25,7 +25,7 @@ from model_trainer.analysis.design import ABLATION  # noqa: E402
 from model_trainer.analysis.formatting import fmt, short  # noqa: E402
 from model_trainer.analysis.loaded import Group  # noqa: E402
 from model_trainer.analysis.objective import Objective  # noqa: E402
-from model_trainer.analysis.stats import level_key, ordered_levels, reference_level  # noqa: E402
+from model_trainer.analysis.stats import LevelView  # noqa: E402
 
 DPI = 100
 MAX_CATEGORIES = 20
@@ -71,7 +71,7 @@ def _attribute_plot(frame: pd.DataFrame, group: Group, attribute: str, objective
     if scale != binning.LEVELS:
         _range_plot(ax, np.asarray(values, dtype=float), y, scale)
     else:
-        title += _levels_plot(ax, values, y, group, attribute, design)
+        title += _levels_plot(ax, data, y, group, attribute, design)
     ax.set_title(title)
     ax.set_xlabel(attribute)
     ax.set_ylabel(f"{objective.metric} at best epoch ({objective.mode})")
@@ -107,27 +107,28 @@ def _range_plot(ax, x: np.ndarray, y: np.ndarray, scale: str) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _levels_plot(ax, values: list, y: np.ndarray, group: Group, attribute: str, design: str) -> str:
-    """A box and the trials per value; the baseline starred in an ablation. Returns a
-    title suffix when values were left out."""
-    keys = [level_key(v) for v in values]
-    distinct = ordered_levels(keys, group.level_order.get(attribute))
-    shown = distinct[:MAX_CATEGORIES]
-    data = [y[[k == level for k in keys]] for level in shown]
+def _levels_plot(ax, frame: pd.DataFrame, y: np.ndarray, group: Group, attribute: str,
+                 design: str) -> str:
+    """A box and the trials per value (those the tables count); the baseline starred in
+    an ablation. Returns a title suffix when values were left out."""
+    view = LevelView.of(frame, group, attribute, design)
+    shown = view.levels[:MAX_CATEGORIES]
+    counted = view.counted()
+    data = [y[view.at(level) & counted] for level in shown]
     positions = np.arange(1, len(shown) + 1)
     ax.boxplot(data, positions=positions, widths=0.5, showfliers=False)
     rng = np.random.default_rng(0)
     alpha = 0.6 if len(y) < 200 else 0.3
     for pos, ys in zip(positions, data, strict=True):
         ax.scatter(pos + rng.uniform(-0.12, 0.12, len(ys)), ys, alpha=alpha, s=14, color="C0", zorder=3)
-    base = reference_level(group, attribute, shown)[0] if design == ABLATION and shown else None
+    base = view.base
     labels = [short(str(fmt(v)), 28) + (" *" if base is not None and v == base else "") for v in shown]
     ax.set_xticks(positions)
     rotate = len(shown) > 6 or max(len(lbl) for lbl in labels) > 8
     ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
     if base is not None:
         ax.text(0.99, 0.01, "* baseline", transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
-    return f" (first {len(shown)} of {len(distinct)} values)" if len(distinct) > len(shown) else ""
+    return f" (first {len(shown)} of {len(view.levels)} values)" if len(view.levels) > len(shown) else ""
 
 
 def _curves(metrics: pd.DataFrame, objective: Objective) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from model_trainer.analysis import stats
 from model_trainer.analysis.readers import read_text
 from model_trainer.analysis.tables import (
     attribute_tables,
@@ -14,6 +15,7 @@ from model_trainer.analysis.tables import (
     importance_frame,
     ranking_display,
 )
+from model_trainer.layout import RECIPE, STUDY_RECIPE
 from model_trainer.vocabulary import TrialState
 
 REPORT_RANKS = 100
@@ -58,31 +60,34 @@ def _recipe_texts(result) -> list[tuple[str, str]]:
     best_first = list(result.ranking["trial_id"]) if not result.ranking.empty else []
     for key, group in result.groups.items():
         if group.base_text is not None:
-            out.append((f"Base recipe of {key} (study.yaml)", group.base_text))
+            out.append((f"Base recipe of {key} ({STUDY_RECIPE})", group.base_text))
             continue
         members = set(group.trial_ids)
         tid = next((t for t in best_first if t in members), None)
         rec = result.loaded.records.get(tid) if tid else None
         if rec is None:
             continue
-        path = Path(rec.path) / "recipe.yaml"
+        path = Path(rec.path) / RECIPE
         text = read_text(path, []) if path not in result.loaded.blocked else None
         if text is None:
             continue
-        out.append((f"Recipe of {key}'s best trial {tid} (recipe.yaml)", text))
+        out.append((f"Recipe of {key}'s best trial {tid} ({RECIPE})", text))
     return out
 
 
-STATISTICS_NOTE = (
-    "n counts trials (seeds and other attributes pooled); 95% CI is the t-interval of the "
-    "mean. In an ablation, 'diff' is value minus baseline with its 95% CI: a paired t-test "
-    "over trials matching on seed and every other varied attribute when there are at least "
-    "3 such pairs, else Welch's t-test; the effect size is d_z (mean difference / SD of the "
-    "differences) for pairs and Hedges' g otherwise. In a sampled design, each effect comes "
-    "from one least-squares regression on all dimensions, with its 95% CI and a standardised "
-    "effect (effect / residual SD). Conclusions use Holm-corrected p-values. "
-    "See docs/analysis.md for how to read them."
-)
+def statistics_note() -> str:
+    """How to read the tables, in one paragraph under them."""
+    return (
+        "n counts trials (seeds and other attributes pooled); 95% CI is the t-interval of "
+        "the mean. In an ablation, 'diff' is value minus baseline with its 95% CI (baseline "
+        "trials count when run with the same other attributes as the value): a paired t-test "
+        "over trials matching on seed and every other varied attribute when there are at "
+        f"least {stats.MIN_PAIRS} such pairs, else Welch's t-test; the effect size is d_z "
+        "(mean difference / SD of the differences) for pairs and Hedges' g otherwise. In a "
+        "sampled design, each effect comes from one least-squares regression on all "
+        "dimensions, with its 95% CI and a standardised effect (effect / residual SD). "
+        "Conclusions use Holm-corrected p-values. See docs/analysis.md for how to read them."
+    )
 
 
 def build_content(result, plots: list) -> ReportContent:
@@ -112,7 +117,7 @@ def build_content(result, plots: list) -> ReportContent:
         ranking_title=f"Trials ranked by {obj.metric} ({obj.mode})",
         ranking=ranking,
         ranking_note=note,
-        statistics_note=STATISTICS_NOTE,
+        statistics_note=statistics_note(),
         sections=sections,
         plots=plots,
         failures=failures,

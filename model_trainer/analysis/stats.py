@@ -6,13 +6,17 @@ interval over its trials (seeds and the other attributes pooled). In an ablation
 (see design.py) each value is also compared with the baseline: a paired t-test when at
 least MIN_PAIRS trials match a baseline trial on seed and every other varied attribute
 (the noise of the seed cancels), else Welch's t-test; the difference gets its 95% CI and
-a standardised effect (d_z for pairs, Hedges' g otherwise). The p-values are corrected
-for multiplicity and turned into conclusions afterwards (conclusions.py).
+a standardised effect (d_z for pairs, Hedges' g otherwise). Only baseline trials run with
+the same values of the other attributes as the compared value count: in a grid that is
+all of them; when each configuration changes one attribute, the configuration with every
+attribute at its baseline (a trial that changed B is no baseline for A). The p-values are
+corrected for multiplicity and turned into conclusions afterwards (conclusions.py).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,7 @@ import pandas as pd
 
 from model_trainer.analysis import binning
 from model_trainer.analysis.design import ABLATION
+from model_trainer.analysis.labels import level_key
 from model_trainer.analysis.loaded import Group
 from model_trainer.analysis.objective import Objective
 from model_trainer.vocabulary import TrialState
@@ -117,12 +122,6 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def level_key(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-
-
 def ordered_levels(keys: list, order: list | None) -> list:
     """Distinct non-missing values: in the space's order when it lists them, else sorted."""
     present = []
@@ -149,6 +148,57 @@ def reference_level(group: Group, attribute: str, levels: list) -> tuple[Any, st
     return levels[0], f"first value; the recipe's {baseline!r} was not run"
 
 
+@dataclass
+class LevelView:
+    """An attribute's levels among some trials, and what else each trial was run with."""
+
+    keys: list  # each trial's level (None: missing)
+    match: list[tuple]  # each trial's seed, then its values of the other varied attributes
+    levels: list
+    base: Any  # the level the others are compared with (an ablation), else None
+    source: str  # where the baseline came from
+
+    @classmethod
+    def of(cls, data: pd.DataFrame, group: Group, attribute: str, design: str) -> LevelView:
+        keys = [level_key(v) for v in data[attribute]]
+        levels = ordered_levels(keys, group.level_order.get(attribute))
+        base, source = reference_level(group, attribute, levels) if design == ABLATION \
+            else (None, "")
+        others = ["seed", *[k for k in group.varied if k != attribute and k in data.columns]]
+        match = [tuple(level_key(v) for v in row) for row in data[others].itertuples(index=False)]
+        return cls(keys, match, levels, base, source)
+
+    def at(self, level: Any) -> np.ndarray:
+        return np.array([k is not None and _same(k, level) for k in self.keys], dtype=bool)
+
+    def contexts(self, level: Any) -> set[tuple]:
+        """The values of the other varied attributes the level's trials were run with."""
+        return {m[1:] for m, here in zip(self.match, self.at(level), strict=True) if here}
+
+    def counted(self) -> np.ndarray:
+        """Which trials the per-value statistics count: a baseline trial only when some
+        other level was run with the same values of the other attributes (in a grid every
+        one; when each configuration changes one attribute, only the configuration with
+        every attribute at its baseline: a trial that changed B is no baseline for A)."""
+        keep = np.ones(len(self.keys), dtype=bool)
+        others = [lvl for lvl in self.levels if self.base is not None and not _same(lvl, self.base)]
+        if not others:
+            return keep
+        shared = set().union(*(self.contexts(lvl) for lvl in others))
+        base = self.at(self.base)
+        counted = base & np.array([m[1:] in shared for m in self.match], dtype=bool)
+        return keep if not counted.any() else ~base | counted
+
+    def by_match(self, y: np.ndarray, level: Any, among: set[tuple] | None = None) -> dict[tuple, float]:
+        """The mean objective per match key of the level's trials (those run with one of
+        the contexts `among`, when given)."""
+        acc: dict[tuple, list[float]] = {}
+        for here, m, v in zip(self.at(level), self.match, y, strict=True):
+            if here and (among is None or m[1:] in among):
+                acc.setdefault(m, []).append(float(v))
+        return {m: float(np.mean(vs)) for m, vs in acc.items()}
+
+
 def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective: Objective,
                    design: str = ABLATION) -> list[dict]:
     """The rows of one attribute in one group (`frame`: its usable trials)."""
@@ -158,33 +208,21 @@ def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective:
     scale = binning.scale_of(list(data[attribute]), group.space.get(attribute))
     if scale != binning.LEVELS:
         return _binned_rows(data, group, attribute, y, scale)
-    keys = [level_key(v) for v in data[attribute]]
-    levels = ordered_levels(keys, group.level_order.get(attribute))
-    if not levels:
-        return []
-    base_level, source = reference_level(group, attribute, levels) if design == ABLATION else (None, "")
-    others = ["seed", *[k for k in group.varied if k != attribute and k in data.columns]]
-    match = [tuple(level_key(v) for v in row) for row in data[others].itertuples(index=False)]
-
-    def by_match(level: Any) -> dict[tuple, float]:
-        acc: dict[tuple, list[float]] = {}
-        for k, m, v in zip(keys, match, y, strict=True):
-            if k is not None and _same(k, level):
-                acc.setdefault(m, []).append(float(v))
-        return {m: float(np.mean(vs)) for m, vs in acc.items()}
-
-    base_values = by_match(base_level) if base_level is not None else {}
+    view = LevelView.of(data, group, attribute, design)
+    counted = view.counted()
     rows = []
-    for level in levels:
-        sel = np.array([k is not None and _same(k, level) for k in keys])
-        is_base = base_level is not None and _same(level, base_level)
+    for level in view.levels:
+        is_base = view.base is not None and _same(level, view.base)
         row = {"group": group.key, "attribute": attribute, "value": level, "is_baseline": is_base,
                **_empty_comparison(), "n_pairs": math.nan}
-        row.update(summarize(y[sel]))
+        row.update(summarize(y[view.at(level) & counted]))
         if is_base:
-            row["note"] = f"baseline ({source})" if source else "baseline"
-        elif base_level is not None:
-            row.update(compare_to_baseline(by_match(level), base_values))
+            row["note"] = f"baseline ({view.source})" if view.source else "baseline"
+        elif view.base is not None:
+            baseline = view.by_match(y, view.base, view.contexts(level))
+            row.update(compare_to_baseline(view.by_match(y, level), baseline))
+            if not baseline:
+                row["note"] = "no baseline trial was run with the same other attributes"
         rows.append(row)
     return rows
 

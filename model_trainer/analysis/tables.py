@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from model_trainer import dotted
 from model_trainer.analysis.design import ABLATION
 from model_trainer.analysis.export import drop_empty_columns
 from model_trainer.analysis.formatting import display_frame, fmt, fmt_p
@@ -42,22 +43,6 @@ def ranking_frame(trials: pd.DataFrame, objective: Objective, varied: list[str])
     return drop_empty_columns(frame, keep=["rank", col])
 
 
-def short_names(keys: list[str]) -> dict[str, str]:
-    """Each dotted key's shortest ending that no other key shares (`lr` for
-    `train.optimizer.lr`, unless another key also ends in `lr`)."""
-    out = {}
-    for key in keys:
-        parts = key.split(".")
-        for size in range(1, len(parts) + 1):
-            tail = ".".join(parts[-size:])
-            if not any(o != key and (o == tail or o.endswith("." + tail)) for o in keys):
-                out[key] = tail
-                break
-        else:
-            out[key] = key
-    return out
-
-
 def ranking_display(ranking: pd.DataFrame, objective: Objective, varied: list[str],
                     short: bool = False) -> pd.DataFrame:
     """The ranking as text with readable headers; the group column only when there are
@@ -68,7 +53,7 @@ def ranking_display(ranking: pd.DataFrame, objective: Objective, varied: list[st
     names = {objective.column: f"{objective.metric} (best epoch)", "best_epoch": "best epoch",
              f"final_{objective.metric}": "final", "epochs_done": "epochs", "duration_s": "time"}
     if short:
-        names.update(short_names([c for c in varied if c in frame.columns]))
+        names.update(dotted.short_names([c for c in varied if c in frame.columns]))
     return frame.rename(columns=names)
 
 

@@ -7,12 +7,16 @@ from collections import Counter
 from typing import Any
 
 from model_trainer import dotted
-from model_trainer.analysis.labels import is_subset, label, unflatten
+from model_trainer.analysis.labels import label, level_key, unflatten
 from model_trainer.analysis.loaded import Group, TrialData
+from model_trainer.layout import STUDY_RECIPE
 
-# Keys that name where or how a run happened, not what was run; never "varied attributes".
-IGNORED_KEYS = frozenset({"seed", "name", "output_dir", "device"})
+# Never "varied attributes": the seed (a column of its own) and the study's own settings.
+IGNORED_KEYS = frozenset({"seed"})
 IGNORED_PREFIXES = ("study.",)
+# What a trial's status.json lists under `stateless_keys` (every key outside its identity:
+# where and how it ran); a folder written before it did falls back to these.
+STATELESS_BEFORE = frozenset({"name", "output_dir", "device"})
 _ABSENT = object()
 # Columns of the trials table; a recipe key of the same name must not overwrite them.
 RESERVED = frozenset({
@@ -38,10 +42,6 @@ def attribute(record: TrialData, key: str) -> Any:
     return label(unflatten(record.recipe, key))
 
 
-def _hashable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-
-
 def _under_space_key(key: str, space: dict) -> bool:
     """`train.optimizer.lr` when the space varies `train.optimizer` as a whole."""
     return any(key.startswith(k + ".") for k in space)
@@ -56,35 +56,46 @@ def _baseline(group: Group, key: str, base: dict) -> tuple[Any, str] | None:
     if value is _ABSENT:
         return None
     if isinstance(value, dict) and isinstance(choices, list):
-        value = next((c for c in choices if is_subset(c, value)), value)
-    return label(value), "study.yaml"
+        value = next((c for c in choices if dotted.matches(c, value)), value)
+    return label(value), STUDY_RECIPE
+
+
+def _stateless(record: TrialData) -> frozenset[str]:
+    """The keys of the trial's recipe that are not part of the experiment (stateless or
+    derived), as its status.json lists them."""
+    listed = record.status.get("stateless_keys")
+    if isinstance(listed, list):
+        return frozenset(k for k in listed if isinstance(k, str))
+    return STATELESS_BEFORE
 
 
 def find_varied(group: Group, records: list[TrialData]) -> None:
-    """Set the group's varied keys (space keys first, then any key whose value differs),
-    their baselines and the order of their levels in the space."""
+    """Set the group's varied keys (space keys first, then any stateful key whose value
+    differs), their baselines and the order of their levels in the space."""
     keys: dict[str, None] = dict.fromkeys(k for k in group.space if k not in RESERVED)
     union: dict[str, None] = {}
+    ignored = set(IGNORED_KEYS)
     for rec in records:
         union.update(dict.fromkeys(rec.recipe))
         union.update(dict.fromkeys(rec.params))
+        ignored |= _stateless(rec)
     for key in union:
-        if (key in IGNORED_KEYS or key in RESERVED or key.startswith(IGNORED_PREFIXES)
+        if (key in ignored or key in RESERVED or key.startswith(IGNORED_PREFIXES)
                 or key in keys or _under_space_key(key, group.space)):
             continue
-        if len({_hashable(attribute(rec, key)) for rec in records}) > 1:
+        if len({level_key(attribute(rec, key)) for rec in records}) > 1:
             keys[key] = None
     group.varied = list(keys)
     base = group.base_recipe or {}
     for key in group.varied:
         spec = group.space.get(key)
         if isinstance(spec, dict) and isinstance(spec.get("choice"), list):
-            group.level_order[key] = [_hashable(label(c)) for c in spec["choice"]]
+            group.level_order[key] = [level_key(label(c)) for c in spec["choice"]]
         found = _baseline(group, key, base)
         if found is not None:
             group.baselines[key], group.baseline_source[key] = found
             continue
-        counts = Counter(_hashable(attribute(rec, key)) for rec in records)
+        counts = Counter(level_key(attribute(rec, key)) for rec in records)
         counts.pop(None, None)
         if counts:
             group.baselines[key] = counts.most_common(1)[0][0]

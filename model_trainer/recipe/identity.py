@@ -56,6 +56,14 @@ def attribute_kinds(value: Any) -> dict[str, Kind]:
     return {key: kind for key, kind, _ in attributes(value)}
 
 
+def stateless_keys(recipe: Any) -> list[str]:
+    """The dotted keys of the attributes that do not enter the trial id: the stateless and
+    derived ones, less `train.epochs` when the LR schedule is sized from it."""
+    sized = schedule_horizon(recipe) is not None
+    return [key for key, kind in attribute_kinds(recipe).items()
+            if kind is not Kind.STATEFUL and not (sized and key == "train.epochs")]
+
+
 def stateful_view(value: Any, kind: Kind = Kind.STATEFUL) -> Any:
     """Only the stateful part of a recipe, as plain data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -35,19 +35,6 @@ def initial_seeds(study: StudyConfig, recipe_seed: int) -> list[int]:
     return list(study.seeds) or [recipe_seed]
 
 
-def matches(choice: Any, value: Any) -> bool:
-    """Whether setting `choice` on a recipe whose value is `value` gives that value back
-    (a mapping choice is merged key by key, so it may name only some of the keys)."""
-    if isinstance(choice, dict):
-        return isinstance(value, dict) and all(
-            k in value and matches(v, value[k]) for k, v in choice.items())
-    if isinstance(choice, bool) or isinstance(value, bool):
-        return choice is value
-    if isinstance(choice, int | float) and isinstance(value, int | float):
-        return choice == value  # 1 and 1.0: a float field holds the int choice as a float
-    return type(choice) is type(value) and choice == value
-
-
 def baseline_values(recipe: Recipe, dimensions: list[Dimension]) -> dict[str, Any]:
     """Per searched key, the first of its values that keeps the recipe's own value
     (a key whose values all change it is left out)."""
@@ -56,7 +43,7 @@ def baseline_values(recipe: Recipe, dimensions: list[Dimension]) -> dict[str, An
     for d in dimensions:
         current = dotted.get(plain, d.key, dotted.ABSENT)
         value = next((v for v in d.points() if current is not dotted.ABSENT
-                      and matches(v, current)), dotted.ABSENT)
+                      and dotted.matches(v, current)), dotted.ABSENT)
         if value is not dotted.ABSENT:
             found[d.key] = value
     return found

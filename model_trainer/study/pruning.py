@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.layout import METRICS, STATUS
-from model_trainer.metrics_file import read_rows
+from model_trainer.metrics_file import named_metrics, read_rows
 from model_trainer.trial.status import TrialStatus
 from model_trainer.vocabulary import TrialState
 
@@ -167,11 +167,10 @@ def _sibling_curves(study_dir: Path, metric: str, exclude: Path) -> list[_Curve]
 
 def _read_curve(folder: Path, metric: str) -> dict[int, float]:
     """Epoch -> value of `metric` (`val_loss`: `loss` of the val rows) in metrics.jsonl."""
-    split, _, key = metric.partition("_")
     curve = {}
     for row in read_rows(folder / METRICS):
-        value = row["metrics"].get(key)
-        if (row.get("split") == split and isinstance(value, int | float)
-                and math.isfinite(value) and isinstance(row.get("epoch"), int)):
+        value = named_metrics(row).get(metric)
+        if (isinstance(value, int | float) and math.isfinite(value)
+                and isinstance(row.get("epoch"), int)):
             curve[row["epoch"]] = float(value)
     return curve

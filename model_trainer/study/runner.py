@@ -214,5 +214,5 @@ def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyRe
             and not counts.get(RecordState.PRUNED):
         first = next(t for t in index.trials if t.state is RecordState.FAILED)
         raise TrainingError(f"every trial of study {index.study_id} failed; first error: "
-                            f"{first.error} (see {study_dir / first.trial_id / 'status.json'})")
+                            f"{first.error} (see {study_dir / first.trial_id / STATUS})")
     return result

@@ -35,6 +35,7 @@ from model_trainer.files import folder_identity, remove_stale_temps
 from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, METRICS, RECIPE, STATUS
 from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import last_row
+from model_trainer.recipe.identity import stateless_keys
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.train import checkpoint, determinism
 from model_trainer.train.device import resolve_device
@@ -135,7 +136,8 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     git = (record or {}).get("git") or {}
     status = TrialStatus.start(trial_id, recipe.name, previous,
                                stateless_changes(folder / RECIPE, recipe), study_info, sources,
-                               provenance.versions(), git.get("commit"))
+                               provenance.versions(), git.get("commit"),
+                               stateless_keys(recipe))
     status.save(folder)
     if record is not None:
         provenance.write(folder, status.attempts, record, diff)

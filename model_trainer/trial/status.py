@@ -75,13 +75,15 @@ class TrialStatus:
     stateless_changes: list[dict[str, Any]] = field(default_factory=list)
     study: dict[str, Any] | None = None
     sources: list[str] = field(default_factory=list)  # the recipe's files, bases first
+    stateless_keys: list[str] = field(default_factory=list)  # the recipe's keys outside the
+    # trial's identity (stateless and derived): the analysis never counts them as varied
     _clock: float = field(default_factory=time.perf_counter, repr=False, compare=False)
 
     @classmethod
     def start(cls, trial_id: str, name: str, previous: TrialStatus | None,
               changes: dict[str, list[Any]], study: dict[str, Any] | None,
               sources: list[str], versions: dict[str, str],
-              git_commit: str | None) -> TrialStatus:
+              git_commit: str | None, stateless_keys: list[str]) -> TrialStatus:
         """The record of a new attempt: progress and history carried over from `previous`."""
         history = list(previous.stateless_changes) if previous else []
         if changes:
@@ -91,7 +93,8 @@ class TrialStatus:
                    global_step=previous.global_step if previous else 0,
                    best=previous.best if previous else None, versions=versions,
                    git_commit=git_commit, stateless_changes=history,
-                   study=study or (previous.study if previous else None), sources=sources)
+                   study=study or (previous.study if previous else None), sources=sources,
+                   stateless_keys=stateless_keys)
 
     def progress(self, loop_state: dict[str, Any]) -> None:
         """Follow the loop's state (a TrainState as a dict)."""

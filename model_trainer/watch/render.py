@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from model_trainer.watch.study_files import Record, StudyView, short_labels
+from model_trainer import dotted
+from model_trainer.watch.study_files import Record, StudyView
 from model_trainer.watch.trial_files import TrialProgress, short_value
 
 RECENT = 5  # finished trials shown under the running ones
@@ -77,7 +78,7 @@ def study_renderable(view: StudyView, *, failures: bool = False, recent: int = R
     best = best_line(view)
     if best:
         parts.append(Text(best))
-    labels = short_labels(view.space_keys)
+    labels = dotted.short_names(view.space_keys)
     if view.running:
         parts.append(_running_table(view, labels))
     shown = view.recent[:recent]

@@ -9,16 +9,16 @@ single runs, or a study whose index is not written yet).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from model_trainer.journal import read_index
 from model_trainer.layout import STATUS, STUDY_INDEX
+from model_trainer.vocabulary import RecordState, TrialState
 from model_trainer.watch.trial_files import TrialProgress, TrialReader, lock_holder, read_status
 
-FINISHED = ("completed", "failed", "pruned")
+FINISHED = (RecordState.COMPLETED, RecordState.FAILED, RecordState.PRUNED)
 
 
 @dataclass
@@ -77,11 +77,12 @@ class StudyView:
 
     @property
     def failures(self) -> list[Record]:
-        return [r for r in self.records if r.state == "failed"]
+        return [r for r in self.records if r.state == RecordState.FAILED]
 
     @property
     def best(self) -> Record | None:
-        done = [r for r in self.records if r.state == "completed" and r.value is not None]
+        done = [r for r in self.records
+                if r.state == RecordState.COMPLETED and r.value is not None]
         if not done:
             return None
         pick = max if self.mode == "max" else min
@@ -132,7 +133,7 @@ class StudyWatcher:
         else:
             view = self._view_from_trials()
         for record in view.records:
-            if record.state == "running":
+            if record.state == RecordState.RUNNING:
                 progress = self._reader(record.trial_id).read()
                 started = progress.started_at.timestamp() if progress.started_at else None
                 view.running.append(Running(record, progress,
@@ -153,8 +154,8 @@ class StudyWatcher:
             mode = best.get("mode", mode)
             value = best.get("value") if best.get("metric") == metric else None
             records.append(Record(progress.trial_id, progress.params, progress.seed,
-                                  progress.state or "pending",
-                                  value if progress.state == "completed" else None,
+                                  progress.state or RecordState.PENDING,
+                                  value if progress.state == TrialState.COMPLETED else None,
                                   progress.error))
         return StudyView(self.folder, None, metric or "val_loss", mode, records)
 
@@ -178,18 +179,3 @@ class StudyWatcher:
             cached = (stamp, read_status(folder))
             self._finished[trial_id] = cached
         return cached[1]
-
-
-def short_labels(keys: Iterable[str]) -> dict[str, str]:
-    """Each dotted key's shortest suffix that no other key ends with (`lr`, `hidden`)."""
-    keys = list(keys)
-    labels = {}
-    for key in keys:
-        parts = key.split(".")
-        for size in range(1, len(parts) + 1):
-            label = ".".join(parts[-size:])
-            if not any(other != key and (other == label or other.endswith("." + label))
-                       for other in keys):
-                break
-        labels[key] = label
-    return labels

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +56,40 @@ def test_varied_attributes_are_columns_and_location_keys_are_not(runs_shared):
     assert skip_group.baseline_source["model.args.hidden"] == "study.yaml"
     loose = loaded.groups["loose"]
     assert sorted(loose.varied) == ["model.args.act", "train.batch_size"] and not loose.is_study
+
+
+def test_stateless_settings_that_differ_are_not_varied_attributes(tmp_path):
+    """Two real trials that differ in width and in how they were run (epochs, logging,
+    loader workers): only the width is an attribute of the experiment."""
+    from model_trainer.trial.experiment import run_experiment
+    from tests.train.tiny import load as tiny
+
+    run_experiment(tiny(tmp_path, "model.args.hidden=8", "train.epochs=1"), threads=1)
+    run_experiment(tiny(tmp_path, "model.args.hidden=16", "train.epochs=2", "train.log_every=3",
+                        "data.num_workers=1", "train.progress=plain"), threads=1)
+    loaded = load(tmp_path)
+    assert loaded.groups["tiny"].varied == ["model.args.hidden"]
+    for key in ("train.epochs", "train.log_every", "data.num_workers", "train.progress"):
+        assert key not in loaded.trials.columns
+
+
+def test_the_study_index_is_read_once_with_its_journal(runs, monkeypatch):
+    study = runs / "skip_ablation"
+    index = json.loads((study / "study_index.json").read_text())
+    changed = {**index["trials"][0], "value": 0.123}
+    (study / "study_index.journal").write_text(json.dumps(changed) + "\n")
+    opened = []
+    real_open = io.open
+
+    def counting(file, *args, **kwargs):
+        if Path(file) == study / "study_index.json":
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting)
+    loaded = load(runs)
+    assert len(opened) == 1
+    assert loaded.groups["skip_ablation"].index_trials[changed["trial_id"]]["value"] == 0.123
 
 
 def test_running_trial_with_truncated_line_keeps_its_complete_rows(runs_shared):

@@ -178,3 +178,18 @@ def test_adaptive_seeds_mapping_in_study_yaml_is_read(tmp_path):
                        seeds_spec={"min": 3, "max": 12, "decide": 0.005})
     result = _run(study, tmp_path)
     assert result.designs["a"][0] == "ablation" and len(result.trials) == 6
+
+
+def test_a_mapping_choice_of_booleans_finds_the_recipes_baseline(tmp_path):
+    """`model.args: {choice: [{skip: false}, {skip: true}]}` on a recipe with skip: true:
+    the baseline is {skip: true}, not the first value standing in for it."""
+    space = {"model.args": {"choice": [{"skip": False}, {"skip": True}]}}
+    configs = [{"model.args": {"skip": False}}, {"model.args": {"skip": True}}]
+    study = make_study(tmp_path / "b", space, "grid", configs, [0, 1, 2],
+                       lambda params, seed: 0.8 - 0.1 * (not params["model.args"]["skip"])
+                       + 0.01 * seed)
+    result = _run(study, tmp_path)
+    rows = result.ablation.set_index("value")
+    assert bool(rows.loc["skip=true", "is_baseline"]) and not rows.loc["skip=false", "is_baseline"]
+    assert rows.loc["skip=true", "note"] == "baseline (study.yaml)"
+    assert rows.loc["skip=false", "diff"] == pytest.approx(-0.1)

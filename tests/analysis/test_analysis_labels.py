@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_trainer import dotted
-from model_trainer.analysis.labels import is_subset, label, unflatten
+from model_trainer.analysis.labels import label, unflatten
 
 
 def test_a_mapping_reads_by_its_name_then_its_other_keys_sorted():
@@ -24,10 +24,10 @@ def test_scalars_stay_themselves():
     assert label(128) == 128 and label(True) is True and label("x") == "x" and label(None) is None
 
 
-def test_unflatten_and_subset():
+def test_unflatten_and_the_choice_that_keeps_it():
     flat = dotted.flatten({"train": {"optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0}}})
     base = unflatten(flat, "train.optimizer")
     assert base == {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0}
-    assert is_subset({"name": "adamw", "lr": 0.001}, base)  # this choice gives the base back
-    assert not is_subset({"name": "sgd", "lr": 0.1}, base)
+    assert dotted.matches({"name": "adamw", "lr": 0.001}, base)  # this choice gives the base back
+    assert not dotted.matches({"name": "sgd", "lr": 0.1}, base)
     assert unflatten(flat, "train.scheduler") is None

@@ -139,11 +139,22 @@ def test_attribute_rows_on_a_known_table():
 
 def test_pairs_need_matching_other_attributes():
     frame, group = _known_table()
-    frame["model.args.width"] = [1, 1, 1, 1, 2, 2, 2, 2]  # no skip=False trial matches a baseline
-    group.varied.append("model.args.width")
+    frame["model.args.width"] = [1, 1, 2, 2, 2, 2, 1, 1]  # no skip=False trial matches a
+    group.varied.append("model.args.width")  # baseline trial on both seed and width
     group.baselines["model.args.width"] = 1
     rows = {r["value"]: r for r in attribute_rows(frame, group, "model.args.skip", MAX_ACC)}
     assert rows[False]["n_pairs"] == 0 and rows[False]["test"] == "Welch t"
+    assert rows[True]["n"] == 4  # both widths were run with skip=False too
+
+
+def test_a_value_run_only_with_other_attributes_changed_is_not_compared():
+    frame, group = _known_table()
+    frame["model.args.width"] = [1, 1, 1, 1, 2, 2, 2, 2]  # skip and width change together
+    group.varied.append("model.args.width")
+    group.baselines["model.args.width"] = 1
+    rows = {r["value"]: r for r in attribute_rows(frame, group, "model.args.skip", MAX_ACC)}
+    assert rows[False]["test"] == "" and math.isnan(rows[False]["diff"])
+    assert rows[False]["note"] == "no baseline trial was run with the same other attributes"
 
 
 def test_a_baseline_that_was_not_run_falls_back_to_the_first_value():
@@ -200,3 +211,82 @@ def test_a_long_choice_list_keeps_one_row_per_value():
     assert [r["value"] for r in rows] == widths
     del group.space["model.args.hidden"]  # without the space it reads as a sampled range
     assert len(attribute_rows(frame, group, "model.args.hidden", MAX_ACC, SAMPLED)) == 3
+
+
+ONE_AT_A_TIME = {  # (hidden, skip): accuracy per seed; each configuration changes one attribute
+    (128, True): [0.800, 0.830, 0.790],  # the baseline
+    (256, True): [0.815, 0.836, 0.801],  # +0.01 or so
+    (128, False): [-1.200, -1.170, -1.210],  # a huge effect of the other attribute
+}
+
+
+def _one_at_a_time(seeds: int, tmp_path, plots: bool = False):
+    from tests.analysis.analysis_synth import make_study
+
+    space = {"model.args.hidden": {"choice": [128, 256]}, "model.args.skip": {"choice": [True, False]}}
+    configs = [{"model.args.hidden": h, "model.args.skip": s} for h, s in ONE_AT_A_TIME]
+    study = make_study(tmp_path / "oaat", space, None, configs, list(range(seeds)),
+                       lambda p, seed: ONE_AT_A_TIME[p["model.args.hidden"], p["model.args.skip"]][seed])
+    from model_trainer.analysis import analyze
+    from tests.analysis.analysis_synth import quiet_console
+
+    result = analyze(study, out=tmp_path / "out", console=quiet_console(), plots=plots)
+    assert result.designs["oaat"] == (ABLATION, "each configuration changes one attribute of the baseline")
+    return result.ablation.set_index(["attribute", "value"])
+
+
+def test_one_at_a_time_baseline_is_the_trials_at_the_baseline_in_every_attribute(tmp_path):
+    """Two seeds: fewer than 3 pairs, so Welch's test, against the baseline configuration
+    alone (not pooled with the trials that changed the other attribute)."""
+    rows = _one_at_a_time(2, tmp_path)
+    base = np.array(ONE_AT_A_TIME[128, True][:2])
+    wide = np.array(ONE_AT_A_TIME[256, True][:2])
+    for attribute, value in (("model.args.hidden", 128), ("model.args.skip", True)):
+        row = rows.loc[(attribute, value)]
+        half = stats.t.ppf(0.975, 1) * base.std(ddof=1) / math.sqrt(2)
+        assert row["n"] == 2 and row["mean"] == pytest.approx(base.mean())
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(base.mean() - half),
+                                                   pytest.approx(base.mean() + half))
+    row = rows.loc[("model.args.hidden", 256)]
+    va, vb = wide.var(ddof=1), base.var(ddof=1)
+    se = math.sqrt(va / 2 + vb / 2)
+    dof = se**4 / ((va / 2) ** 2 + (vb / 2) ** 2)  # Welch-Satterthwaite, n - 1 = 1 per side
+    diff = wide.mean() - base.mean()
+    assert row["test"] == "Welch t" and row["diff"] == pytest.approx(diff)  # +0.0105
+    assert row["diff_ci_low"] == pytest.approx(diff - stats.t.ppf(0.975, dof) * se)
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(diff) / se, dof))
+    pooled = math.sqrt((va + vb) / 2)
+    assert row["effect_size"] == pytest.approx((1 - 3 / 7) * diff / pooled)
+    off = rows.loc[("model.args.skip", False)]
+    assert off["diff"] == pytest.approx(np.mean(ONE_AT_A_TIME[128, False][:2]) - base.mean())
+
+
+def test_one_at_a_time_with_three_seeds_pairs_with_the_baseline_configuration(tmp_path):
+    rows = _one_at_a_time(3, tmp_path)
+    base = np.array(ONE_AT_A_TIME[128, True])
+    wide = np.array(ONE_AT_A_TIME[256, True])
+    assert rows.loc[("model.args.hidden", 128), "n"] == 3
+    assert rows.loc[("model.args.hidden", 128), "mean"] == pytest.approx(base.mean())
+    row = rows.loc[("model.args.hidden", 256)]
+    assert row["test"] == "paired t" and row["n_pairs"] == 3
+    assert row["diff"] == pytest.approx((wide - base).mean())
+    assert row["p_value"] == pytest.approx(stats.ttest_rel(wide, base).pvalue)
+
+
+def test_one_at_a_time_plots_box_the_trials_the_table_counts(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    boxes = {}
+    real = Axes.boxplot
+
+    def boxplot(self, data, *args, **kwargs):
+        boxes[len(boxes)] = [sorted(float(v) for v in box) for box in data]
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "boxplot", boxplot)
+    _one_at_a_time(3, tmp_path, plots=True)
+    base = sorted(ONE_AT_A_TIME[128, True])
+    assert sorted(boxes.values()) == sorted([
+        [base, sorted(ONE_AT_A_TIME[256, True])],  # hidden: 128 (baseline), 256
+        [base, sorted(ONE_AT_A_TIME[128, False])],  # skip: true (baseline), false
+    ])

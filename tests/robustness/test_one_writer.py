@@ -183,6 +183,7 @@ class DeletesItsFolder(TinyWrapper):
         out = super().train_step(batch)
         folder = self.loop.session.checkpoint_dir.parent
         if self.state.epoch == 1 and folder.exists():
+            self.loop.session.flush()  # a checkpoint written meanwhile would refill the folder
             shutil.rmtree(folder)
         return out
 

@@ -115,7 +115,7 @@ def _validate(sources: RecipeSources, overrides: list[Override],
               onto: LoadedRecipe | None = None) -> LoadedRecipe:
     """Validate `overrides` on top of `sources` (or on top of the already merged `onto`,
     whose own overrides start the list)."""
-    issues = list(issues or [])
+    issues = [*(i for layer in sources.layers for i in layer.issues), *(issues or [])]
     warnings: list[RecipeIssue] = []
     if onto is not None:
         merged = merge_layers([], overrides[len(onto.overrides):], onto.merged)

@@ -28,9 +28,11 @@ from model_trainer.recipe.sources import (
     environment_names,
     read_sources,
     sources_from_text,
+    sources_of,
 )
 from model_trainer.recipe.sweep import as_sweeps
 from model_trainer.recipe.typecheck import INVALID, build_dataclass, decode_free_text
+from model_trainer.recipe.yaml_source import YamlSource
 
 
 @dataclass
@@ -86,6 +88,12 @@ def load_recipe_text(text: str, overrides: list[str] | tuple[str, ...] = (),
                      name: str = "<recipe>", multirun: bool = False) -> LoadedRecipe:
     """The same as `load_recipe` for YAML text (tests, notebooks)."""
     return _load(lambda: sources_from_text(text, name), list(overrides), multirun)
+
+
+def load_recipe_source(source: YamlSource, overrides: list[str] | tuple[str, ...] = (),
+                       ) -> LoadedRecipe:
+    """The same for a parsed YAML document (a trial's recipe.yaml, edited after reading)."""
+    return _load(lambda: sources_of(source), list(overrides), False)
 
 
 def rebuild_recipe(source: RecipeSources, overrides: list[Override]) -> LoadedRecipe:

@@ -51,8 +51,13 @@ def read_sources(path: str | Path) -> RecipeSources:
 
 def sources_from_text(text: str, name: str) -> RecipeSources:
     """The same for YAML text; its `extends` paths are relative to the working directory."""
+    return sources_of(parse_yaml_text(text, name))
+
+
+def sources_of(source: YamlSource) -> RecipeSources:
+    """The same for a parsed YAML document (its data perhaps edited since)."""
     reader = _Reader()
-    reader.follow(parse_yaml_text(text, name), ())
+    reader.follow(source, ())
     return reader.result()
 
 

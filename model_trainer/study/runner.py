@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 
 from model_trainer.errors import Interrupted, Terminated, TrainingError
 from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
-from model_trainer.recipe import LoadedRecipe, to_plain
+from model_trainer.recipe import LoadedRecipe
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
+from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor
@@ -88,8 +88,7 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
                       "running it again", markup=False, soft_wrap=True)
         record.state, record.attempts = RecordState.PENDING, 0
     if not (study_dir / STUDY_RECIPE).exists():
-        atomic_write_bytes(study_dir / STUDY_RECIPE,
-                           yaml.safe_dump(to_plain(recipe), sort_keys=False).encode())
+        atomic_write_bytes(study_dir / STUDY_RECIPE, recipe_yaml(recipe).encode())
     index.save()
     return index
 

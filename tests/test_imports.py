@@ -42,5 +42,6 @@ def test_the_recipe_package_still_gives_its_names():
 
     assert recipe.load_recipe_text.__module__ == "model_trainer.recipe.load"
     assert set(recipe.__all__) <= set(dir(recipe))
+    assert all(getattr(recipe, name) is not None for name in recipe.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         recipe.nosuch  # noqa: B018

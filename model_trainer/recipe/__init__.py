@@ -17,7 +17,11 @@ _WHERE = {
     "Stateless": "markers",
     "DataConfig": "schema", "ModelConfig": "schema", "Recipe": "schema",
 }
-__all__ = sorted(_WHERE)
+__all__ = [
+    "MISSING", "DataConfig", "Derived", "Kind", "LoadedRecipe", "ModelConfig", "Recipe", "Stateful",
+    "Stateless", "attribute_kinds", "load_recipe", "load_recipe_text", "study_id", "to_plain",
+    "trial_id",
+]
 
 if TYPE_CHECKING:
     from model_trainer.recipe.identity import attribute_kinds, study_id, to_plain, trial_id

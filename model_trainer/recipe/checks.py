@@ -10,7 +10,6 @@ import importlib.util
 import math
 import re
 import typing
-from collections.abc import Callable
 from typing import Any
 
 from model_trainer.recipe.markers import Kind, split_marker
@@ -20,9 +19,7 @@ from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import PRUNER_DEFAULTS, Recipe
 from model_trainer.recipe.seeds import check_seed, check_seeds
 from model_trainer.recipe.space import MAX_GRID, parse_dimension
-from model_trainer.recipe.typecheck import INVALID, build, closest, kinds_of
-
-Report = Callable[[str, str], None]
+from model_trainer.recipe.typecheck import INVALID, Report, build, closest, kinds_of
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")

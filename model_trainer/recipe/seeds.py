@@ -10,7 +10,6 @@ both; the decisions themselves are made at run time (model_trainer/study/adaptiv
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from model_trainer import dotted
@@ -18,8 +17,8 @@ from model_trainer.recipe.identity import to_plain
 from model_trainer.recipe.markers import MISSING
 from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe, StudyConfig
 from model_trainer.recipe.space import Dimension, grid
+from model_trainer.recipe.typecheck import Report
 
-Report = Callable[[str, str], None]
 MAX_SEED = 2**32 - 1  # numpy's limit (torch takes 64 bits); larger seeds would wrap around
 
 

@@ -140,8 +140,10 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
     if s.sampler == "grid" and grid_size > MAX_GRID:
         report("study.space", f"the grid has {grid_size:,} points; a grid study may have at "
                f"most {MAX_GRID:,} (use sampler random or tpe)")
-    # with a broken dimension there is no grid to find the baseline in
-    check_seeds(recipe, dims if len(dims) == len(s.space) else None, report)
+    # with a broken dimension there is no grid to find the baseline in, and a grid too
+    # large is reported already
+    complete = len(dims) == len(s.space) and grid_size <= MAX_GRID
+    check_seeds(recipe, dims if complete else None, report)
 
 
 PRUNER_MINIMUM = {"startup_trials": 0, "warmup_epochs": 0, "min_epochs": 1,

@@ -19,7 +19,7 @@ from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import PRUNER_DEFAULTS, Recipe
 from model_trainer.recipe.seeds import check_seed, check_seeds
 from model_trainer.recipe.space import MAX_GRID, parse_dimension
-from model_trainer.recipe.typecheck import INVALID, Report, build, closest, kinds_of
+from model_trainer.recipe.typecheck import INVALID, Report, build, closest, field_hints, kinds_of
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
@@ -234,7 +234,7 @@ def _attribute(recipe: Recipe, key: str, where: str, report: Report) -> Any:
             report(where, f"no recipe attribute '{key}'{closest(part, fields)}")
             return None
         kind, bare = fields[part]
-        full = typing.get_type_hints(tp, include_extras=True)[part]
+        full = field_hints(tp)[part]
         node = getattr(node, part, None) if node is not None else None
         tp = type(node) if dataclasses.is_dataclass(node) else split_marker(full)[0]
         if typing.get_origin(tp) is not None and type(None) in typing.get_args(tp):

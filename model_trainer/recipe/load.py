@@ -56,7 +56,9 @@ class LoadedRecipe:
         return study_id(self.recipe)
 
     def variant(self, params: dict[str, Any]) -> LoadedRecipe:
-        """The recipe of one study trial: `params` set, the study section removed."""
+        """The recipe of one study trial: `params` set, the study section removed. Every
+        check runs again (a trial's values can break any of them) on the merge already
+        made: a few ms, as a study makes one per trial."""
         extra = [Override(k, v, f"{k}={v!r}") for k, v in params.items()]
         extra.append(Override("study", None, "study=null"))
         return _validate(self.source, self.overrides + extra, onto=self)

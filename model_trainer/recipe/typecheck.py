@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -83,8 +84,10 @@ def closest(word: str, options: typing.Iterable[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+@functools.cache
 def field_hints(cls: type) -> dict[str, Any]:
-    """Type hints of a dataclass, markers kept."""
+    """Type hints of a dataclass, markers kept (read once per class: a study checks the
+    same classes for every trial; do not change the mapping)."""
     return typing.get_type_hints(cls, include_extras=True)
 
 

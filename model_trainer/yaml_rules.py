@@ -80,8 +80,6 @@ for _first, _resolvers in StrictLoader.yaml_implicit_resolvers.items():
 def dump_yaml(data: Any, flow: bool = False) -> str:
     """Plain data as YAML in key order (block style, or one line with `flow`), readable
     back by the strict loader."""
-    if flow:
-        text = yaml.dump(data, Dumper=QuotingDumper, sort_keys=False, allow_unicode=True,
-                         default_flow_style=True, width=float("inf"))
-        return text.removesuffix("\n").removesuffix("\n...")
-    return yaml.dump(data, Dumper=QuotingDumper, sort_keys=False, allow_unicode=True)
+    text = yaml.dump(data, Dumper=QuotingDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=flow, width=float("inf") if flow else None)
+    return text.removesuffix("\n").removesuffix("\n...") if flow else text

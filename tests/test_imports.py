@@ -41,7 +41,7 @@ def test_the_recipe_package_still_gives_its_names():
     from model_trainer import recipe
 
     assert recipe.load_recipe_text.__module__ == "model_trainer.recipe.load"
-    assert set(recipe.__all__) <= set(dir(recipe))
+    assert set(recipe.__all__) == set(recipe._WHERE) and set(recipe.__all__) <= set(dir(recipe))
     assert all(getattr(recipe, name) is not None for name in recipe.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         recipe.nosuch  # noqa: B018

@@ -106,7 +106,8 @@ def _merge_into(config: DictConfig, data: dict) -> None:
         if key is not None:
             node = node._get_node(key, validate_access=False)
         ((key, value),) = value.items()
-    plain = not isinstance(value, dict) and value != MISSING and "${" not in repr(value)
+    plain = not isinstance(value, dict) and value != MISSING and \
+        next(interpolated_strings([value]), None) is None
     if key is not None and plain and _is_mapping(node):
         node[key] = value
     else:

@@ -183,6 +183,9 @@ class DeletesItsFolder(TinyWrapper):
         out = super().train_step(batch)
         folder = self.loop.session.checkpoint_dir.parent
         if self.state.epoch == 1 and folder.exists():
+            # epoch 1's status.json may still be being written (renamed from a temp file
+            # that rmtree has listed): let it land, or rmtree fails in this hook
+            self.loop.session.flush()
             shutil.rmtree(folder)
         return out
 

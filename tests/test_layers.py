@@ -1,6 +1,7 @@
 """Imports point one way: each layer of the package imports only the layers below it.
 
-    errors, vocabulary, layout, files, dotted, metrics_file, locks   (plain helpers)
+    errors, vocabulary, layout, files, dotted, metrics_file, locks, journal, processes,
+    yaml_rules   (plain helpers: the standard library, PyYAML and each other only)
     < watch < recipe < train < wrapper < trial < study < api < cli
     (analysis reads files only; watch reads files only and stays light for `mtrain status`)
 
@@ -16,7 +17,7 @@ import model_trainer
 
 ROOT = Path(model_trainer.__file__).parent
 BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file", "locks",
-        "journal", "processes"}
+        "journal", "processes", "yaml_rules"}
 ORDER = ["base", "watch", "recipe", "train", "wrapper", "trial", "study", "api", "cli"]
 ANALYSIS_MAY_USE = {"base", "analysis"}
 

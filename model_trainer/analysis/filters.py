@@ -1,9 +1,10 @@
 """`--filter KEY=VALUE`: keep the trials whose attribute KEY equals VALUE.
 
 KEY is a dotted recipe key (`model.args.hidden`) or a trials-table column (`state`, `seed`,
-`group`, `trial_id`). VALUE is parsed as YAML, so `hidden=128` matches the integer 128 and
-`lr=1e-3` matches 0.001. Filters on different keys must all hold; repeating a key keeps
-trials matching any of its values (`state=completed state=running`).
+`group`, `trial_id`). VALUE is parsed as YAML 1.2, as a recipe is, so `hidden=128` matches
+the integer 128, `lr=1e-3` matches 0.001 and `x=017` matches 17. Filters on different keys
+must all hold; repeating a key keeps trials matching any of its values (`state=completed
+state=running`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 import yaml
 
 from model_trainer.analysis.loaded import Loaded
-from model_trainer.analysis.readers import load_yaml
 from model_trainer.errors import UsageError
+from model_trainer.yaml_rules import load_yaml
 
 
 def parse_filter(text: str) -> tuple[str, Any, str]:
@@ -28,11 +29,6 @@ def parse_filter(text: str) -> tuple[str, Any, str]:
         value = load_yaml(raw) if raw else None
     except yaml.YAMLError:
         value = raw
-    if isinstance(value, str):
-        try:  # YAML 1.1 reads '1e-3' as text; a researcher means the number
-            value = float(value)
-        except ValueError:
-            pass
     if isinstance(value, (dict, list)):
         raise UsageError(f"bad filter {text!r}: VALUE must be a single value, not a {type(value).__name__}")
     return key, value, raw

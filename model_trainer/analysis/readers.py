@@ -13,12 +13,7 @@ from pathlib import Path
 
 import yaml
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when built
-
-
-def load_yaml(text: str) -> object:
-    """`yaml.safe_load`, with PyYAML's C parser when it has one (analysis reads thousands)."""
-    return yaml.load(text, Loader=_YAML_LOADER)
+from model_trainer.yaml_rules import load_yaml
 
 
 def _not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
@@ -42,8 +37,9 @@ def read_text(path: Path, warnings: list[str]) -> str | None:
 
 
 def read_yaml_mapping(path: Path, warnings: list[str], text: str | None = None) -> dict | None:
-    """A YAML file that must hold a mapping; None (and a warning) when missing or broken.
-    `text`: the file's text when the caller has already read it."""
+    """A YAML file that must hold a mapping, read by the recipe's YAML 1.2 rules; None (and
+    a warning) when missing or broken. `text`: the file's text when the caller has already
+    read it."""
     return _parse_mapping(path, warnings, "YAML", load_yaml, yaml.YAMLError, text)
 
 

@@ -40,7 +40,7 @@ def show(
         loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
     if fmt == "yaml":
-        typer.echo(recipe_yaml(loaded), nl=False)
+        typer.echo(recipe_yaml(loaded.recipe), nl=False)
         return
     rows = [row if row.key not in derived else
             dataclasses.replace(row, value=value_text(derived[row.key]), origin="the run")

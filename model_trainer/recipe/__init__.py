@@ -1,12 +1,40 @@
-"""Typed recipes: schema, markers, loading with located errors, identity. No torch here."""
+"""Typed recipes: schema, markers, loading with located errors, identity. No torch here.
 
-from model_trainer.recipe.identity import attribute_kinds, study_id, to_plain, trial_id
-from model_trainer.recipe.load import LoadedRecipe, load_recipe, load_recipe_text
-from model_trainer.recipe.markers import MISSING, Derived, Kind, Stateful, Stateless
-from model_trainer.recipe.schema import DataConfig, ModelConfig, Recipe
+The names below load on first use (PEP 562), so that importing one light module of the
+package (`model_trainer` imports the markers) does not import the loader and OmegaConf.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "attribute_kinds": "identity", "study_id": "identity", "to_plain": "identity",
+    "trial_id": "identity",
+    "LoadedRecipe": "load", "load_recipe": "load", "load_recipe_text": "load",
+    "MISSING": "markers", "Derived": "markers", "Kind": "markers", "Stateful": "markers",
+    "Stateless": "markers",
+    "DataConfig": "schema", "ModelConfig": "schema", "Recipe": "schema",
+}
 __all__ = [
     "MISSING", "DataConfig", "Derived", "Kind", "LoadedRecipe", "ModelConfig", "Recipe", "Stateful",
     "Stateless", "attribute_kinds", "load_recipe", "load_recipe_text", "study_id", "to_plain",
     "trial_id",
 ]
+
+if TYPE_CHECKING:
+    from model_trainer.recipe.identity import attribute_kinds, study_id, to_plain, trial_id
+    from model_trainer.recipe.load import LoadedRecipe, load_recipe, load_recipe_text
+    from model_trainer.recipe.markers import MISSING, Derived, Kind, Stateful, Stateless
+    from model_trainer.recipe.schema import DataConfig, ModelConfig, Recipe
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'model_trainer.recipe' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"model_trainer.recipe.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -10,7 +10,6 @@ import importlib.util
 import math
 import re
 import typing
-from collections.abc import Callable
 from typing import Any
 
 from model_trainer.recipe.markers import Kind, split_marker
@@ -20,9 +19,7 @@ from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import PRUNER_DEFAULTS, Recipe
 from model_trainer.recipe.seeds import check_seed, check_seeds
 from model_trainer.recipe.space import MAX_GRID, parse_dimension
-from model_trainer.recipe.typecheck import INVALID, build, closest, kinds_of
-
-Report = Callable[[str, str], None]
+from model_trainer.recipe.typecheck import INVALID, Report, build, closest, field_hints, kinds_of
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
@@ -143,8 +140,10 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
     if s.sampler == "grid" and grid_size > MAX_GRID:
         report("study.space", f"the grid has {grid_size:,} points; a grid study may have at "
                f"most {MAX_GRID:,} (use sampler random or tpe)")
-    # with a broken dimension there is no grid to find the baseline in
-    check_seeds(recipe, dims if len(dims) == len(s.space) else None, report)
+    # with a broken dimension there is no grid to find the baseline in, and a grid too
+    # large is reported already
+    complete = len(dims) == len(s.space) and grid_size <= MAX_GRID
+    check_seeds(recipe, dims if complete else None, report)
 
 
 PRUNER_MINIMUM = {"startup_trials": 0, "warmup_epochs": 0, "min_epochs": 1,
@@ -235,7 +234,7 @@ def _attribute(recipe: Recipe, key: str, where: str, report: Report) -> Any:
             report(where, f"no recipe attribute '{key}'{closest(part, fields)}")
             return None
         kind, bare = fields[part]
-        full = typing.get_type_hints(tp, include_extras=True)[part]
+        full = field_hints(tp)[part]
         node = getattr(node, part, None) if node is not None else None
         tp = type(node) if dataclasses.is_dataclass(node) else split_marker(full)[0]
         if typing.get_origin(tp) is not None and type(None) in typing.get_args(tp):

@@ -28,9 +28,11 @@ from model_trainer.recipe.sources import (
     environment_names,
     read_sources,
     sources_from_text,
+    sources_of,
 )
 from model_trainer.recipe.sweep import as_sweeps
 from model_trainer.recipe.typecheck import INVALID, build_dataclass, decode_free_text
+from model_trainer.recipe.yaml_source import YamlSource
 
 
 @dataclass
@@ -54,7 +56,9 @@ class LoadedRecipe:
         return study_id(self.recipe)
 
     def variant(self, params: dict[str, Any]) -> LoadedRecipe:
-        """The recipe of one study trial: `params` set, the study section removed."""
+        """The recipe of one study trial: `params` set, the study section removed. Every
+        check runs again (a trial's values can break any of them) on the merge already
+        made: a few ms, as a study makes one per trial."""
         extra = [Override(k, v, f"{k}={v!r}") for k, v in params.items()]
         extra.append(Override("study", None, "study=null"))
         return _validate(self.source, self.overrides + extra, onto=self)
@@ -88,6 +92,12 @@ def load_recipe_text(text: str, overrides: list[str] | tuple[str, ...] = (),
     return _load(lambda: sources_from_text(text, name), list(overrides), multirun)
 
 
+def load_recipe_source(source: YamlSource, overrides: list[str] | tuple[str, ...] = (),
+                       ) -> LoadedRecipe:
+    """The same for a parsed YAML document (a trial's recipe.yaml, edited after reading)."""
+    return _load(lambda: sources_of(source), list(overrides), False)
+
+
 def rebuild_recipe(source: RecipeSources, overrides: list[Override]) -> LoadedRecipe:
     """Validate again from a recipe's parts (plain data: safe to send to another process)."""
     return _validate(source, overrides)
@@ -115,7 +125,7 @@ def _validate(sources: RecipeSources, overrides: list[Override],
               onto: LoadedRecipe | None = None) -> LoadedRecipe:
     """Validate `overrides` on top of `sources` (or on top of the already merged `onto`,
     whose own overrides start the list)."""
-    issues = list(issues or [])
+    issues = [*(i for layer in sources.layers for i in layer.issues), *(issues or [])]
     warnings: list[RecipeIssue] = []
     if onto is not None:
         merged = merge_layers([], overrides[len(onto.overrides):], onto.merged)

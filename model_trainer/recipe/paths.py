@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 from model_trainer.recipe import names
 from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import Recipe
-from model_trainer.recipe.typecheck import INVALID, build_dataclass, closest
-
-Report = Callable[[str, str], None]
+from model_trainer.recipe.typecheck import INVALID, Report, build_dataclass, closest
 
 
 def check_paths(recipe: Recipe, report: Report, warn: Report) -> None:

@@ -29,7 +29,9 @@ def import_object(path: str) -> Any:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name is not None and not module_name.startswith(exc.name):
+            # the module itself or a package above it is missing, or something it imports
+            if exc.name is not None and not (module_name == exc.name
+                                             or module_name.startswith(exc.name + ".")):
                 raise ResolveError(
                     f"importing '{module_name}' failed: No module named '{exc.name}'"
                 ) from exc

@@ -10,16 +10,15 @@ both; the decisions themselves are made at run time (model_trainer/study/adaptiv
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from model_trainer import dotted
 from model_trainer.recipe.identity import to_plain
 from model_trainer.recipe.markers import MISSING
 from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe, StudyConfig
-from model_trainer.recipe.space import Dimension, grid
+from model_trainer.recipe.space import Dimension, grid_size
+from model_trainer.recipe.typecheck import Report
 
-Report = Callable[[str, str], None]
 MAX_SEED = 2**32 - 1  # numpy's limit (torch takes 64 bits); larger seeds would wrap around
 
 
@@ -38,24 +37,47 @@ def initial_seeds(study: StudyConfig, recipe_seed: int) -> list[int]:
 def baseline_values(recipe: Recipe, dimensions: list[Dimension]) -> dict[str, Any]:
     """Per searched key, the first of its values that keeps the recipe's own value
     (a key whose values all change it is left out)."""
-    plain = to_plain(recipe)
-    found = {}
-    for d in dimensions:
-        current = dotted.get(plain, d.key, dotted.ABSENT)
-        value = next((v for v in d.points() if current is not dotted.ABSENT
-                      and dotted.matches(v, current)), dotted.ABSENT)
-        if value is not dotted.ABSENT:
-            found[d.key] = value
-    return found
+    indices = _baseline_indices(recipe, dimensions)
+    return {d.key: d.point(indices[d.key]) for d in dimensions if d.key in indices}
 
 
 def baseline_number(recipe: Recipe, dimensions: list[Dimension]) -> int | None:
-    """The baseline's configuration number in the grid's order, or None when the recipe's
-    values are not all among the grid's."""
-    base = baseline_values(recipe, dimensions)
-    if len(base) != len(dimensions):
+    """The baseline's configuration number in the grid's order (the last dimension varies
+    fastest), or None when the recipe's values are not all among the grid's."""
+    indices = _baseline_indices(recipe, dimensions)
+    if len(indices) != len(dimensions):
         return None
-    return grid(dimensions).index(base)
+    number = 0
+    for d in dimensions:
+        number = number * d.size + indices[d.key]
+    return number
+
+
+def _baseline_indices(recipe: Recipe, dimensions: list[Dimension]) -> dict[str, int]:
+    """Per searched key, the index of its first value that keeps the recipe's own value."""
+    plain = to_plain(recipe)
+    found = {}
+    for d in dimensions:
+        index = _index_of(d, dotted.get(plain, d.key, dotted.ABSENT))
+        if index is not None:
+            found[d.key] = index
+    return found
+
+
+def _index_of(d: Dimension, current: Any) -> int | None:
+    """The index of the first value of `d` that matches `current`; an int range is not
+    enumerated (it may hold billions)."""
+    if current is dotted.ABSENT:
+        return None
+    if d.kind != "int":
+        return next((i for i, v in enumerate(d.values) if dotted.matches(v, current)), None)
+    if isinstance(current, bool) or not isinstance(current, int | float):
+        return None  # as `matches`: only a number equals an int point
+    if isinstance(current, float) and not current.is_integer():
+        return None
+    offset = int(current) - int(d.low)
+    inside = 0 <= offset <= int(d.high) - int(d.low) and offset % d.step == 0
+    return offset // d.step if inside else None
 
 
 def check_seeds(recipe: Recipe, dimensions: list[Dimension] | None, report: Report) -> None:
@@ -113,6 +135,6 @@ def _check_baseline(recipe: Recipe, dimensions: list[Dimension], report: Report)
                f"baseline, the grid point that keeps the recipe's own values, but the recipe "
                f"{said}, which is not among these values; add it to them, or set {d.key} "
                "to one of them")
-    if len(base) == len(dimensions) and len(grid(dimensions)) < 2:
+    if len(base) == len(dimensions) and grid_size(dimensions) < 2:
         report("study.space", "adaptive seeds compare configurations with the baseline, but "
                "the grid holds only the baseline; add values to compare")

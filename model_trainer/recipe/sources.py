@@ -41,7 +41,9 @@ class RecipeSources:
 
 
 def read_sources(path: str | Path) -> RecipeSources:
-    """The recipe at `path` and its bases; RecipeError lists every problem in any of them."""
+    """The recipe at `path` and its bases. RecipeError lists every problem in any of them
+    when one cannot be read or merged; the problems of a file that could be read (a
+    duplicate key, a bad tag) stay in its layer's `issues`, reported with the checks."""
     reader = _Reader()
     reader.follow(read_yaml_file(path), (os.path.realpath(path),))
     return reader.result()
@@ -49,8 +51,13 @@ def read_sources(path: str | Path) -> RecipeSources:
 
 def sources_from_text(text: str, name: str) -> RecipeSources:
     """The same for YAML text; its `extends` paths are relative to the working directory."""
+    return sources_of(parse_yaml_text(text, name))
+
+
+def sources_of(source: YamlSource) -> RecipeSources:
+    """The same for a parsed YAML document (its data perhaps edited since)."""
     reader = _Reader()
-    reader.follow(parse_yaml_text(text, name), ())
+    reader.follow(source, ())
     return reader.result()
 
 
@@ -70,14 +77,14 @@ class _Reader:
 
     def result(self) -> RecipeSources:
         if self.issues:
-            raise RecipeError(self.issues)
+            raise RecipeError([*self.issues, *(i for layer in self.layers for i in layer.issues)])
         names = set().union(*(environment_names(layer.data) for layer in self.layers))
         return RecipeSources(self.layers, {n: os.environ.get(n) for n in sorted(names)})
 
     def follow(self, source: YamlSource, chain: tuple[str, ...]) -> None:
         """Add the bases of `source` (recursively), then `source` itself."""
         self.values += source.values
-        if source.issues:  # without a parsed document there is nothing more to read
+        if source.data is None and source.issues:  # not parsed: there is nothing more to read
             self.issues.extend(source.issues)
             return
         if not isinstance(source.data, dict):

@@ -38,7 +38,7 @@ class Dimension:
 
     @property
     def size(self) -> int:
-        """How many values a discrete dimension has."""
+        """How many values a discrete dimension has (counted: the list is not built)."""
         if self.kind == "choice":
             return len(self.values)
         return (int(self.high) - int(self.low)) // self.step + 1
@@ -50,6 +50,19 @@ class Dimension:
         if self.kind == "int":
             return list(range(int(self.low), int(self.high) + 1, self.step))
         raise ValueError(f"{self.key}: a {self.kind} range has no finite grid")
+
+    def point(self, index: int) -> Any:
+        """`points()[index]`, without building the list."""
+        if self.kind == "choice":
+            return self.values[index]
+        if self.kind == "int" and 0 <= index < self.size:
+            return int(self.low) + index * self.step
+        raise IndexError(f"{self.key}: no value number {index}")
+
+
+def grid_size(dimensions: list[Dimension]) -> int:
+    """How many points the grid of discrete `dimensions` has (1 for none)."""
+    return math.prod(d.size for d in dimensions)
 
 
 def parse_dimension(key: str, spec: Any) -> tuple[Dimension | None, list[str]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from typing import Any, Literal, Union
 from model_trainer.recipe.markers import MISSING, Kind, combine, split_marker
 from model_trainer.recipe.yaml_source import parse_yaml_text
 
-Report = Callable[[str, str], None]  # (dotted key, message)
+Report = Callable[[str, str], None]  # reports a problem: (dotted key, message)
 INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -83,8 +84,10 @@ def closest(word: str, options: typing.Iterable[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+@functools.cache
 def field_hints(cls: type) -> dict[str, Any]:
-    """Type hints of a dataclass, markers kept."""
+    """Type hints of a dataclass, markers kept (read once per class: a study checks the
+    same classes for every trial; do not change the mapping)."""
     return typing.get_type_hints(cls, include_extras=True)
 
 
@@ -276,16 +279,16 @@ def build_dataclass(value: Any, cls: type, key: str, report: Report,
                 report(f"{prefix}{name}", "is Derived (filled at run time by the wrapper's "
                        "config_parser); remove it from the recipe")
                 continue
-            built = build(value[name], hints[name], f"{prefix}{name}", report, kind)
+            built = build(value[name], hints[name], f"{prefix}{name}", report, field_kind)
             if built is not INVALID:
                 kwargs[name] = built
-            elif _is_required(f) and f.default is not MISSING:
+            elif _has_no_default(f):
                 ok = False  # no default to stand in; the later checks cannot run
         elif field_kind is Kind.DERIVED:
             kwargs[name] = MISSING if _is_required(f) else f.default
         elif _is_required(f):
             report(f"{prefix}{name}", f"missing required key (expected {type_name(hints[name])})")
-            ok = ok and f.default is MISSING
+            ok = ok and not _has_no_default(f)  # `???` stands in; nothing can for no default
     if not ok:
         return INVALID
     kwargs = {k: v for k, v in kwargs.items() if v is not dataclasses.MISSING}
@@ -296,10 +299,14 @@ def build_dataclass(value: Any, cls: type, key: str, report: Report,
         return INVALID
 
 
+def _has_no_default(f: dataclasses.Field) -> bool:
+    """Neither a default nor a default factory: the dataclass cannot be built without it."""
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
 def _is_required(f: dataclasses.Field) -> bool:
-    return (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING) or (
-        f.default is MISSING
-    )
+    """The recipe must give it: no default, or the `???` placeholder."""
+    return _has_no_default(f) or f.default is MISSING
 
 
 def kinds_of(cls: type, kind: Kind = Kind.STATEFUL) -> dict[str, tuple[Kind, Any]]:

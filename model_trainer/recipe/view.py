@@ -1,18 +1,25 @@
 """What `mtrain show` prints: each attribute with its value, kind and origin, or the
-whole resolved recipe as YAML that loads back as the same experiment."""
+whole resolved recipe as YAML that loads back as the same experiment.
+
+`recipe_yaml` is the one writer of recipe files: `show --format yaml`, each trial's
+recipe.yaml and a study's study.yaml.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from model_trainer import dotted
 from model_trainer.recipe.identity import attributes, to_plain
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.markers import MISSING
-from model_trainer.recipe.yaml_rules import dump_yaml
+from model_trainer.recipe.schema import Recipe
+from model_trainer.yaml_rules import dump_yaml
+
+# `${` and the backslashes before it: OmegaConf reads `\${` as a literal `${` and `\\` there as `\`
+_INTERPOLATION = re.compile(r"(\\*)\$\{")
 
 
 @dataclass(frozen=True)
@@ -35,18 +42,23 @@ def value_text(value: Any) -> str:
         return "(filled at run time)"
     if isinstance(value, str):
         return value
-    text = yaml.safe_dump(value, default_flow_style=True, width=float("inf"))
-    return text.removesuffix("\n").removesuffix("\n...")
+    return dump_yaml(value, flow=True)
 
 
-def recipe_yaml(loaded: LoadedRecipe) -> str:
-    """The resolved, flat recipe: no `extends`, no interpolation left (a literal `${` is
-    escaped), no Derived placeholders; loading it gives the same trial and study ids."""
-    plain = to_plain(loaded.recipe)
+def recipe_yaml(recipe: Recipe) -> str:
+    """The resolved, flat recipe: no `extends`, no interpolation left, no Derived
+    placeholders; loading it gives the same values, trial and study ids."""
+    return dump_yaml(written_form(recipe))
+
+
+def written_form(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as plain data the way recipe_yaml writes it: Derived placeholders left
+    out, and every literal `${` escaped, so that loading it does not interpolate again."""
+    plain = to_plain(recipe)
     for path, value in reversed(list(dotted.walk(plain))):  # children first: safe to delete
         if value == MISSING:
             parent = dotted.at(plain, path[:-1]) if len(path) > 1 else plain
             del parent[path[-1]]
         elif isinstance(value, str) and "${" in value:
-            dotted.set_at(plain, path, value.replace("${", "\\${"))
-    return dump_yaml(plain)
+            dotted.set_at(plain, path, _INTERPOLATION.sub(lambda m: m[1] * 2 + "\\${", value))
+    return plain

@@ -1,8 +1,8 @@
 """Read a recipe's YAML safely and remember the line of every key.
 
 OmegaConf keeps no line numbers, so errors could not say where a mistake is. We compose
-the YAML node tree ourselves (safe loader, YAML 1.2 core schema: see yaml_rules) and map
-each dotted key to its 1-based line.
+the YAML node tree ourselves (safe loader, YAML 1.2 core schema: see
+model_trainer/yaml_rules.py) and map each dotted key to its 1-based line.
 
 A recipe is untrusted input, so reading it is bounded: its size, how deep it nests and
 how many values it holds once YAML aliases are expanded (a few hundred bytes of nested
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from model_trainer.errors import RecipeIssue, UsageError
-from model_trainer.recipe.yaml_rules import MAP_TAG, MERGE_TAG, SCALAR_TAGS, SEQ_TAG, StrictLoader
+from model_trainer.yaml_rules import MAP_TAG, MERGE_TAG, SCALAR_TAGS, SEQ_TAG, StrictLoader
 
 MAX_BYTES = 256 * 1024  # recipes are a few KiB; this bounds the parse to about a second
 MAX_DEPTH = 64  # nesting levels

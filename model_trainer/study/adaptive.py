@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe
 from model_trainer.recipe.seeds import baseline_number
-from model_trainer.recipe.space import Dimension, grid
+from model_trainer.recipe.space import Dimension, grid_size
 from model_trainer.study.index import StudyTrial
 from model_trainer.study.sequential import Interval, interval, pairs_to_decide
 from model_trainer.vocabulary import RecordState, SeedVerdict
@@ -62,7 +62,7 @@ def adaptive_seeds(recipe: Recipe, dimensions: list[Dimension]) -> AdaptiveSeeds
         return None
     baseline = baseline_number(recipe, dimensions)
     assert baseline is not None, "check_seeds guarantees the baseline is a grid point"
-    return AdaptiveSeeds(study.seeds, len(grid(dimensions)) - 1, baseline)
+    return AdaptiveSeeds(study.seeds, grid_size(dimensions) - 1, baseline)
 
 
 class AdaptiveSeeds:

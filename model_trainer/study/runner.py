@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 
 from model_trainer.errors import Interrupted, Terminated, TrainingError
 from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import METRICS, STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
-from model_trainer.metrics_file import read_rows
-from model_trainer.recipe import LoadedRecipe, to_plain
+from model_trainer.metrics_file import named_metrics, read_rows
+from model_trainer.recipe import LoadedRecipe
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
+from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor
@@ -98,8 +98,7 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
                       "running it again", markup=False, soft_wrap=True)
         record.state, record.attempts = RecordState.PENDING, 0
     if not (study_dir / STUDY_RECIPE).exists():
-        atomic_write_bytes(study_dir / STUDY_RECIPE,
-                           yaml.safe_dump(to_plain(recipe), sort_keys=False).encode())
+        atomic_write_bytes(study_dir / STUDY_RECIPE, recipe_yaml(recipe).encode())
     index.save()
     return index
 
@@ -180,10 +179,8 @@ class _TrialStopped(Exception):
 def best_logged(trial_dir: Path, objective: dict[str, str]) -> float | None:
     """A trial's best logged value of the objective metric (`val_accuracy`: the `accuracy`
     of its val rows), or None when it never logged it."""
-    split, _, name = objective["metric"].partition("_")
-    values = [row["metrics"][name] for row in read_rows(trial_dir / METRICS)
-              if row.get("split") == split and isinstance(row["metrics"].get(name), int | float)
-              and math.isfinite(row["metrics"][name])]
+    logged = (named_metrics(row).get(objective["metric"]) for row in read_rows(trial_dir / METRICS))
+    values = [v for v in logged if isinstance(v, int | float) and math.isfinite(v)]
     if not values:
         return None
     return float(max(values) if objective["mode"] == "max" else min(values))

@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from model_trainer.recipe.space import Dimension, grid
+from model_trainer.recipe.space import Dimension, grid, grid_size
 
 REDRAWS = 100  # draws that may repeat known configurations before the space is deemed spent
 
@@ -54,7 +54,7 @@ class ConfigSource:
         """How many distinct configurations the space holds (inf with a continuous range)."""
         if any(not d.is_discrete for d in self.dimensions):
             return math.inf
-        return math.prod(len(d.points()) for d in self.dimensions)
+        return grid_size(self.dimensions)
 
     def params_for(self, number: int) -> dict[str, Any] | None:
         """The params of configuration `number` (asked from Optuna for random/tpe); None

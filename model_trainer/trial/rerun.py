@@ -13,10 +13,12 @@ import yaml
 from model_trainer import dotted
 from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import RECIPE, REPLACED
-from model_trainer.recipe.identity import attribute_kinds, to_plain
+from model_trainer.recipe.identity import attribute_kinds
 from model_trainer.recipe.markers import Kind
+from model_trainer.recipe.view import recipe_yaml, written_form
 from model_trainer.trial.status import TrialStatus
 from model_trainer.vocabulary import StopReason, TrialState
+from model_trainer.yaml_rules import load_yaml
 
 log = logging.getLogger("model_trainer.train")
 
@@ -34,9 +36,10 @@ def is_finished(status: TrialStatus, recipe: Any, folder: Path) -> bool:
 
 
 def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
-    """{dotted key: [old, new]} of the stateless values that differ from the last run."""
+    """{dotted key: [old, new]} of the stateless values that differ from the last run
+    (both as recipe.yaml holds them)."""
     try:
-        old = yaml.safe_load(old_recipe.read_text(encoding="utf-8"))
+        old = load_yaml(old_recipe.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -46,7 +49,7 @@ def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
     if not isinstance(old, dict):
         log.warning("%s is not a recipe mapping; treated as missing", old_recipe)
         return {}
-    new = to_plain(recipe)
+    new = written_form(recipe)
     changes = {}
     for key, kind in attribute_kinds(recipe).items():
         if kind is Kind.STATELESS:
@@ -58,8 +61,7 @@ def stateless_changes(old_recipe: Path, recipe: Any) -> dict[str, list[Any]]:
 
 def write_recipe(path: Path, recipe: Any) -> None:
     """The resolved recipe (Derived values filled) as the trial's recipe.yaml."""
-    text = yaml.safe_dump(to_plain(recipe), sort_keys=False)
-    atomic_write_bytes(path, text.encode())
+    atomic_write_bytes(path, recipe_yaml(recipe).encode())
 
 
 def move_aside(folder: Path) -> None:

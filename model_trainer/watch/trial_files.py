@@ -19,9 +19,9 @@ import yaml
 from model_trainer.files import read_json
 from model_trainer.layout import CHECKPOINTS, LOCK_FILE, METRICS, RECIPE, STATUS
 from model_trainer.metrics_file import MetricsTail
+from model_trainer.yaml_rules import load_yaml
 
 MAX_RECIPE_BYTES = 256 * 1024  # a recipe.yaml is small; never parse a huge stray file
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -85,7 +85,7 @@ class TrialReader:
             stamp = path.stat().st_mtime_ns
             if self._recipe is None or self._recipe[0] != stamp:
                 with open(path, "rb") as handle:
-                    data = yaml.load(handle.read(MAX_RECIPE_BYTES), Loader=_LOADER)
+                    data = load_yaml(handle.read(MAX_RECIPE_BYTES))
                 train = data.get("train") if isinstance(data, dict) else None
                 self._recipe = (stamp, train if isinstance(train, dict) else {})
         except (OSError, yaml.YAMLError, UnicodeDecodeError):

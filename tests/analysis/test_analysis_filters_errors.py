@@ -21,8 +21,27 @@ def test_filter_value_is_yaml_parsed(runs_shared):
     kept = _kept(loaded, "model.args.hidden=128")
     assert len(kept) > 0 and set(kept["model.args.hidden"]) == {128}
     assert set(_kept(loaded, "model.args.skip=false")["model.args.skip"]) == {False}
-    lr = _kept(loaded, "train.optimizer.lr=1e-3")  # YAML 1.1 text '1e-3' still means 0.001
+    lr = _kept(loaded, "train.optimizer.lr=1e-3")
     assert set(lr["train.optimizer.lr"]) == {0.001}
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("x=017", 17), ("x=0o17", 15), ("x=1e3", 1000.0), ("x=yes", "yes"), ("x=off", "off"),
+    ("x=2024-01-01", "2024-01-01"), ("x=1:20", "1:20"), ("x=.inf", float("inf")),
+])
+def test_filter_values_are_read_by_the_recipe_yaml_rules(text, value):
+    """YAML 1.2, as the recipe that wrote the value was read: `017` is seventeen."""
+    key, parsed, _ = parse_filter(text)
+    assert key == "x" and parsed == value and type(parsed) is type(value)
+
+
+def test_trial_files_are_read_by_the_recipe_yaml_rules(tmp_path):
+    from model_trainer.analysis.readers import read_yaml_mapping
+
+    (tmp_path / "recipe.yaml").write_text("a: 017\nb: yes\nc: 1e3\nd: 2024-01-01\n")
+    warnings: list[str] = []
+    data = read_yaml_mapping(tmp_path / "recipe.yaml", warnings)
+    assert data == {"a": 17, "b": "yes", "c": 1000.0, "d": "2024-01-01"} and not warnings
 
 
 def test_filter_on_columns_and_repeated_keys(runs_shared):

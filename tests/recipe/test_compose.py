@@ -108,6 +108,21 @@ def test_syntax_errors_of_a_base_are_located_in_the_base(files):
     assert found and all(line.startswith(f"{folder / 'base.yaml'}:") for line in found)
 
 
+def test_a_duplicate_key_or_a_bad_tag_hides_no_other_error(files):
+    """Problems in a file that could still be read are reported with every other one."""
+    folder = files(base=BASE.replace("seed: 0\n", "seed: 0\nseed: 1\n")
+                   .replace("batch_size: 4", "batch_size: fast"),
+                   child="extends: base.yaml\ndevice: !!binary aGk=\ntrain: {epochs: x}\n")
+    base, child = folder / "base.yaml", folder / "child.yaml"
+    assert issues_of(child) == [
+        f"{base}:3: seed: duplicate key (first at line 2)",
+        f"{base}:15: train.batch_size: expected int, got str 'fast'",
+        f"{child}:2: device: unsupported YAML tag !!binary (a recipe holds null, booleans, "
+        "numbers, strings, lists and mappings)",
+        f"{child}:3: train.epochs: expected int, got str 'x'",
+    ]
+
+
 def test_extends_is_not_an_attribute_and_not_in_the_identity(files):
     folder = files(base=BASE, child="extends: base.yaml\n")
     loaded = load_recipe(folder / "child.yaml")

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from model_trainer.cli.app import app
 from model_trainer.recipe import load_recipe_text
 from model_trainer.recipe.schema import PrunerConfig
-from model_trainer.recipe.seeds import baseline_number, initial_seeds
-from model_trainer.recipe.space import parse_dimension
+from model_trainer.recipe.seeds import baseline_number, baseline_values, initial_seeds
+from model_trainer.recipe.space import Dimension, parse_dimension
 
 runner = CliRunner()
 
@@ -36,6 +36,40 @@ def test_the_baseline_is_the_grid_point_that_keeps_the_recipe(base, space, expec
     recipe = load(base, f"study={{space: {space}, seeds: {{min: 2, max: 4, decide: 0.1}}}}")
     assert baseline_of(recipe) == expected
     assert initial_seeds(recipe.study, recipe.seed) == [0, 1]
+
+
+@pytest.mark.parametrize(("recipe_value", "index"), [
+    (501, 250), (501.0, 250), (500, None), (10**9 + 1, None), (500.5, None), (True, None),
+    ("5", None)])
+def test_the_baseline_of_a_huge_int_range_is_found_without_listing_it(
+        base, monkeypatch, recipe_value, index):
+    recipe = load(base, "study={space: {model.args.hidden: {choice: [8, 16]}}}")
+    dims = [parse_dimension("model.args.hidden", {"choice": [16, 8]})[0],
+            parse_dimension("model.args.norm", {"int": [1, 10**9], "step": 2})[0]]
+    recipe.model.args.norm = recipe_value
+    monkeypatch.setattr(Dimension, "points", _never)
+    # the recipe's hidden=8 is value 1 of the first dimension; 1, 3, 5... the second's
+    size = 5 * 10**8
+    assert baseline_number(recipe, dims) == (None if index is None else 1 * size + index)
+    assert baseline_values(recipe, dims).get("model.args.norm") == (
+        None if index is None else 1 + 2 * index)
+
+
+def test_a_grid_too_large_for_adaptive_seeds_is_reported_without_building_it(
+        base, monkeypatch):
+    from model_trainer.errors import RecipeError
+
+    monkeypatch.setattr(Dimension, "points", _never)
+    with pytest.raises(RecipeError) as info:
+        load(base, "study={space: {model.args.hidden: {int: [1, 1000000]}}, "
+                   "seeds: {min: 2, max: 4, decide: 0.1}}")
+    assert [(i.key, i.message) for i in info.value.issues] == [
+        ("study.space", "the grid has 1,000,000 points; a grid study may have at most 10,000 "
+         "(use sampler random or tpe)")]
+
+
+def _never(self):
+    raise AssertionError(f"{self.key}: the list of {self.size:,} values was built")
 
 
 def test_a_seed_list_keeps_its_meaning(base):

@@ -183,7 +183,9 @@ class DeletesItsFolder(TinyWrapper):
         out = super().train_step(batch)
         folder = self.loop.session.checkpoint_dir.parent
         if self.state.epoch == 1 and folder.exists():
-            self.loop.session.flush()  # a checkpoint written meanwhile would refill the folder
+            # epoch 1's status.json may still be being written (renamed from a temp file
+            # that rmtree has listed): let it land, or rmtree fails in this hook
+            self.loop.session.flush()
             shutil.rmtree(folder)
         return out
 
@@ -211,16 +213,3 @@ def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_pa
     assert rerun.returncode == 0, rerun.stderr
     trials = study_trials(tmp_path / "runs" / "tiny-study")
     assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
-
-
-def test_a_file_system_without_locks_is_a_warning_not_a_traceback(tmp_path, monkeypatch, caplog):
-    import errno
-    import fcntl
-
-    def no_locks(fd, op):
-        raise OSError(errno.ENOLCK, "No locks available")
-
-    monkeypatch.setattr(fcntl, "flock", no_locks)
-    with FolderLock(tmp_path / "t", "trial"):
-        pass
-    assert "cannot be locked (No locks available)" in caplog.text

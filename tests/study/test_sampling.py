@@ -25,6 +25,19 @@ def test_grid_is_the_full_product_in_a_stable_order():
     assert [source.params_for(i) for i in range(9)] == points
 
 
+def test_a_huge_int_range_is_counted_not_listed(monkeypatch):
+    from model_trainer.recipe.space import Dimension
+
+    def never(self):
+        raise AssertionError("the list of values was built")
+
+    monkeypatch.setattr(Dimension, "points", never)
+    space = {"n": {"int": [1, 10**9]}, "a": {"choice": [1, 2]}}
+    source = ConfigSource("random", dims(space), 0, "min", {}, {})
+    assert source.space_size() == 2 * 10**9
+    assert source.total(5) == 5
+
+
 def test_random_respects_ranges_and_choices_of_any_type():
     space = {"lr": {"loguniform": [1e-4, 1e-1]}, "layers": {"choice": [[4], [4, 4]]},
              "n": {"int": [1, 3]}}

@@ -4,7 +4,9 @@ counts by state, the best so far and an ETA.
 On a terminal, a rich panel redrawn at most once a second; the running trials' files
 (status.json, the new tail of metrics.jsonl) are read at most every `poll_s` seconds, so
 the view costs the trials nothing: no message per step, no channel to them. Off a
-terminal (CI logs, nohup files), one line when a trial starts and one when it ends.
+terminal (CI logs, nohup files), one line when a trial starts and one when it ends,
+with counts kept up to date by those two events: a line costs the same at trial 10,000
+as at trial 1.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from rich.live import Live
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.vocabulary import RecordState
 from model_trainer.watch.render import RECENT, counts_line, study_renderable
-from model_trainer.watch.study_files import Record, Running, StudyView, eta_seconds
+from model_trainer.watch.study_files import FINISHED, Record, Running, StudyView, eta_seconds
 from model_trainer.watch.trial_files import TrialProgress, TrialReader
 
 REDRAWS_PER_SECOND = 1
@@ -55,6 +57,8 @@ class StudyDisplay:
         self._progress: dict[str, TrialProgress] = {}
         self._recent: deque[tuple[StudyTrial, float | None]] = deque(maxlen=RECENT)
         self._durations: list[float] = []
+        self._states = {t.trial_id: t.state for t in index.trials}  # as this view last saw
+        self._counts = Counter(self._states.values())
         self._last_poll = -math.inf
         self._live: Live | None = None
 
@@ -75,6 +79,7 @@ class StudyDisplay:
 
     def started(self, record: StudyTrial) -> None:
         with self._lock:
+            self._count(record)
             self._started[record.trial_id] = self.clock()
             self._readers[record.trial_id] = TrialReader(self.study_dir / record.trial_id)
             self._last_poll = -math.inf  # show the new trial at the next redraw
@@ -83,6 +88,7 @@ class StudyDisplay:
 
     def finished(self, record: StudyTrial) -> None:
         with self._lock:
+            self._count(record)
             began = self._started.pop(record.trial_id, None)
             took = None if began is None else self.clock() - began
             self._readers.pop(record.trial_id, None)
@@ -98,13 +104,31 @@ class StudyDisplay:
         else:
             self._live.refresh()
 
+    def _count(self, record: StudyTrial) -> None:
+        """Move `record` from the state this view last saw it in to its state now (a trial
+        new to the view was pending, which the total counts)."""
+        before = self._states.get(record.trial_id)
+        if before is not None:
+            self._counts[before] -= 1
+        self._states[record.trial_id] = record.state
+        self._counts[record.state] += 1
+
+    def _poll(self, now: float) -> None:
+        """Read the running trials' files again when `poll_s` passed since the last time."""
+        if now - self._last_poll >= self.poll_s:
+            self._last_poll = now
+            self._progress = {tid: reader.read() for tid, reader in self._readers.items()}
+
+    def _eta(self, finished: int) -> float | None:
+        fractions = [self._progress[tid].fraction_done if tid in self._progress else 0.0
+                     for tid in self._started]
+        return eta_seconds(self._durations, self.total, finished, fractions, self.concurrency)
+
     def view(self) -> StudyView:
-        """The study now; the running trials' files are read again when `poll_s` passed."""
+        """The study now, built from the whole index (the live panel: once a second)."""
         with self._lock:
             now = self.clock()
-            if now - self._last_poll >= self.poll_s:
-                self._last_poll = now
-                self._progress = {tid: reader.read() for tid, reader in self._readers.items()}
+            self._poll(now)
             records = {t.trial_id: Record.of(t) for t in list(self.index.trials)}
             running = [Running(records[tid], self._progress.get(tid, TrialProgress(
                 self.study_dir / tid, tid)), now - began)
@@ -113,16 +137,18 @@ class StudyDisplay:
                              self.index.objective["mode"], list(records.values()),
                              running=running, total=self.total,
                              recent=[(Record.of(r), took) for r, took in self._recent])
-            view.eta_s = eta_seconds(self._durations, self.total, view.finished,
-                                     [r.progress.fraction_done for r in running],
-                                     self.concurrency)
+            view.eta_s = self._eta(view.finished)
         return view
 
     def renderable(self) -> Group:
         return study_renderable(self.view())
 
     def _line(self, text: str) -> None:
-        self.console.print(f"{text} [{counts_line(self.view())}]", markup=False,
+        with self._lock:
+            self._poll(self.clock())
+            counts = {str(state): n for state, n in self._counts.items() if n}
+            eta = self._eta(sum(counts.get(s, 0) for s in FINISHED))
+        self.console.print(f"{text} [{counts_line(counts, self.total, eta)}]", markup=False,
                            highlight=False, soft_wrap=True)
 
 

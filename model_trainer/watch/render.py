@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from model_trainer import dotted
-from model_trainer.watch.study_files import Record, StudyView
+from model_trainer.watch.study_files import FINISHED, Record, StudyView
 from model_trainer.watch.trial_files import TrialProgress, short_value
 
 RECENT = 5  # finished trials shown under the running ones
@@ -37,23 +37,23 @@ def number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, int | float) else "-"
 
 
-def counts_line(view: StudyView) -> str:
-    """`5/12 done: 4 completed, 1 failed; 2 running, 5 pending; ETA 3:20`. Without a known
-    total (the files alone do not say how many trials are still to come): `5 done: ...`."""
-    counts = view.counts
+def counts_line(counts: dict[str, int], total: int | None, eta_s: float | None) -> str:
+    """`5/12 done: 4 completed, 1 failed; 2 running, 5 pending; ETA 3:20` from the trials'
+    `counts` by state. Without a known `total` (the files alone do not say how many trials
+    are still to come): `5 done: ...`."""
+    done = sum(counts.get(s, 0) for s in FINISHED)
     finished = [f"{counts[s]} {s}" for s in ("completed", "pruned", "failed") if counts.get(s)]
     waiting = {s: counts.get(s, 0) for s in ("running", "interrupted")}
     # with a known total, the trials the sampler has not handed out yet are pending too
-    waiting["pending"] = counts.get("pending", 0) if view.total is None else \
-        max(view.total - view.finished - sum(waiting.values()), 0)
-    line = f"{view.finished}/{view.total} done" if view.total is not None else \
-        f"{view.finished} done"
+    waiting["pending"] = counts.get("pending", 0) if total is None else \
+        max(total - done - sum(waiting.values()), 0)
+    line = f"{done}/{total} done" if total is not None else f"{done} done"
     if finished:
         line += ": " + ", ".join(finished)
     if any(waiting.values()):
         line += "; " + ", ".join(f"{n} {s}" for s, n in waiting.items() if n)
-    if view.eta_s is not None:
-        line += f"; ETA {duration(view.eta_s)}"
+    if eta_s is not None:
+        line += f"; ETA {duration(eta_s)}"
     return line
 
 
@@ -74,7 +74,7 @@ def study_renderable(view: StudyView, *, failures: bool = False, recent: int = R
     if view.driver == "gone" and any(r.state in ("running", "pending") for r in view.records):
         parts.append(Text("the study's driver is not running (stopped or killed): rerun the "
                           "same command to continue", style="yellow"))
-    parts.append(Text(counts_line(view)))
+    parts.append(Text(counts_line(view.counts, view.total, view.eta_s)))
     best = best_line(view)
     if best:
         parts.append(Text(best))

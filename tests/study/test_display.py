@@ -144,3 +144,39 @@ def test_a_study_on_a_terminal_draws_the_live_panel(tmp_path):
     assert "4/4 done: 4 completed" in text
     assert f"best val_accuracy={result.best.value:.4g}: {result.best.trial_id}" in text
     assert "recently finished" in text and " started (" not in text  # a panel, not log lines
+
+
+def test_off_a_terminal_the_counts_follow_the_index_without_reading_all_of_it(tmp_path,
+                                                                              monkeypatch):
+    """Each line's counts are the index's own, through retries and trials left interrupted
+    by an earlier run, and a line does not walk the whole index (a 10,000-trial study
+    would pay for it at every trial)."""
+    from model_trainer.watch import study_files
+    from model_trainer.watch.render import counts_line
+
+    index = StudyIndex("s1", {"metric": "val_accuracy", "mode": "max"}, {}, "grid",
+                       path=tmp_path / "study" / "study_index.json")
+    states = [RecordState.COMPLETED, RecordState.INTERRUPTED, RecordState.PENDING]
+    index.trials = [StudyTrial(i, f"t{i}", {}, 0, state=states[i % 3]) for i in range(30)]
+    log = tmp_path / "log"
+    with open(log, "w") as handle:
+        display = StudyDisplay(index, total=40, concurrency=2, live=False, clock=FakeClock(),
+                               console=Console(file=handle, width=300))
+        monkeypatch.setattr(study_files.Record, "of", None)  # any whole-index walk fails
+        events = []
+        for record, end in [(index.trials[1], RecordState.COMPLETED),  # was interrupted
+                            (index.trials[2], RecordState.PENDING),  # a retry
+                            (index.trials[2], RecordState.FAILED),
+                            (StudyTrial(30, "t30", {}, 0), RecordState.PRUNED)]:  # new
+            if record not in index.trials:
+                index.trials.append(record)
+            record.state = RecordState.RUNNING
+            display.started(record)
+            events.append(counts_line(index.counts(), 40, None))
+            record.state = end
+            display.finished(record)
+            events.append(counts_line(index.counts(), 40, None))
+    lines = log.read_text().splitlines()
+    assert len(lines) == len(events)
+    for line, expected in zip(lines, events, strict=True):
+        assert line.split(" [")[1].split("; ETA")[0].rstrip("]") == expected

@@ -47,12 +47,17 @@ def metric_name(split: str, name: str) -> str:
     return f"{split}_{name}"
 
 
+def full_names(split: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """`metrics` of one `split` under their full names: {"val_loss": ...} for {"loss": ...}."""
+    return {metric_name(split, k): v for k, v in metrics.items()}
+
+
 def named_metrics(row: dict[str, Any]) -> dict[str, Any]:
     """A row's metrics under their full names; {} for a row without a split."""
     split = row.get("split")
     if not isinstance(split, str):
         return {}
-    return {metric_name(split, k): v for k, v in row["metrics"].items()}
+    return full_names(split, row["metrics"])
 
 
 def _decode(data: bytes) -> tuple[str, int]:

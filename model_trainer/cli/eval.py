@@ -20,6 +20,7 @@ def evaluate(
 ) -> None:
     """Evaluate finished trials again from a checkpoint; rows are appended to their files."""
     from model_trainer.errors import MTrainError
+    from model_trainer.metrics_file import full_names
     from model_trainer.trial.evaluate import evaluate_trial, trial_folders
 
     folders = trial_folders(path)
@@ -33,7 +34,7 @@ def evaluate(
             failures += 1
             stderr.print(f"skipped {folder.name}: {exc}", markup=False, soft_wrap=True)
             continue
-        values = " ".join(f"{split}_{k}={v:.4g}" for k, v in done.metrics.items())
+        values = " ".join(f"{k}={v:.4g}" for k, v in full_names(split, done.metrics).items())
         stdout.print(f"{folder.name}: {values} ({ckpt} checkpoint, epoch {done.epoch})",
                      markup=False, soft_wrap=True)
     if failures == len(folders):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from model_trainer.errors import MonitorError
+from model_trainer.metrics_file import full_names
 from model_trainer.train import checkpoint, contract, distributed
 from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
@@ -147,7 +148,7 @@ class Loop:
         recipe, state = self.w.recipe, self.state
         means = distributed.reduced_means(self.epoch_means)  # the global batch's, every rank
         measured = self._train_metrics_row(epoch)
-        metrics = {f"train_{k}": v for k, v in {**means.compute(), **measured}.items()}
+        metrics = full_names(Split.TRAIN, {**means.compute(), **measured})
         if (self.session.smoke or epoch % recipe.train.eval_every == 0
                 or epoch == recipe.train.epochs):
             metrics.update(self.evaluate_and_report(epoch, metrics))
@@ -172,7 +173,7 @@ class Loop:
             row = self.evaluate(Split.TEST)
             self.session.log(Split.TEST, row, state.global_step, state.epoch,
                              checkpoint=state.test_checkpoint)
-            state.last_eval.update({f"test_{k}": v for k, v in row.items()})
+            state.last_eval.update(full_names(Split.TEST, row))
 
     def _load_best_weights(self) -> str:
         """Put the best checkpoint's weights in the model for the test split, as the
@@ -248,7 +249,7 @@ class Loop:
         if not row:
             return {}
         self.log(Split.VAL, row, epoch=epoch)
-        full = {f"val_{k}": v for k, v in row.items()}
+        full = full_names(Split.VAL, row)
         self.end_evaluation({**train_metrics, **full}, epoch=epoch)
         return full
 

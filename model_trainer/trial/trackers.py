@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.layout import MLFLOW_STORE, TENSORBOARD
+from model_trainer.metrics_file import full_names
 from model_trainer.recipe.identity import attributes
 from model_trainer.recipe.markers import Kind
 from model_trainer.trial.status import TrialStatus
@@ -112,8 +113,8 @@ class MLflowTracker(Tracker):
     def log(self, split: str, metrics: dict[str, float], step: int) -> None:
         stamp = int(time.time() * 1000)
         self.client.log_batch(self.run_id, metrics=[
-            self._metric(f"{split}_{key}", float(value), stamp, step)
-            for key, value in metrics.items()])
+            self._metric(name, float(value), stamp, step)
+            for name, value in full_names(split, metrics).items()])
 
     def close(self, state: TrialState | None) -> None:
         self.client.set_terminated(self.run_id, MLFLOW_STATUS.get(state, "KILLED"))

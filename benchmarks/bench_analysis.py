@@ -13,6 +13,7 @@ import argparse
 import io
 import json
 import math
+import os
 import random
 import shutil
 import sys
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> float:
     tmp = Path(tempfile.mkdtemp(prefix="bench_analysis_")) if args.keep is None else args.keep
     try:
         study = generate(tmp, args.trials, args.rows)
+        os.sync()  # the files on disk, as a finished study's are: no write-back while timed
         start = time.perf_counter()
         analyze(study, console=Console(file=io.StringIO(), width=160))
         seconds = time.perf_counter() - start

@@ -56,7 +56,7 @@ class StudyDisplay:
         self._readers: dict[str, TrialReader] = {}
         self._progress: dict[str, TrialProgress] = {}
         self._recent: deque[tuple[StudyTrial, float | None]] = deque(maxlen=RECENT)
-        self._durations: list[float] = []
+        self._completed_s, self._completed_n = 0.0, 0  # for the mean duration (ETA)
         self._states = {t.trial_id: t.state for t in index.trials}  # as this view last saw
         self._counts = Counter(self._states.values())
         self._last_poll = -math.inf
@@ -94,7 +94,8 @@ class StudyDisplay:
             self._readers.pop(record.trial_id, None)
             self._progress.pop(record.trial_id, None)
             if took is not None and record.state is RecordState.COMPLETED:
-                self._durations.append(took)
+                self._completed_s += took
+                self._completed_n += 1
             if record.finished:
                 self._recent.appendleft((record, took))
         if self._live is None:
@@ -122,7 +123,8 @@ class StudyDisplay:
     def _eta(self, finished: int) -> float | None:
         fractions = [self._progress[tid].fraction_done if tid in self._progress else 0.0
                      for tid in self._started]
-        return eta_seconds(self._durations, self.total, finished, fractions, self.concurrency)
+        mean = self._completed_s / self._completed_n if self._completed_n else None
+        return eta_seconds(mean, self.total, finished, fractions, self.concurrency)
 
     def view(self) -> StudyView:
         """The study now, built from the whole index (the live panel: once a second)."""

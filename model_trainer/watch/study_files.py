@@ -96,15 +96,15 @@ class StudyView:
         return list(keys)
 
 
-def eta_seconds(durations: list[float], total: int | None, finished: int,
+def eta_seconds(mean_duration: float | None, total: int | None, finished: int,
                 running_fractions: list[float], concurrency: int) -> float | None:
     """Time left: the trials not started and the unfinished part of the running ones, at
-    the mean duration of the completed trials, `concurrency` at a time."""
-    if not durations or total is None:
+    the `mean_duration` of the completed trials, `concurrency` at a time."""
+    if mean_duration is None or total is None:
         return None
     not_started = max(total - finished - len(running_fractions), 0)
     work = not_started + sum(1 - f for f in running_fractions)
-    return work * (sum(durations) / len(durations)) / max(concurrency, 1)
+    return work * mean_duration / max(concurrency, 1)
 
 
 class StudyWatcher:

@@ -23,6 +23,12 @@ def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[
                             "resolved (use load_recipe(path, overrides))")
         loaded = recipe_or_path
     else:
+        if not kwargs.get("force") and not kwargs.get("smoke"):
+            from model_trainer.study.runner import finished_result
+
+            done = finished_result(recipe_or_path, overrides, multirun)
+            if done is not None:  # a finished study: answered from its files, no torch
+                return done
         loaded = load_recipe(recipe_or_path, list(overrides), multirun=multirun)
     if loaded.recipe.study is not None:
         from model_trainer.study import run_study

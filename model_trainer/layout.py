@@ -21,6 +21,7 @@ BEST_CHECKPOINT = "best.pt"
 STUDY_RECIPE = "study.yaml"  # the recipe the study was started from
 STUDY_INDEX = "study_index.json"  # the driver's record of every trial (a snapshot) ...
 STUDY_JOURNAL = "study_index.journal"  # ... and the changes since it, one per line
+STUDY_DONE = "study_done.json"  # left when nothing was left to run (study/finished.py)
 MLFLOW_STORE = "mlflow.db"  # train.loggers [mlflow] without MLFLOW_TRACKING_URI: its store
 
 LOCK_FILE = ".lock"  # held by the process that owns a trial or study folder (locks.py)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -54,9 +55,12 @@ def test_a_clean_checkout_is_recorded_with_its_commit_and_no_diff(repo):
     assert record["cwd"] == str(repo) and record["attempt"] == 1
     assert record["python"] == platform.python_version() and record["torch"] == torch.__version__
     assert record["cuda"] == torch.version.cuda
+    by_metadata = {}  # what importlib.metadata says, each name's first install on sys.path
+    for dist in importlib.metadata.distributions():
+        name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+        by_metadata.setdefault(name, dist.version)
+    assert record["packages"] == by_metadata
     assert record["packages"]["torch"] == importlib.metadata.version("torch")
-    assert len(record["packages"]) == len({d.metadata["Name"] for d in
-                                            importlib.metadata.distributions()})
     assert json.loads((result.trial_dir / "status.json").read_text())["git_commit"] == head
 
 

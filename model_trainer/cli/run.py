@@ -24,7 +24,12 @@ def run(
     from model_trainer.api import run as run_recipe
     from model_trainer.cli.summary import horizon_note
     from model_trainer.recipe import load_recipe
+    from model_trainer.study.runner import finished_result
 
+    done = None if force or smoke else finished_result(recipe, overrides or [], multirun)
+    if done is not None:  # a finished study: answered from its files, without torch
+        stdout.print(done.summary(), soft_wrap=True, markup=False)
+        return
     loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
     note = horizon_note(loaded.recipe) if loaded.recipe.study is None else None

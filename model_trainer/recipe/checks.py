@@ -25,8 +25,9 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 
 
-def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
-    """Every cross-field rule on a type-checked recipe."""
+def check_recipe(recipe: Recipe, report: Report, warn: Report, code: bool = True) -> None:
+    """Every cross-field rule on a type-checked recipe; without `code`, the ones that
+    need no module of the user's (a searched model arg is not checked against the model)."""
     if not _SAFE_NAME.match(recipe.name) or ".." in recipe.name:
         report("name", f"'{recipe.name}' is not a safe folder name (letters, digits, . _ = + -; "
                "no '/' or '..': it must stay inside output_dir)")
@@ -39,7 +40,7 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report) -> None:
         report("device", f"expected auto, cpu, mps, cuda or cuda:N, got '{recipe.device}'")
     _check_train(recipe, report, warn)
     if recipe.study is not None:
-        _check_study(recipe, report, warn)
+        _check_study(recipe, report, warn, code)
 
 
 def _at_least(value: Any, low: float, key: str, report: Report) -> None:
@@ -98,7 +99,7 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
              "custom_evaluation returns it, else the run stops with an error at the first eval")
 
 
-def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
+def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool) -> None:
     s = recipe.study
     assert s is not None
     _at_least(s.concurrency, 1, "study.concurrency", report)
@@ -119,7 +120,7 @@ def _check_study(recipe: Recipe, report: Report, warn: Report) -> None:
         grid_size *= dim.size if dim is not None and dim.is_discrete else 1
         for problem in problems:
             report(where, problem)
-        target = _attribute(recipe, key, where, report)
+        target = _attribute(recipe, key, where, report, code)
         if dim is None or target is None:
             continue
         dims.append(dim)
@@ -208,7 +209,7 @@ def _accepts(tp: Any, value: Any) -> bool:
     return build(value, tp, "", lambda k, m: None) is not INVALID
 
 
-def _attribute(recipe: Recipe, key: str, where: str, report: Report) -> Any:
+def _attribute(recipe: Recipe, key: str, where: str, report: Report, code: bool) -> Any:
     """The type of the stateful attribute at dotted `key`, or None (reported) if unusable."""
     if key == "seed":
         report(where, "vary seeds with study.seeds, not the search space")
@@ -222,7 +223,8 @@ def _attribute(recipe: Recipe, key: str, where: str, report: Report) -> Any:
     parts = key.split(".")
     for depth, part in enumerate(parts):
         if isinstance(node, dict) or tp is Any:  # free-form args: any value, stateful
-            if parts[:depth] == ["model", "args"] and not _model_takes(recipe, part, where, report):
+            if parts[:depth] == ["model", "args"] and code \
+                    and not _model_takes(recipe, part, where, report):
                 return None
             return Any
         if not dataclasses.is_dataclass(tp):

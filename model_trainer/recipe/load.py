@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer import dotted
-from model_trainer.errors import RecipeError, RecipeIssue, UsageError
+from model_trainer.errors import RecipeError, RecipeIssue, UsageError, UserError
 from model_trainer.recipe.checks import check_recipe
 from model_trainer.recipe.identity import study_id, trial_id
 from model_trainer.recipe.interpolate import resolve
@@ -55,6 +55,10 @@ class LoadedRecipe:
     def study_id(self) -> str:
         return study_id(self.recipe)
 
+    def as_written(self) -> Recipe:
+        """This recipe checked without the user's code (see `peek_recipe`)."""
+        return _validate(self.source, self.overrides, code=False).recipe
+
     def variant(self, params: dict[str, Any]) -> LoadedRecipe:
         """The recipe of one study trial: `params` set, the study section removed. Every
         check runs again (a trial's values can break any of them) on the merge already
@@ -86,6 +90,17 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     return _load(lambda: read_sources(path), list(overrides), multirun)
 
 
+def peek_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                multirun: bool = False) -> Recipe | None:
+    """The recipe with every check that needs none of the user's code (no module named by
+    a dotted path is imported, so no torch); None where any check fails, which the full
+    `load_recipe` then reports. For answers that need no code: a finished study's rerun."""
+    try:
+        return _load(lambda: read_sources(path), list(overrides), multirun, code=False).recipe
+    except UserError:
+        return None
+
+
 def load_recipe_text(text: str, overrides: list[str] | tuple[str, ...] = (),
                      name: str = "<recipe>", multirun: bool = False) -> LoadedRecipe:
     """The same as `load_recipe` for YAML text (tests, notebooks)."""
@@ -103,7 +118,8 @@ def rebuild_recipe(source: RecipeSources, overrides: list[Override]) -> LoadedRe
     return _validate(source, overrides)
 
 
-def _load(read: Any, override_texts: list[str], multirun: bool) -> LoadedRecipe:
+def _load(read: Any, override_texts: list[str], multirun: bool, code: bool = True,
+          ) -> LoadedRecipe:
     overrides, issues = parse_overrides(override_texts)
     if multirun:
         overrides, swept, problems = as_sweeps(overrides)
@@ -117,14 +133,15 @@ def _load(read: Any, override_texts: list[str], multirun: bool) -> LoadedRecipe:
         raise RecipeError(exc.issues + issues) from None
     for name in environment_names([o.value for o in overrides]) - set(sources.env):
         sources.env[name] = os.environ.get(name)
-    return _validate(sources, overrides, issues)
+    return _validate(sources, overrides, issues, code=code)
 
 
 def _validate(sources: RecipeSources, overrides: list[Override],
               issues: list[RecipeIssue] | None = None,
-              onto: LoadedRecipe | None = None) -> LoadedRecipe:
+              onto: LoadedRecipe | None = None, code: bool = True) -> LoadedRecipe:
     """Validate `overrides` on top of `sources` (or on top of the already merged `onto`,
-    whose own overrides start the list)."""
+    whose own overrides start the list); without `code`, the dotted paths are neither
+    imported nor checked."""
     issues = [*(i for layer in sources.layers for i in layer.issues), *(issues or [])]
     warnings: list[RecipeIssue] = []
     if onto is not None:
@@ -150,9 +167,10 @@ def _validate(sources: RecipeSources, overrides: list[Override],
     recipe = build_dataclass(resolved.data, Recipe, "", report)
     quiet.extend(i.key for i in issues)
     if recipe is not INVALID:
-        check_paths(recipe, report, warn)
+        if code:
+            check_paths(recipe, report, warn)
         decode_free_text(recipe)
-        check_recipe(recipe, report, warn)
+        check_recipe(recipe, report, warn, code)
     order = {layer.name: i for i, layer in enumerate(sources.layers)}
     if issues:
         raise RecipeError(_sorted_unique(issues, order))

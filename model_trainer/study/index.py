@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.journal import IndexJournal, read_index
+from model_trainer.layout import STATUS
 from model_trainer.vocabulary import RecordState
 
 
@@ -103,6 +104,11 @@ class StudyIndex:
             return None
         pick = max if self.objective["mode"] == "max" else min
         return pick(done, key=lambda t: t.value)
+
+    def gone(self, study_dir: Path) -> list[StudyTrial]:
+        """Finished trials whose folder was deleted since: the index says done, the disk not."""
+        return [t for t in self.trials if t.finished and not t.invalid
+                and not (study_dir / t.trial_id / STATUS).exists()]
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

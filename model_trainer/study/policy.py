@@ -21,11 +21,18 @@ def apply_outcome(record: StudyTrial, outcome: TrialOutcome, retries: int) -> No
 def requeue(index: StudyIndex) -> None:
     """On (re)start: trials left running or interrupted continue; failed ones get a new try."""
     for record in index.trials:
-        if record.state in (RecordState.RUNNING, RecordState.INTERRUPTED):
+        if runs_again(record):
+            if record.state is RecordState.FAILED:
+                record.attempts = 0
             record.state = RecordState.PENDING
-        elif (record.state is RecordState.FAILED and record.stop_reason != StopReason.DIVERGED
-              and not record.invalid):
-            record.state, record.attempts = RecordState.PENDING, 0
+
+
+def runs_again(record: StudyTrial) -> bool:
+    """Whether a (re)start runs this trial: it is pending, was left running or
+    interrupted, or failed in a way a new try may fix (not diverged, not invalid)."""
+    if record.state is RecordState.FAILED:
+        return record.stop_reason != StopReason.DIVERGED and not record.invalid
+    return not record.finished
 
 
 def fail_fast(finished: list[StudyTrial], limit: int | None) -> str | None:

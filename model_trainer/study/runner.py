@@ -28,6 +28,7 @@ from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor
+from model_trainer.study.finished import finished_study, remember
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.planner import Planner, config_values
 from model_trainer.study.policy import apply_outcome, fail_fast, requeue
@@ -66,10 +67,20 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     with FolderLock(study_dir, "study"):  # one driver per study folder
         index = _open_index(loaded, study_dir, console)
         try:
-            return _run(loaded, index, study_dir, console, live, executor)
+            result = _run(loaded, index, study_dir, console, live, executor)
+            remember(loaded, index, study_dir)
+            return result
         finally:
             index.save()  # the whole index again: a compact snapshot for readers
             index.close()
+
+
+def finished_result(path: str | Path, overrides: list[str] | tuple[str, ...],
+                    multirun: bool) -> StudyResult | None:
+    """The result of the finished study this recipe names, from its files alone; None
+    when it may have anything left to do (see study/finished.py)."""
+    found = finished_study(path, overrides, multirun)
+    return None if found is None else _result(*found)
 
 
 def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> StudyIndex:
@@ -93,7 +104,7 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
                 record.value = best_logged(study_dir / record.trial_id, objective)
         index.objective = objective
     requeue(index)
-    for record in _missing_folders(index, study_dir):
+    for record in index.gone(study_dir):
         console.print(f"trial {record.trial_id} was {record.state} but its folder is gone: "
                       "running it again", markup=False, soft_wrap=True)
         record.state, record.attempts = RecordState.PENDING, 0
@@ -184,12 +195,6 @@ def best_logged(trial_dir: Path, objective: dict[str, str]) -> float | None:
     if not values:
         return None
     return float(max(values) if objective["mode"] == "max" else min(values))
-
-
-def _missing_folders(index: StudyIndex, study_dir: Path) -> list[StudyTrial]:
-    """Finished trials whose folder was deleted since: the index says done, the disk not."""
-    return [r for r in index.trials if r.finished and not r.invalid
-            and not (study_dir / r.trial_id / STATUS).exists()]
 
 
 def study_folder(loaded: LoadedRecipe) -> Path:

@@ -15,6 +15,7 @@ import hashlib
 import importlib.metadata
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -108,13 +109,31 @@ def differences(first: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
 
 
 def installed_packages() -> dict[str, str]:
-    """Every installed distribution's version, from its metadata (no pip subprocess)."""
-    found = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found[name] = dist.version
-    return dict(sorted(found.items(), key=lambda item: item[0].lower()))
+    """Every installed distribution's version by its normalised name (PEP 503), as
+    importlib.metadata finds them (the first on sys.path wins), without a pip subprocess.
+    A wheel's `<name>-<version>.dist-info` folder says both, so only other installs
+    (egg-info, an editable project) have their metadata parsed: ~100 ms less a trial."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            stem, dot, kind = folder.rpartition(".")
+            if kind not in ("dist-info", "egg-info") or not dot:
+                continue
+            name, dash, version = stem.rpartition("-") if kind == "dist-info" else ("", "", "")
+            if not dash:  # not a wheel's folder name: read its metadata
+                dist = importlib.metadata.PathDistribution(Path(entry or ".") / folder)
+                name, version = dist.metadata["Name"] or "", dist.version
+            if name:
+                found.setdefault(_normalised(name), version)
+    return dict(sorted(found.items()))
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | None, bytes]:

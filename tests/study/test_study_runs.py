@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -269,3 +270,64 @@ def test_a_new_monitor_on_rerun_reads_the_values_again_instead_of_mixing_metrics
         losses = [r["metrics"]["loss"] for r in rows(tmp_path / "runs" / "tiny-study" /
                                                      t["trial_id"], "val")]
         assert t["value"] == pytest.approx(min(losses))  # the new metric, not the old one
+
+
+
+RERUN = """\
+import sys
+from model_trainer.api import run
+result = run(sys.argv[1], sys.argv[2:])
+print(result.summary())
+print("torch imported:", "torch" in sys.modules)
+"""
+
+
+def user_module_study(tmp_path, monkeypatch):
+    """The tiny study with its model in a module of the user's own (tmp_path/usermod.py)."""
+    (tmp_path / "usermod.py").write_text("from tests.study.tinytask import Tiny, make_loader\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(ROOT)]))
+    path = write_recipe(tmp_path)
+    path.write_text(path.read_text().replace("tests.study.tinytask.", "usermod."))
+    return path
+
+
+def rerun_in_a_fresh_process(path, *overrides):
+    """(the summary, whether torch was imported) of `model_trainer.run` in a new process."""
+    done = subprocess.run([sys.executable, "-c", RERUN, str(path), *overrides], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary, imported = done.stdout.rstrip("\n").rsplit("\n", 1)
+    return summary, imported == "torch imported: True"
+
+
+def test_a_finished_study_reruns_from_its_files_without_importing_torch(tmp_path, monkeypatch):
+    path = user_module_study(tmp_path, monkeypatch)
+    first = runner.invoke(app, ["run", str(path)])
+    assert first.exit_code == 0, first.output
+    summary, torch_imported = rerun_in_a_fresh_process(path)
+    assert summary == first.stdout.strip() and not torch_imported
+    # the CLI takes the same path: the same summary, and nothing ran again
+    again = runner.invoke(app, ["run", str(path)])
+    assert again.exit_code == 0 and again.stdout == first.stdout
+    assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))
+
+
+def test_a_rerun_that_may_have_work_takes_the_full_path(tmp_path, monkeypatch):
+    path = user_module_study(tmp_path, monkeypatch)
+    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+    # another override: not the recipe that finished (the full path finds nothing to do)
+    summary, torch_imported = rerun_in_a_fresh_process(path, "study.concurrency=2")
+    assert torch_imported and summary.startswith("study ") and "4 completed" in summary
+    assert not rerun_in_a_fresh_process(path, "study.concurrency=2")[1]  # now it is
+    # the user's module edited since: its classes may give other trial ids
+    with (tmp_path / "usermod.py").open("a") as module:
+        module.write("# edited\n")
+    assert rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
+    assert not rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
+    # a trial folder deleted: the full path runs that trial again
+    gone = trials_of(tmp_path)[0]["trial_id"]
+    shutil.rmtree(tmp_path / "runs" / "tiny-study" / gone)
+    assert rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
+    assert status_of(tmp_path, gone)["state"] == "completed"
+    assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))

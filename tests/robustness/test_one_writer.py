@@ -53,12 +53,17 @@ def _wait_for(root: Path, pattern: str, proc: subprocess.Popen) -> Path:
     raise AssertionError(proc.stdout.read() if proc.stdout else "no file appeared")
 
 
-@pytest.mark.slow
-def test_two_runs_of_one_recipe_at_once_train_it_once(tmp_path):
+def _slow_run_command(tmp_path):
+    """`mtrain run` of a 3-epoch tiny recipe slow enough to catch in the middle."""
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
-    cmd = [sys.executable, "-m", "model_trainer", "run", str(recipe), "train.epochs=3",
-           "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160"]
+    return [sys.executable, "-m", "model_trainer", "run", str(recipe), "train.epochs=3",
+            "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160"]
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_recipe_at_once_train_it_once(tmp_path):
+    cmd = _slow_run_command(tmp_path)
     first = _start(cmd, "0.05")
     try:
         _wait_for(tmp_path / "runs", "tiny/*/checkpoints/last.pt", first)
@@ -81,10 +86,7 @@ def test_two_runs_of_one_recipe_at_once_train_it_once(tmp_path):
 
 @pytest.mark.slow
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
-    cmd = [sys.executable, "-m", "model_trainer", "run", str(recipe), "train.epochs=3",
-           "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160"]
+    cmd = _slow_run_command(tmp_path)
     killed = _start(cmd, "0.05")
     _wait_for(tmp_path / "runs", "tiny/*/checkpoints/last.pt", killed)
     killed.send_signal(signal.SIGKILL)

@@ -13,13 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from model_trainer import dotted
-from model_trainer.watch.study_files import FINISHED, Record, StudyView
+from model_trainer.vocabulary import RecordState, TrialState
+from model_trainer.watch.study_files import FINISHED, WAITING, Record, StudyView
 from model_trainer.watch.trial_files import TrialProgress, short_value
 
 RECENT = 5  # finished trials shown under the running ones
 MAX_RUNNING = 20  # running trials drawn; the rest are counted
 MAX_FAILURES = 10
-_STYLE = {"completed": "green", "failed": "red", "pruned": "yellow", "interrupted": "yellow"}
+_STYLE = {RecordState.COMPLETED: "green", RecordState.FAILED: "red",
+          RecordState.PRUNED: "yellow", RecordState.INTERRUPTED: "yellow"}
 
 
 def duration(seconds: float | None) -> str:
@@ -42,10 +44,11 @@ def counts_line(counts: dict[str, int], total: int | None, eta_s: float | None) 
     `counts` by state. Without a known `total` (the files alone do not say how many trials
     are still to come): `5 done: ...`."""
     done = sum(counts.get(s, 0) for s in FINISHED)
-    finished = [f"{counts[s]} {s}" for s in ("completed", "pruned", "failed") if counts.get(s)]
-    waiting = {s: counts.get(s, 0) for s in ("running", "interrupted")}
+    shown = (RecordState.COMPLETED, RecordState.PRUNED, RecordState.FAILED)
+    finished = [f"{counts[s]} {s}" for s in shown if counts.get(s)]
+    waiting = {s: counts.get(s, 0) for s in (RecordState.RUNNING, RecordState.INTERRUPTED)}
     # with a known total, the trials the sampler has not handed out yet are pending too
-    waiting["pending"] = counts.get("pending", 0) if total is None else \
+    waiting[RecordState.PENDING] = counts.get(RecordState.PENDING, 0) if total is None else \
         max(total - done - sum(waiting.values()), 0)
     line = f"{done}/{total} done" if total is not None else f"{done} done"
     if finished:
@@ -71,7 +74,7 @@ def study_renderable(view: StudyView, *, failures: bool = False, recent: int = R
     The short lines come first: a terminal too short for the tables crops the bottom."""
     header = view.study_id or "trials"
     parts: list[Any] = [Text(f"{header} in {view.folder}", style="bold")]
-    if view.driver == "gone" and any(r.state in ("running", "pending") for r in view.records):
+    if view.driver == "gone" and any(r.state in WAITING for r in view.records):
         parts.append(Text("the study's driver is not running (stopped or killed): rerun the "
                           "same command to continue", style="yellow"))
     parts.append(Text(counts_line(view.counts, view.total, view.eta_s)))
@@ -137,7 +140,7 @@ def _finished_table(view: StudyView, labels: dict[str, str],
         result = number(record.value) if record.value is not None else record.error or ""
         table.add_row(record.trial_id, *_param_cells(record, labels), _seed(record),
                       Text(record.state, style=_STYLE.get(record.state, "")), duration(took),
-                      Text(result, style="red" if record.state == "failed" else ""))
+                      Text(result, style="red" if record.state == RecordState.FAILED else ""))
     return table
 
 
@@ -165,7 +168,7 @@ def trial_renderable(progress: TrialProgress, now: float) -> Group:
     info.add_row("progress", f"epoch {progress.epochs_done}/{total}, step {progress.global_step}"
                  f", attempt {progress.attempts}")
     if progress.started_at is not None:
-        if progress.duration_s is not None and progress.state != "running":
+        if progress.duration_s is not None and progress.state != TrialState.RUNNING:
             took = f"took {duration(progress.duration_s)}"
         else:
             took = f"running for {duration(now - progress.started_at.timestamp())}"

@@ -13,8 +13,9 @@ from rich.console import Group
 
 from model_trainer.errors import UsageError
 from model_trainer.layout import STATUS, STUDY_INDEX
+from model_trainer.vocabulary import TrialState
 from model_trainer.watch.render import study_renderable, trial_renderable
-from model_trainer.watch.study_files import StudyWatcher
+from model_trainer.watch.study_files import WAITING, StudyWatcher
 from model_trainer.watch.trial_files import TrialReader
 
 
@@ -25,7 +26,7 @@ class TrialStatusView:
 
     def render(self, now: float | None = None) -> Group:
         progress = self.reader.read()
-        self.active = progress.state == "running" and progress.process != "gone"
+        self.active = progress.state == TrialState.RUNNING and progress.process != "gone"
         return trial_renderable(progress, time.time() if now is None else now)
 
 
@@ -40,7 +41,7 @@ class StudyStatusView:
             self.active = view.driver == "alive"
         else:  # a copy, another host, or a folder of single runs: what the files say
             dead = {r.record.trial_id for r in view.running if r.progress.process == "gone"}
-            self.active = any(r.state in ("running", "pending") and r.trial_id not in dead
+            self.active = any(r.state in WAITING and r.trial_id not in dead
                               for r in view.records)
         return study_renderable(view, failures=True)
 

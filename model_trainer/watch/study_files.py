@@ -19,6 +19,7 @@ from model_trainer.vocabulary import RecordState, TrialState
 from model_trainer.watch.trial_files import TrialProgress, TrialReader, lock_holder, read_status
 
 FINISHED = (RecordState.COMPLETED, RecordState.FAILED, RecordState.PRUNED)
+WAITING = (RecordState.RUNNING, RecordState.PENDING)  # work a live driver still has
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Record:
     trial_id: str
     params: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
-    state: str = "pending"
+    state: str = RecordState.PENDING
     value: float | None = None  # the objective, once completed
     error: str | None = None  # one line
 

@@ -19,6 +19,7 @@ import yaml
 from model_trainer.files import read_json
 from model_trainer.layout import CHECKPOINTS, LOCK_FILE, METRICS, RECIPE, STATUS
 from model_trainer.metrics_file import MetricsTail
+from model_trainer.vocabulary import TrialState
 from model_trainer.yaml_rules import load_yaml
 
 MAX_RECIPE_BYTES = 256 * 1024  # a recipe.yaml is small; never parse a huge stray file
@@ -75,7 +76,7 @@ class TrialReader:
         progress.global_step = max([progress.global_step, *steps])
         progress.last_write = _newest_mtime(self.folder / STATUS, self.folder / METRICS)
         progress.checkpoints = _checkpoints(self.folder / CHECKPOINTS)
-        progress.process = lock_holder(self.folder) if progress.state == "running" else None
+        progress.process = lock_holder(self.folder) if progress.state == TrialState.RUNNING else None
         return progress
 
     def _train_section(self) -> dict[str, Any]:

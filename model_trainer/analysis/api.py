@@ -24,6 +24,7 @@ from model_trainer.analysis.objective import Objective, rankable, resolve_object
 from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
 from model_trainer.layout import ANALYSIS
+from model_trainer.vocabulary import TrialState
 
 FORMATS = ("html", "md")
 
@@ -115,7 +116,7 @@ def _value_sentence(objective: Objective, monitors: list[tuple[str, str]]) -> st
 
 
 def _pruned_note(trials: pd.DataFrame, include_pruned: bool) -> list[str]:
-    pruned = int((trials["state"] == "pruned").sum())
+    pruned = int((trials["state"] == TrialState.PRUNED).sum())
     if not pruned:
         return []
     if include_pruned:

@@ -57,8 +57,10 @@ class StudyDisplay:
         self._progress: dict[str, TrialProgress] = {}
         self._recent: deque[tuple[StudyTrial, float | None]] = deque(maxlen=RECENT)
         self._completed_s, self._completed_n = 0.0, 0  # for the mean duration (ETA)
-        self._states = {t.trial_id: t.state for t in index.trials}  # as this view last saw
-        self._counts = Counter(self._states.values())
+        self._states: dict[str, RecordState] = {}  # each trial's state as this view saw it
+        self._counts: Counter[str] = Counter()
+        self._seen = 0  # index.trials[:_seen] are in _states
+        self._absorb()
         self._last_poll = -math.inf
         self._live: Live | None = None
 
@@ -105,9 +107,19 @@ class StudyDisplay:
         else:
             self._live.refresh()
 
+    def _absorb(self) -> None:
+        """Count the trials the planner added since the last look (pending ones, and
+        invalid configurations it recorded as failed without running them)."""
+        trials = self.index.trials
+        for record in trials[self._seen:]:
+            if record.trial_id not in self._states:
+                self._states[record.trial_id] = record.state
+                self._counts[record.state] += 1
+        self._seen = len(trials)
+
     def _count(self, record: StudyTrial) -> None:
-        """Move `record` from the state this view last saw it in to its state now (a trial
-        new to the view was pending, which the total counts)."""
+        """Move `record` from the state this view last saw it in to its state now."""
+        self._absorb()
         before = self._states.get(record.trial_id)
         if before is not None:
             self._counts[before] -= 1
@@ -147,6 +159,7 @@ class StudyDisplay:
 
     def _line(self, text: str) -> None:
         with self._lock:
+            self._absorb()
             self._poll(self.clock())
             counts = {str(state): n for state, n in self._counts.items() if n}
             eta = self._eta(sum(counts.get(s, 0) for s in FINISHED))

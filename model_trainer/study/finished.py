@@ -1,35 +1,39 @@
 """A rerun of a study that has nothing left to do answers from its files alone.
 
 When a study ends with nothing left to run, the driver leaves `study_done.json` in its
-folder: a fingerprint of the recipe as written (checked without importing the user's
-code) and the size and modification time of every source file the driver had imported
-outside the Python installation (the user's modules, model_trainer's own). A later
-`mtrain run` of the same recipe finds it, checks those files, the index and every trial
-folder, and prints the summary without importing torch or starting workers: about a
-second instead of several. Anything else (an edited recipe, override or module, a deleted
-trial folder, a trial a rerun would retry) takes the full path, which decides as always.
+folder: the study id, a fingerprint of the recipe as written (checked without importing
+the user's code), the working directory and sys.path the code was found from, and the
+size and modification time of every source file the driver had imported outside the
+Python installation (the user's modules, model_trainer's own). A later `mtrain run` of
+the same recipe finds it, checks all of that, the resources, the index and every trial
+folder, and prints the summary without importing torch or starting workers: half a second
+instead of several. Anything else (an edited recipe, override or module, another
+directory, a deleted trial folder, a trial a rerun would retry) takes the full path,
+which decides as always; a driver that opens the study deletes the file first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+from model_trainer.errors import UserError
 from model_trainer.files import atomic_write_json
 from model_trainer.layout import STUDY_DONE, STUDY_INDEX
 from model_trainer.recipe.load import LoadedRecipe, peek_recipe
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.view import recipe_yaml
-from model_trainer.study.index import StudyIndex
+from model_trainer.study.index import StudyIndex, study_folder_for
 from model_trainer.study.policy import runs_again
 
-
-def fingerprint(recipe: Recipe) -> str:
-    return hashlib.sha256(recipe_yaml(recipe).encode()).hexdigest()
+log = logging.getLogger(__name__)
 
 
 def nothing_left(index: StudyIndex) -> bool:
@@ -38,12 +42,21 @@ def nothing_left(index: StudyIndex) -> bool:
 
 
 def remember(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path) -> None:
-    """Leave the fingerprint of a study with nothing left to run (adaptive studies excluded:
-    their summary is computed from the recipe)."""
-    if not isinstance(loaded.recipe.study.seeds, list) or not nothing_left(index):
+    """Leave `study_done.json` when nothing is left to run (not for adaptive seeds, whose
+    summary needs the recipe's code). A cache: a failure to write it is only logged."""
+    if not _cacheable(loaded.recipe) or not nothing_left(index):
         return
-    atomic_write_json(study_dir / STUDY_DONE, {"recipe": fingerprint(loaded.as_written()),
-                                                "files": _source_stamps()})
+    try:
+        atomic_write_json(study_dir / STUDY_DONE, {"study_id": index.study_id,
+                                                    **_inputs(loaded.as_written()),
+                                                    "files": _source_stamps()})
+    except Exception as exc:  # noqa: BLE001 - the study itself succeeded
+        log.debug("study_done.json not written: %s", exc)
+
+
+def forget(study_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (study_dir / STUDY_DONE).unlink()
 
 
 def finished_study(path: str | Path, overrides: list[str] | tuple[str, ...],
@@ -51,24 +64,57 @@ def finished_study(path: str | Path, overrides: list[str] | tuple[str, ...],
     """The index and folder of the finished study this recipe would only rerun to find
     done; None where anything may have changed (the full run then decides)."""
     recipe = peek_recipe(path, overrides, multirun)
-    if recipe is None or recipe.study is None:
+    if recipe is None or recipe.study is None or not _cacheable(recipe):
         return None
-    key = fingerprint(recipe)
-    out = Path(recipe.output_dir)
-    for folder in [out / recipe.name, *map(Path, glob.glob(f"{glob.escape(str(out / recipe.name))}-*"))]:
-        try:
-            done = json.loads((folder / STUDY_DONE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+    expected = _inputs(recipe)
+    base = Path(recipe.output_dir) / recipe.name
+    for folder in [base, *map(Path, glob.glob(f"{glob.escape(str(base))}-*"))]:
+        done = _read(folder / STUDY_DONE)
+        if done is None or any(done.get(k) != v for k, v in expected.items()):
             continue
-        if not isinstance(done, dict) or done.get("recipe") != key:
-            continue
-        if done.get("files") != _stamps_now(done.get("files")):
+        study_id = done.get("study_id")
+        if not isinstance(study_id, str) or study_folder_for(
+                recipe.output_dir, recipe.name, study_id) != folder:
+            return None  # not where this recipe's study would be looked for
+        if done.get("files") != _stamps_now(done.get("files")) or not _resources_ok(recipe):
             return None
         index = StudyIndex.load(folder / STUDY_INDEX)
-        if index is None or not nothing_left(index) or index.gone(folder):
+        if index is None or index.study_id != study_id or not nothing_left(index) \
+                or index.gone(folder):
             return None
         return index, folder
     return None
+
+
+def _cacheable(recipe: Recipe) -> bool:
+    return recipe.study is not None and isinstance(recipe.study.seeds, list)
+
+
+def _inputs(recipe: Recipe) -> dict[str, Any]:
+    """What decides the study and where its code is found from."""
+    # sys.path[0] is the entry point's own (mtrain's bin folder, '' for python -c): the
+    # working directory and the rest are where the recipe's modules are looked for
+    return {"recipe": hashlib.sha256(recipe_yaml(recipe).encode()).hexdigest(),
+            "cwd": os.getcwd(), "sys_path": sys.path[1:]}
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _resources_ok(recipe: Recipe) -> bool:
+    """The check a full run makes before anything (more CPUs or GPUs than exist)."""
+    from model_trainer.study.executors import make_executor
+
+    try:
+        make_executor(recipe)
+    except UserError:
+        return False
+    return True
 
 
 def _source_stamps() -> dict[str, list[int]]:
@@ -77,7 +123,7 @@ def _source_stamps() -> dict[str, list[int]]:
     stamps = {}
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if not path or not path.endswith(".py"):
+        if not isinstance(path, str) or not path.endswith(".py"):
             continue
         real = os.path.realpath(path)
         if real.startswith(installed):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.journal import IndexJournal, read_index
-from model_trainer.layout import STATUS
+from model_trainer.layout import STATUS, STUDY_INDEX
 from model_trainer.vocabulary import RecordState
 
 
@@ -115,3 +115,12 @@ class StudyIndex:
         for t in self.trials:
             counts[t.state] = counts.get(t.state, 0) + 1
         return counts
+
+
+def study_folder_for(output_dir: str | Path, name: str, study_id: str) -> Path:
+    """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
+    folder = Path(output_dir) / name
+    existing = StudyIndex.load(folder / STUDY_INDEX)
+    if existing is not None and existing.study_id != study_id:
+        folder = Path(output_dir) / f"{name}-{study_id}"
+    return folder

@@ -28,8 +28,8 @@ from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor
-from model_trainer.study.finished import finished_study, remember
-from model_trainer.study.index import StudyIndex, StudyTrial
+from model_trainer.study.finished import finished_study, forget, remember
+from model_trainer.study.index import StudyIndex, StudyTrial, study_folder_for
 from model_trainer.study.planner import Planner, config_values
 from model_trainer.study.policy import apply_outcome, fail_fast, requeue
 from model_trainer.study.sampling import ConfigSource
@@ -68,7 +68,7 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
         index = _open_index(loaded, study_dir, console)
         try:
             result = _run(loaded, index, study_dir, console, live, executor)
-            remember(loaded, index, study_dir)
+            remember(loaded, index, study_dir)  # a cache: never fails the study
             return result
         finally:
             index.save()  # the whole index again: a compact snapshot for readers
@@ -87,6 +87,7 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
     """The study's index, or a new one; checked against the trial folders on disk."""
     recipe, study = loaded.recipe, loaded.recipe.study
     objective = {"metric": recipe.train.monitor.metric, "mode": recipe.train.monitor.mode}
+    forget(study_dir)  # this run may change the index: no rerun answers from it meanwhile
     index = StudyIndex.load(study_dir / STUDY_INDEX)
     if index is None and (study_dir / STUDY_INDEX).exists():
         console.print(f"warning: {study_dir / STUDY_INDEX} is unreadable; it is rebuilt: "
@@ -199,12 +200,7 @@ def best_logged(trial_dir: Path, objective: dict[str, str]) -> float | None:
 
 def study_folder(loaded: LoadedRecipe) -> Path:
     """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
-    recipe = loaded.recipe
-    folder = Path(recipe.output_dir) / recipe.name
-    existing = StudyIndex.load(folder / STUDY_INDEX)
-    if existing is not None and existing.study_id != loaded.study_id:
-        folder = Path(recipe.output_dir) / f"{recipe.name}-{loaded.study_id}"
-    return folder
+    return study_folder_for(loaded.recipe.output_dir, loaded.recipe.name, loaded.study_id)
 
 
 def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyResult:

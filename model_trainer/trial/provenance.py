@@ -95,6 +95,8 @@ def differences(first: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     for key in COMPARED:
         before, after = first.get(key), now.get(key)
+        if key == "packages" and isinstance(before, dict):  # older records: names as written
+            before = {_normalised(name): version for name, version in before.items()}
         if key == "git" and isinstance(before, dict) and isinstance(after, dict):
             same = all(before.get(k) == after.get(k) for k in ("commit", "dirty", "diff_sha256"))
         else:
@@ -124,12 +126,15 @@ def installed_packages() -> dict[str, str]:
             if kind not in ("dist-info", "egg-info") or not dot:
                 continue
             name, dash, version = stem.rpartition("-") if kind == "dist-info" else ("", "", "")
-            if not dash:  # not a wheel's folder name: read its metadata
+            if not (dash and _VERSION.fullmatch(version)):  # not a wheel's: read its metadata
                 dist = importlib.metadata.PathDistribution(Path(entry or ".") / folder)
                 name, version = dist.metadata["Name"] or "", dist.version
             if name:
                 found.setdefault(_normalised(name), version)
     return dict(sorted(found.items()))
+
+
+_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!]*")  # a PEP 440 version as a folder name holds it
 
 
 def _normalised(name: str) -> str:

@@ -148,9 +148,10 @@ def test_a_study_on_a_terminal_draws_the_live_panel(tmp_path):
 
 def test_off_a_terminal_the_counts_follow_the_index_without_reading_all_of_it(tmp_path,
                                                                               monkeypatch):
-    """Each line's counts are the index's own, through retries and trials left interrupted
-    by an earlier run, and a line does not walk the whole index (a 10,000-trial study
-    would pay for it at every trial)."""
+    """Each line's counts are the index's own, through retries, trials left interrupted by
+    an earlier run and invalid configurations the planner records as failed without
+    running them, and a line does not walk the whole index (a 10,000-trial study would pay
+    for it at every trial)."""
     from model_trainer.watch import study_files
     from model_trainer.watch.render import counts_line
 
@@ -168,6 +169,8 @@ def test_off_a_terminal_the_counts_follow_the_index_without_reading_all_of_it(tm
                             (index.trials[2], RecordState.PENDING),  # a retry
                             (index.trials[2], RecordState.FAILED),
                             (StudyTrial(30, "t30", {}, 0), RecordState.PRUNED)]:  # new
+            if record.number == 30:  # an invalid configuration: failed, never started
+                index.trials.append(StudyTrial(31, "t31", {}, 0, state=RecordState.FAILED))
             if record not in index.trials:
                 index.trials.append(record)
             record.state = RecordState.RUNNING

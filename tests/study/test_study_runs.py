@@ -303,19 +303,19 @@ def rerun_in_a_fresh_process(path, *overrides):
 
 def test_a_finished_study_reruns_from_its_files_without_importing_torch(tmp_path, monkeypatch):
     path = user_module_study(tmp_path, monkeypatch)
-    first = runner.invoke(app, ["run", str(path)])
-    assert first.exit_code == 0, first.output
+    first, torch_imported = rerun_in_a_fresh_process(path)  # runs the study
+    assert torch_imported and "4 completed" in first
     summary, torch_imported = rerun_in_a_fresh_process(path)
-    assert summary == first.stdout.strip() and not torch_imported
-    # the CLI takes the same path: the same summary, and nothing ran again
+    assert summary == first and not torch_imported
+    # the CLI says the same (from another sys.path: it takes the full path), runs nothing
     again = runner.invoke(app, ["run", str(path)])
-    assert again.exit_code == 0 and again.stdout == first.stdout
+    assert again.exit_code == 0 and again.stdout.strip() == first
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))
 
 
 def test_a_rerun_that_may_have_work_takes_the_full_path(tmp_path, monkeypatch):
     path = user_module_study(tmp_path, monkeypatch)
-    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+    assert rerun_in_a_fresh_process(path)[1]
     # another override: not the recipe that finished (the full path finds nothing to do)
     summary, torch_imported = rerun_in_a_fresh_process(path, "study.concurrency=2")
     assert torch_imported and summary.startswith("study ") and "4 completed" in summary
@@ -331,3 +331,7 @@ def test_a_rerun_that_may_have_work_takes_the_full_path(tmp_path, monkeypatch):
     assert rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
     assert status_of(tmp_path, gone)["state"] == "completed"
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))
+    # the study folder renamed to start over: the rerun starts a new study, not the old one's
+    (tmp_path / "runs" / "tiny-study").rename(tmp_path / "runs" / "tiny-study-old")
+    summary, torch_imported = rerun_in_a_fresh_process(path, "study.concurrency=2")
+    assert torch_imported and (tmp_path / "runs" / "tiny-study" / "study_index.json").exists()

@@ -26,7 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.workloads import WORKLOADS, make_loader  # noqa: E402
+from benchmarks.workloads import (  # noqa: E402
+    WORKLOADS,
+    make_loader,
+    plain_evaluate,
+    plain_train_epoch,
+)
 from model_trainer.recipe import load_recipe  # noqa: E402
 from model_trainer.recipe.resolve import import_object  # noqa: E402
 
@@ -56,22 +61,8 @@ def plain(workload: str, epochs: int) -> list[float]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.0)
     ends = []
     for _ in range(epochs):
-        model.train()
-        for batch in train:
-            _, loss = model(**batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        correct = total = 0
-        loss_sum = torch.zeros(())
-        with torch.no_grad():
-            for batch in val:
-                logits, loss = model(**batch)
-                loss_sum += loss * len(batch["labels"])
-                correct += (logits.argmax(1) == batch["labels"]).sum()
-                total += len(batch["labels"])
-        float(loss_sum / total), float(correct / total)
+        plain_train_epoch(model, optimizer, train)
+        plain_evaluate(model, val)
         ends.append(time.perf_counter())
     return gaps(ends)
 
@@ -143,27 +134,10 @@ def plain_whole(workload: str, epochs: int) -> float:
     train, val, test = (make_loader(config, f) for f in ("train", "val", "test"))
     model = import_object(spec["model"])()
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.0)
-
-    def evaluate(loader) -> None:
-        model.eval()
-        correct, total, loss_sum = 0, 0, torch.zeros(())
-        with torch.no_grad():
-            for batch in loader:
-                logits, loss = model(**batch)
-                loss_sum += loss * len(batch["labels"])
-                correct += (logits.argmax(1) == batch["labels"]).sum()
-                total += len(batch["labels"])
-        float(loss_sum / total), float(correct / total)
-        model.train()
-
     for _ in range(epochs):
-        for batch in train:
-            _, loss = model(**batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        evaluate(val)
-    evaluate(test)
+        plain_train_epoch(model, optimizer, train)
+        plain_evaluate(model, val)
+    plain_evaluate(model, test)
     return time.perf_counter() - start
 
 

@@ -23,7 +23,7 @@ def trainable(config: dict) -> None:
     from ray import tune
 
     sys.path.insert(0, str(ROOT))
-    from benchmarks.workloads import MLP, make_loader
+    from benchmarks.workloads import MLP, make_loader, plain_evaluate, plain_train_epoch
 
     torch.set_num_threads(1)
     torch.manual_seed(config["seed"])
@@ -33,20 +33,9 @@ def trainable(config: dict) -> None:
     model = MLP(config["hidden"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     for _ in range(config["epochs"]):
-        model.train()
-        for batch in train:
-            _, loss = model(**batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        correct = total = 0
-        with torch.no_grad():
-            for batch in val:
-                logits, _ = model(**batch)
-                correct += int((logits.argmax(1) == batch["labels"]).sum())
-                total += len(batch["labels"])
-        tune.report({"val_accuracy": correct / total})
+        plain_train_epoch(model, optimizer, train)
+        _, accuracy = plain_evaluate(model, val)
+        tune.report({"val_accuracy": accuracy})
 
 
 def main() -> None:

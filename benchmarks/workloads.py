@@ -82,3 +82,26 @@ WORKLOADS = {
     "mlp": {"model": "benchmarks.workloads.MLP", "batch_size": 64, "lr": 1e-3},
     "cnn": {"model": "benchmarks.workloads.SmallCNN", "batch_size": 64, "lr": 1e-3},
 }
+
+
+def plain_train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loader) -> None:
+    """One epoch of the loop a researcher writes by hand."""
+    model.train()
+    for batch in loader:
+        _, loss = model(**batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def plain_evaluate(model: nn.Module, loader) -> tuple[float, float]:
+    """(loss, accuracy) over a split by hand, with one host sync at the end."""
+    model.eval()
+    correct, total, loss_sum = 0, 0, torch.zeros(())
+    with torch.no_grad():
+        for batch in loader:
+            logits, loss = model(**batch)
+            loss_sum += loss * len(batch["labels"])
+            correct += (logits.argmax(1) == batch["labels"]).sum()
+            total += len(batch["labels"])
+    return float(loss_sum / total), float(correct / total)

@@ -8,11 +8,16 @@ crash.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
+
+log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".tmp"
 
@@ -80,8 +85,6 @@ def folder_identity(path: str | Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-
-
 def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable (best effort: not every file system allows it)."""
     try:
@@ -104,9 +107,6 @@ class BackgroundWriter:
     `flush`, which the run calls before it reports an outcome."""
 
     def __init__(self, depth: int = 2):
-        import queue
-        import threading
-
         self._jobs: queue.Queue = queue.Queue(maxsize=depth)  # a full queue waits: bounded
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, daemon=True, name="mtrain-writer")
@@ -121,10 +121,13 @@ class BackgroundWriter:
         self._raise()
 
     def close(self) -> None:
-        """Finish the queued writes and stop the thread; errors stay for `flush`."""
+        """Finish the queued writes and stop the thread. A failure no `flush` reported
+        (the run was already ending with another error) is logged, never dropped."""
         self._jobs.join()
         self._jobs.put(None)
         self._thread.join()
+        if self._error is not None:
+            log.warning("a background write failed: %s", self._error)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:

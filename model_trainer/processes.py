@@ -31,7 +31,6 @@ def blank_main() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
-
 def die_with(owner: int) -> None:
     """Exit when process `owner` dies, even by SIGKILL, so no child trains on alone.
 

@@ -26,3 +26,17 @@ def test_background_writes_run_in_order_off_the_calling_thread_and_failures_surf
         writer.flush()
     writer.close()
     assert done[-1] == 4
+
+
+def test_a_failed_write_no_flush_reported_is_logged_when_the_writer_closes(caplog):
+    """A run already ending with another error closes without a flush: its failed
+    checkpoint write must still reach the log, not vanish."""
+    writer = BackgroundWriter()
+
+    def fail():
+        raise OSError(28, "No space left on device")
+
+    writer.submit(fail)
+    with caplog.at_level("WARNING", logger="model_trainer.files"):
+        writer.close()
+    assert "a background write failed" in caplog.text and "No space left" in caplog.text

@@ -58,3 +58,26 @@ def test_new_trials_in_the_journal_are_appended_in_order(tmp_path):
     index.changed(new)
     assert [t.trial_id for t in StudyIndex.load(tmp_path / "study_index.json").trials] == \
         ["t0", "t1", "t2"]
+
+
+def test_a_kill_between_the_new_snapshot_and_the_emptied_journal_replays_to_the_same(tmp_path):
+    """Compaction writes the snapshot, then empties the journal: killed in between, the
+    old journal is replayed over a snapshot that already holds it, which must change
+    nothing (a new trial is not added twice, a twice-changed trial ends in its last state)."""
+    index = make_index(tmp_path, 2)
+    new = StudyTrial(2, "t2", {"a": 2}, 0)
+    index.trials.append(new)
+    index.changed(new)
+    for state in (RecordState.RUNNING, RecordState.COMPLETED):
+        index.trials[0].state = state
+        index.changed(index.trials[0])
+    journal = journal_path(tmp_path / "study_index.json")
+    before = journal.read_text()
+    index.save()  # the compaction
+    journal.write_text(before)  # as a kill before the truncation leaves it
+    trials = read_index(tmp_path / "study_index.json")["trials"]
+    assert [t["trial_id"] for t in trials] == ["t0", "t1", "t2"]
+    assert [t["state"] for t in trials] == ["completed", "pending", "pending"]
+    # and a writer reopening it folds that journal in at its next compaction
+    assert StudyIndex.load(tmp_path / "study_index.json").trials[0].state is \
+        RecordState.COMPLETED

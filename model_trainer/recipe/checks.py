@@ -12,6 +12,7 @@ import re
 import typing
 from typing import Any
 
+from model_trainer.metrics_file import metric_name
 from model_trainer.recipe.markers import Kind, split_marker
 from model_trainer.recipe.output_dir import output_folder_problem
 from model_trainer.recipe.paths import keyword_parameters
@@ -89,7 +90,8 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
         report("train.loggers", "mlflow is not installed: pip install 'model_trainer[mlflow]' "
                "(or mlflow-skinny)")
     monitor = t.monitor.metric
-    known = {"train_loss", "val_loss"} | {f"val_{m.rsplit('.', 1)[-1]}" for m in t.metrics}
+    known = {metric_name("train", "loss"), metric_name("val", "loss")} | {
+        metric_name("val", m.rsplit(".", 1)[-1]) for m in t.metrics}
     if not re.match(r"^(train|val|test)_\w+$", monitor):
         report("train.monitor.metric", f"expected <split>_<metric> like val_loss or "
                f"val_accuracy, got '{monitor}'")

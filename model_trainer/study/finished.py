@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
-import json
 import logging
 import os
 import sys
@@ -25,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.errors import UserError
-from model_trainer.files import atomic_write_json
+from model_trainer.files import atomic_write_json, read_json
 from model_trainer.layout import STUDY_DONE, STUDY_INDEX
 from model_trainer.recipe.load import LoadedRecipe, peek_recipe
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.view import recipe_yaml
+from model_trainer.study.executors import check_resources
 from model_trainer.study.index import StudyIndex, study_folder_for
 from model_trainer.study.policy import runs_again
 
@@ -99,19 +99,14 @@ def _inputs(recipe: Recipe) -> dict[str, Any]:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = read_json(path)
     return data if isinstance(data, dict) else None
 
 
 def _resources_ok(recipe: Recipe) -> bool:
     """The check a full run makes before anything (more CPUs or GPUs than exist)."""
-    from model_trainer.study.executors import make_executor
-
     try:
-        make_executor(recipe)
+        check_resources(recipe)
     except UserError:
         return False
     return True

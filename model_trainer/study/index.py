@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_trainer.files import read_json
 from model_trainer.journal import IndexJournal, read_index
 from model_trainer.layout import STATUS, STUDY_INDEX
 from model_trainer.vocabulary import RecordState
@@ -120,7 +121,8 @@ class StudyIndex:
 def study_folder_for(output_dir: str | Path, name: str, study_id: str) -> Path:
     """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
     folder = Path(output_dir) / name
-    existing = StudyIndex.load(folder / STUDY_INDEX)
-    if existing is not None and existing.study_id != study_id:
+    existing = read_json(folder / STUDY_INDEX)  # the journal never changes the study id
+    if isinstance(existing, dict) and "study_id" in existing \
+            and existing["study_id"] != study_id:
         folder = Path(output_dir) / f"{name}-{study_id}"
     return folder

@@ -156,6 +156,7 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                 done, outcome = executor.wait_one()
                 if outcome.state is RecordState.INTERRUPTED and executor.runs_in_driver:
                     done.state = RecordState.INTERRUPTED  # the signal was ours: stop
+                    index.changed(done)
                     raise _TrialStopped(StopReason(outcome.stop_reason or StopReason.INTERRUPTED))
                 apply_outcome(done, outcome, study.retries)
                 index.changed(done)

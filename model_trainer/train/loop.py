@@ -289,8 +289,7 @@ class Loop:
         if folder is None or not self.session.saves_checkpoints or self.w.model is None:
             return
         self.session.check_folder()
-        state = checkpoint.snapshot(checkpoint.capture(self, rank_rngs))
-        self.session.save_checkpoint(state, self.state.to_dict(), best_only=best,
+        self.session.save_checkpoint(checkpoint.capture(self, rank_rngs), self.state.to_dict(), best_only=best,
                                      best_too=best_too)
 
     def _train_metrics_row(self, epoch: int) -> dict[str, float]:

@@ -56,16 +56,14 @@ class Session:
 
     def save_checkpoint(self, state: dict[str, Any], loop_state: dict[str, Any], *,
                         best_only: bool, best_too: bool) -> None:
-        """Persist a checkpoint (a snapshot: tensors copied off the live model) as `last`
-        (and `best` too, or only `best`)."""
+        """Persist a checkpoint (the captured state, tensors still the live model's) as
+        `last` (and `best` too, or only `best`), before the next step changes them."""
         self.write_checkpoint(state, best_only=best_only, best_too=best_too)
 
     def write_checkpoint(self, state: dict[str, Any], *, best_only: bool,
                          best_too: bool) -> None:
         from model_trainer.train import checkpoint
 
-        if self.checkpoint_dir is None:
-            return
         data = checkpoint.serialize(state)
         if best_only:
             checkpoint.save_best(self.checkpoint_dir, data)

@@ -15,6 +15,7 @@ from model_trainer.errors import TrainingError
 from model_trainer.files import BackgroundWriter, folder_identity
 from model_trainer.layout import CHECKPOINTS, METRICS
 from model_trainer.metrics_file import MetricsWriter
+from model_trainer.train import checkpoint
 from model_trainer.train.session import Display, OnEval, Session
 from model_trainer.trial.status import TrialStatus
 from model_trainer.trial.trackers import Tracker, Trackers
@@ -52,7 +53,9 @@ class TrialSession(Session):
     def save_checkpoint(self, state: dict[str, Any], loop_state: dict[str, Any], *,
                         best_only: bool, best_too: bool) -> None:
         """Serialized and written in the background, in order: the checkpoint, fsynced,
-        then status.json's progress (a killed run's status.json says how far it got)."""
+        then status.json's progress (a killed run's status.json says how far it got). The
+        tensors are copied off the live model first: the next step changes them."""
+        state = checkpoint.snapshot(state)
 
         def write() -> None:
             self.write_checkpoint(state, best_only=best_only, best_too=best_too)

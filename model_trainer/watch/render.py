@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from model_trainer import dotted
+from model_trainer.metrics_file import metric_name
 from model_trainer.vocabulary import RecordState, TrialState
 from model_trainer.watch.study_files import FINISHED, WAITING, Record, StudyView
 from model_trainer.watch.trial_files import TrialProgress, short_value
@@ -176,7 +177,7 @@ def trial_renderable(progress: TrialProgress, now: float) -> Group:
     if progress.last_write is not None:
         info.add_row("last write", f"{duration(now - progress.last_write)} ago")
     for split in ("train", "val", "test"):
-        values = {k: v for k, v in progress.latest.items() if k.startswith(f"{split}_")}
+        values = {k: v for k, v in progress.latest.items() if k.startswith(metric_name(split, ""))}
         if values:
             info.add_row(f"last {split}", " ".join(f"{k}={number(v)}" for k, v in values.items()))
     if progress.best:

@@ -127,3 +127,24 @@ def test_decision_texts_say_what_was_decided_and_after_how_many_seeds(values, wo
     base = {s: 0.0 for s in values}
     text = plan.decision(values, base).text("max", 0.01)
     assert text.startswith(words) and text.endswith(f"after {len(values)} seeds")
+
+
+def test_the_report_counts_the_trials_run_and_saved_by_hand():
+    """Baseline and configuration 2 ran all 12 seeds (two of them failed), configuration
+    1 stopped at 4: 28 trials of the 36 that 12 seeds everywhere would take, 8 saved."""
+    from model_trainer.study.index import StudyTrial
+
+    spec = AdaptiveSeedsConfig(min=3, max=12, decide=0.01)
+    plan = AdaptiveSeeds(spec, comparisons=2, baseline=0)
+    trials = []
+    for number, seeds in ((0, 12), (1, 4), (2, 12)):
+        for seed in range(seeds):
+            failed = number == 2 and seed < 2
+            trials.append(StudyTrial(number, f"c{number}s{seed}", {"w": number}, seed,
+                                     state=RecordState.FAILED if failed else
+                                     RecordState.COMPLETED,
+                                     value=None if failed else 0.5 + 0.1 * number))
+    first = plan.report(trials, "max")[0]
+    run, saved, everywhere = 12 + 4 + 12, (12 - 4), 3 * 12
+    assert first == (f"adaptive seeds: {run} trials run, {saved} saved against 12 seeds "
+                     f"for every configuration ({everywhere} trials)")

@@ -183,3 +183,25 @@ def test_off_a_terminal_the_counts_follow_the_index_without_reading_all_of_it(tm
     assert len(lines) == len(events)
     for line, expected in zip(lines, events, strict=True):
         assert line.split(" [")[1].split("; ETA")[0].rstrip("]") == expected
+
+
+def test_the_eta_is_the_mean_of_the_completed_trials_durations_by_hand(tmp_path):
+    """Completed in 10 s and 30 s, failed after 50 s (not a completed trial's duration):
+    4 of 7 trials left at (10 + 30) / 2 = 20 s each, 2 at a time: 40 s."""
+    index = StudyIndex("s1", {"metric": "val_accuracy", "mode": "max"}, {}, "grid",
+                       path=tmp_path / "study" / "study_index.json")
+    log, clock = tmp_path / "log", FakeClock()
+    with open(log, "w") as handle:
+        display = StudyDisplay(index, total=7, concurrency=2, live=False, clock=clock,
+                               console=Console(file=handle, width=300))
+        for number, (took, end) in enumerate([(10, RecordState.COMPLETED),
+                                              (30, RecordState.COMPLETED),
+                                              (50, RecordState.FAILED)]):
+            record = StudyTrial(number, f"t{number}", {}, 0, state=RecordState.RUNNING)
+            index.trials.append(record)
+            display.started(record)
+            clock.now += took
+            record.state = end
+            display.finished(record)
+    assert log.read_text().splitlines()[-1].endswith(
+        f"[3/7 done: 2 completed, 1 failed; 4 pending; ETA {(7 - 3) * (10 + 30) / 2 / 2:.1f}s]")

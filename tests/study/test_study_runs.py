@@ -107,6 +107,7 @@ def test_changing_the_base_recipe_makes_another_study_folder(tmp_path):
     ("study.space={model.args.hiddn: {choice: [1]}}", "no recipe attribute"),
     ("study.space={train.epochs: {choice: [1, 2]}}", "is stateless"),
     ("study.resources.gpus=1", "no GPU"),
+    ("study.resources.cpus=9999", "CPUs"),
 ])
 def test_bad_study_section_exits_2_before_anything_runs(tmp_path, override, message):
     if "gpus" in override:

@@ -14,21 +14,36 @@ from typing import Any
 
 def make_executor(recipe: Any) -> Any:
     """The executor the recipe's study asks for (started lazily: a study with nothing
-    left to run starts no process and no Ray)."""
+    left to run starts no process and no Ray); resources are checked first."""
     study = recipe.study
     res = study.resources
-    if study.address is not None or study.executor == "ray":
+    check_resources(recipe)
+    if uses_ray(recipe):
         from model_trainer.study.executors.ray import RayExecutor
 
         return RayExecutor(study.address, res.cpus, res.gpus)
-    from model_trainer.study.executors.local import LocalExecutor, worker_shares
-
-    if study.concurrency == 1:  # in the driver's process: check only what it would need
+    if study.concurrency == 1:  # in the driver's process
         from model_trainer.study.executors.inline import InlineExecutor
 
-        worker_shares(1, res.cpus, res.gpus)
         return InlineExecutor()
+    from model_trainer.study.executors.local import LocalExecutor
+
     return LocalExecutor(study.concurrency, res.cpus, res.gpus, preload=user_modules(recipe))
+
+
+def uses_ray(recipe: Any) -> bool:
+    return recipe.study.address is not None or recipe.study.executor == "ray"
+
+
+def check_resources(recipe: Any) -> None:
+    """UsageError (exit 2) when this machine can never give a trial what it asks for
+    (Ray checks its own cluster when it starts)."""
+    if uses_ray(recipe):
+        return
+    from model_trainer.study.executors.local import worker_shares
+
+    study = recipe.study
+    worker_shares(study.concurrency, study.resources.cpus, study.resources.gpus)
 
 
 def user_modules(recipe: Any) -> tuple[str, ...]:

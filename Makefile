@@ -18,13 +18,18 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/mtrain run recipes/digits_mlp.yaml output_dir=runs/demo
 
+# Two pytest-xdist workers: many tests wait on processes they started, so two keep a
+# 2-core machine busy (the tests that share one Ray run on one worker: tests/conftest.py).
+PYTEST := $(PY) -m pytest -q -n 2 --dist loadgroup
+
 # pytest's exit code 5 ("no tests ran") must fail the run.
 test: install
-	$(PY) -m pytest -q; rc=$$?; \
+	$(PYTEST); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: no tests ran"; exit 1; fi; exit $$rc
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: no tests ran"; exit 1; fi; exit $$rc
 
 lint: install
 	$(VENV)/bin/ruff check model_trainer tests benchmarks

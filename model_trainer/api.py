@@ -24,9 +24,9 @@ def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[
         loaded = recipe_or_path
     else:
         if not kwargs.get("force") and not kwargs.get("smoke"):
-            from model_trainer.study.runner import finished_result
+            from model_trainer.study.runner import before_loading
 
-            done = finished_result(recipe_or_path, overrides, multirun)
+            done = before_loading(recipe_or_path, overrides, multirun)
             if done is not None:  # a finished study: answered from its files, no torch
                 return done
         loaded = load_recipe(recipe_or_path, list(overrides), multirun=multirun)

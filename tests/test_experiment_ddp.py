@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from model_trainer.cli.app import app
 from model_trainer.recipe import load_recipe_text
 from model_trainer.trial.experiment import run_experiment
+from tests import forked
 from tests.files import rows, status, study_trials, wait_for_recorded_checkpoint
 from tests.study.tinytask import RECIPE as STUDY
 from tests.train.tiny import load
@@ -48,7 +49,7 @@ def test_kill_9_of_the_launcher_leaves_no_rank_and_resume_matches(tmp_path):
     pids.mkdir()
     env = {**os.environ, "TINY_SLEEP": "0.05", "PYTHONPATH": str(REPO),
            "MTRAIN_TEST_PIDS": str(pids)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "killed"), *OVERRIDES],
+    child = forked.popen([sys.executable, "-c", CHILD, str(tmp_path / "killed"), *OVERRIDES],
                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
     try:

@@ -33,9 +33,24 @@ def layer(module: str) -> str | None:
     return top if top in ORDER or top == "analysis" else None
 
 
-def imports(tree: ast.AST) -> list[str]:
-    """Modules imported anywhere in the file, except inside `if TYPE_CHECKING:`."""
+IMPORTERS = {"import_module", "__import__", "find_spec"}  # calls that import a named module
+
+
+def imports(tree: ast.AST, module: str = "") -> list[str]:
+    """Modules imported anywhere in the file of `module`, except inside `if TYPE_CHECKING:`:
+    import statements (relative ones resolved), names given to importlib.import_module,
+    __import__ or find_spec (an f-string counts by its constant prefix), and the module
+    names of a PRELOAD list (imported by a forkserver)."""
     found = []
+    package = module.split(".")[:-1]  # a package's own __init__ counts as inside it
+
+    def named(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr) and node.values and \
+                isinstance(node.values[0], ast.Constant):
+            return node.values[0].value.rsplit(".", 1)[0]  # f"model_trainer.recipe.{x}"
+        return None
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
@@ -44,8 +59,18 @@ def imports(tree: ast.AST) -> list[str]:
             return
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.extend([node.module] + [f"{node.module}.{a.name}" for a in node.names])
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package[:len(package) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            found.extend([base] + [f"{base}.{a.name}" for a in node.names])
+        elif isinstance(node, ast.Call) and node.args and \
+                getattr(node.func, "attr", getattr(node.func, "id", None)) in IMPORTERS:
+            found.extend(name for name in [named(node.args[0])] if name)
+        elif isinstance(node, ast.Assign) and any(
+                getattr(t, "id", "").endswith("PRELOAD") for t in node.targets):
+            found.extend(name for elt in getattr(node.value, "elts", []) if (name := named(elt)))
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -60,7 +85,7 @@ def test_every_import_points_down_the_layers():
         mine = layer(module)
         if mine is None:
             continue
-        for name in imports(ast.parse(path.read_text())):
+        for name in imports(ast.parse(path.read_text()), module):
             theirs = layer(name)
             if theirs is None or theirs == mine:
                 continue
@@ -80,3 +105,17 @@ def test_the_checker_sees_an_upward_import():
                      "if TYPE_CHECKING:\n    from model_trainer.cli import app\n")
     assert imports(tree) == ["model_trainer.trial.rank", "model_trainer.trial.rank.train_rank"]
     assert layer("model_trainer.trial.rank") == "trial" and layer("model_trainer.files") == "base"
+
+
+def test_the_checker_sees_relative_imports_and_modules_named_in_strings():
+    code = ("from ..study import runner\n"
+            "from . import loop\n"
+            "importlib.import_module('model_trainer.cli.app')\n"
+            "importlib.import_module(f'model_trainer.analysis.{name}')\n"
+            "PRELOAD = ['torch', 'model_trainer.api']\n")
+    found = imports(ast.parse(code), "model_trainer.train.loop")
+    assert found == ["model_trainer.study", "model_trainer.study.runner", "model_trainer.train",
+                     "model_trainer.train.loop", "model_trainer.cli.app",
+                     "model_trainer.analysis", "torch", "model_trainer.api"]
+    package = imports(ast.parse("from .markers import Derived\n"), "model_trainer.recipe.__init__")
+    assert package == ["model_trainer.recipe.markers", "model_trainer.recipe.markers.Derived"]

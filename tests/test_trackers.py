@@ -13,6 +13,7 @@ import yaml
 
 from model_trainer.errors import RecipeError
 from model_trainer.trial.experiment import run_experiment
+from tests import forked
 from tests.files import rows, status
 from tests.study.tinytask import RECIPE as STUDY
 from tests.train.tiny import load
@@ -133,7 +134,7 @@ def test_nothing_is_imported_unless_configured(tmp_path):
             "from tests.train.tiny import load; "
             f"run_experiment(load({str(tmp_path)!r}, 'train.epochs=1'), threads=1); "
             "print(sorted(m for m in ('mlflow', 'tensorboard') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+    out = forked.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -146,7 +147,7 @@ def test_trials_starting_together_share_one_store(tmp_path):
     from tests.train.tiny import RECIPE
 
     recipe.write_text(RECIPE + f"output_dir: {tmp_path}\n")
-    children = [subprocess.Popen([sys.executable, "-m", "model_trainer", "run", str(recipe),
+    children = [forked.popen([sys.executable, "-m", "model_trainer", "run", str(recipe),
                                   f"seed={seed}", "train.epochs=2", "train.loggers=[mlflow]"],
                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  text=True) for seed in range(3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -49,4 +50,9 @@ def main() -> None:
     from model_trainer.recipe.resolve import add_working_directory_to_path
 
     add_working_directory_to_path()
-    app()
+    try:
+        app()
+    finally:
+        # the work is done and saved: leave torch's objects to the OS instead of having
+        # the collector visit each at exit (~0.5 s after the summary line)
+        gc.freeze()

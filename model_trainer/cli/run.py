@@ -24,9 +24,9 @@ def run(
     from model_trainer.api import run as run_recipe
     from model_trainer.cli.summary import horizon_note
     from model_trainer.recipe import load_recipe
-    from model_trainer.study.runner import finished_result
+    from model_trainer.study.runner import before_loading
 
-    done = None if force or smoke else finished_result(recipe, overrides or [], multirun)
+    done = None if force or smoke else before_loading(recipe, overrides or [], multirun)
     if done is not None:  # a finished study: answered from its files, without torch
         stdout.print(done.summary(), soft_wrap=True, markup=False)
         return

@@ -26,7 +26,7 @@ from typing import Any
 from model_trainer.errors import UserError
 from model_trainer.files import atomic_write_json, read_json
 from model_trainer.layout import STUDY_DONE, STUDY_INDEX
-from model_trainer.recipe.load import LoadedRecipe, peek_recipe
+from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.executors import check_resources
@@ -59,11 +59,10 @@ def forget(study_dir: Path) -> None:
         (study_dir / STUDY_DONE).unlink()
 
 
-def finished_study(path: str | Path, overrides: list[str] | tuple[str, ...],
-                   multirun: bool) -> tuple[StudyIndex, Path] | None:
-    """The index and folder of the finished study this recipe would only rerun to find
-    done; None where anything may have changed (the full run then decides)."""
-    recipe = peek_recipe(path, overrides, multirun)
+def finished_study(recipe: Recipe | None) -> tuple[StudyIndex, Path] | None:
+    """The index and folder of the finished study this recipe (as `peek_recipe` read it)
+    would only rerun to find done; None where anything may have changed (the full run
+    then decides)."""
     if recipe is None or recipe.study is None or not _cacheable(recipe):
         return None
     expected = _inputs(recipe)

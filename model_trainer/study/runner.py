@@ -22,12 +22,13 @@ from model_trainer.layout import METRICS, STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import named_metrics, read_rows
 from model_trainer.recipe import LoadedRecipe
+from model_trainer.recipe.load import peek_recipe
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.display import StudyDisplay
-from model_trainer.study.executors import make_executor
+from model_trainer.study.executors import make_executor, start_workers_early
 from model_trainer.study.finished import finished_study, forget, remember
 from model_trainer.study.index import StudyIndex, StudyTrial, study_folder_for
 from model_trainer.study.planner import Planner, config_values
@@ -75,12 +76,19 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
             index.close()
 
 
-def finished_result(path: str | Path, overrides: list[str] | tuple[str, ...],
-                    multirun: bool) -> StudyResult | None:
-    """The result of the finished study this recipe names, from its files alone; None
-    when it may have anything left to do (see study/finished.py)."""
-    found = finished_study(path, overrides, multirun)
-    return None if found is None else _result(*found)
+def before_loading(path: str | Path, overrides: list[str] | tuple[str, ...],
+                   multirun: bool) -> StudyResult | None:
+    """What a run does before it imports the recipe's code: the result of a finished
+    study from its files alone (see study/finished.py); otherwise None, and a study that
+    will run on the local pool has its workers' server start now, importing torch and
+    the recipe's modules while this process validates the recipe."""
+    recipe = peek_recipe(path, overrides, multirun)
+    found = finished_study(recipe)
+    if found is not None:
+        return _result(*found)
+    if recipe is not None and recipe.study is not None:
+        start_workers_early(recipe)
+    return None
 
 
 def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> StudyIndex:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from rich.console import Console
 
 from model_trainer.analysis import analyze
 from model_trainer.analysis.terminal import print_frame
+from tests import forked
 
 REPO = Path(__file__).resolve().parents[2]
 MARKUP = re.compile(r"\[/?(yellow|red|bold|cyan|green)[^\]]*\]")
@@ -46,7 +46,7 @@ def test_narrow_console_gets_lists_not_cut_cells(runs_shared, tmp_path, width):
 def test_piped_cli_output_is_plain_and_readable(runs_shared, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "60"}
     code = "from model_trainer.cli.app import main; main()"
-    done = subprocess.run([sys.executable, "-c", code, "analyze", str(runs_shared), "--no-plots",
+    done = forked.run([sys.executable, "-c", code, "analyze", str(runs_shared), "--no-plots",
                            "--out", str(tmp_path)], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
+from tests import forked
 from tests.files import rows, status
 from tests.train.tiny import RECIPE
 
@@ -70,27 +71,42 @@ def _rows_without_time(runs: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "time"} for row in rows(trial)]
 
 
+SIGNAL_ARGS = ["train.epochs=3", "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160",
+               "train.log_every=1", "train.grad_accum=2", "model.args.dropout=0.3"]
+
+
+def _run_command(recipe: Path) -> list[str]:
+    return [sys.executable, "-m", "model_trainer", "run", str(recipe), *SIGNAL_ARGS]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The rows of one uninterrupted `mtrain run`, shared by the signal cases."""
+    folder = tmp_path_factory.mktemp("clean")
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(RECIPE + f"output_dir: {folder / 'runs'}\n")
+    clean = forked.run(_run_command(recipe), cwd=ROOT, env={**os.environ, "TINY_SLEEP": "0"},
+                       capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    return _rows_without_time(folder / "runs")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_epoch_saves_and_the_rerun_equals_an_uninterrupted_run(recipe, tmp_path,
-                                                                           signum, code):
+def test_a_signal_mid_epoch_saves_and_the_rerun_equals_an_uninterrupted_run(
+        recipe, uninterrupted, signum, code):
     """Ctrl-C or SIGTERM at a random step inside an epoch, sent by this test to a real
     `mtrain run`: exit 130 or 143, then a rerun ends with every row an uninterrupted run
     writes (bit for bit on CPU: data order, RNG streams, the accumulation state)."""
-    args = ["train.epochs=3", "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160",
-            "train.log_every=1", "train.grad_accum=2", "model.args.dropout=0.3"]
-    cmd = [sys.executable, "-m", "model_trainer", "run", str(recipe), *args]
+    cmd = _run_command(recipe)
     env = {**os.environ, "TINY_SLEEP": "0.03"}
-    clean = subprocess.run([*cmd, f"output_dir={tmp_path / 'clean'}"], cwd=ROOT,
-                           env={**env, "TINY_SLEEP": "0"}, capture_output=True, text=True,
-                           timeout=300)
-    assert clean.returncode == 0, clean.stderr
     at = random.Random(signum).choice([6, 7, 8])  # optimizer steps; epoch 2 holds steps 6-10
-    proc = subprocess.Popen([*cmd, f"output_dir={tmp_path / 'cut'}"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = forked.popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
+    runs = recipe.parent / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        done = [r["step"] for r in _rows_or_none(tmp_path / "cut") if r["split"] == "train"]
+        done = [r["step"] for r in _rows_or_none(runs) if r["split"] == "train"]
         if done and max(done) >= at:
             break
         time.sleep(0.01)
@@ -98,14 +114,15 @@ def test_a_signal_mid_epoch_saves_and_the_rerun_equals_an_uninterrupted_run(reci
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == code, output
     assert "Traceback" not in output
-    trial = next((tmp_path / "cut").rglob("status.json")).parent
+    trial = next(runs.rglob("status.json")).parent
     left = status(trial)
     assert left["state"] == "interrupted" and left["global_step"] >= at
-    rerun = subprocess.run([*cmd, f"output_dir={tmp_path / 'cut'}"], cwd=ROOT,
-                           env={**env, "TINY_SLEEP": "0"}, capture_output=True, text=True,
-                           timeout=300)
+    rerun = forked.run(cmd, cwd=ROOT, env={**env, "TINY_SLEEP": "0"}, capture_output=True,
+                       text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert _rows_without_time(tmp_path / "cut") == _rows_without_time(tmp_path / "clean")
+    assert _rows_without_time(runs) == uninterrupted
+    record = status(trial)
+    assert record["state"] == "completed" and record["attempts"] == 2
 
 
 def _rows_or_none(runs: Path) -> list[dict]:
@@ -116,29 +133,6 @@ def _rows_or_none(runs: Path) -> list[dict]:
         return rows(found[0].parent)
     except ValueError:  # a line being written
         return []
-
-
-@pytest.mark.slow
-def test_ctrl_c_saves_and_exits_130_and_a_rerun_continues(recipe, tmp_path):
-    cmd = [sys.executable, "-m", "model_trainer", "run", str(recipe), "train.epochs=6",
-           "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160"]
-    env = {**os.environ, "TINY_SLEEP": "0.05"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list((tmp_path / "runs").rglob("last.pt")):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, output
-    assert "Traceback" not in output
-    trial = next((tmp_path / "runs").rglob("status.json")).parent
-    assert status(trial)["state"] == "interrupted"
-    rerun = subprocess.run(cmd, cwd=ROOT, env={**env, "TINY_SLEEP": "0"}, capture_output=True,
-                           text=True, timeout=120)
-    assert rerun.returncode == 0, rerun.stderr
-    record = status(trial)
-    assert record["state"] == "completed" and record["attempts"] == 2
 
 
 def test_a_study_recipe_runs_as_one_experiment_with_study_null(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
+from tests import forked
 from tests.files import rows, status, study_trials
 from tests.study.tinytask import RECIPE
 
@@ -35,7 +36,7 @@ class Study:
     still look alive to `mtrain status`)."""
 
     def __init__(self, path: Path):
-        self.child = subprocess.Popen([sys.executable, "-m", "model_trainer", "run", str(path)],
+        self.child = forked.popen([sys.executable, "-m", "model_trainer", "run", str(path)],
                                       cwd=ROOT, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True)
         self.output = ""

@@ -1,10 +1,13 @@
 """kill -9 at chosen points (a train step, an evaluation, a checkpoint write), then a
-rerun: the run completes, no file is corrupt, and the final metrics equal an
-uninterrupted run's."""
+rerun: the dead process's lock is taken over, the run completes, no file is corrupt,
+and the final metrics equal an uninterrupted run's."""
 
 from __future__ import annotations
 
+import json
+import logging
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +16,7 @@ import pytest
 import torch
 
 from model_trainer.trial.experiment import run_experiment
+from tests import forked
 from tests.files import rows, status
 from tests.train.tiny import load
 
@@ -69,9 +73,12 @@ run_experiment(load(out, *sys.argv[4:]), threads=1)
 
 
 def kill_at(point: str, nth: int, out: Path) -> int:
-    proc = subprocess.run([sys.executable, "-c", CHILD, point, str(nth), str(out), *OVERRIDES],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180)
-    return proc.returncode
+    """Run the child until it kills itself; its pid."""
+    proc = forked.popen([sys.executable, "-c", CHILD, point, str(nth), str(out), *OVERRIDES],
+                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _ = proc.communicate(timeout=180)
+    assert proc.returncode == -signal.SIGKILL, output  # it really died by SIGKILL
+    return proc.pid
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +93,14 @@ CASES = ([("step", _rng.randint(2, 38)) for _ in range(2)]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("point", "nth"), CASES, ids=[f"{p}-{n}" for p, n in CASES])
-def test_kill_then_rerun_completes_with_intact_files(tmp_path, baseline, point, nth):
-    assert kill_at(point, nth, tmp_path) == -9  # it really died by SIGKILL
+def test_kill_then_rerun_completes_with_intact_files(tmp_path, baseline, point, nth, caplog):
+    killed = kill_at(point, nth, tmp_path)
+    trial = next((tmp_path / "tiny").iterdir())
+    assert status(trial)["state"] == "running"  # what a kill -9 leaves behind
+    assert json.loads((trial / ".lock").read_text())["pid"] == killed  # a dead holder's lock
+    caplog.set_level(logging.INFO, "model_trainer")
     resumed = run_experiment(load(tmp_path, *OVERRIDES), threads=1)
+    assert f"taking over the lock of pid {killed}" in caplog.text
     assert resumed.state == "completed" and resumed.epochs_done == 4
     assert resumed.final_metrics == baseline.final_metrics
     assert resumed.best == baseline.best

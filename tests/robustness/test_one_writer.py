@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from model_trainer.cli.app import app
 from model_trainer.errors import FolderLocked
 from model_trainer.locks import FolderLock
+from tests import forked
 from tests.files import rows, status, study_trials
 from tests.study.tinytask import RECIPE as STUDY
 from tests.train.tiny import RECIPE
@@ -39,7 +40,7 @@ def test_the_lock_names_its_holder_and_is_free_again_once_released(tmp_path):
 
 
 def _start(cmd: list[str], sleep: str) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "TINY_SLEEP": sleep},
+    return forked.popen(cmd, cwd=ROOT, env={**os.environ, "TINY_SLEEP": sleep},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -70,7 +71,7 @@ def test_two_runs_of_one_recipe_at_once_train_it_once(tmp_path):
         trial = next((tmp_path / "runs" / "tiny").iterdir())
         first.send_signal(signal.SIGSTOP)  # frozen: any change now is the second run's
         before = _snapshot(trial)
-        second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        second = forked.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
         after = _snapshot(trial)
         first.send_signal(signal.SIGCONT)
     finally:
@@ -85,28 +86,14 @@ def test_two_runs_of_one_recipe_at_once_train_it_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
-    cmd = _slow_run_command(tmp_path)
-    killed = _start(cmd, "0.05")
-    _wait_for(tmp_path / "runs", "tiny/*/checkpoints/last.pt", killed)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    trial = next((tmp_path / "runs" / "tiny").iterdir())
-    assert status(trial)["state"] == "completed" and status(trial)["attempts"] == 2
-
-
-@pytest.mark.slow
 def test_a_second_driver_of_a_running_study_is_refused(tmp_path):
     path = tmp_path / "study.yaml"
-    path.write_text(STUDY.format(out=tmp_path / "runs").replace(
-        "  args: {hidden: 4}\n", "  args: {hidden: 4, sleep: 0.05}\n"))
+    path.write_text(STUDY.format(out=tmp_path / "runs"))
     cmd = [sys.executable, "-m", "model_trainer", "run", str(path)]
-    first = _start(cmd, "0")
+    first = _start(cmd, "0.05")
     try:
         _wait_for(tmp_path / "runs", "tiny-study/*/metrics.jsonl", first)
-        second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        second = forked.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     finally:
         output, _ = first.communicate(timeout=300)
     assert second.returncode == 2 and f"pid {first.pid}" in second.stderr, second.stderr
@@ -117,19 +104,11 @@ def test_a_second_driver_of_a_running_study_is_refused(tmp_path):
                for t in trials)
 
 
-def _study(tmp_path: Path) -> Path:
-    path = tmp_path / "study.yaml"
-    path.write_text(STUDY.format(out=tmp_path / "runs"))
-    return path
-
-
-def test_a_finished_trial_whose_folder_was_deleted_is_run_again_and_said_so(tmp_path):
-    path = _study(tmp_path)
-    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+def test_a_finished_trial_whose_folder_was_deleted_is_run_again_and_said_so(tmp_path, tiny_study):
     study = tmp_path / "runs" / "tiny-study"
     gone = study_trials(study)[1]["trial_id"]
     shutil.rmtree(study / gone)
-    result = runner.invoke(app, ["run", str(path)])
+    result = runner.invoke(app, ["run", str(tiny_study)])
     assert result.exit_code == 0, result.output
     assert f"trial {gone} was completed but its folder is gone: running it again" in result.output
     trials = study_trials(study)
@@ -139,12 +118,11 @@ def test_a_finished_trial_whose_folder_was_deleted_is_run_again_and_said_so(tmp_
     assert "4 completed" in result.output
 
 
-def test_a_garbled_study_index_is_reported_and_rebuilt_without_running_trials_again(tmp_path):
-    path = _study(tmp_path)
-    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
+def test_a_garbled_study_index_is_reported_and_rebuilt_without_running_trials_again(
+        tmp_path, tiny_study):
     study = tmp_path / "runs" / "tiny-study"
     (study / "study_index.json").write_text("{garbled")
-    result = runner.invoke(app, ["run", str(path)])
+    result = runner.invoke(app, ["run", str(tiny_study)])
     assert result.exit_code == 0, result.output
     assert "study_index.json is unreadable; it is rebuilt" in result.output
     for t in study_trials(study):
@@ -198,12 +176,10 @@ class DeletesItsFolder(TinyWrapper):
 def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_path, concurrency,
                                                                           executor):
     path = tmp_path / "study.yaml"
-    path.write_text(STUDY.format(out=tmp_path / "runs").replace(
-        "  args: {hidden: 4}\n", "  args: {hidden: 4, sleep: 0.05}\n").replace(
-        "  epochs: 2\n", "  epochs: 4\n"))
+    path.write_text(STUDY.format(out=tmp_path / "runs").replace("  epochs: 2\n", "  epochs: 4\n"))
     cmd = [sys.executable, "-m", "model_trainer", "run", str(path),
            f"study.concurrency={concurrency}", f"study.executor={executor}"]
-    driver = _start(cmd, "0")
+    driver = _start(cmd, "0.05")  # slow until the signal; the rerun goes at full speed
     _wait_for(tmp_path / "runs", "tiny-study/*/checkpoints/last.pt", driver)
     driver.send_signal(signal.SIGTERM)
     output, _ = driver.communicate(timeout=180)
@@ -211,7 +187,7 @@ def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_pa
     assert "Traceback" not in output and "*** SIG" not in output and "Stack trace" not in output
     trials = study_trials(tmp_path / "runs" / "tiny-study")
     assert any(t["state"] == "interrupted" for t in trials)
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rerun = forked.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     trials = study_trials(tmp_path / "runs" / "tiny-study")
     assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
+from tests import forked
 from tests.files import status, study_trials
 from tests.study.tinytask import RECIPE
 
@@ -111,12 +112,12 @@ def test_kill_9_and_rerun_ends_where_an_uninterrupted_study_ends(tmp_path):
     for name in ("killed", "whole"):
         paths[name] = tmp_path / f"{name}.yaml"
         paths[name].write_text(text.format(out=tmp_path / name))
-    extra = ["model.args.sleep=0.01", "train.epochs=3"]
-    whole = subprocess.run([sys.executable, "-m", "model_trainer", "run", str(paths["whole"]),
-                            *extra], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    whole = forked.run([sys.executable, "-m", "model_trainer", "run", str(paths["whole"]),
+                        "train.epochs=3"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
-    cmd = [sys.executable, "-m", "model_trainer", "run", str(paths["killed"]), *extra]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "model_trainer", "run", str(paths["killed"]), "train.epochs=3"]
+    proc = forked.popen(cmd, cwd=ROOT, env={**os.environ, "TINY_SLEEP": "0.01"},
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     index = tmp_path / "killed" / "tiny-study" / "study_index.json"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -131,7 +132,7 @@ def test_kill_9_and_rerun_ends_where_an_uninterrupted_study_ends(tmp_path):
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the study finished before it could be killed"
     assert max(t["seed"] for t in trials) == 4  # the batch was planned before the kill
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rerun = forked.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     ended = {(t["number"], t["seed"]): (t["trial_id"], t["value"])
              for t in study_trials(tmp_path / "killed" / "tiny-study")}

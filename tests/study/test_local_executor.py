@@ -14,6 +14,7 @@ import pytest
 
 from model_trainer.errors import UsageError
 from model_trainer.study.executors.local import gpu_shares
+from tests import forked
 from tests.study.tinytask import RECIPE
 
 ROOT = Path(__file__).parents[2]
@@ -51,7 +52,7 @@ def test_workers_listen_on_nothing_and_never_outlive_their_driver(tmp_path, endi
     path = tmp_path / "study.yaml"
     path.write_text(RECIPE.format(out=tmp_path / "runs").replace(
         "  args: {hidden: 4}\n", "  args: {hidden: 4, sleep: 0.02}\n"))
-    driver = subprocess.Popen([sys.executable, "-m", "model_trainer", "run", str(path),
+    driver = forked.popen([sys.executable, "-m", "model_trainer", "run", str(path),
                                "study.concurrency=2"], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     seen, listening = set(), []

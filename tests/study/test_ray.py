@@ -6,13 +6,13 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests import forked
 from tests.files import study_trials
 from tests.study.tinytask import RECIPE
 
@@ -73,7 +73,7 @@ finally:
     recipe.write_text(RECIPE.format(out=tmp_path / "runs"))
     ray_dir = tempfile.mkdtemp(prefix="mt-ray-", dir="/tmp")  # unix sockets: short paths
     try:
-        out = subprocess.run([sys.executable, "-c", script, str(recipe), ray_dir], cwd=ROOT,
+        out = forked.run([sys.executable, "-c", script, str(recipe), ray_dir], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=300)
     finally:
         shutil.rmtree(ray_dir, ignore_errors=True)

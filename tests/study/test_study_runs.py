@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from model_trainer.cli.app import app
 from model_trainer.journal import read_index
+from tests import forked
 from tests.files import rows, status, study_trials
 from tests.study.tinytask import RECIPE
 
@@ -161,9 +163,10 @@ def test_every_trial_failing_exits_1(tmp_path):
 @pytest.mark.parametrize("concurrency", [1, 2], ids=["inline", "local"])
 def test_driver_kill_9_and_rerun_runs_no_trial_twice(tmp_path, concurrency):
     path = write_recipe(tmp_path)
-    cmd = [sys.executable, "-m", "model_trainer", "run", str(path), "model.args.sleep=0.03",
-           "train.epochs=3", f"study.concurrency={concurrency}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "model_trainer", "run", str(path), "train.epochs=3",
+           f"study.concurrency={concurrency}"]
+    proc = forked.popen(cmd, cwd=ROOT, env={**os.environ, "TINY_SLEEP": "0.03"},
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     index_path = tmp_path / "runs" / "tiny-study" / "study_index.json"
     deadline = time.monotonic() + 120
     killed_while = None
@@ -186,7 +189,7 @@ def test_driver_kill_9_and_rerun_runs_no_trial_twice(tmp_path, concurrency):
     proc.wait(timeout=30)
     assert killed_while is not None, "the study finished before it could be killed"
     before = {t["trial_id"]: t["state"] for t in trials_of(tmp_path)}
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rerun = forked.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     trials = trials_of(tmp_path)
     assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
@@ -261,10 +264,10 @@ def test_smoke_on_a_study_checks_the_base_recipe_and_writes_nothing(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_new_monitor_on_rerun_reads_the_values_again_instead_of_mixing_metrics(tmp_path):
-    path = write_recipe(tmp_path)
-    assert runner.invoke(app, ["run", str(path)]).exit_code == 0
-    result = runner.invoke(app, ["run", str(path), "train.monitor={metric: val_loss, mode: min}"])
+def test_a_new_monitor_on_rerun_reads_the_values_again_instead_of_mixing_metrics(tmp_path,
+                                                                               tiny_study):
+    result = runner.invoke(app, ["run", str(tiny_study),
+                                 "train.monitor={metric: val_loss, mode: min}"])
     assert result.exit_code == 0, result.output
     assert "objective changed from val_accuracy (max) to val_loss (min)" in result.output
     for t in trials_of(tmp_path):
@@ -293,46 +296,57 @@ def user_module_study(tmp_path, monkeypatch):
     return path
 
 
-def rerun_in_a_fresh_process(path, *overrides):
-    """(the summary, whether torch was imported) of `model_trainer.run` in a new process."""
-    done = subprocess.run([sys.executable, "-c", RERUN, str(path), *overrides], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    summary, imported = done.stdout.rstrip("\n").rsplit("\n", 1)
-    return summary, imported == "torch imported: True"
+def rerun(path, *overrides, fresh: bool = False) -> tuple[str, bool]:
+    """(the summary, whether it took the full path) of `model_trainer.run` in a process of
+    its own. The full path opens the study: it takes the study folder's lock, which then
+    names its pid; the fast path only reads files. In a fresh interpreter the fast path
+    is also the one that never imports torch, and that is checked too."""
+    command = [sys.executable, "-c", RERUN, str(path), *overrides]
+    start = subprocess.Popen if fresh else forked.popen
+    proc = start(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary, imported = out.rstrip("\n").rsplit("\n", 1)
+    locked = [json.loads(lock.read_text()).get("pid") for lock in
+              (Path(path).parent / "runs").glob("*/.lock")]
+    full = proc.pid in locked
+    if fresh:
+        assert full == (imported == "torch imported: True"), (full, imported)
+    return summary, full
 
 
 def test_a_finished_study_reruns_from_its_files_without_importing_torch(tmp_path, monkeypatch):
     path = user_module_study(tmp_path, monkeypatch)
-    first, torch_imported = rerun_in_a_fresh_process(path)  # runs the study
-    assert torch_imported and "4 completed" in first
-    summary, torch_imported = rerun_in_a_fresh_process(path)
-    assert summary == first and not torch_imported
+    first, full = rerun(path)  # runs the study
+    assert full and "4 completed" in first
+    summary, full = rerun(path, fresh=True)
+    assert summary == first and not full
     # the CLI says the same (from another sys.path: it takes the full path), runs nothing
     again = runner.invoke(app, ["run", str(path)])
     assert again.exit_code == 0 and again.stdout.strip() == first
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))
 
 
+@pytest.mark.slow
 def test_a_rerun_that_may_have_work_takes_the_full_path(tmp_path, monkeypatch):
     path = user_module_study(tmp_path, monkeypatch)
-    assert rerun_in_a_fresh_process(path)[1]
+    assert rerun(path)[1]
     # another override: not the recipe that finished (the full path finds nothing to do)
-    summary, torch_imported = rerun_in_a_fresh_process(path, "study.concurrency=2")
-    assert torch_imported and summary.startswith("study ") and "4 completed" in summary
-    assert not rerun_in_a_fresh_process(path, "study.concurrency=2")[1]  # now it is
+    summary, full = rerun(path, "study.concurrency=2")
+    assert full and summary.startswith("study ") and "4 completed" in summary
+    assert not rerun(path, "study.concurrency=2", fresh=True)[1]  # now it is
     # the user's module edited since: its classes may give other trial ids
     with (tmp_path / "usermod.py").open("a") as module:
         module.write("# edited\n")
-    assert rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
-    assert not rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
+    assert rerun(path, "study.concurrency=2")[1]
+    assert not rerun(path, "study.concurrency=2", fresh=True)[1]
     # a trial folder deleted: the full path runs that trial again
     gone = trials_of(tmp_path)[0]["trial_id"]
     shutil.rmtree(tmp_path / "runs" / "tiny-study" / gone)
-    assert rerun_in_a_fresh_process(path, "study.concurrency=2")[1]
+    assert rerun(path, "study.concurrency=2")[1]
     assert status_of(tmp_path, gone)["state"] == "completed"
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))
     # the study folder renamed to start over: the rerun starts a new study, not the old one's
     (tmp_path / "runs" / "tiny-study").rename(tmp_path / "runs" / "tiny-study-old")
-    summary, torch_imported = rerun_in_a_fresh_process(path, "study.concurrency=2")
-    assert torch_imported and (tmp_path / "runs" / "tiny-study" / "study_index.json").exists()
+    assert rerun(path, "study.concurrency=2")[1]
+    assert (tmp_path / "runs" / "tiny-study" / "study_index.json").exists()

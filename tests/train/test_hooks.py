@@ -10,16 +10,29 @@ from model_trainer.wrapper import ModelWrapper
 from tests.train.tiny import load
 
 
-def test_the_base_wrapper_and_flexible_overrides_pass(tmp_path):
-    class Flexible(ModelWrapper):
-        def train_step(self, batch, *extra, scale=1.0):
-            return {}
+class Flexible(ModelWrapper):
+    """Overrides that take what the loop passes, in other shapes (*args, defaults)."""
 
-        def make_scheduler(self, *args):
-            return None
+    def train_step(self, batch, *extra, scale=1.0):
+        return {}
 
-    check_hooks(ModelWrapper(load(tmp_path).recipe))
-    check_hooks(Flexible(load(tmp_path).recipe))
+    def make_scheduler(self, *args):
+        return None
+
+
+class Strict(Flexible):
+    """The same overrides, but train_step wants a second argument the loop never gives."""
+
+    def train_step(self, batch, scale):
+        return {}
+
+
+def test_flexible_overrides_pass_where_one_the_loop_cannot_call_fails(tmp_path):
+    recipe = load(tmp_path).recipe
+    for wrapper in (ModelWrapper(recipe), Flexible(recipe)):
+        assert check_hooks(wrapper) is None  # nothing to report
+    with pytest.raises(HookSignatureError, match=r"Strict.train_step"):
+        check_hooks(Strict(recipe))
 
 
 def test_a_hook_that_is_not_callable(tmp_path):

@@ -14,11 +14,11 @@ def test_plain_prints_one_line_per_evaluation_and_the_stop(tmp_path, capsys):
 
 
 def test_off_prints_nothing(tmp_path, capsys):
-    run_experiment(load(tmp_path), progress="off", threads=1)
+    run_experiment(load(tmp_path, "train.epochs=1"), progress="off", threads=1)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
 
 
 def test_rich_display_runs(tmp_path, capsys):
-    result = run_experiment(load(tmp_path), progress="rich", threads=1)
-    assert result.state == "completed" and "tiny epoch 3/3" in capsys.readouterr().err
+    result = run_experiment(load(tmp_path, "train.epochs=1"), progress="rich", threads=1)
+    assert result.state == "completed" and "tiny epoch 1/1" in capsys.readouterr().err

@@ -31,6 +31,22 @@ def make_executor(recipe: Any) -> Any:
     return LocalExecutor(study.concurrency, res.cpus, res.gpus, preload=user_modules(recipe))
 
 
+def start_workers_early(recipe: Any) -> None:
+    """Start the local pool's server before the recipe is validated (see local.py); a
+    no-op for the other executors and for a recipe this machine cannot run."""
+    study = recipe.study
+    if uses_ray(recipe) or study.concurrency == 1:
+        return
+    from model_trainer.errors import UserError
+    from model_trainer.study.executors.local import start_server
+
+    try:
+        check_resources(recipe)
+    except UserError:
+        return  # the full run reports it
+    start_server(user_modules(recipe))
+
+
 def uses_ray(recipe: Any) -> bool:
     return recipe.study.address is not None or recipe.study.executor == "ray"
 

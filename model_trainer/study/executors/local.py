@@ -82,6 +82,20 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
+def start_server(preload: tuple[str, ...]) -> Any:
+    """The forkserver the workers fork from, started now if it is not running: it imports
+    torch and the recipe's modules in a process of its own while the caller goes on (the
+    driver validating the recipe), so a study's first trial waits for one torch import,
+    not two in a row."""
+    import multiprocessing.forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*PRELOAD, *preload, "model_trainer.study.executors.frozen"])
+    with blank_main():  # the server must not import the driver's __main__
+        multiprocessing.forkserver.ensure_running()
+    return context
+
+
 @dataclass
 class _Worker:
     process: Any
@@ -98,8 +112,8 @@ class LocalExecutor:
     def __init__(self, concurrency: int, cpus: float, gpus: float,
                  preload: tuple[str, ...] = ()):
         self._shares = worker_shares(concurrency, cpus, gpus)
+        self._preload = preload
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload([*PRELOAD, *preload])
         self._free_shares = list(self._shares)
         self._workers: list[_Worker] = []
 
@@ -175,6 +189,7 @@ class LocalExecutor:
 
     def _start(self) -> _Worker:
         share = self._free_shares.pop()
+        start_server(self._preload)  # at once if it started early
         driver_end, worker_end = self._context.Pipe()
         with blank_main():
             process = self._context.Process(target=_worker_main, name="mtrain-worker",

@@ -42,9 +42,10 @@ class RayExecutor:
         self._ray = ray
         if not ray.is_initialized():
             ours = signal.getsignal(signal.SIGTERM)  # ray.init puts its own (a bare exit)
-            if self._address is None:
-                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1",
-                         log_to_driver=debug, configure_logging=False)
+            if self._address is None:  # "local": a Ray of our own, even when another runs
+                ray.init(address="local", include_dashboard=False,
+                         _node_ip_address="127.0.0.1", log_to_driver=debug,
+                         configure_logging=False)
             else:
                 ray.init(address=self._address, log_to_driver=debug, configure_logging=False)
             if threading.current_thread() is threading.main_thread():

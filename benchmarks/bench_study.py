@@ -1,9 +1,13 @@
 """Studies on one machine, cold from the shell as a user runs them, side by side.
 
-The same 8 trials (the digits MLP at 4 widths x 2 seeds) run four ways, each started as a
-fresh process (imports and engine start included): one after the other (`mtrain run` at
-concurrency 1), on model_trainer's local executor and on its Ray executor at concurrency
-2, and on Ray Tune at concurrency 2 (from the [compare] extra). Reported per way: the wall
+The same 8 trials (the digits MLP at 4 widths x 2 seeds) run five ways, each started as a
+fresh process (imports and engine start included): a plain PyTorch script running them one
+after the other (benchmarks/plain_study.py, the floor), `mtrain run` at concurrency 1, on
+model_trainer's local executor and on its Ray executor at concurrency 2, and on Ray Tune
+at concurrency 2 (from the [compare] extra). For the local executor also: when the first
+trial started and when the process exited after printing its summary, beside the time a
+fresh `python -c "import torch"` takes on this machine, and one that also makes an
+optimizer (which imports torch._dynamo: what every PyTorch process pays before a step). Reported per way: the wall
 time and the peak memory of the whole process tree, two ways: summed RSS, sampled every
 50 ms (counts the torch pages that forked workers share once per process, so it
 overstates), and summed PSS, sampled every second as reading it costs ~10 ms a process
@@ -24,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PSS_EVERY = 20  # samples: PSS once a second
@@ -53,15 +58,23 @@ study:
 """
 
 
-def measured(cmd: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, peak MB of summed RSS, peak MB of summed PSS) of the process tree."""
+class Measured(NamedTuple):
+    wall: float  # seconds from the command to its exit
+    rss_mb: float  # peak of the process tree's summed RSS
+    pss_mb: float  # peak of its summed PSS
+    lines: list[tuple[float, str]]  # (seconds after the command, line) of its output
+
+
+def measured(cmd: list[str]) -> Measured:
+    """The wall time, peak memory and timed output lines of a command's process tree."""
     import psutil
 
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     peak, done = [0.0, 0.0], threading.Event()
+    lines: list[tuple[float, str]] = []
 
     def sample() -> None:
         for tick in itertools.count():
@@ -89,24 +102,54 @@ def measured(cmd: list[str]) -> tuple[float, float, float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, err = proc.communicate()
+    for line in proc.stdout:  # to its end: the exit is timed by wait(), not by the pipe
+        lines.append((time.perf_counter() - start, line.rstrip("\n")))
+    proc.wait()
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return wall, peak[0] / 2**20, peak[1] / 2**20
+        tail = "\n".join(text for _, text in lines[-20:])
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{tail}")
+    return Measured(wall, peak[0] / 2**20, peak[1] / 2**20, lines)
 
 
-def study(epochs: int, out: str, *overrides: str) -> tuple[float, float, float]:
+def study(epochs: int, out: str, *overrides: str) -> Measured:
     path = Path(out) / "recipe.yaml"
     path.write_text(RECIPE.format(out=out, epochs=epochs))
     return measured([sys.executable, "-m", "model_trainer", "run", str(path), *overrides])
 
 
-def tune(epochs: int, out: str) -> tuple[float, float, float]:
+def tune(epochs: int, out: str) -> Measured:
     return measured([sys.executable, str(ROOT / "benchmarks" / "tune_study.py"),
                      "--epochs", str(epochs), "--out", out])
+
+
+def plain_sequential(epochs: int, out: str) -> Measured:
+    del out
+    return measured([sys.executable, str(ROOT / "benchmarks" / "plain_study.py"),
+                     "--epochs", str(epochs)])
+
+
+def timeline(run: Measured) -> dict[str, float]:
+    """When the first trial started, and how long the exit took after the summary."""
+    started = next(t for t, line in run.lines if " started (" in line)
+    summary = next(t for t, line in run.lines if line.startswith("study "))
+    return {"first_trial_started_s": round(started, 2),
+            "exit_after_summary_s": round(run.wall - summary, 3)}
+
+
+READY = "import torch; torch.optim.AdamW(torch.nn.Linear(2, 2).parameters())"
+
+
+def fresh_python_s(code: str) -> float:
+    """A fresh interpreter running `code`, the best of three (this machine's noise)."""
+    def once() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    return round(min(once() for _ in range(3)), 2)
 
 
 BUSY = """\
@@ -138,10 +181,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 60])
     parser.add_argument("--json")
     args = parser.parse_args()
-    result: dict = {"machine": {"two_processes_speedup": machine_parallel_speedup()}}
+    # "import torch" alone; "ready": also its first optimizer, which imports torch._dynamo
+    # (about a second more): what any PyTorch process pays before its first step
+    torch_s, ready_s = fresh_python_s("import torch"), fresh_python_s(READY)
+    result: dict = {"machine": {"two_processes_speedup": machine_parallel_speedup(),
+                                "torch_import_s": torch_s, "torch_ready_s": ready_s}}
     for epochs in args.epochs:
         row: dict = {}
         runs = {
+            "plain_sequential": lambda out, e=epochs: plain_sequential(e, out),
             "sequential": lambda out, e=epochs: study(e, out, "study.concurrency=1"),
             "local": lambda out, e=epochs: study(e, out, "study.concurrency=2"),
             "ray": lambda out, e=epochs: study(e, out, "study.concurrency=2",
@@ -151,18 +199,29 @@ def main() -> None:
         for name, run in runs.items():
             with tempfile.TemporaryDirectory() as out:
                 try:
-                    wall, rss, pss = run(out)
+                    done = run(out)
                 except (RuntimeError, FileNotFoundError) as exc:
                     row[f"{name}_s"] = f"failed: {str(exc).splitlines()[-1][:120]}"
                     continue
-                row[f"{name}_s"] = round(wall, 2)
-                row[f"{name}_peak_rss_mb"], row[f"{name}_peak_pss_mb"] = round(rss), round(pss)
-                if name == "local":  # the same study again: nothing left to do
+                row[f"{name}_s"] = round(done.wall, 2)
+                row[f"{name}_peak_rss_mb"] = round(done.rss_mb)
+                row[f"{name}_peak_pss_mb"] = round(done.pss_mb)
+                if name == "local":
+                    times = timeline(done)
+                    row.update(times)
+                    row["first_trial_over_torch_import"] = round(
+                        times["first_trial_started_s"] / torch_s, 2)
+                    row["first_trial_over_torch_ready"] = round(
+                        times["first_trial_started_s"] / ready_s, 2)
+                    # the same study again: nothing left to do
                     row["rerun_nothing_to_do_s"] = round(study(epochs, out,
-                                                               "study.concurrency=2")[0], 2)
+                                                               "study.concurrency=2").wall, 2)
         seq, tune_s = row.get("sequential_s"), row.get("ray_tune_s")
+        plain_s = row.get("plain_sequential_s")
         for name in ("local", "ray"):
             wall = row.get(f"{name}_s")
+            if isinstance(wall, float) and isinstance(plain_s, float):
+                row[f"{name}_over_plain_sequential"] = round(wall / plain_s, 3)
             if isinstance(wall, float) and isinstance(seq, float):
                 row[f"{name}_over_sequential"] = round(wall / seq, 3)
             if isinstance(wall, float) and isinstance(tune_s, float):

@@ -105,3 +105,24 @@ def plain_evaluate(model: nn.Module, loader) -> tuple[float, float]:
             correct += (logits.argmax(1) == batch["labels"]).sum()
             total += len(batch["labels"])
     return float(loss_sum / total), float(correct / total)
+
+
+class Tiny(nn.Module):
+    """A near-free trial's model: one linear layer (what is left to time is the trainer)."""
+
+    def __init__(self, width: int = 1):
+        super().__init__()
+        self.width = width
+        self.linear = nn.Linear(4, 2)
+
+    def forward(self, x, labels):
+        logits = self.linear(x)
+        return logits, F.cross_entropy(logits, labels)
+
+
+def tiny_loader(config, flag):
+    """32 rows of 4 features: two batches of 16."""
+    generator = torch.Generator().manual_seed(0 if flag == "train" else 1)
+    x = torch.randn(32, 4, generator=generator)
+    return DataLoader(DictDataset(x, (x[:, 0] > 0).long()), batch_size=16,
+                      shuffle=flag == "train", generator=generator)

@@ -29,6 +29,7 @@ import torch
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import contract, distributed
 from model_trainer.train.data import batch_targets, call_model, check_batch_keys
+from model_trainer.train.data_cache import cached_loader
 from model_trainer.train.determinism import set_deterministic
 from model_trainer.train.device import Precision, resolve_device
 from model_trainer.train.hooks import check_derived
@@ -63,8 +64,10 @@ class ModelWrapper:
     # ---- hooks ---------------------------------------------------------------------------
 
     def make_dataloader(self, flag: str) -> Any:
-        """The loader of split `flag` (train | val | test); None means no such split."""
-        return import_object(self.recipe.data.target)(self.recipe, flag)
+        """The loader of split `flag` (train | val | test); None means no such split. A
+        dataset made for an earlier trial with the same data is reused (data.cache)."""
+        factory = import_object(self.recipe.data.target)
+        return cached_loader(self.recipe, flag, lambda: factory(self.recipe, flag))
 
     def config_parser(self, recipe: Any) -> None:
         """Fill Derived values (e.g. `recipe.model.args.num_classes`) from the loaders."""

@@ -169,7 +169,8 @@ def test_ctrl_c_mid_epoch_then_rerun_equals_an_uninterrupted_run_bit_for_bit(tmp
                                                                           saved_step):
     """Once: the loop stops after that step and saves it. Twice: it stops at once and the
     last checkpoint (end of epoch 1, step 6) stands. Either way the rerun matches."""
-    wrapper = ("wrapper=tests.train.tiny.InterruptingWrapper", "train.log_every=4")
+    wrapper = ("wrapper=tests.train.tiny.InterruptingWrapper", "train.log_every=4",
+               "train.checkpoint_min_interval_s=0")
     tiny.InterruptingWrapper.interrupt_at, tiny.InterruptingWrapper.twice = None, False
     baseline = run(load(tmp_path / "a", *wrapper))
     tiny.InterruptingWrapper.interrupt_at, tiny.InterruptingWrapper.twice = at, twice
@@ -237,13 +238,14 @@ def test_force_restarts_from_zero_and_keeps_the_old_run_aside(tmp_path):
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, caplog):
+    every = "train.checkpoint_min_interval_s=0"  # a checkpoint per epoch: a previous one
     baseline = run(load(tmp_path / "a"))
-    run(load(tmp_path / "b", "train.epochs=2"))
+    run(load(tmp_path / "b", "train.epochs=2", every))
     folder = tmp_path / "b" / "tiny" / baseline.trial_id
     last = folder / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:1000])  # truncated, as by a crash mid-copy
     with caplog.at_level(logging.WARNING, logger="model_trainer"):
-        resumed = run(load(tmp_path / "b"))
+        resumed = run(load(tmp_path / "b", every))
     assert "last.pt cannot be used" in caplog.text and "last.prev.pt" in caplog.text
     assert resumed.final_metrics == baseline.final_metrics  # epochs 2 and 3 retrained
 

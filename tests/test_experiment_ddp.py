@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 DDP = ("train.strategy=ddp", "train.devices=2", "model.args.dropout=0.0",
        "train.optimizer={name: sgd, lr: 0.1}")
 OVERRIDES = (*DDP, "wrapper=tests.train.ddp_user.PidWrapper", "train.epochs=4",
-             "data.args.n=160")
+             "data.args.n=160", "train.checkpoint_min_interval_s=0")
 CHILD = """
 import sys
 from tests.train.tiny import load

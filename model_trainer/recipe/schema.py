@@ -35,6 +35,9 @@ class DataSection(ConfigNode):
     config: str | None = None  # dotted path to a dataclass that types `args`
     args: Any = field(default_factory=dict)
     num_workers: Stateless[int] = 0  # worker processes of the default loaders
+    # keep the dataset for the next trial with the same data section, seed and split (in
+    # a study's worker); off for a factory whose data depends on more (train/data_cache.py)
+    cache: Stateless[bool] = True
 
 
 @dataclass
@@ -82,6 +85,9 @@ class TrainConfig(ConfigNode):
     eval_every: Stateless[int] = 1  # epochs between evaluations on the val split
     log_every: Stateless[int] = 50  # optimizer steps between train-metric log lines
     checkpoint_every: Stateless[int] = 1  # epochs between checkpoints
+    # ...and at least this many seconds (the last checkpoint, at a stop or a signal, is
+    # always written): short epochs do not pay a checkpoint each (train/cadence.py)
+    checkpoint_min_interval_s: Stateless[float] = 5.0
     progress: Stateless[Literal["auto", "rich", "plain", "off"]] = "auto"
     # experiment trackers written beside metrics.jsonl (which stays the source of truth)
     loggers: Stateless[list[Literal["tensorboard", "mlflow"]]] = field(default_factory=list)

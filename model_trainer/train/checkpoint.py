@@ -185,17 +185,24 @@ def link_best(folder: Path) -> Path:
     return best
 
 
-def snapshot(value: Any) -> Any:
+def snapshot(value: Any, into: Any = None) -> Any:
     """A copy of a captured state whose tensors are on the CPU and no longer shared with
     the live model and optimizer (the next step changes those), so that it can be
     serialized later, off the training thread. A CPU copy, never a GPU one: a checkpoint
-    must not cost device memory."""
+    must not cost device memory. `into`: an earlier snapshot of the same state, owned by
+    the caller, whose tensors are copied into where shape and dtype match (no new memory)."""
     if isinstance(value, torch.Tensor):
+        if (isinstance(into, torch.Tensor) and into.shape == value.shape
+                and into.dtype == value.dtype):
+            return into.copy_(value.detach())
         return value.detach().to("cpu", copy=True)
     if isinstance(value, dict):
-        return {k: snapshot(v) for k, v in value.items()}
+        earlier = into if isinstance(into, dict) else {}
+        return {k: snapshot(v, earlier.get(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(snapshot(v) for v in value)
+        earlier = into if isinstance(into, list | tuple) and len(into) == len(value) \
+            else [None] * len(value)
+        return type(value)(snapshot(v, e) for v, e in zip(value, earlier, strict=True))
     return value
 
 

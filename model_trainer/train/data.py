@@ -108,4 +108,7 @@ def make_loader(dataset: Any, config: Any, flag: str, *, batch_size: int | None 
         "pin_memory": cuda,
     }
     options.update(kwargs)
-    return DataLoader(dataset, **options)
+    loader = DataLoader(dataset, **options)
+    # the recipe alone decided it: data_cache.py may make it again around the same dataset
+    loader.made_from_recipe = batch_size is None and shuffle is None and not kwargs
+    return loader

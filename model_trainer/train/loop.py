@@ -26,6 +26,7 @@ import torch
 from model_trainer.errors import MonitorError
 from model_trainer.metrics_file import full_names
 from model_trainer.train import checkpoint, contract, distributed
+from model_trainer.train.cadence import Cadence
 from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
@@ -77,6 +78,8 @@ class Loop:
         self.window = Means()  # the same since the last train log row (checkpointed)
         self.train_metrics = SplitMetrics([])  # train.metrics on this epoch's train batches
         self.best_pending = False  # this epoch's evaluation was the best: save it as best.pt
+        train = wrapper.recipe.train
+        self.cadence = Cadence(train.checkpoint_every, train.checkpoint_min_interval_s)
         self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
         self.stop_request: StopReason | None = None  # a signal asked to stop (interrupted...)
         self._stopping = False  # every rank agreed to honour stop_request at this point
@@ -95,6 +98,8 @@ class Loop:
             self._agree_to_stop()
         if reason in (StopReason.INTERRUPTED, StopReason.TERMINATED):
             self.save_checkpoint()  # at a step boundary: a rerun continues exactly here
+        elif self.cadence.held_best is not None:  # diverged after a held best: keep it
+            self._save(self.cadence.take_best(), best_only=True)
         self.finish(reason)
 
     def train_epoch(self, epoch: int) -> None:
@@ -156,10 +161,11 @@ class Loop:
         for scheduler in each(self.w.scheduler):
             scheduler.after_epoch(monitor)
         state.epoch, state.batch_in_epoch = epoch, 0
-        if epoch % recipe.train.checkpoint_every == 0 or self.stop_reason() is not None:
+        if self.stop_reason() is not None or self.cadence.due(epoch):
             self.save_checkpoint()  # also makes best.pt when this epoch's evaluation was best
-        if self.best_pending:  # no checkpoint this epoch: write the best one on its own
-            self.save_checkpoint(best=True)
+        elif self.best_pending:  # no checkpoint this epoch: the best waits in memory
+            self.best_pending = False
+            self.cadence.hold_best(self._capture())
 
     def finish(self, reason: StopReason) -> None:
         """Name the stop reason; evaluate the test split when the run ended normally."""
@@ -179,13 +185,14 @@ class Loop:
         """Put the best checkpoint's weights in the model for the test split, as the
         monitor chose them; "last" when there is none (no evaluation, no folder)."""
         folder = self.session.checkpoint_dir
+        if folder is not None and self.state.best is not None \
+                and self.state.best.get("epoch") == self.state.epoch:
+            return "best"  # the last epoch was the best: the model holds its weights
         best = folder / checkpoint.BEST if folder is not None else None
         self.session.flush()
         distributed.barrier()  # rank 0 has finished writing it
         if self.state.best is None or best is None or not best.exists():
             return "last"
-        if self.state.best.get("epoch") == self.state.epoch:
-            return "best"  # the last epoch was the best: the model holds its weights
         weights = checkpoint.load_file(best)["model"]
         distributed.unwrap(self.w.model).load_state_dict(weights)
         return "best"
@@ -280,16 +287,33 @@ class Loop:
         self.session.log(split, {k: float(v) for k, v in metrics.items()},
                          self.state.global_step, self.state.epoch if epoch is None else epoch)
 
-    def save_checkpoint(self, best: bool = False) -> None:
-        """Save `last` (or only `best`) atomically; nothing without a checkpoint folder.
-        Saving `last` after an evaluation that was best makes `best` the same file."""
-        folder = self.session.checkpoint_dir
+    def save_checkpoint(self) -> None:
+        """Save `last` atomically; nothing without a checkpoint folder. After an evaluation
+        that was best, `best` is the same file; a best state held since an earlier epoch
+        is written as `best` first."""
         best_too, self.best_pending = self.best_pending, False
-        rank_rngs = distributed.gather(rng_state())  # on every rank: a collective under DDP
-        if folder is None or not self.session.saves_checkpoints or self.w.model is None:
+        held = self.cadence.take_best()
+        state = self._capture()
+        if held is not None and not best_too:
+            self._save(held, best_only=True)
+        self._save(state, best_too=best_too)
+        self.cadence.saved()
+
+    def _capture(self) -> dict[str, Any] | None:
+        """The state a checkpoint holds (tensors still the live ones); None where nothing
+        is saved. Runs on every rank: gathering the RNG states is a collective."""
+        rank_rngs = distributed.gather(rng_state())
+        if (self.session.checkpoint_dir is None or not self.session.saves_checkpoints
+                or self.w.model is None):
+            return None
+        return checkpoint.capture(self, rank_rngs)
+
+    def _save(self, state: dict[str, Any] | None, best_only: bool = False,
+              best_too: bool = False) -> None:
+        if state is None:
             return
         self.session.check_folder()
-        self.session.save_checkpoint(checkpoint.capture(self, rank_rngs), self.state.to_dict(), best_only=best,
+        self.session.save_checkpoint(state, self.state.to_dict(), best_only=best_only,
                                      best_too=best_too)
 
     def _train_metrics_row(self, epoch: int) -> dict[str, float]:

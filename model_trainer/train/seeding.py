@@ -33,13 +33,20 @@ def seed_everything(seed: int) -> None:
 def seed_epoch(loader: Any, seed: int, epoch: int, rank: int = 0) -> None:
     """Re-seed this rank's global RNGs and the loader's own generator(s) (the data order,
     the same on every rank) for `epoch`."""
-    seed_everything(epoch_seed(seed, epoch, rank))
-    value = epoch_seed(seed, epoch)
+    value = epoch_seed(seed, epoch, rank)
+    random.seed(value)
+    np.random.seed(value % 2**32)
+    # the device the run uses has started by now: seed it directly (torch.manual_seed
+    # also queues a call for CUDA that has not started, with a traceback: ~0.1 ms)
+    torch.default_generator.manual_seed(value)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(value)
+    order = epoch_seed(seed, epoch)
     for owner in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None),
                   getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
         generator = getattr(owner, "generator", None)
         if isinstance(generator, torch.Generator):
-            generator.manual_seed(value)
+            generator.manual_seed(order)
         set_epoch = getattr(owner, "set_epoch", None)
         if callable(set_epoch):  # DistributedSampler and friends
             set_epoch(epoch)

@@ -131,20 +131,20 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
                     "writing a new one", folder / STATUS)
     if recipe.train.deterministic:
         determinism.cublas_environment()  # before the record looks at the GPUs
-    record, diff = (None, b"") if smoke else \
-        provenance.collect(command or sys.argv, os.getcwd(), recipe.device, recipe.output_dir)
-    git = (record or {}).get("git") or {}
     status = TrialStatus.start(trial_id, recipe.name, previous,
                                stateless_changes(folder / RECIPE, recipe), study_info, sources,
-                               provenance.versions(), git.get("commit"),
-                               stateless_keys(recipe))
+                               provenance.versions(), None, stateless_keys(recipe))
     status.save(folder)
-    if record is not None:
-        provenance.write(folder, status.attempts, record, diff)
     identity = folder_identity(folder)
+    recorded = (lambda: None) if smoke else provenance.record_in_background(
+        folder, status.attempts, command or sys.argv, os.getcwd(), recipe.device,
+        recipe.output_dir, in_study=study_info is not None,
+        still_ours=lambda: folder_identity(folder) == identity,
+        on_commit=lambda commit: setattr(status, "git_commit", commit))
 
     def close(state: TrialState, reason: str | None, loop_state: dict[str, Any] | None,
               error: ErrorRecord | None = None) -> None:
+        recorded()  # the git commit, in the last status.json too
         status.finish(state, reason, loop_state, error)
         if folder_identity(folder) == identity:  # never make a deleted folder again
             status.save(folder)

@@ -1,6 +1,8 @@
 """The reproducibility record of a trial: which code, environment and machine ran it.
 
-Written when a trial starts, beside status.json: `provenance.json` (the git commit, a dirty
+Written as a trial starts, beside status.json, by a thread of its own (git runs as
+subprocesses, tens of milliseconds a short trial should not wait for): `provenance.json`
+(the git commit, a dirty
 flag, the command line and working directory, Python, torch, CUDA and cuDNN versions, the
 GPUs and their driver, the host, every installed package) and `git.diff` (the changes not
 committed, new files included, capped in size). A later attempt that runs with other code
@@ -13,21 +15,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import logging
 import os
 import platform
 import re
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from model_trainer.files import atomic_write_bytes, atomic_write_json, read_json
 from model_trainer.layout import GIT_DIFF, PROVENANCE
 
+log = logging.getLogger("model_trainer")
+
 MAX_DIFF_BYTES = 1 << 20  # a diff beyond this is cut (and says so): data files do not belong
 MAX_UNTRACKED = 50  # new files whose content goes into the diff
 GIT_TIMEOUT_S = 10
+GIT_REUSE_S = 2.0  # one look at the working tree serves the trials started meanwhile
 ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG", "OMP_NUM_THREADS",
                "PYTHONHASHSEED")
 # compared between attempts: what changes the computation (not the time, the command...)
@@ -44,14 +53,16 @@ def versions() -> dict[str, str]:
             "model_trainer": model_trainer.__version__}
 
 
-def collect(command: list[str], cwd: str, device: str,
-            output_dir: str) -> tuple[dict[str, Any], bytes]:
+def collect(command: list[str], cwd: str, device: str, output_dir: str,
+            in_study: bool = False) -> tuple[dict[str, Any], bytes]:
     """The record of this process and its uncommitted changes (the diff's bytes); the GPUs
     are looked up only for a trial that may use them (`device` auto or cuda). Files under
-    `output_dir` (the runs themselves) are not changes to the code."""
+    `output_dir` (the runs themselves) are not changes to the code. A study's trial may
+    reuse the working tree's state another trial of this process saw just before."""
     import torch
 
-    git, diff = git_state(Path(cwd), exclude=Path(cwd, output_dir))
+    where, exclude = Path(cwd), Path(cwd, output_dir)
+    git, diff = recent_git_state(where, exclude) if in_study else git_state(where, exclude)
     record: dict[str, Any] = {
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": list(command), "python_executable": sys.executable, "cwd": cwd,
@@ -64,6 +75,30 @@ def collect(command: list[str], cwd: str, device: str,
         "packages": installed_packages(),
     }
     return record, diff
+
+
+def record_in_background(folder: Path, attempt: int, command: list[str], cwd: str,
+                         device: str, output_dir: str, in_study: bool,
+                         still_ours: Callable[[], bool],
+                         on_commit: Callable[[str | None], None]) -> Callable[[], None]:
+    """Collect and write this attempt's record on a thread, then pass its git commit to
+    `on_commit`; the function returned waits for that (a trial's last status says it).
+    Nothing is written once `still_ours()` says the folder was deleted or replaced; a
+    failure is logged: the record never fails a trial."""
+
+    def work() -> None:
+        try:
+            record, diff = collect(command, cwd, device, output_dir, in_study)
+            if not still_ours():
+                return  # never make a deleted trial folder again
+            write(folder, attempt, record, diff)
+            on_commit((record.get("git") or {}).get("commit"))
+        except Exception as exc:  # noqa: BLE001 - a deleted folder, a full disk, ...
+            log.warning("the provenance record of %s was not written: %s", folder, exc)
+
+    thread = threading.Thread(target=work, name="mtrain-provenance", daemon=True)
+    thread.start()
+    return thread.join
 
 
 def write(folder: Path, attempt: int, record: dict[str, Any], diff: bytes) -> None:
@@ -141,16 +176,36 @@ def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+_recent: dict[tuple[str, str], tuple[float, tuple[dict[str, Any] | None, bytes]]] = {}
+_recent_lock = threading.Lock()
+
+
+def recent_git_state(cwd: Path, exclude: Path) -> tuple[dict[str, Any] | None, bytes]:
+    """`git_state`, asked at most once every GIT_REUSE_S per directory: a study's worker
+    starting trials of a few milliseconds each would otherwise spend most of its time
+    running git (three processes a trial). Such a trial's record is the tree's state at
+    most that long before it started (its code's own fingerprint is exact)."""
+    key = (str(cwd), str(exclude))
+    with _recent_lock:
+        found = _recent.get(key)
+        if found is not None and time.monotonic() - found[0] < GIT_REUSE_S:
+            state, diff = found[1]
+            return (dict(state) if state else None), diff
+        result = git_state(cwd, exclude)
+        _recent[key] = (time.monotonic(), result)
+        return (dict(result[0]) if result[0] else None), result[1]
+
+
 def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | None, bytes]:
     """The commit, branch and dirty flag of the repository `cwd` is in, and the diff of
     its uncommitted changes against HEAD (new, not ignored files included, except under
     `exclude`); None outside a repository or without git."""
-    top = _git(cwd, "rev-parse", "--show-toplevel")
-    commit = _git(cwd, "rev-parse", "HEAD")
-    if top is None or commit is None:
+    found = _git(cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
+    lines = (found or b"").decode().splitlines()
+    if len(lines) != 3:  # not a repository, no commit yet, or no git
         return None, b""
-    cwd, commit = Path(top.decode().strip()), commit.decode().strip()  # paths from the root
-    branch = (_git(cwd, "rev-parse", "--abbrev-ref", "HEAD") or b"").decode().strip()
+    top, commit, branch = lines
+    cwd = Path(top)  # paths from the root
     pathspec = ["--", "."]
     if exclude is not None and exclude.resolve().is_relative_to(cwd.resolve()):
         pathspec.append(f":(exclude){exclude.resolve().relative_to(cwd.resolve())}")

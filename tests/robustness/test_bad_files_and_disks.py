@@ -28,9 +28,10 @@ def cli_run(tmp_path: Path, out: Path, *overrides: str):
 
 
 def test_zeroed_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, caplog):
-    trial = first_run(tmp_path).trial_dir
+    every = "train.checkpoint_min_interval_s=0"  # a checkpoint per epoch: a previous one
+    trial = run_experiment(load(tmp_path, "train.epochs=2", every), threads=1).trial_dir
     (trial / "checkpoints" / "last.pt").write_bytes(b"\0" * 4096)
-    resumed = run_experiment(load(tmp_path, "train.epochs=3"), threads=1)
+    resumed = run_experiment(load(tmp_path, "train.epochs=3", every), threads=1)
     assert resumed.state == "completed" and resumed.epochs_done == 3
     assert "last.pt" in caplog.text  # the fallback is said, not silent
 

@@ -21,7 +21,8 @@ from tests.files import rows, status
 from tests.train.tiny import load
 
 ROOT = Path(__file__).parents[2]
-OVERRIDES = ("train.epochs=4", "data.args.n=160")  # 10 train steps and 2 val batches an epoch
+# 10 train steps and 2 val batches an epoch, a checkpoint each (to kill one half-written)
+OVERRIDES = ("train.epochs=4", "data.args.n=160", "train.checkpoint_min_interval_s=0")
 
 # The child patches one place to SIGKILL itself on its N-th call: no cleanup code runs.
 CHILD = """
@@ -72,9 +73,11 @@ run_experiment(load(out, *sys.argv[4:]), threads=1)
 """
 
 
-def kill_at(point: str, nth: int, out: Path) -> int:
-    """Run the child until it kills itself; its pid."""
-    proc = forked.popen([sys.executable, "-c", CHILD, point, str(nth), str(out), *OVERRIDES],
+def kill_at(point: str, nth: int, out: Path, *overrides: str) -> int:
+    """Run the child (the tiny recipe with `overrides`, by default OVERRIDES) until it
+    kills itself; its pid."""
+    proc = forked.popen([sys.executable, "-c", CHILD, point, str(nth), str(out),
+                         *(overrides or OVERRIDES)],
                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output, _ = proc.communicate(timeout=180)
     assert proc.returncode == -signal.SIGKILL, output  # it really died by SIGKILL

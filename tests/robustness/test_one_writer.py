@@ -59,7 +59,8 @@ def _slow_run_command(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
     return [sys.executable, "-m", "model_trainer", "run", str(recipe), "train.epochs=3",
-            "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160"]
+            "wrapper=tests.train.tiny.SlowWrapper", "data.args.n=160",
+            "train.checkpoint_min_interval_s=0"]
 
 
 @pytest.mark.slow
@@ -180,7 +181,7 @@ def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_pa
     cmd = [sys.executable, "-m", "model_trainer", "run", str(path),
            f"study.concurrency={concurrency}", f"study.executor={executor}"]
     driver = _start(cmd, "0.05")  # slow until the signal; the rerun goes at full speed
-    _wait_for(tmp_path / "runs", "tiny-study/*/checkpoints/last.pt", driver)
+    _wait_for(tmp_path / "runs", "tiny-study/*/metrics.jsonl", driver)  # a trial is training
     driver.send_signal(signal.SIGTERM)
     output, _ = driver.communicate(timeout=180)
     assert driver.returncode == 143, output

@@ -90,7 +90,7 @@ def start_server(preload: tuple[str, ...]) -> Any:
     import multiprocessing.forkserver
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*PRELOAD, *preload, "model_trainer.study.executors.frozen"])
+    context.set_forkserver_preload([*PRELOAD, *preload, "model_trainer.study.executors.server_tail"])
     with blank_main():  # the server must not import the driver's __main__
         multiprocessing.forkserver.ensure_running()
     return context

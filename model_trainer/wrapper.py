@@ -32,7 +32,7 @@ from model_trainer.train.data import batch_targets, call_model, check_batch_keys
 from model_trainer.train.data_cache import cached_loader
 from model_trainer.train.determinism import set_deterministic
 from model_trainer.train.device import Precision, resolve_device
-from model_trainer.train.hooks import check_derived
+from model_trainer.train.hook_checks import check_derived
 from model_trainer.train.loop import Accumulation, Loop
 from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler, each
 from model_trainer.train.seeding import seed_everything

@@ -119,3 +119,12 @@ def test_the_checker_sees_relative_imports_and_modules_named_in_strings():
                      "model_trainer.analysis", "torch", "model_trainer.api"]
     package = imports(ast.parse("from .markers import Derived\n"), "model_trainer.recipe.__init__")
     assert package == ["model_trainer.recipe.markers", "model_trainer.recipe.markers.Derived"]
+
+
+def test_no_two_modules_share_a_name():
+    """A name says one job across the package (cli/ files are named by their command)."""
+    seen: dict[str, list[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        if path.name != "__init__.py" and path.parent.name != "cli":
+            seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

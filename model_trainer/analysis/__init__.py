@@ -5,7 +5,7 @@ metrics DataFrames for a notebook. Importing this package loads pandas and PyYAM
 scipy, matplotlib and optuna are imported by the steps that use them.
 """
 
-from model_trainer.analysis.api import AnalysisResult, analyze, load
+from model_trainer.analysis.pipeline import AnalysisResult, analyze, load
 from model_trainer.analysis.loaded import Loaded
 from model_trainer.analysis.objective import Objective
 

@@ -22,7 +22,7 @@ def status(
                                             "--watch.")] = 2.0,
 ) -> None:
     """Show a study's counts, running trials, failures and best, or a trial's progress."""
-    from model_trainer.watch.status import open_path
+    from model_trainer.watch.folders import open_path
 
     view = open_path(path)
     if not watch:

@@ -28,7 +28,7 @@ from typing import Any
 
 from model_trainer.layout import METRICS, STATUS
 from model_trainer.metrics_file import named_metrics, read_rows
-from model_trainer.trial.status import TrialStatus
+from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import TrialState
 
 

@@ -24,9 +24,9 @@ from model_trainer.metrics_file import MetricsWriter
 from model_trainer.recipe.resolve import import_object
 from model_trainer.recipe.trial_file import load_trial_recipe
 from model_trainer.train import checkpoint, distributed
-from model_trainer.train.hooks import check_hooks
+from model_trainer.train.hook_checks import check_hooks
 from model_trainer.train.state import TrainState
-from model_trainer.trial.status import TrialStatus
+from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import Split
 
 CHECKPOINT_FILES = {"best": BEST_CHECKPOINT, "last": LAST_CHECKPOINT}

@@ -40,11 +40,11 @@ from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.train import checkpoint, determinism
 from model_trainer.train.device import resolve_device
 from model_trainer.train.loop import SMOKE_BATCHES
-from model_trainer.train.session import OnEval
+from model_trainer.train.reporting import OnEval
 from model_trainer.trial import launch, provenance
 from model_trainer.trial.rank import RankJob, train_rank
 from model_trainer.trial.rerun import is_finished, move_aside, stateless_changes
-from model_trainer.trial.status import ErrorRecord, TrialStatus
+from model_trainer.trial.status_record import ErrorRecord, TrialStatus
 from model_trainer.vocabulary import Split, StopReason, TrialState
 
 log = logging.getLogger("model_trainer.train")

@@ -31,7 +31,7 @@ from typing import Any
 from model_trainer.errors import DistributedError
 from model_trainer.processes import blank_main, die_with
 from model_trainer.trial.signals import REASONS, handled
-from model_trainer.trial.status import ErrorRecord
+from model_trainer.trial.status_record import ErrorRecord
 from model_trainer.vocabulary import StopReason
 
 START_METHOD = "forkserver"  # a clean server (no threads, no CUDA) that forks ranks quickly

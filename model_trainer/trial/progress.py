@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from model_trainer.train.session import Display
+from model_trainer.train.reporting import Display
 
 
 def _short(metrics: dict[str, float]) -> str:

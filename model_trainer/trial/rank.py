@@ -18,16 +18,16 @@ from model_trainer.metrics_file import truncate_rows
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import checkpoint, determinism, distributed
 from model_trainer.train.device import resolve_device
-from model_trainer.train.hooks import check_hooks
+from model_trainer.train.hook_checks import check_hooks
 from model_trainer.train.loop import Loop
-from model_trainer.train.session import OnEval, Session
+from model_trainer.train.reporting import OnEval, Session
 from model_trainer.train.stopping import stop_reason
 from model_trainer.trial.launch import RankOutcome
 from model_trainer.trial.progress import make_display
 from model_trainer.trial.rerun import write_recipe
 from model_trainer.trial.session import TrialSession
 from model_trainer.trial.signals import graceful_stop, reason_of
-from model_trainer.trial.status import ErrorRecord, TrialStatus
+from model_trainer.trial.status_record import ErrorRecord, TrialStatus
 from model_trainer.trial.trackers import make_trackers
 from model_trainer.vocabulary import StopReason, TrialState
 from model_trainer.wrapper import ModelWrapper

@@ -16,7 +16,7 @@ from model_trainer.layout import RECIPE, REPLACED
 from model_trainer.recipe.identity import attribute_kinds
 from model_trainer.recipe.markers import Kind
 from model_trainer.recipe.view import recipe_yaml, written_form
-from model_trainer.trial.status import TrialStatus
+from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import StopReason, TrialState
 from model_trainer.yaml_rules import load_yaml
 

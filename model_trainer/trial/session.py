@@ -16,8 +16,8 @@ from model_trainer.files import BackgroundWriter, folder_identity
 from model_trainer.layout import CHECKPOINTS, METRICS
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.train import checkpoint
-from model_trainer.train.session import Display, OnEval, Session
-from model_trainer.trial.status import TrialStatus
+from model_trainer.train.reporting import Display, OnEval, Session
+from model_trainer.trial.status_record import TrialStatus
 from model_trainer.trial.trackers import Tracker, Trackers
 from model_trainer.vocabulary import TrialState
 

@@ -22,7 +22,7 @@ from model_trainer.layout import MLFLOW_STORE, TENSORBOARD
 from model_trainer.metrics_file import full_names
 from model_trainer.recipe.identity import attributes
 from model_trainer.recipe.markers import Kind
-from model_trainer.trial.status import TrialStatus
+from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import TrialState
 
 log = logging.getLogger("model_trainer.train")

@@ -12,7 +12,7 @@ import pytest
 
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.study.pruning import make_pruner, make_pruning_callback
-from model_trainer.trial.status import TrialStatus
+from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import TrialState
 
 STUDY = "study-0123456789ab"

@@ -13,7 +13,7 @@ import torch
 from model_trainer.errors import CheckpointError
 from model_trainer.train import checkpoint
 from model_trainer.train.seeding import rng_state, set_rng_state
-from model_trainer.train.session import Session
+from model_trainer.train.reporting import Session
 from tests.train.tiny import load
 
 

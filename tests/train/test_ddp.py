@@ -15,7 +15,7 @@ from model_trainer.train.shard import ShardSampler, shard_loader
 from model_trainer.trial import launch
 from model_trainer.trial.experiment import _error, run_experiment
 from model_trainer.trial.launch import RankOutcome
-from model_trainer.trial.status import ErrorRecord
+from model_trainer.trial.status_record import ErrorRecord
 from tests.files import metrics, rows, status
 from tests.train.tiny import load
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model_trainer.errors import HookSignatureError
-from model_trainer.train.hooks import check_hooks
+from model_trainer.train.hook_checks import check_hooks
 from model_trainer.wrapper import ModelWrapper
 from tests.train.tiny import load
 

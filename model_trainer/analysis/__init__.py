@@ -5,8 +5,8 @@ metrics DataFrames for a notebook. Importing this package loads pandas and PyYAM
 scipy, matplotlib and optuna are imported by the steps that use them.
 """
 
-from model_trainer.analysis.pipeline import AnalysisResult, analyze, load
 from model_trainer.analysis.loaded import Loaded
 from model_trainer.analysis.objective import Objective
+from model_trainer.analysis.pipeline import AnalysisResult, analyze, load
 
 __all__ = ["AnalysisResult", "Loaded", "Objective", "analyze", "load"]

@@ -30,8 +30,8 @@ from model_trainer.train.cadence import Cadence
 from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
-from model_trainer.train.seeding import rng_state, seed_epoch, set_rng_state
 from model_trainer.train.reporting import Session
+from model_trainer.train.seeding import rng_state, seed_epoch, set_rng_state
 from model_trainer.train.state import TrainState
 from model_trainer.train.stopping import stop_reason, track
 from model_trainer.vocabulary import Split, StopReason

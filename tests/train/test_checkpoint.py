@@ -12,8 +12,8 @@ import torch
 
 from model_trainer.errors import CheckpointError
 from model_trainer.train import checkpoint
-from model_trainer.train.seeding import rng_state, set_rng_state
 from model_trainer.train.reporting import Session
+from model_trainer.train.seeding import rng_state, set_rng_state
 from tests.train.tiny import load
 
 

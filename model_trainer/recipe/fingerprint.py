@@ -1,0 +1,305 @@
+"""The code and data a recipe runs, fingerprinted: same id, same code, same numbers.
+
+Code: the modules the recipe's dotted paths name (the model, its config, the data
+factory, the wrapper, custom optimizers, schedulers and metrics), and every module they
+import, statically, from outside the Python installation and outside model_trainer (the
+user's own code, found on sys.path as the run would find it). A module named by the
+recipe that lives in an installed package counts too (its imports do not: the package's
+version is in the trial's provenance). Each module's source is hashed as its syntax tree
+without docstrings, so comments, docstrings and formatting do not count; each top-level
+function, class and method is hashed too, so a change can be named. Nothing is imported:
+the files are found with importlib's path finder and parsed.
+
+Data: every string in the recipe's `model` and `data` sections that names an existing file
+or folder: a file by its size and a hash of a bounded sample (its start, end and three
+places between), a folder by its listing (names and sizes, at most MAX_LISTED files). A
+data factory with data that is not a file declares its own: a `fingerprint(config) -> str`
+attribute on the factory.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.machinery
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model_trainer.recipe import names
+
+SAMPLE_BYTES = 1 << 16  # read at the start, the end and three places between
+MAX_LISTED = 10_000  # files of a folder whose names and sizes count
+MAX_MODULES = 500  # user modules followed from the recipe's (a bound, not a goal)
+_OURS = str(Path(__file__).resolve().parents[1]) + os.sep
+
+
+@dataclass
+class Fingerprint:
+    """The code (and data) a recipe runs: a digest and what it is made of."""
+
+    modules: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> file, hash, defs
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # where -> size/sample/...
+
+    @property
+    def digest(self) -> str:
+        parts = {"code": {n: m["hash"] for n, m in self.modules.items()},
+                 "data": {k: {x: y for x, y in v.items() if x != "mtime"}
+                          for k, v in self.data.items()}}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"digest": self.digest, "modules": self.modules, "data": self.data}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Fingerprint | None:
+        if not isinstance(data, dict) or not isinstance(data.get("modules"), dict):
+            return None
+        return cls(data["modules"], data.get("data") if isinstance(data.get("data"), dict)
+                   else {})
+
+    def changes_since(self, old: Fingerprint) -> list[str]:
+        """What differs from `old`, in words: one entry per file (naming the functions
+        and classes that changed where the syntax tree tells) and per data path."""
+        found = []
+        for name in sorted(set(old.modules) | set(self.modules)):
+            before, after = old.modules.get(name), self.modules.get(name)
+            if before is None:
+                found.append(f"{after['file']} (new: {name})")
+            elif after is None:
+                found.append(f"{before['file']} (no longer used: {name})")
+            elif before["hash"] != after["hash"]:
+                defs = _changed_defs(before.get("defs", {}), after.get("defs", {}))
+                where = after["file"] if after["file"] == before["file"] else \
+                    f"{after['file']} (was {before['file']})"
+                found.append(f"{where}: {', '.join(defs)}" if defs else where)
+        for where in sorted(set(old.data) | set(self.data)):
+            before, after = old.data.get(where), self.data.get(where)
+            if _same_data(before, after):
+                continue
+            found.append(f"data {where}: " + ("new" if before is None else
+                                              "gone" if after is None else "changed"))
+        return found
+
+
+def fingerprint(recipe: Any, cwd: str | None = None) -> Fingerprint:
+    """The code and data fingerprint of a validated recipe (see the module docstring)."""
+    result = Fingerprint()
+    pending = [p.rsplit(".", 1)[0] for p in dotted_paths(recipe) if "." in p]
+    roots = set(pending)
+    while pending and len(result.modules) < MAX_MODULES:
+        name = pending.pop(0)
+        if name in result.modules or name == "model_trainer" or \
+                name.startswith("model_trainer."):
+            continue
+        path = module_file(name)
+        if path is None or path.startswith(_OURS):
+            continue
+        installed = _installed(path)
+        if installed and name not in roots:
+            continue
+        try:
+            tree = ast.parse(Path(path).read_bytes(), filename=path)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        result.modules[name] = {"file": _shown(path), "hash": _tree_hash(tree),
+                                "defs": _def_hashes(tree)}
+        if not installed:
+            pending.extend(_imports(tree, name, path.endswith("__init__.py")))
+    result.data = data_fingerprint(recipe, cwd)
+    return result
+
+
+def dotted_paths(recipe: Any) -> list[str]:
+    """Every dotted path a recipe names (model, config, data, wrapper, custom optimizer,
+    scheduler and metrics)."""
+    t = recipe.train
+    found = [recipe.model.target, recipe.model.config, recipe.data.target, recipe.data.config,
+             recipe.wrapper]
+    for name, known in ((t.optimizer.name, names.OPTIMIZERS), (t.scheduler.name, names.SCHEDULERS)):
+        if name not in known:
+            found.append(name)
+    found += [m for m in t.metrics if not names.is_builtin_metric(m)]
+    return [p for p in found if p]
+
+
+def module_file(name: str) -> str | None:
+    """The source file `import name` would load, found without importing anything."""
+    parts = name.split(".")
+    search: list[str] | None = None  # sys.path for the top level, then the package's
+    spec = None
+    for depth in range(1, len(parts) + 1):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), search)
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    origin = getattr(spec, "origin", None)
+    return os.path.realpath(origin) if origin and origin.endswith(".py") else None
+
+
+def data_fingerprint(recipe: Any, cwd: str | None = None) -> dict[str, dict[str, Any]]:
+    """The files and folders the model and data sections name, and the factory's own."""
+    base = Path(cwd or os.getcwd())
+    found: dict[str, dict[str, Any]] = {}
+    for key, value in _strings(_plain(recipe.model.args), "model.args") + \
+            _strings(_plain(recipe.data.args), "data.args"):
+        if not value or len(value) > 4096 or "\n" in value:
+            continue
+        path = base / os.path.expanduser(value)
+        try:
+            if path.is_file():
+                found[key] = _file_stamp(path)
+            elif path.is_dir() and value not in (".", ".."):
+                found[key] = _folder_stamp(path)
+        except OSError:
+            continue
+    declared = _declared(recipe)
+    if declared is not None:
+        found["data.target"] = {"declared": declared}
+    return found
+
+
+def _declared(recipe: Any) -> str | None:
+    """What the data factory's `fingerprint(config)` says, when it has one."""
+    from model_trainer.recipe.resolve import ResolveError, import_object
+
+    try:
+        factory = import_object(recipe.data.target)
+    except ResolveError:
+        return None
+    declare = getattr(factory, "fingerprint", None)
+    return str(declare(recipe)) if callable(declare) else None
+
+
+def _file_stamp(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for offset in sorted({0, stat.st_size // 4, stat.st_size // 2, 3 * stat.st_size // 4,
+                              max(0, stat.st_size - SAMPLE_BYTES)}):
+            handle.seek(offset)
+            digest.update(handle.read(SAMPLE_BYTES))
+    return {"size": stat.st_size, "sample": digest.hexdigest()[:16], "mtime": stat.st_mtime}
+
+
+def _folder_stamp(path: Path) -> dict[str, Any]:
+    listing = hashlib.sha256()
+    count = 0
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = Path(root, name)
+            try:
+                size = full.stat().st_size
+            except OSError:
+                continue
+            listing.update(f"{full.relative_to(path)}\0{size}\n".encode())
+            count += 1
+            if count >= MAX_LISTED:
+                return {"files": count, "listing": listing.hexdigest()[:16], "capped": True}
+    return {"files": count, "listing": listing.hexdigest()[:16]}
+
+
+def _same_data(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:
+    """Equal but for the modification time (a copy or rsync changes only that)."""
+    if before is None or after is None:
+        return before is after
+    strip = lambda d: {k: v for k, v in d.items() if k != "mtime"}  # noqa: E731
+    return strip(before) == strip(after)
+
+
+def _strings(value: Any, key: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(key, value)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, f"{key}.{k}")]
+    if isinstance(value, list | tuple):
+        return [s for i, v in enumerate(value) for s in _strings(v, f"{key}.{i}")]
+    return []
+
+
+def _plain(value: Any) -> Any:
+    from model_trainer.recipe.identity import to_plain
+
+    return to_plain(value)
+
+
+def _installed(path: str) -> bool:
+    """Inside the Python installation (the standard library, site-packages)."""
+    prefixes = {os.path.realpath(p) + os.sep for p in
+                (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    return path.startswith(tuple(prefixes))
+
+
+def _shown(path: str) -> str:
+    """A module's file as a user recognizes it: relative to the working directory when
+    under it."""
+    try:
+        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    except ValueError:
+        return path
+
+
+def _tree_hash(node: ast.AST) -> str:
+    return hashlib.sha256(ast.dump(_without_docstrings(node)).encode()).hexdigest()[:16]
+
+
+def _without_docstrings(node: ast.AST) -> ast.AST:
+    for child in ast.walk(node):
+        body = getattr(child, "body", None)
+        if isinstance(child, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) \
+                and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            child.body = body[1:] or [ast.Pass()]
+    return node
+
+
+def _def_hashes(tree: ast.Module) -> dict[str, str]:
+    """Top-level functions and classes, and each class's methods, by name."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found[node.name] = _tree_hash(node)
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found[f"{node.name}.{item.name}"] = _tree_hash(item)
+    return found
+
+
+def _changed_defs(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Names whose definition changed, appeared or went; a class whose methods are
+    listed is not listed itself."""
+    changed = [n for n in sorted(set(before) | set(after)) if before.get(n) != after.get(n)]
+    classes_with_methods = {n.split(".")[0] for n in changed if "." in n}
+    words = []
+    for name in changed:
+        if name in classes_with_methods:
+            continue
+        state = "new" if name not in before else "removed" if name not in after else None
+        words.append(f"{name} ({state})" if state else name)
+    return words
+
+
+def _imports(tree: ast.Module, module: str, is_package: bool) -> list[str]:
+    """The modules a file imports (relative ones resolved; `from a import b` may mean the
+    submodule a.b, so both are tried)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[:len(parts) - node.level + 1] if node.level > 1 else parts
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            if base:
+                found.append(base)
+                found += [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return found

@@ -37,7 +37,8 @@ def run(recipe_or_path: str | Path | LoadedRecipe, overrides: list[str] | tuple[
             raise UsageError("--force retrains one experiment; to start a study over, delete "
                              "or rename its folder (or change the recipe's name)")
         if not kwargs.get("smoke"):
-            return run_study(loaded, **{k: v for k, v in kwargs.items() if k in ("console", "live")})
+            return run_study(loaded, **{k: v for k, v in kwargs.items()
+                                        if k in ("console", "live", "if_code_changed")})
         loaded = loaded.variant({})  # a smoke test of a study checks its base recipe's code
     from model_trainer.trial.experiment import run_experiment
 

@@ -95,6 +95,11 @@ class FolderLocked(UserError):
     """Another live process owns the folder (a trial being trained, a study being run)."""
 
 
+class CodeChanged(UserError):
+    """A trial ran other code (or data) than the rerun has: its results are not this
+    code's (trial/code_check.py)."""
+
+
 class CheckpointError(UserError):
     """No checkpoint of an unfinished run can be loaded: the user decides what to do."""
 

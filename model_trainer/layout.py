@@ -11,6 +11,7 @@ CHECKPOINTS = "checkpoints"  # last.pt, last.prev.pt, best.pt
 TENSORBOARD = "tensorboard"
 PROVENANCE = "provenance.json"  # what ran the trial: git, command, packages, machine
 GIT_DIFF = "git.diff"  # the uncommitted changes when the trial started (size-capped)
+CODE = "code.json"  # the fingerprint of the code and data the trial runs (recipe/fingerprint.py)
 
 # checkpoints/
 LAST_CHECKPOINT = "last.pt"

@@ -71,3 +71,12 @@ class SeedVerdict(enum.StrEnum):
     EFFECT = "effect"  # the confidence sequence excludes 0
     NO_EFFECT = "no effect that matters"  # it lies within +-decide
     UNDECIDED = "undecided"  # max seeds were run (or no seed completed on both sides)
+
+
+class CodeChange(enum.StrEnum):
+    """What a run does when a trial it would continue or report ran other code
+    (`mtrain run --if-code-changed`)."""
+
+    STOP = "stop"  # exit 2, naming what changed (the default)
+    NEW = "new"  # train this code as a new trial, whose id joins the code's fingerprint
+    ACCEPT = "accept"  # continue (or report) the trial with this code; recorded

@@ -20,7 +20,7 @@ from tests.train.tiny import LINEAR, load
 STATUS_KEYS = {"trial_id", "name", "state", "attempts", "started_at", "ended_at", "duration_s",
                "stop_reason", "epochs_done", "global_step", "best", "error", "versions",
                "git_commit", "stateless_changes", "study", "test_checkpoint", "sources",
-               "stateless_keys"}
+               "stateless_keys", "code", "code_changes"}
 
 
 def run(loaded, **kwargs) -> TrialResult:

@@ -144,6 +144,7 @@ def _trial_row(rec: TrialData, varied: list[str], metric_names: list[str]) -> di
         duration_s=number(status.get("duration_s")),
         stop_reason=status.get("stop_reason"),
         attempts=status.get("attempts"),
+        code=status.get("code") if isinstance(status.get("code"), str) else None,
         started_at=status.get("started_at"),
         ended_at=status.get("ended_at"),
         error_type=error_type,

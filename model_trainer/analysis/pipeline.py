@@ -126,10 +126,28 @@ def _pruned_note(trials: pd.DataFrame, include_pruned: bool) -> list[str]:
             "their values are not comparable with finished trials (--include-pruned counts them)."]
 
 
+def _check_code_versions(trials: pd.DataFrame, root: Path, mixed: bool,
+                         warnings: list[str]) -> None:
+    """Trials that ran different code are not compared as if one thing changed, unless
+    asked (`--mixed-code`); either way the versions are named."""
+    versions = trials["code"].dropna().value_counts() if "code" in trials else pd.Series()
+    if len(versions) < 2:
+        return
+    listing = ", ".join(f"{digest} ({n} trials)" for digest, n in versions.items())
+    if not mixed:
+        raise UsageError(
+            f"the trials under {root} ran {len(versions)} versions of the code and data: "
+            f"{listing}. Comparing them would mix the code's changes into the effects measured; "
+            "analyze one version (--filter code=DIGEST) or pass --mixed-code to compare them anyway")
+    warnings.append(f"the trials ran {len(versions)} versions of the code and data ({listing}); "
+                    "compared anyway (--mixed-code): an effect may be the code's")
+
+
 def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True, fmt="html",
-            console=None, include_pruned=False) -> AnalysisResult:
+            console=None, include_pruned=False, mixed_code=False) -> AnalysisResult:
     """Analyse every trial under `directory`; see the module docstring. Raises UsageError for
-    a missing or empty directory, a metric without values, a bad filter or format."""
+    a missing or empty directory, a metric without values, a bad filter or format, and for
+    trials of several code versions unless `mixed_code` (then a warning names them)."""
     root = Path(directory).expanduser()
     if not root.exists():
         raise UsageError(f"{root} does not exist")
@@ -163,6 +181,7 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
             f"{objective.metric}/{objective.mode} (choose with --metric/--mode)")
     trials[objective.column] = _objective_values(loaded, trials, objective)
     varied = [k for k in loaded.varied if any(k in g.varied for g in groups.values())]
+    _check_code_versions(trials, root, mixed_code, loaded.warnings)
 
     from model_trainer.analysis.report_stats import run_statistics
     from model_trainer.analysis.tables import print_tables, ranking_frame, state_counts

@@ -25,9 +25,13 @@ def analyze(
     include_pruned: Annotated[bool, typer.Option("--include-pruned", help="Count pruned trials "
                                                  "in the statistics (left out by default: they "
                                                  "stopped early).")] = False,
+    mixed_code: Annotated[bool, typer.Option("--mixed-code", help="Compare trials that ran "
+                                             "different code or data (refused by default: "
+                                             "each version's code is named).")] = False,
 ) -> None:
     """Answer the study's question: ranked trials, ablation statistics, plots and a report."""
     from model_trainer.analysis import analyze as run_analysis
 
     run_analysis(directory, metric=metric, mode=mode, filters=tuple(filters or ()), out=out,
-                 plots=plots, fmt=fmt, console=stdout, include_pruned=include_pruned)
+                 plots=plots, fmt=fmt, console=stdout, include_pruned=include_pruned,
+                 mixed_code=mixed_code)

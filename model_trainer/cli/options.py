@@ -7,11 +7,20 @@ from typing import Annotated
 
 import typer
 
+from model_trainer.vocabulary import CodeChange
+
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.", show_default=False)]
 OverridesArg = Annotated[
     list[str] | None,
     typer.Argument(help="KEY=VALUE overrides in OmegaConf's dotlist grammar, "
                    "e.g. train.optimizer.lr=3e-4 model.args.hidden=256.", show_default=False),
+]
+CodeChangeOpt = Annotated[
+    CodeChange,
+    typer.Option("--if-code-changed", case_sensitive=False,
+                 help="When a trial this recipe would continue or report ran other code or "
+                 "data: stop (exit 2, naming what changed), new (train this code as a new "
+                 "trial), accept (continue it with this code; recorded)."),
 ]
 MultirunOpt = Annotated[
     bool,

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from model_trainer.cli.boundary import boundary, print_warnings, stderr, stdout
-from model_trainer.cli.options import MultirunOpt, OverridesArg, RecipeArg
+from model_trainer.cli.options import CodeChangeOpt, MultirunOpt, OverridesArg, RecipeArg
+from model_trainer.vocabulary import CodeChange
 
 
 @boundary
@@ -19,6 +20,7 @@ def run(
                                         "from scratch.")] = False,
     smoke: Annotated[bool, typer.Option("--smoke", help="Run a couple of train and val "
                                         "batches end to end; write nothing.")] = False,
+    if_code_changed: CodeChangeOpt = CodeChange.STOP,
 ) -> None:
     """Train the experiment (a rerun continues it), or run the recipe's study."""
     from model_trainer.api import run as run_recipe
@@ -35,5 +37,5 @@ def run(
     note = horizon_note(loaded.recipe) if loaded.recipe.study is None else None
     if note:
         stderr.print(note, soft_wrap=True, markup=False)
-    result = run_recipe(loaded, force=force, smoke=smoke)
+    result = run_recipe(loaded, force=force, smoke=smoke, if_code_changed=if_code_changed)
     stdout.print(result.summary(), soft_wrap=True, markup=False)

@@ -17,6 +17,15 @@ def validate(recipe: RecipeArg, overrides: OverridesArg = None,
 
     loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
+    # what `run` would find: trials that ran other code
+    if loaded.recipe.study is None:
+        from model_trainer.trial.code_check import check_single_run
+
+        check_single_run(loaded)
+    else:
+        from model_trainer.study.code_versions import check_existing_study
+
+        check_existing_study(loaded)
     stdout.print(f"[green]ok[/] {escape(str(recipe))}: {escape(summary_line(loaded.recipe))}",
                  soft_wrap=True)
     note = horizon_note(loaded.recipe)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.machinery
 import json
 import os
 import sys
@@ -61,9 +60,15 @@ class Fingerprint:
         return cls(data["modules"], data.get("data") if isinstance(data.get("data"), dict)
                    else {})
 
+    def same_as(self, old: Fingerprint) -> bool:
+        """The same code, and the same content at every data path both name (a path
+        that did not exist before is not a change: the run may have made it)."""
+        return not self.changes_since(old)
+
     def changes_since(self, old: Fingerprint) -> list[str]:
         """What differs from `old`, in words: one entry per file (naming the functions
-        and classes that changed where the syntax tree tells) and per data path."""
+        and classes that changed where the syntax tree tells) and per data path that
+        both name."""
         found = []
         for name in sorted(set(old.modules) | set(self.modules)):
             before, after = old.modules.get(name), self.modules.get(name)
@@ -76,17 +81,16 @@ class Fingerprint:
                 where = after["file"] if after["file"] == before["file"] else \
                     f"{after['file']} (was {before['file']})"
                 found.append(f"{where}: {', '.join(defs)}" if defs else where)
-        for where in sorted(set(old.data) | set(self.data)):
-            before, after = old.data.get(where), self.data.get(where)
-            if _same_data(before, after):
-                continue
-            found.append(f"data {where}: " + ("new" if before is None else
-                                              "gone" if after is None else "changed"))
+        for where in sorted(set(old.data) & set(self.data)):
+            if not _same_data(old.data[where], self.data[where]):
+                found.append(f"data {where}: changed")
         return found
 
 
-def fingerprint(recipe: Any, cwd: str | None = None) -> Fingerprint:
-    """The code and data fingerprint of a validated recipe (see the module docstring)."""
+def fingerprint(recipe: Any, cwd: str | None = None, declared: bool = True) -> Fingerprint:
+    """The code and data fingerprint of a validated recipe (see the module docstring).
+    Without `declared`, the data factory's own fingerprint is not asked for (that would
+    import the user's code)."""
     result = Fingerprint()
     pending = [p.rsplit(".", 1)[0] for p in dotted_paths(recipe) if "." in p]
     roots = set(pending)
@@ -109,7 +113,7 @@ def fingerprint(recipe: Any, cwd: str | None = None) -> Fingerprint:
                                 "defs": _def_hashes(tree)}
         if not installed:
             pending.extend(_imports(tree, name, path.endswith("__init__.py")))
-    result.data = data_fingerprint(recipe, cwd)
+    result.data = data_fingerprint(recipe, cwd, declared)
     return result
 
 
@@ -127,20 +131,53 @@ def dotted_paths(recipe: Any) -> list[str]:
 
 
 def module_file(name: str) -> str | None:
-    """The source file `import name` would load, found without importing anything."""
+    """The source file `import name` would load, found as the import system finds it on
+    sys.path (a regular package or a module before namespace folders, in path order),
+    without importing anything; None for a module with no Python source."""
     parts = name.split(".")
-    search: list[str] | None = None  # sys.path for the top level, then the package's
-    spec = None
-    for depth in range(1, len(parts) + 1):
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), search)
-        if spec is None:
-            return None
-        search = list(spec.submodule_search_locations or [])
-    origin = getattr(spec, "origin", None)
-    return os.path.realpath(origin) if origin and origin.endswith(".py") else None
+    search = [entry or os.getcwd() for entry in sys.path if os.path.isdir(entry or ".")]
+    if not any(os.path.exists(os.path.join(f, parts[0])) or
+               os.path.isfile(os.path.join(f, parts[0] + ".py")) for f in search):
+        search = _meta_path_locations(parts[0]) or search  # e.g. an editable install's finder
+    for depth, part in enumerate(parts, start=1):
+        last = depth == len(parts)
+        portions = []  # namespace folders: used only when nothing else is found
+        for folder in search:
+            package = os.path.join(folder, part)
+            if os.path.isfile(os.path.join(package, "__init__.py")):
+                if last:
+                    return os.path.realpath(os.path.join(package, "__init__.py"))
+                search = [package]
+                break
+            if os.path.isfile(package + ".py"):
+                return os.path.realpath(package + ".py") if last else None
+            if os.path.isdir(package):
+                portions.append(package)
+        else:
+            if not portions or last:
+                return None
+            search = portions
+    return None
 
 
-def data_fingerprint(recipe: Any, cwd: str | None = None) -> dict[str, dict[str, Any]]:
+def _meta_path_locations(top: str) -> list[str]:
+    """The folder a top-level module or package lives in, as the import system's other
+    finders (an editable install's) place it; asking imports nothing for a top level."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:
+        return [os.path.dirname(p) for p in list(spec.submodule_search_locations)]
+    return [os.path.dirname(spec.origin)] if spec.origin and spec.origin.endswith(".py") else []
+
+
+def data_fingerprint(recipe: Any, cwd: str | None = None,
+                     declared: bool = True) -> dict[str, dict[str, Any]]:
     """The files and folders the model and data sections name, and the factory's own."""
     base = Path(cwd or os.getcwd())
     found: dict[str, dict[str, Any]] = {}
@@ -156,9 +193,9 @@ def data_fingerprint(recipe: Any, cwd: str | None = None) -> dict[str, dict[str,
                 found[key] = _folder_stamp(path)
         except OSError:
             continue
-    declared = _declared(recipe)
-    if declared is not None:
-        found["data.target"] = {"declared": declared}
+    own = _declared(recipe) if declared else None
+    if own is not None:
+        found["data.target"] = {"declared": own}
     return found
 
 
@@ -203,10 +240,8 @@ def _folder_stamp(path: Path) -> dict[str, Any]:
     return {"files": count, "listing": listing.hexdigest()[:16]}
 
 
-def _same_data(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:
+def _same_data(before: dict[str, Any], after: dict[str, Any]) -> bool:
     """Equal but for the modification time (a copy or rsync changes only that)."""
-    if before is None or after is None:
-        return before is after
     strip = lambda d: {k: v for k, v in d.items() if k != "mtime"}  # noqa: E731
     return strip(before) == strip(after)
 

@@ -26,6 +26,7 @@ from typing import Any
 from model_trainer.errors import UserError
 from model_trainer.files import atomic_write_json, read_json
 from model_trainer.layout import STUDY_DONE, STUDY_INDEX
+from model_trainer.recipe.fingerprint import fingerprint
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.view import recipe_yaml
@@ -47,8 +48,11 @@ def remember(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path) -> None:
     if not _cacheable(loaded.recipe) or not nothing_left(index):
         return
     try:
+        code = fingerprint(loaded.recipe)
         atomic_write_json(study_dir / STUDY_DONE, {"study_id": index.study_id,
                                                     **_inputs(loaded.as_written()),
+                                                    "code": code.digest,
+                                                    "declared": "data.target" in code.data,
                                                     "files": _source_stamps()})
     except Exception as exc:  # noqa: BLE001 - the study itself succeeded
         log.debug("study_done.json not written: %s", exc)
@@ -77,6 +81,9 @@ def finished_study(recipe: Recipe | None) -> tuple[StudyIndex, Path] | None:
             return None  # not where this recipe's study would be looked for
         if done.get("files") != _stamps_now(done.get("files")) or not _resources_ok(recipe):
             return None
+        if done.get("declared") is not False or \
+                done.get("code") != fingerprint(recipe, declared=False).digest:
+            return None  # other code or data (or data only its factory can tell): full path
         index = StudyIndex.load(folder / STUDY_INDEX)
         if index is None or index.study_id != study_id or not nothing_left(index) \
                 or index.gone(folder):

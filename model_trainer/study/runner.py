@@ -27,6 +27,7 @@ from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
+from model_trainer.study.code_versions import check_trials
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor, start_workers_early
 from model_trainer.study.finished import finished_study, forget, remember
@@ -35,7 +36,7 @@ from model_trainer.study.planner import Planner, config_values
 from model_trainer.study.policy import apply_outcome, fail_fast, requeue
 from model_trainer.study.sampling import ConfigSource
 from model_trainer.trial.signals import reason_of
-from model_trainer.vocabulary import RecordState, StopReason
+from model_trainer.vocabulary import CodeChange, RecordState, StopReason
 
 
 @dataclass
@@ -58,16 +59,19 @@ class StudyResult:
 
 
 def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
-              live: bool | None = None, executor: Any = None) -> StudyResult:
+              live: bool | None = None, executor: Any = None,
+              if_code_changed: CodeChange | str = CodeChange.STOP) -> StudyResult:
     """Run (or continue) the recipe's study until every trial has finished.
 
-    `executor` replaces the one the recipe asks for (tests and benchmarks)."""
+    `executor` replaces the one the recipe asks for (tests and benchmarks);
+    `if_code_changed`: what to do with trials that ran other code (study/code_versions.py)."""
     console = console or Console(stderr=True)
     executor = executor or make_executor(loaded.recipe)  # resources checked, nothing started
     study_dir = study_folder(loaded)
     with FolderLock(study_dir, "study"):  # one driver per study folder
         index = _open_index(loaded, study_dir, console)
         try:
+            check_trials(loaded, index, study_dir, CodeChange(if_code_changed))
             result = _run(loaded, index, study_dir, console, live, executor)
             remember(loaded, index, study_dir)  # a cache: never fails the study
             return result

@@ -35,17 +35,18 @@ from model_trainer.files import folder_identity, remove_stale_temps
 from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, METRICS, RECIPE, STATUS
 from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import last_row
+from model_trainer.recipe.fingerprint import Fingerprint, fingerprint
 from model_trainer.recipe.identity import stateless_keys
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.train import checkpoint, determinism
 from model_trainer.train.device import resolve_device
 from model_trainer.train.loop import SMOKE_BATCHES
 from model_trainer.train.reporting import OnEval
-from model_trainer.trial import launch, provenance
+from model_trainer.trial import code_check, launch, provenance
 from model_trainer.trial.rank import RankJob, train_rank
 from model_trainer.trial.rerun import is_finished, move_aside, stateless_changes
 from model_trainer.trial.status_record import ErrorRecord, TrialStatus
-from model_trainer.vocabulary import Split, StopReason, TrialState
+from model_trainer.vocabulary import CodeChange, Split, StopReason, TrialState
 
 log = logging.getLogger("model_trainer.train")
 
@@ -80,11 +81,14 @@ class TrialResult:
 def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                    force: bool = False, smoke: bool = False, progress: str | None = None,
                    on_eval: OnEval | None = None, study_info: dict[str, Any] | None = None,
-                   threads: int | None = None, command: list[str] | None = None) -> TrialResult:
+                   threads: int | None = None, command: list[str] | None = None,
+                   if_code_changed: CodeChange | str = CodeChange.STOP) -> TrialResult:
     """Train (or continue, or skip) the experiment of `loaded`; see the module docstring.
 
     `command`: the command line that asked for it, for the trial's provenance record
     (default: this process's; a study's worker passes the driver's).
+    `if_code_changed`: what to do when the trial ran other code (trial/code_check.py);
+    CodeChanged (exit 2) by default.
 
     Raises TrainingError (training failed; Diverged for a non-finite loss), Interrupted
     (Ctrl-C, after saving a checkpoint) or a UserError (exit 2) for a user mistake (no
@@ -106,9 +110,16 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if force and (folder / STATUS).exists():
         with FolderLock(folder, "trial"):  # never move a folder another process writes
             move_aside(folder)
+    code = fingerprint(recipe)
+    choice = code_check.choose(folder, trial_id, code, CodeChange(if_code_changed))
+    folder, trial_id = choice.folder, choice.trial_id
     with FolderLock(folder, "trial"):  # one process trains a trial at a time
         status = TrialStatus.load(folder)
         if status is not None and is_finished(status, recipe, folder):
+            if choice.accepted is not None:
+                status.accept_code(code.digest, choice.accepted)
+                status.save(folder)
+                code_check.record(folder, code)
             log.info("%s is already %s (%s); skipped", trial_id, status.state,
                      status.stop_reason)
             rows = last_row(folder / METRICS, Split.VAL) | last_row(folder / METRICS, Split.TEST)
@@ -116,12 +127,14 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                                status.epochs_done, status.best, rows, skipped=True,
                                test_checkpoint=status.test_checkpoint)
         return _run(recipe, trial_id, folder, display, on_eval, study_info,
-                    loaded.source.files, smoke=False, command=command)
+                    loaded.source.files, smoke=False, command=command, code=code,
+                    accepted=choice.accepted)
 
 
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
          study_info: dict[str, Any] | None, sources: list[str], smoke: bool,
-         command: list[str] | None) -> TrialResult:
+         command: list[str] | None, code: Fingerprint | None = None,
+         accepted: list[str] | None = None) -> TrialResult:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(folder) + remove_stale_temps(folder / CHECKPOINTS):
         log.info("removed %s, left by a writer that was killed", stale)
@@ -134,6 +147,9 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     status = TrialStatus.start(trial_id, recipe.name, previous,
                                stateless_changes(folder / RECIPE, recipe), study_info, sources,
                                provenance.versions(), None, stateless_keys(recipe))
+    if code is not None:
+        status.accept_code(code.digest, accepted)
+        code_check.record(folder, code)
     status.save(folder)
     identity = folder_identity(folder)
     recorded = (lambda: None) if smoke else provenance.record_in_background(

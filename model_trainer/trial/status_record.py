@@ -72,6 +72,8 @@ class TrialStatus:
     error: dict[str, Any] | None = None  # ErrorRecord.to_json()
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str | None = None
+    code: str | None = None  # the digest of the code and data it runs (code.json)
+    code_changes: list[dict[str, Any]] = field(default_factory=list)  # accepted ones
     stateless_changes: list[dict[str, Any]] = field(default_factory=list)
     study: dict[str, Any] | None = None
     sources: list[str] = field(default_factory=list)  # the recipe's files, bases first
@@ -93,8 +95,17 @@ class TrialStatus:
                    global_step=previous.global_step if previous else 0,
                    best=previous.best if previous else None, versions=versions,
                    git_commit=git_commit, stateless_changes=history,
+                   code=previous.code if previous else None,
+                   code_changes=list(previous.code_changes) if previous else [],
                    study=study or (previous.study if previous else None), sources=sources,
                    stateless_keys=stateless_keys)
+
+    def accept_code(self, digest: str, changes: list[str] | None) -> None:
+        """The code it runs from now on; `changes`: what a rerun accepted (recorded)."""
+        if changes is not None:
+            self.code_changes = [*self.code_changes, {"at": now_iso(), "from": self.code,
+                                                      "to": digest, "changes": changes}]
+        self.code = digest
 
     def progress(self, loop_state: dict[str, Any]) -> None:
         """Follow the loop's state (a TrainState as a dict)."""
@@ -136,4 +147,6 @@ class TrialStatus:
             setattr(status, name, value if isinstance(value, int) and value >= 0 else 0)
         if not isinstance(status.stateless_changes, list):
             status.stateless_changes = []
+        if not isinstance(status.code_changes, list):
+            status.code_changes = []
         return status

@@ -57,6 +57,9 @@ def _read_group(folder: Path, root: Path, layout: walk.Layout, warnings: list[st
             group.space = {**index["space"], **group.space}
         if index.get("sampler") in SAMPLERS:
             group.sampler = index["sampler"]
+        horizon = index.get("horizon")
+        group.horizon = horizon if isinstance(horizon, int) and not isinstance(horizon, bool) \
+            else None
         obj = index.get("objective")
         if isinstance(obj, dict) and isinstance(obj.get("metric"), str):
             group.objective = (obj["metric"], str(obj.get("mode") or guess_mode(obj["metric"])))
@@ -179,6 +182,30 @@ def _best_rows(metrics: pd.DataFrame, records: dict[str, TrialData]) -> None:
                 rec.at_best[rec.monitor.metric] = value
 
 
+def _within_horizons(metrics: pd.DataFrame, records: dict[str, TrialData],
+                     groups: dict[str, Group], warnings: list[str]) -> pd.DataFrame:
+    """A study's trials as the study saw them: rows past its epochs (a longer run of the
+    same trial id, adopted by the study) are left out, test rows past them too, and said."""
+    limits = {tid: groups[rec.group].horizon for tid, rec in records.items()
+              if groups[rec.group].horizon is not None}
+    if not limits or metrics.empty:
+        return metrics
+    limit = metrics["trial_id"].map(limits).astype("float64")
+    past = metrics["epoch"].astype("float64") > limit
+    if not past.any():
+        return metrics
+    for group in groups.values():
+        longer = sorted({str(t) for t in metrics.loc[past, "trial_id"]} & set(group.trial_ids))
+        if longer:
+            warnings.append(f"{len(longer)} trial(s) of {group.key} trained past the study's "
+                            f"{group.horizon} epochs (another run of the same id): their rows "
+                            f"after epoch {group.horizon} are left out, their test rows with "
+                            f"them ({', '.join(longer[:5])})")
+    kept = metrics[~past].reset_index(drop=True)
+    kept["trial_id"] = kept["trial_id"].cat.remove_unused_categories()
+    return kept
+
+
 def collect(directory: str | Path) -> Loaded:
     """Read every trial under `directory` (no error for an empty one: callers decide);
     UsageError for a pseudo file system."""
@@ -208,6 +235,7 @@ def collect(directory: str | Path) -> Loaded:
     metrics, counts, bad = metrics_table.read_all(
         [(tid, rec.path / METRICS) for tid, rec in records.items()
          if layout.readable(rec.path / METRICS)])
+    metrics = _within_horizons(metrics, records, groups, warnings)
     for tid, count in counts.items():
         records[tid].metric_rows = count
     for tid, count in bad.items():

@@ -24,6 +24,8 @@ class Group:
     space: dict[str, dict] = field(default_factory=dict)
     sampler: str | None = None  # grid | random | tpe, from study_index.json or study.yaml
     objective: tuple[str, str] | None = None  # from study_index.json
+    horizon: int | None = None  # the study's train.epochs (study_index.json): rows past it
+    # belong to other runs of the same trial and are left out
     trial_ids: list[str] = field(default_factory=list)
     varied: list[str] = field(default_factory=list)
     baselines: dict[str, Any] = field(default_factory=dict)

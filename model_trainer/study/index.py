@@ -33,6 +33,7 @@ class StudyTrial:
     stop_reason: str | None = None
     error: str | None = None  # one line; the traceback is in the trial's status.json
     invalid: bool = False  # the combination breaks a recipe rule: never run, never retried
+    past_horizon: bool = False  # it trained past the study's epochs (another run did)
 
     @property
     def finished(self) -> bool:
@@ -48,6 +49,7 @@ class StudyIndex:
     trials: list[StudyTrial] = field(default_factory=list)
     path: Path | None = None
     total: int | None = None  # the trials the study plans (at most, with adaptive seeds)
+    horizon: int | None = None  # train.epochs: every trial's value is read within them
     _journal: IndexJournal | None = field(default=None, repr=False, compare=False)
 
     def save(self) -> None:
@@ -74,7 +76,7 @@ class StudyIndex:
 
     def _data(self) -> dict[str, Any]:
         return {"study_id": self.study_id, "objective": self.objective, "space": self.space,
-                "sampler": self.sampler, "total": self.total,
+                "sampler": self.sampler, "total": self.total, "horizon": self.horizon,
                 "trials": [dataclasses.asdict(t) for t in self.trials]}
 
     @classmethod
@@ -88,9 +90,10 @@ class StudyIndex:
             trials = [StudyTrial(**t) for t in data.get("trials", [])]
             for trial in trials:
                 trial.state = RecordState(trial.state)
-            total = data.get("total")
+            total, horizon = data.get("total"), data.get("horizon")
             return cls(data["study_id"], data["objective"], data["space"], data["sampler"],
-                       trials, path, total if isinstance(total, int) else None)
+                       trials, path, total if isinstance(total, int) else None,
+                       horizon if isinstance(horizon, int) else None)
         except (TypeError, KeyError, ValueError):
             return None
 

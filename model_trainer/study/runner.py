@@ -9,7 +9,6 @@ also checked against the disk: a finished trial whose folder is gone runs again.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from rich.console import Console
 
 from model_trainer.errors import Interrupted, Terminated, TrainingError
 from model_trainer.files import atomic_write_bytes
-from model_trainer.layout import METRICS, STATUS, STUDY_INDEX, STUDY_RECIPE
+from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
-from model_trainer.metrics_file import named_metrics, read_rows
 from model_trainer.recipe import LoadedRecipe
 from model_trainer.recipe.load import peek_recipe
 from model_trainer.recipe.seeds import initial_seeds
@@ -33,8 +31,9 @@ from model_trainer.study.executors import make_executor, start_workers_early
 from model_trainer.study.finished import finished_study, forget, remember
 from model_trainer.study.index import StudyIndex, StudyTrial, study_folder_for
 from model_trainer.study.planner import Planner, config_values
-from model_trainer.study.policy import apply_outcome, fail_fast, requeue
+from model_trainer.study.policy import apply_outcome, fail_fast, follow_horizon, requeue
 from model_trainer.study.sampling import ConfigSource
+from model_trainer.study.trial_task import best_logged
 from model_trainer.trial.signals import reason_of
 from model_trainer.vocabulary import CodeChange, RecordState, StopReason
 
@@ -114,8 +113,10 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
                       "their metrics", markup=False, soft_wrap=True)
         for record in index.trials:
             if record.state is RecordState.COMPLETED:
-                record.value = best_logged(study_dir / record.trial_id, objective)
+                record.value = best_logged(study_dir / record.trial_id, objective,
+                                           recipe.train.epochs)
         index.objective = objective
+    follow_horizon(index, study_dir, recipe.train.epochs, console)
     requeue(index)
     for record in index.gone(study_dir):
         console.print(f"trial {record.trial_id} was {record.state} but its folder is gone: "
@@ -201,16 +202,6 @@ class _TrialStopped(Exception):
         self.reason = reason
 
 
-def best_logged(trial_dir: Path, objective: dict[str, str]) -> float | None:
-    """A trial's best logged value of the objective metric (`val_accuracy`: the `accuracy`
-    of its val rows), or None when it never logged it."""
-    logged = (named_metrics(row).get(objective["metric"]) for row in read_rows(trial_dir / METRICS))
-    values = [v for v in logged if isinstance(v, int | float) and math.isfinite(v)]
-    if not values:
-        return None
-    return float(max(values) if objective["mode"] == "max" else min(values))
-
-
 def study_folder(loaded: LoadedRecipe) -> Path:
     """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
     return study_folder_for(loaded.recipe.output_dir, loaded.recipe.name, loaded.study_id)
@@ -219,6 +210,12 @@ def study_folder(loaded: LoadedRecipe) -> Path:
 def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyResult:
     counts = index.counts()
     notes = adaptive.report(index.trials, index.objective["mode"]) if adaptive else []
+    past = sum(t.past_horizon for t in index.trials if t.state is RecordState.COMPLETED)
+    if past:
+        notes.append(f"{past} trial{' had' if past == 1 else 's had'} trained past this "
+                     f"study's {index.horizon} epochs (another run of the same trial id): "
+                     f"valued within the first {index.horizon}; their test rows are at "
+                     "checkpoints past them")
     result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective,
                          notes)
     if counts.get(RecordState.FAILED) and not counts.get(RecordState.COMPLETED) \

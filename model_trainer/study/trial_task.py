@@ -7,10 +7,12 @@ plain data too: errors travel as text, so a user exception never has to be pickl
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from model_trainer.recipe.overrides import Override
@@ -41,6 +43,7 @@ class TrialOutcome:
     stop_reason: str | None = None
     error: str | None = None  # one line
     user_error: bool = False  # a mistake in the recipe or the user's code: a retry cannot help
+    past_horizon: bool = False  # it had trained past the study's epochs: valued within them
 
     @property
     def retryable(self) -> bool:
@@ -86,8 +89,28 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
     except Exception as exc:  # a disk error, a bug: still an outcome, with its own words
         line = traceback.format_exception_only(exc)[-1].strip()
         return TrialOutcome(RecordState.FAILED, error=f"{line} (in the study's worker)")
+    horizon = loaded.recipe.train.epochs
+    if result.epochs_done > horizon:  # another run trained it longer: the study's epochs
+        return TrialOutcome(RecordState(result.state), stop_reason=result.stop_reason,
+                            value=best_logged(Path(result.trial_dir), payload.objective, horizon),
+                            past_horizon=True)
     return TrialOutcome(RecordState(result.state), value=objective_value(result, payload.objective),
                         stop_reason=result.stop_reason)
+
+
+def best_logged(trial_dir: Path, objective: dict[str, str],
+                horizon: int | None = None) -> float | None:
+    """A trial's best logged value of the objective metric (`val_accuracy`: the `accuracy`
+    of its val rows), within the first `horizon` epochs; None when it never logged it."""
+    from model_trainer.layout import METRICS
+    from model_trainer.metrics_file import named_metrics, read_rows
+
+    logged = (named_metrics(row).get(objective["metric"]) for row in read_rows(trial_dir / METRICS)
+              if horizon is None or (row.get("epoch") or 0) <= horizon)
+    values = [v for v in logged if isinstance(v, int | float) and math.isfinite(v)]
+    if not values:
+        return None
+    return float(max(values) if objective["mode"] == "max" else min(values))
 
 
 def objective_value(result: Any, objective: dict[str, str]) -> float | None:

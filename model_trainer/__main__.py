@@ -1,5 +1,5 @@
 """`python -m model_trainer` is `mtrain`."""
 
-from model_trainer.cli.app import main
+from model_trainer.cli.entry import main
 
 main()

@@ -5,22 +5,26 @@ Rewriting the whole index on every change costs O(trials) per change (204 ms a s
 `study_index.journal`, and the snapshot `study_index.json` is rewritten atomically only
 when the journal has grown as long as the study (so each change costs O(1) amortized).
 Reading replays the journal over the snapshot, record by record; a last line cut short by
-a kill is ignored (that change is lost, which a rerun repairs from the trial folders), and
-replaying a line twice changes nothing, so a crash between a compaction's two steps is
-harmless.
+a kill is ignored (that change is lost, which a rerun repairs from the trial folders).
+Each journal begins with the id of the snapshot it continues (`{"journal_id": ...}`), so a
+journal left behind by a kill between a compaction's two steps (a new snapshot written,
+the old journal not yet replaced) is recognised as older than the snapshot and never
+replayed over it: the snapshot may hold changes that were never journaled (values
+re-read for a new objective).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import uuid
 from pathlib import Path
 from typing import Any
 
-from model_trainer.files import atomic_write_json, read_json
+from model_trainer.files import atomic_write_bytes, atomic_write_json, read_json
 from model_trainer.layout import STUDY_JOURNAL
 
 MIN_COMPACT = 64  # journal lines before a compaction is worth its rewrite
+JOURNAL_ID = "journal_id"  # the snapshot's key, and the journal's first line
 
 
 def journal_path(snapshot: Path) -> Path:
@@ -45,7 +49,10 @@ def with_journal(data: Any, snapshot: Path) -> dict[str, Any] | None:
         return None
     trials = [t for t in data.get("trials", []) if isinstance(t, dict)]
     position = {trial_key(t): i for i, t in enumerate(trials)}
-    for record in _journal_records(journal_path(snapshot)):
+    continues, records = _journal_records(journal_path(snapshot))
+    if data.get(JOURNAL_ID) is not None and continues != data[JOURNAL_ID]:
+        records = []  # an older journal, already in the snapshot (a kill mid-compaction)
+    for record in records:
         key = trial_key(record)
         if key in position:
             trials[position[key]] = record
@@ -56,20 +63,23 @@ def with_journal(data: Any, snapshot: Path) -> dict[str, Any] | None:
     return data
 
 
-def _journal_records(path: Path) -> list[dict[str, Any]]:
+def _journal_records(path: Path) -> tuple[str | None, list[dict[str, Any]]]:
+    """(the id of the snapshot the journal continues, its records)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
-    records = []
-    for line in text.splitlines():
+        return None, []
+    continues, records = None, []
+    for number, line in enumerate(text.splitlines()):
         try:
             record = json.loads(line)
         except ValueError:  # a torn last line: the change it held is lost
             continue
-        if isinstance(record, dict):
+        if number == 0 and isinstance(record, dict) and set(record) == {JOURNAL_ID}:
+            continues = record[JOURNAL_ID]
+        elif isinstance(record, dict):
             records.append(record)
-    return records
+    return continues, records
 
 
 class IndexJournal:
@@ -96,12 +106,12 @@ class IndexJournal:
         return self._lines >= max(MIN_COMPACT, trials)
 
     def compact(self, data: dict[str, Any]) -> None:
-        """Write the whole index as the new snapshot (atomically), then empty the journal."""
-        atomic_write_json(self.snapshot, data)
+        """Write the whole index as the new snapshot (atomically), then replace the journal
+        with an empty one that names it."""
+        new_id = uuid.uuid4().hex
+        atomic_write_json(self.snapshot, {**data, JOURNAL_ID: new_id})
         self.close()
-        if self.journal.exists():
-            with open(self.journal, "w", encoding="utf-8") as handle:
-                os.fsync(handle.fileno())
+        atomic_write_bytes(self.journal, (json.dumps({JOURNAL_ID: new_id}) + "\n").encode())
         self._lines = 0
 
     def close(self) -> None:

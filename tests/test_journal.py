@@ -23,7 +23,9 @@ def test_a_change_is_one_appended_line_and_readers_see_it_at_once(tmp_path):
     index.trials[7].state, index.trials[7].value = RecordState.COMPLETED, 0.25
     index.changed(index.trials[7])
     assert (tmp_path / "study_index.json").read_bytes() == snapshot  # not rewritten
-    lines = journal_path(tmp_path / "study_index.json").read_text().splitlines()
+    header, *lines = journal_path(tmp_path / "study_index.json").read_text().splitlines()
+    snapshot_id = json.loads(snapshot)["journal_id"]
+    assert json.loads(header) == {"journal_id": snapshot_id}  # it continues this snapshot
     assert len(lines) == 1 and json.loads(lines[0])["trial_id"] == "t7"
     again = StudyIndex.load(tmp_path / "study_index.json")
     assert again.trials[7].state == "completed" and again.trials[7].value == 0.25
@@ -46,8 +48,9 @@ def test_the_journal_is_folded_into_the_snapshot_once_it_is_as_long_as_the_study
         trial = index.trials[step]
         trial.state = RecordState.COMPLETED
         index.changed(trial)
-    assert journal_path(tmp_path / "study_index.json").read_text() == ""  # compacted
     snapshot = json.loads((tmp_path / "study_index.json").read_text())
+    journal = journal_path(tmp_path / "study_index.json").read_text()
+    assert journal == json.dumps({"journal_id": snapshot["journal_id"]}) + "\n"  # compacted
     assert {t["state"] for t in snapshot["trials"]} == {"completed"}
 
 
@@ -81,3 +84,20 @@ def test_a_kill_between_the_new_snapshot_and_the_emptied_journal_replays_to_the_
     # and a writer reopening it folds that journal in at its next compaction
     assert StudyIndex.load(tmp_path / "study_index.json").trials[0].state is \
         RecordState.COMPLETED
+
+
+def test_a_kill_after_a_compaction_of_changes_never_journaled_keeps_them(tmp_path):
+    """A new objective re-reads every value in memory, then compacts: killed before the
+    journal is emptied, the old journal (values of the old metric) must not replay over
+    the new snapshot."""
+    index = make_index(tmp_path, 2)
+    index.trials[0].state, index.trials[0].value = RecordState.COMPLETED, 0.9  # accuracy
+    index.changed(index.trials[0])
+    journal = journal_path(tmp_path / "study_index.json")
+    before = journal.read_text()
+    index.objective = {"metric": "val_loss", "mode": "min"}
+    index.trials[0].value = 0.1  # re-read for the new objective, not journaled
+    index.save()
+    journal.write_text(before)  # killed before the truncation
+    again = StudyIndex.load(tmp_path / "study_index.json")
+    assert again.objective["metric"] == "val_loss" and again.trials[0].value == 0.1

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_trainer.errors import UsageError
 from model_trainer.files import read_json
 from model_trainer.journal import IndexJournal, read_index
-from model_trainer.layout import STATUS, STUDY_INDEX
+from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.vocabulary import RecordState
 
 
@@ -122,10 +123,35 @@ class StudyIndex:
 
 
 def study_folder_for(output_dir: str | Path, name: str, study_id: str) -> Path:
-    """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
+    """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`.
+    UsageError (exit 2) for a folder that holds a study nothing says the id of."""
     folder = Path(output_dir) / name
-    existing = read_json(folder / STUDY_INDEX)  # the journal never changes the study id
-    if isinstance(existing, dict) and "study_id" in existing \
-            and existing["study_id"] != study_id:
+    owner = folder_owner(folder)
+    if owner is UNKNOWN:
+        raise UsageError(f"{folder} holds a study, but its study_index.json cannot be read and "
+                         "no trial in it says which study it belongs to, so this run cannot "
+                         "tell which study it is: move the folder aside (or delete it) to "
+                         f"start, or give this study another name (name={name}-v2)")
+    if owner is not None and owner != study_id:
         folder = Path(output_dir) / f"{name}-{study_id}"
     return folder
+
+
+UNKNOWN = "?"  # folder_owner: a study lives there, but no record says which
+
+
+def folder_owner(folder: Path) -> str | None:
+    """The id of the study in `folder`, from its index, else from its trials' status.json
+    (each names its study); None when no study lives there; UNKNOWN when one does
+    (study.yaml, an index) but nothing readable names it."""
+    existing = read_json(folder / STUDY_INDEX)  # the journal never changes the study id
+    if isinstance(existing, dict) and isinstance(existing.get("study_id"), str):
+        return existing["study_id"]
+    for status in folder.glob(f"*/{STATUS}"):
+        record = read_json(status)
+        study = record.get("study") if isinstance(record, dict) else None
+        if isinstance(study, dict) and isinstance(study.get("study_id"), str):
+            return study["study_id"]
+    if (folder / STUDY_INDEX).exists() or (folder / STUDY_RECIPE).exists():
+        return UNKNOWN
+    return None

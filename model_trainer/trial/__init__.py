@@ -4,5 +4,7 @@
 - `rerun`: what a trial folder says about a rerun (finished? what changed?)
 - `rank`: one rank: build the wrapper, resume, fit, report a `RankOutcome`
 - `launch`: the ranks of a data-parallel trial as processes that never hang
-- `session`, `status`, `progress`: metrics.jsonl and TensorBoard, status.json, the display
+- `session`, `status_record`, `progress`: the trial folder the loop reports to, status.json,
+  the display
+- `code_check`, `provenance`: the code a trial ran, and what ran it
 """

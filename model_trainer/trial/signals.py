@@ -4,16 +4,24 @@ While the built-in loop trains, the first SIGINT or SIGTERM asks it to stop at i
 safe point (after a whole optimizer step: the checkpoint it saves there resumes exactly),
 after which the run exits 130 or 143. A second signal stops at once, without saving that
 moment (a rerun continues from the last checkpoint). Outside the loop (set-up, a custom
-`fit`) either signal stops at once.
+`fit`) either signal stops at once, but never in the middle of an import: a module cut
+short there (numpy or torch during start-up) breaks every later use of it, so the stop
+waits until the import is whole; and a stop raised where Python cannot pass it on (a
+finalizer, a callback) is sent again instead of being lost. Before a command starts (the
+CLI's own imports and argument parsing: `deferred`) a signal is only recorded, and the
+command stops as it begins.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 from model_trainer.vocabulary import StopReason
@@ -30,6 +38,7 @@ class Stopped(KeyboardInterrupt):
 
 
 _received: list[StopReason] = []  # the stop signals this process was sent, in order
+_pending: list[StopReason] = []  # received before a command could stop at once
 
 
 def reason_of(interrupt: KeyboardInterrupt) -> StopReason:
@@ -49,18 +58,58 @@ def handled(on_signal: Callable[[StopReason], None]) -> Iterator[None]:
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in REASONS}
+    unraisable = sys.unraisablehook
 
     def handler(signum: int, frame: Any) -> None:
+        if importing(frame):  # deliver it again once the import is whole
+            threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+            return
         _received.append(REASONS[signal.Signals(signum)])
         on_signal(_received[-1])
 
+    def swallowed(info: Any) -> None:
+        if isinstance(info.exc_value, Stopped):  # raised where it could not propagate
+            signum = next(s for s, r in REASONS.items() if r is info.exc_value.reason)
+            threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+            return
+        unraisable(info)
+
     for signum in REASONS:
         signal.signal(signum, handler)
+    sys.unraisablehook = swallowed
     try:
         yield
     finally:
+        sys.unraisablehook = unraisable
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def importing(frame: FrameType | None) -> bool:
+    """Whether the stack of `frame` is inside an import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver(signum: int) -> None:
+    """Send `signum` to the main thread again once it is no longer importing."""
+    main = threading.main_thread()
+    time.sleep(0.005)
+    while main.is_alive() and importing(sys._current_frames().get(main.ident)):
+        time.sleep(0.005)
+    _thread.interrupt_main(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Before a command starts: a stop signal is recorded, and `stop_at_once` raises it as
+    soon as the command begins (raising it here would be caught by the argument parser,
+    or cut an import short)."""
+    with handled(_pending.append):
+        yield
 
 
 @contextlib.contextmanager
@@ -87,4 +136,6 @@ def stop_at_once() -> Iterator[None]:
         raise Stopped(reason)
 
     with handled(on_signal):
+        if _pending:  # sent during start-up: stop now, before anything is written
+            raise Stopped(_pending[-1])
         yield

@@ -192,3 +192,21 @@ def test_sigterm_to_a_study_driver_saves_exits_143_and_the_rerun_finishes(tmp_pa
     assert rerun.returncode == 0, rerun.stderr
     trials = study_trials(tmp_path / "runs" / "tiny-study")
     assert len(trials) == 4 and {t["state"] for t in trials} == {"completed"}
+
+
+def test_a_garbled_index_never_lets_another_study_into_the_folder(tmp_path, tiny_study):
+    """Study A's index garbled, then study B of the same name: B's trials never train in
+    A's folder (A's trials say whose they are), and a folder nothing attributes is refused."""
+    study_a = tmp_path / "runs" / "tiny-study"
+    (study_a / "study_index.json").write_text("{garbled")
+    before = _snapshot(study_a)
+    other = runner.invoke(app, ["run", str(tiny_study), "seed=7"])  # another study
+    assert other.exit_code == 0, other.output
+    assert _snapshot(study_a) == before  # nothing of B in A's folder
+    (folder_b,) = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("tiny-study-")]
+    assert len(study_trials(folder_b)) == 4
+    for trial in study_a.iterdir():  # now nothing in A's folder says whose study it is
+        if trial.is_dir():
+            shutil.rmtree(trial)
+    refused = runner.invoke(app, ["run", str(tiny_study), "seed=8"])
+    assert refused.exit_code == 2 and "cannot tell which study" in refused.output

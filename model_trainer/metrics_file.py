@@ -5,7 +5,9 @@ reader (a line that is not UTF-8 text, or a truncated or broken one as a killed 
 leaves, is skipped and counted) used by the training, the rerun logic, the pruner and the
 analysis; `MetricsTail` follows a file that is being written, reading only what was
 appended since it last looked. A row's metric `loss` of split `val` is named `val_loss`
-everywhere (`metric_name`).
+everywhere (`metric_name`). Rows that `mtrain eval` appends later carry `"source": "eval"`:
+they are a re-evaluation, not training's figures, and every reader of training's figures
+(final, best, the pruner's curves, the live view) leaves them out (`training_rows`).
 """
 
 from __future__ import annotations
@@ -94,6 +96,14 @@ def parse_rows(data: bytes) -> tuple[list[dict[str, Any]], int]:
     return good, len(rows) - len(good) + garbled
 
 
+EVAL_SOURCE = "eval"  # the `source` of the rows `mtrain eval` appends
+
+
+def training_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows the training wrote (not those `mtrain eval` appended since)."""
+    return [r for r in rows if r.get("source") != EVAL_SOURCE]
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a metrics.jsonl file ([] when it is missing or unreadable)."""
     try:
@@ -104,8 +114,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def last_row(path: Path, split: str) -> dict[str, float]:
-    """The last row of `split` with full metric names (`val_loss`, ...), or {}."""
-    for row in reversed(read_rows(path)):
+    """The last training row of `split` with full metric names (`val_loss`, ...), or {}."""
+    for row in reversed(training_rows(read_rows(path))):
         if row.get("split") == split:
             return named_metrics(row)
     return {}
@@ -165,7 +175,7 @@ class MetricsTail:
     def _take(self, data: bytes) -> None:
         rows, _ = parse_rows(data)
         self.rows_read += len(rows)
-        for row in rows:
+        for row in training_rows(rows):
             split = row.get("split")
             if isinstance(split, str):
                 self.latest[split] = row

@@ -27,9 +27,8 @@ def rows(result_or_dir: Any, split: str | None = None) -> list[dict]:
 
 def metrics(result_or_dir: Any, split: str) -> list[dict]:
     """The `metrics` mapping of each row of `split` (for train: the rows logged every
-    `log_every` steps, not the end-of-epoch rows of train.metrics)."""
-    found = [r["metrics"] for r in rows(result_or_dir, split)]
-    return [m for m in found if split != "train" or any(k == "lr" or "loss" in k for k in m)]
+    `log_every` steps, not the end-of-epoch rows, marked "span": "epoch")."""
+    return [r["metrics"] for r in rows(result_or_dir, split) if r.get("span") != "epoch"]
 
 
 def study_trials(study_dir: Path) -> list[dict]:

@@ -65,14 +65,19 @@ def test_completed_run_writes_the_contract_files(tmp_path):
     assert recipe_text.index("model:") < recipe_text.index("train:")  # order kept
     all_rows = rows(folder)
     assert {r["split"] for r in all_rows} == {"train", "val"}
+    epochs = [r for r in all_rows if r.get("span") == "epoch"]
     for row in all_rows:
-        assert set(row) == {"step", "epoch", "split", "time", "metrics"}
-    train = [r for r in all_rows if r["split"] == "train" and "loss" in r["metrics"]]
+        assert set(row) == {"step", "epoch", "split", "time", "metrics"} | \
+            ({"span"} if row in epochs else set())
+    train = [r for r in all_rows if r["split"] == "train" and r not in epochs]
     assert [r["step"] for r in train] == list(range(2, 19, 2))  # log_every 2
     assert set(train[0]["metrics"]) == {"loss", "lr"}
-    epochs = [r for r in all_rows if r["split"] == "train" and "loss" not in r["metrics"]]
     assert [(r["step"], r["epoch"], set(r["metrics"])) for r in epochs] == \
-        [(6, 1, {"accuracy"}), (12, 2, {"accuracy"}), (18, 3, {"accuracy"})]
+        [(6, 1, {"loss", "accuracy", "lr"}), (12, 2, {"loss", "accuracy", "lr"}),
+         (18, 3, {"loss", "accuracy", "lr"})]
+    losses = [r["metrics"]["loss"] for r in train]  # log points at 2, 4, 6: three a epoch
+    for n, row in enumerate(epochs):  # an epoch's loss: the mean of its log windows
+        assert row["metrics"]["loss"] == pytest.approx(sum(losses[3 * n:3 * n + 3]) / 3)
     vals = val_rows(folder)
     assert [(s, e) for s, e, _ in vals] == [(6, 1), (12, 2), (18, 3)]
     assert result.final_metrics == {f"val_{k}": v for k, v in vals[-1][2].items()}
@@ -360,3 +365,29 @@ def test_mtrain_eval_reevaluates_a_trial_and_a_study_from_their_checkpoints(tmp_
     assert last_val["metrics"] == pytest.approx(rows(result, "val")[-2]["metrics"])
     out = cli.invoke(app, ["eval", str(tmp_path / "nothing")])
     assert out.exit_code == 2 and "neither a trial folder nor a study" in out.output
+
+
+def macro_f1(recipe):
+    """A torchmetrics Metric as a train metric (its state lives in the metric object)."""
+    import torchmetrics
+
+    return torchmetrics.classification.MulticlassF1Score(num_classes=3, average="macro")
+
+
+def test_ctrl_c_mid_epoch_keeps_a_torchmetrics_train_metric_exact(tmp_path):
+    wrapper = ("wrapper=tests.train.tiny.InterruptingWrapper", "train.log_every=4",
+               "train.metrics=[accuracy, tests.test_experiment.macro_f1]")
+    tiny.InterruptingWrapper.interrupt_at, tiny.InterruptingWrapper.twice = None, False
+    baseline = run(load(tmp_path / "a", *wrapper))
+    tiny.InterruptingWrapper.interrupt_at = 9  # in epoch 2, after 2 of its 6 steps
+    try:
+        with pytest.raises(Interrupted):
+            run(load(tmp_path / "b", *wrapper))
+    finally:
+        tiny.InterruptingWrapper.interrupt_at = None
+    resumed = run(load(tmp_path / "b", *wrapper))
+    folder = tmp_path / "b" / "tiny" / baseline.trial_id
+    f1 = [r["metrics"]["macro_f1"] for r in rows(folder, "train") if "macro_f1" in r["metrics"]]
+    assert f1 == [r["metrics"]["macro_f1"] for r in rows(baseline.trial_dir, "train")
+                  if "macro_f1" in r["metrics"]]
+    assert len(f1) == 3 and resumed.final_metrics == baseline.final_metrics

@@ -39,7 +39,10 @@ def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, floa
 
 
 def jsonl(folder: Path, split: str, key: str) -> list[tuple[int, float]]:
-    return [(r["step"], r["metrics"][key]) for r in rows(folder, split) if key in r["metrics"]]
+    """The values of `key` in the rows of `split` ("train_epoch": the epochs' train rows)."""
+    split, _, span = split.partition("_")
+    return [(r["step"], r["metrics"][key]) for r in rows(folder, split)
+            if key in r["metrics"] and r.get("span", "") == span]
 
 
 def test_a_trial_is_one_mlflow_run_with_its_stateful_params_and_every_metric_row(tmp_path):
@@ -59,7 +62,7 @@ def test_a_trial_is_one_mlflow_run_with_its_stateful_params_and_every_metric_row
     assert "train.epochs" not in params and "output_dir" not in params  # stateless
     assert "model.args.num_classes" not in params  # derived
     for split, key in (("val", "loss"), ("val", "accuracy"), ("train", "loss"),
-                       ("test", "accuracy")):
+                       ("train_epoch", "loss"), ("train_epoch", "accuracy"), ("test", "accuracy")):
         assert history(client, run.info.run_id, f"{split}_{key}") == jsonl(
             result.trial_dir, split, key), (split, key)
 

@@ -232,9 +232,13 @@ def collect(directory: str | Path) -> Loaded:
     for group in groups.values():
         find_varied(group, [records[t] for t in group.trial_ids])
         varied.update(dict.fromkeys(group.varied))
-    metrics, counts, bad = metrics_table.read_all(
+    metrics, counts, bad, evaluated = metrics_table.read_all(
         [(tid, rec.path / METRICS) for tid, rec in records.items()
          if layout.readable(rec.path / METRICS)])
+    if evaluated:
+        warnings.append(f"{sum(evaluated.values())} row(s) that `mtrain eval` appended to "
+                        f"{len(evaluated)} trial(s) are re-evaluations, not training's figures: "
+                        "left out of the tables")
     metrics = _within_horizons(metrics, records, groups, warnings)
     for tid, count in counts.items():
         records[tid].metric_rows = count

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model_trainer.metrics_file import metric_name, parse_rows
+from model_trainer.metrics_file import metric_name, parse_rows, training_rows
 
 # `checkpoint` is the row's field of that name ("best" for a test evaluated at the best
 # checkpoint), else empty.
@@ -79,20 +79,26 @@ def _numbers(values: list, dtype: str) -> pd.Series:
         return series
 
 
-def read_all(files: list[tuple[str, Path]]) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
+def read_all(files: list[tuple[str, Path]]
+             ) -> tuple[pd.DataFrame, dict[str, int], dict[str, int], dict[str, int]]:
     """The long metrics table of every (trial_id, metrics.jsonl path), plus per trial the
-    number of values read and of broken lines skipped (unparseable or not UTF-8)."""
+    number of values read, of broken lines skipped (unparseable or not UTF-8) and of rows
+    `mtrain eval` appended (left out: they are not training's figures)."""
     table = _Columns()
     counts: dict[str, int] = {}
     bad: dict[str, int] = {}
+    evaluated: dict[str, int] = {}
     for tid, path in files:
         try:
             data = path.read_bytes()
         except OSError:
             continue
         rows, bad[tid] = parse_rows(data)
-        counts[tid] = table.add(tid, rows)
-    return table.frame(), {t: n for t, n in counts.items() if n}, bad
+        training = training_rows(rows)
+        if len(training) < len(rows):
+            evaluated[tid] = len(rows) - len(training)
+        counts[tid] = table.add(tid, training)
+    return table.frame(), {t: n for t, n in counts.items() if n}, bad, evaluated
 
 
 def summarize_into(frame: pd.DataFrame, records: dict) -> None:

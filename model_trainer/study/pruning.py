@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.layout import METRICS, STATUS
-from model_trainer.metrics_file import named_metrics, read_rows
+from model_trainer.metrics_file import named_metrics, read_rows, training_rows
 from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import TrialState
 
@@ -168,7 +168,7 @@ def _sibling_curves(study_dir: Path, metric: str, exclude: Path) -> list[_Curve]
 def _read_curve(folder: Path, metric: str) -> dict[int, float]:
     """Epoch -> value of `metric` (`val_loss`: `loss` of the val rows) in metrics.jsonl."""
     curve = {}
-    for row in read_rows(folder / METRICS):
+    for row in training_rows(read_rows(folder / METRICS)):
         value = named_metrics(row).get(metric)
         if (isinstance(value, int | float) and math.isfinite(value)
                 and isinstance(row.get("epoch"), int)):

@@ -103,9 +103,10 @@ def best_logged(trial_dir: Path, objective: dict[str, str],
     """A trial's best logged value of the objective metric (`val_accuracy`: the `accuracy`
     of its val rows), within the first `horizon` epochs; None when it never logged it."""
     from model_trainer.layout import METRICS
-    from model_trainer.metrics_file import named_metrics, read_rows
+    from model_trainer.metrics_file import named_metrics, read_rows, training_rows
 
-    logged = (named_metrics(row).get(objective["metric"]) for row in read_rows(trial_dir / METRICS)
+    logged = (named_metrics(row).get(objective["metric"])
+              for row in training_rows(read_rows(trial_dir / METRICS))
               if horizon is None or (row.get("epoch") or 0) <= horizon)
     values = [v for v in logged if isinstance(v, int | float) and math.isfinite(v)]
     if not values:

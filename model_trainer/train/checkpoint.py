@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from model_trainer.train.loop import Loop
 
 TRUST_ENV = "MTRAIN_TRUST_CHECKPOINTS"
-FORMAT = 2  # 2: per-rank RNG states, the train log window and train metrics
+FORMAT = 3  # 2: per-rank RNG states, the log window, train metrics; 3: torchmetrics states
 
 log = logging.getLogger("model_trainer.train")
 
@@ -55,7 +55,7 @@ def capture(loop: Loop, rank_rngs: list[dict[str, Any]] | None = None) -> dict[s
         "rank_rng": rngs,
         "loop": loop.state.to_dict(),
         "means": {"epoch": loop.epoch_means.state_dict(), "window": loop.window.state_dict(),
-                  "train_metrics": loop.train_metrics.means.state_dict()},
+                  "train_metrics": loop.train_metrics.state_dict()},
         "extra": w.checkpoint_extra(),
     }
 
@@ -90,7 +90,7 @@ def restore(loop: Loop, state: dict[str, Any], rank: int = 0, world: int = 1) ->
         loop.window.load_state_dict(means["window"], w.device)
     if "train_metrics" in means:
         loop.train_metrics = loop.split_metrics(whole_split=False)
-        loop.train_metrics.means.load_state_dict(means["train_metrics"], w.device)
+        loop.train_metrics.load_state_dict(means["train_metrics"], w.device)
     w.load_checkpoint_extra(state.get("extra"))
 
 
@@ -221,7 +221,7 @@ def load_file(path: Path) -> dict[str, Any]:
     state = torch.load(path, map_location="cpu", weights_only=not trusted)
     if not isinstance(state, dict) or "loop" not in state:
         raise ValueError("not a model_trainer checkpoint")
-    if state.get("format") not in (1, FORMAT):
+    if state.get("format") not in range(1, FORMAT + 1):
         raise ValueError(f"checkpoint format {state.get('format')!r}; this version reads "
-                         f"formats 1 and {FORMAT}")
+                         f"formats 1 to {FORMAT}")
     return state

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("model_trainer.train")
 
 SMOKE_BATCHES = 2  # batches per split in a smoke run
+EPOCH_SPAN = "epoch"  # a train row's "span": the whole epoch (else: since the last log point)
 
 
 @dataclass(frozen=True)
@@ -145,15 +146,12 @@ class Loop:
                     return
             if self.stop_request is not None and self._agree_to_stop(log_point):
                 return  # a whole step is done: a safe point to save and stop
-        if not self.window.empty():
-            self._log_train(epoch)
+        self._log_epoch(epoch)
 
     def end_epoch(self, epoch: int) -> None:
         """Evaluate when due, step epoch-wise schedulers, checkpoint."""
         recipe, state = self.w.recipe, self.state
-        means = distributed.reduced_means(self.epoch_means)  # the global batch's, every rank
-        measured = self._train_metrics_row(epoch)
-        metrics = full_names(Split.TRAIN, {**means.compute(), **measured})
+        metrics = full_names(Split.TRAIN, self.epoch_figures)
         if (self.session.smoke or epoch % recipe.train.eval_every == 0
                 or epoch == recipe.train.epochs):
             metrics.update(self.evaluate_and_report(epoch, metrics))
@@ -316,33 +314,47 @@ class Loop:
         self.session.save_checkpoint(state, self.state.to_dict(), best_only=best_only,
                                      best_too=best_too)
 
-    def _train_metrics_row(self, epoch: int) -> dict[str, float]:
-        """train.metrics over the epoch's train batches (all ranks), logged as a train row."""
-        if not self.train_metrics.wants_predictions:
-            return {}
-        distributed.merge_split(self.train_metrics)
-        row = self.train_metrics.compute()
-        if row:
-            self.log(Split.TRAIN, row, epoch=epoch)
-        elif not self._warned_untracked:
-            self._warned_untracked = True
-            log.warning("train.metrics are not reported on the train split: this train_step "
-                        "does not call self.track_train_metrics(output, batch)")
-        return row
+    def _log_epoch(self, epoch: int) -> None:
+        """The epoch's train row, at its last step: the means of what train_step returned
+        over the whole epoch (all ranks) and train.metrics over its batches. These are the
+        train figures the evaluation line shows (train_loss, train_accuracy, ...)."""
+        self.window = Means()  # its steps are in the epoch's means
+        figures = distributed.reduced_means(self.epoch_means).compute()
+        if self.train_metrics.wants_predictions:
+            distributed.merge_split(self.train_metrics)
+            measured = self.train_metrics.compute()
+            if not measured and not self._warned_untracked:
+                self._warned_untracked = True
+                log.warning("train.metrics are not reported on the train split: this "
+                            "train_step does not call self.track_train_metrics(output, batch)")
+            figures.update(measured)
+        self.epoch_figures = figures
+        if figures:
+            self.session.log(Split.TRAIN, {**figures, "lr": self._lr()}, self.state.global_step,
+                             epoch, span=EPOCH_SPAN)
+            self._check_finite(figures)
 
     _warned_untracked = False
+    epoch_figures: dict[str, float] = {}  # the last epoch's train row (unprefixed names)
 
-    def _log_train(self, epoch: int) -> None:
-        window, self.window = self.window, Means()
-        row = distributed.reduced_means(window).compute()  # equal on all ranks: they stop together
-        row["lr"] = next((o.param_groups[0]["lr"] for o in each(self.w.optimizer)), float("nan"))
-        self.session.log(Split.TRAIN, row, self.state.global_step, epoch)
-        self.session.display.update(epoch, self.state.global_step, row)
+    def _lr(self) -> float:
+        return next((o.param_groups[0]["lr"] for o in each(self.w.optimizer)), float("nan"))
+
+    def _check_finite(self, row: dict[str, float]) -> None:
         bad = [k for k, v in row.items() if "loss" in k and not math.isfinite(v)]
         if bad:
             self.state.diverged = True
             log.warning("non-finite %s at step %s: stopping (diverged)", bad[0],
                         self.state.global_step)
+
+    def _log_train(self, epoch: int) -> None:
+        """A train row at a log point: the means since the last one."""
+        window, self.window = self.window, Means()
+        row = distributed.reduced_means(window).compute()  # equal on all ranks: they stop together
+        row["lr"] = self._lr()
+        self.session.log(Split.TRAIN, row, self.state.global_step, epoch)
+        self.session.display.update(epoch, self.state.global_step, row)
+        self._check_finite(row)
 
 
 def _mover(device: torch.device) -> Any:

@@ -195,6 +195,7 @@ class SplitMetrics:
         self.callables = {k: f for k, f in custom.items()
                           if not is_torchmetric(f) and whole_split}
         self.means = Means()
+        self.updates = dict.fromkeys(self.metrics, 0)  # batches each torchmetric has seen
         self.outputs: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
 
@@ -217,6 +218,7 @@ class SplitMetrics:
                 metric.to(output.device)
             try:
                 metric.update(output, targets)
+                self.updates[name] += 1
             except (RuntimeError, ValueError, TypeError) as exc:
                 raise ContractError(f"metric '{name}' cannot use the model's output "
                                     f"({_describe(output)}) and the targets "
@@ -241,16 +243,42 @@ class SplitMetrics:
                                 "batch names them labels, targets, target or y; a tuple batch "
                                 "ends with them), or override ModelWrapper.metric_inputs")
 
+    def state_dict(self) -> dict[str, Any]:
+        """The sums so far (a train epoch's, for a checkpoint): the built-ins' and every
+        torchmetrics Metric's own state, so a resumed epoch ends with the same values."""
+        return {"means": self.means.state_dict(),
+                "metrics": {name: {"state": {k: _copied(v) for k, v in m.metric_state.items()},
+                                   "updates": self.updates[name]}
+                            for name, m in self.metrics.items()}}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
+        """The mirror of `state_dict` (a checkpoint of format 2 holds only the means)."""
+        self.means.load_state_dict(state["means"] if "means" in state else state, device)
+        for name, saved in state.get("metrics", {}).items():
+            metric = self.metrics.get(name)
+            if metric is None:
+                continue
+            for key, value in saved["state"].items():
+                setattr(metric, key, _copied(value, device))
+            self.updates[name] = int(saved["updates"])
+
     def compute(self) -> dict[str, float]:
         row = self.means.compute()
         for name, metric in self.metrics.items():
-            if metric.update_count:
+            if self.updates[name]:
                 row[name] = _scalar(name, metric.compute())
         if self.callables and self.outputs:
             outputs, targets = torch.cat(self.outputs), torch.cat(self.targets)
             for name, fn in self.callables.items():
                 row[name] = _scalar(name, fn(outputs, targets))
         return row
+
+
+def _copied(value: Any, device: torch.device | None = None) -> Any:
+    """A torchmetrics state (a tensor, or a list of them) copied, on `device` if given."""
+    if isinstance(value, list):
+        return [_copied(v, device) for v in value]
+    return value.detach().to(device or value.device, copy=True)
 
 
 def _scalar(name: str, value: Any) -> float:

@@ -41,7 +41,10 @@ class TrialSession(Session):
         if not metrics:
             return
         self.metrics.append(split, metrics, step, epoch, **extra)
-        self.trackers.log(split, metrics, step)
+        # an epoch's row shares its step with the log point there: trackers name it apart
+        # (`train_epoch_loss` beside `train_loss`, as Lightning's `_epoch` metrics)
+        span = extra.get("span")
+        self.trackers.log(f"{split}_{span}" if span else split, metrics, step)
 
     def check_folder(self) -> None:
         """A trial folder deleted while the trial runs (by hand, a clean-up script) fails

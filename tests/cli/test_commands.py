@@ -68,3 +68,37 @@ def test_every_shipped_recipe_validates(recipe):
 def test_the_example_recipes_exist():
     names = {p.stem for p in RECIPES}
     assert {"digits_mlp", "cifar_resnet", "gan_points", "digits_lightning"} <= names
+
+
+def test_rows_of_mtrain_eval_never_change_the_training_figures(tmp_path):
+    """`mtrain eval` appends its rows (marked "source": "eval"); the trial's final and
+    best values in analyze, status and a rerun's summary stay training's."""
+    import json
+
+    import pandas as pd
+
+    from tests.files import rows
+    from tests.train.tiny import RECIPE
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
+    args = ["run", str(recipe), "train.epochs=4", "train.optimizer.lr=0.5",
+            "train.checkpoint_min_interval_s=0"]
+    assert runner.invoke(app, args).exit_code == 0
+    trial = next((tmp_path / "runs" / "tiny").iterdir())
+    last_val = rows(trial, "val")[-1]["metrics"]
+    summary = runner.invoke(app, args).stdout
+    best_epoch = json.loads((trial / "status.json").read_text())["best"]["epoch"]
+    assert best_epoch != 4, "the best epoch is the last: evaluating it changes nothing"
+    evaluated = runner.invoke(app, ["eval", str(trial), "--ckpt", "best", "--split", "val"])
+    assert evaluated.exit_code == 0, evaluated.output
+    eval_row = rows(trial)[-1]
+    assert eval_row["source"] == "eval" and eval_row["metrics"] != last_val
+    assert runner.invoke(app, args).stdout == summary  # "already done": the same figures
+    status = runner.invoke(app, ["status", str(trial)], env={"COLUMNS": "200"}).output
+    assert f"val_loss={last_val['loss']:.4g}" in status
+    analyzed = runner.invoke(app, ["analyze", str(tmp_path / "runs"), "--no-plots"])
+    assert analyzed.exit_code == 0, analyzed.output
+    table = pd.read_csv(tmp_path / "runs" / "analysis" / "trials.csv")
+    assert table.loc[0, "final_val_loss"] == pytest.approx(last_val["loss"])
+    assert "mtrain eval" in analyzed.output  # said, not mixed in

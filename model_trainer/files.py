@@ -31,10 +31,13 @@ def _read_umask() -> int:
 UMASK = _read_umask()  # read once: setting it later, from the writer thread, races
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
-    """Replace `path` with what `write(handle)` writes, atomically."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any],
+                 make_folder: bool = True) -> None:
+    """Replace `path` with what `write(handle)` writes, atomically (FileNotFoundError when
+    its folder is gone and `make_folder` is off: a trial folder deleted meanwhile)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -49,9 +52,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
     fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes, make_folder: bool = True) -> None:
     """Replace `path` with `data` atomically."""
-    atomic_write(path, lambda handle: handle.write(data))
+    atomic_write(path, lambda handle: handle.write(data), make_folder)
 
 
 def remove_stale_temps(folder: str | Path) -> list[Path]:
@@ -62,9 +65,10 @@ def remove_stale_temps(folder: str | Path) -> list[Path]:
     return stale
 
 
-def atomic_write_json(path: str | Path, data: Any) -> None:
+def atomic_write_json(path: str | Path, data: Any, make_folder: bool = True) -> None:
     """Replace `path` with pretty JSON atomically (NaN and inf kept as Python writes them)."""
-    atomic_write_bytes(path, (json.dumps(data, indent=2, default=str) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(data, indent=2, default=str) + "\n").encode(),
+                       make_folder)
 
 
 def read_json(path: str | Path) -> Any | None:

@@ -391,3 +391,41 @@ def test_ctrl_c_mid_epoch_keeps_a_torchmetrics_train_metric_exact(tmp_path):
     assert f1 == [r["metrics"]["macro_f1"] for r in rows(baseline.trial_dir, "train")
                   if "macro_f1" in r["metrics"]]
     assert len(f1) == 3 and resumed.final_metrics == baseline.final_metrics
+
+
+def test_the_summary_shows_the_best_epochs_val_beside_its_test(tmp_path):
+    result = run(load(tmp_path, "data.target=tests.train.tiny.make_loader_with_test",
+                      "train.epochs=6", "train.optimizer.lr=0.5",
+                      "train.monitor={metric: val_accuracy, mode: max}"))
+    best = result.best["epoch"]
+    assert best != 6 and result.test_checkpoint == "best", "the last epoch was the best"
+    val = {r["epoch"]: r["metrics"] for r in rows(result.trial_dir, "val")}
+    test = rows(result.trial_dir, "test")[-1]["metrics"]
+    line = result.summary().splitlines()[0]
+    at_best = " ".join(f"val_{k}={v:.4g}" for k, v in val[best].items())
+    with_test = " ".join(f"test_{k}={v:.4g}" for k, v in test.items())
+    assert f"best epoch {best}: {at_best} {with_test}" in line
+    assert "last epoch 6: " + " ".join(f"val_{k}={v:.4g}" for k, v in val[6].items()) in line
+
+
+def test_run_refuses_unknown_or_misplaced_keywords_and_takes_a_mapping(tmp_path):
+    import yaml
+
+    from model_trainer.errors import RecipeError, UsageError
+    from tests.study.tinytask import RECIPE as STUDY
+
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY.format(out=tmp_path / "runs"))
+    with pytest.raises(TypeError, match="progres"):
+        model_trainer.run(study, progres="off")
+    with pytest.raises(UsageError, match="trial_dir applies to one experiment"):
+        model_trainer.run(study, trial_dir=tmp_path / "x")
+    assert not (tmp_path / "runs").exists()
+    recipe = yaml.safe_load(tiny.RECIPE)
+    recipe["output_dir"] = str(tmp_path / "dict")
+    result = model_trainer.run(recipe, ["train.epochs=1"], threads=1)
+    assert result.state == "completed" and result.trial_id == load(
+        tmp_path / "dict", "train.epochs=1").trial_id  # the same experiment as the file
+    recipe["train"]["optimizer"]["lr"] = "fast"
+    with pytest.raises(RecipeError, match=r"<recipe mapping>:\d+: train.optimizer.lr: expected"):
+        model_trainer.run(recipe)

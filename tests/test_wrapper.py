@@ -39,7 +39,7 @@ def test_make_optimizer_override_is_used(tmp_path):
 
 
 def test_make_scheduler_override_steps_per_epoch(tmp_path):
-    result = run(tmp_path, "HalvingScheduler", "train.log_every=6")
+    result = run(tmp_path, "HalvingScheduler", "train.log_every=6", "train.scheduler.interval=epoch")
     assert wrappers.CALLS == ["make_scheduler:6"]
     assert [r["lr"] for r in metrics(result, "train")] == [0.01, 0.005, 0.0025]
 

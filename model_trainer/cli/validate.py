@@ -17,6 +17,9 @@ def validate(recipe: RecipeArg, overrides: OverridesArg = None,
 
     loaded = load_recipe(recipe, overrides or [], multirun=multirun)
     print_warnings(loaded.warnings)
+    from model_trainer.train.metrics import check_metrics
+
+    check_metrics(loaded.recipe)  # made as the run makes them (a class needing arguments)
     # what `run` would find: trials that ran other code
     if loaded.recipe.study is None:
         from model_trainer.trial.code_check import check_single_run

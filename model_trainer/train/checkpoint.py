@@ -157,15 +157,17 @@ def save_last(folder: Path, data: bytes) -> Path:
     """Write `last.pt` (serialized) atomically, keeping the file it replaces as
     `last.prev.pt`."""
     last = folder / LAST
+    folder.mkdir(exist_ok=True)  # checkpoints/, in a trial folder that must still exist
     if last.exists():  # a crash right after this leaves last.prev.pt: resume takes it
         os.replace(last, folder / PREVIOUS)
-    atomic_write(last, lambda handle: handle.write(data))
+    atomic_write(last, lambda handle: handle.write(data), make_folder=False)
     return last
 
 
 def save_best(folder: Path, data: bytes) -> Path:
     """Write `best.pt` (serialized) atomically."""
-    atomic_write(folder / BEST, lambda handle: handle.write(data))
+    folder.mkdir(exist_ok=True)
+    atomic_write(folder / BEST, lambda handle: handle.write(data), make_folder=False)
     return folder / BEST
 
 

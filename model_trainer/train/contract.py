@@ -34,7 +34,20 @@ def check_loader(loader: Any, flag: str) -> Any:
         raise ContractError(f"make_dataloader('{flag}') (data.target) returned "
                             f"{describe(loader)}; expected an iterable of batches, such as a "
                             "torch DataLoader, or None for no such split")
+    try:
+        empty = len(loader) == 0
+    except TypeError:  # an iterable without a length: found out when it is read
+        empty = False
+    if empty:
+        raise no_batches(flag)
     return loader
+
+
+def no_batches(flag: str) -> ContractError:
+    """A split that yields nothing: a run would end with no figure of it, or none at all."""
+    return ContractError(f"the {flag} loader (make_dataloader('{flag}'), data.target) has no "
+                         "batches: its dataset is empty, or smaller than a batch with "
+                         "drop_last; return None for a split the data does not have")
 
 
 def check_model(model: Any) -> torch.nn.Module:

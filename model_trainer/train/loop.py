@@ -223,6 +223,7 @@ class Loop:
             metrics = self.split_metrics(whole_split=True)
             move = _mover(w.device)
             w.model.eval()
+            index = -1
             with torch.no_grad(), distributed.unwrapped(w):  # ranks may have unequal batches
                 for index, batch in enumerate(loader):
                     if self.session.smoke and index >= SMOKE_BATCHES:
@@ -236,6 +237,8 @@ class Loop:
                                             if metrics.wants_predictions else (None, None))
                     metrics.update(predictions, targets, loss, batch_size(batch))
             w.model.train()
+            if index < 0 and not distributed.active():  # a split of ranks may hold none
+                raise contract.no_batches(flag)  # an iterable without a length, empty
             distributed.merge_split(metrics)  # this rank's share -> the whole split's sums
             row = metrics.compute()  # one host sync for the whole split
         with distributed.unwrapped(w):  # runs on every rank; rank 0's values are logged

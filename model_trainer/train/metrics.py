@@ -108,6 +108,16 @@ def builtin_metric(name: str) -> SumFn:
             "mae": lambda n: _error(n, 1)}[name](name)
 
 
+def check_metrics(recipe: Any) -> None:
+    """Make every torchmetrics class or instance of `train.metrics` once, as the run will
+    (ContractError, exit 2, naming the one that cannot be made): what `mtrain validate`
+    checks. A factory `(recipe) -> Metric` is made by the run only: it may read values
+    the run derives (`num_classes` from the data)."""
+    for path in recipe.train.metrics:
+        if not names.is_builtin_metric(path) and is_torchmetric(import_object(path)):
+            custom_metric(path, recipe)
+
+
 def is_torchmetric(obj: Any) -> bool:
     """A torchmetrics Metric (or its class)? Asked without importing torchmetrics, which
     only user code that names one loads (its import costs a second)."""
@@ -123,7 +133,12 @@ def custom_metric(path: str, recipe: Any = None) -> Any:
     `(outputs, targets) -> float` callable."""
     target = import_object(path)
     if is_torchmetric(target):
-        return target() if isinstance(target, type) else target.clone()
+        try:
+            return target() if isinstance(target, type) else target.clone()
+        except Exception as exc:  # noqa: BLE001 - whatever its constructor raises, said
+            raise ContractError(f"train.metrics: '{path}' cannot be made with no arguments "
+                                f"({type(exc).__name__}: {exc}); name a factory (recipe) -> "
+                                "Metric that passes them") from None
     try:
         required = [p for p in inspect.signature(target).parameters.values()
                     if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
@@ -131,7 +146,11 @@ def custom_metric(path: str, recipe: Any = None) -> Any:
     except (TypeError, ValueError):
         return target
     if len(required) == 1:  # a factory (recipe) -> Metric
-        made = target(recipe)
+        try:
+            made = target(recipe)
+        except Exception as exc:  # noqa: BLE001 - the user's factory: said, not a traceback
+            raise ContractError(f"train.metrics: '{path}' cannot be made: the factory raised "
+                                f"{type(exc).__name__}: {exc}") from None
         if not is_torchmetric(made) or isinstance(made, type):
             raise ContractError(f"train.metrics: '{path}' takes one argument, so it is a "
                                 f"factory (recipe) -> torchmetrics.Metric, but it returned "

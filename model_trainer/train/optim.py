@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from model_trainer.errors import ContractError
 from model_trainer.recipe.resolve import import_object
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -79,10 +80,18 @@ class Scheduler:
 
 
 def as_scheduler(obj: Any, interval: str | None) -> Scheduler | None:
-    """What a `make_scheduler` override returned -> a Scheduler (raw torch ones per epoch)."""
+    """What a `make_scheduler` override (or a scheduler named by its dotted path) made ->
+    a Scheduler. How often a torch scheduler steps cannot be told from it (a warmup over
+    N steps run once per epoch takes N epochs), so `train.scheduler.interval` must say it:
+    ContractError (exit 2) at start otherwise; ReduceLROnPlateau steps per evaluation."""
     if obj is None or isinstance(obj, Scheduler):
         return obj
     on_metric = isinstance(obj, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if interval is None and not on_metric:
+        raise ContractError(f"train.scheduler.interval: the scheduler {type(obj).__name__} "
+                            "made by make_scheduler (or named by train.scheduler.name) steps "
+                            "how often? Set train.scheduler.interval: step (after each "
+                            "optimizer step) or epoch (after each epoch)")
     return Scheduler(obj, interval or "epoch", on_metric)
 
 

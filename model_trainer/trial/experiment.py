@@ -34,7 +34,7 @@ from model_trainer.errors import (
 from model_trainer.files import folder_identity, remove_stale_temps
 from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, METRICS, RECIPE, STATUS
 from model_trainer.locks import FolderLock
-from model_trainer.metrics_file import last_row
+from model_trainer.metrics_file import full_names, last_row, read_rows, training_rows
 from model_trainer.recipe.fingerprint import Fingerprint, fingerprint
 from model_trainer.recipe.identity import stateless_keys
 from model_trainer.recipe.load import LoadedRecipe
@@ -63,18 +63,27 @@ class TrialResult:
     skipped: bool = False  # already finished: nothing was run
     test_checkpoint: str | None = None  # "best" or "last": the weights the test row saw
     smoke: bool = False  # a smoke test: its folder is gone
+    at_best: dict[str, float] = dataclasses.field(default_factory=dict)  # the best epoch's val
 
     def summary(self) -> str:
-        metrics = " ".join(f"{k}={v:.4g}" for k, v in self.final_metrics.items())
+        metrics = _shown(self.final_metrics)
         if self.smoke:
             return f"smoke test passed: {self.trial_id} {_smoke_checks(self)}" + \
                 (f" ({metrics})" if metrics else "") + "; nothing was kept"
         what = "already done, skipped" if self.skipped else f"{self.state} ({self.stop_reason})"
-        line = f"{self.trial_id}: {what} after {self.epochs_done} epoch(s) {metrics}"
-        if self.test_checkpoint == "best" and self.best:
-            line += f" (test at the best checkpoint, epoch {self.best.get('epoch')})"
-        elif self.test_checkpoint:
-            line += f" (test at the {self.test_checkpoint} checkpoint)"
+        line = f"{self.trial_id}: {what} after {self.epochs_done} epoch(s)"
+        best_epoch = (self.best or {}).get("epoch")
+        if self.test_checkpoint == "best" and self.at_best and best_epoch != self.epochs_done:
+            # the test was measured at the best epoch: show that epoch's val beside it
+            test = {k: v for k, v in self.final_metrics.items() if k.startswith("test_")}
+            last = {k: v for k, v in self.final_metrics.items() if not k.startswith("test_")}
+            line += (f"; best epoch {best_epoch}: {_shown(self.at_best)} {_shown(test)} "
+                     f"(test at the best checkpoint); last epoch {self.epochs_done}: "
+                     f"{_shown(last)}")
+        else:
+            line += f" {metrics}"
+            if self.test_checkpoint:
+                line += f" (test at the {self.test_checkpoint} checkpoint)"
         return f"{line}\n  {self.trial_dir}"
 
 
@@ -125,7 +134,8 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
             rows = last_row(folder / METRICS, Split.VAL) | last_row(folder / METRICS, Split.TEST)
             return TrialResult(trial_id, folder, status.state, status.stop_reason,
                                status.epochs_done, status.best, rows, skipped=True,
-                               test_checkpoint=status.test_checkpoint)
+                               test_checkpoint=status.test_checkpoint,
+                               at_best=_val_at(folder, status.best))
         return _run(recipe, trial_id, folder, display, on_eval, study_info,
                     loaded.source.files, smoke=False, command=command, code=code,
                     accepted=choice.accepted)
@@ -196,7 +206,21 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     state = TrialState.PRUNED if reason is StopReason.PRUNED else TrialState.COMPLETED
     close(state, reason, final)
     return TrialResult(trial_id, folder, state, reason, final["epoch"], final["best"],
-                       dict(final["last_eval"]), test_checkpoint=final.get("test_checkpoint"))
+                       dict(final["last_eval"]), test_checkpoint=final.get("test_checkpoint"),
+                       at_best=_val_at(folder, final["best"]))
+
+
+def _shown(metrics: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+
+
+def _val_at(folder: Path, best: dict[str, Any] | None) -> dict[str, float]:
+    """The training's val row of the best epoch, full names ({} without one)."""
+    epoch = (best or {}).get("epoch")
+    for row in reversed(training_rows(read_rows(folder / METRICS))):
+        if row.get("split") == Split.VAL and row.get("epoch") == epoch:
+            return full_names(Split.VAL, row["metrics"])
+    return {}
 
 
 def _check_loads(path: Path) -> None:

@@ -107,22 +107,23 @@ def write(folder: Path, attempt: int, record: dict[str, Any], diff: bytes) -> No
     first = read_json(folder / PROVENANCE)
     if not isinstance(first, dict):
         if diff:
-            atomic_write_bytes(folder / GIT_DIFF, diff)
+            atomic_write_bytes(folder / GIT_DIFF, diff, make_folder=False)
         if record["git"] is not None:
             record["git"]["diff_file"] = GIT_DIFF if diff else None
-        atomic_write_json(folder / PROVENANCE, record)
+        atomic_write_json(folder / PROVENANCE, record, make_folder=False)
         return
     changed = differences(first, record)
     if not changed:
         return
     if "git" in changed and diff:
         name = GIT_DIFF.replace(".diff", f".attempt-{attempt}.diff")
-        atomic_write_bytes(folder / name, diff)
+        atomic_write_bytes(folder / name, diff, make_folder=False)
         changed["git"]["diff_file"] = name
     later = first.get("later_attempts") if isinstance(first.get("later_attempts"), list) else []
     later.append({"attempt": attempt, "recorded_at": record["recorded_at"],
                   "command": record["command"], "changed": changed})
-    atomic_write_json(folder / PROVENANCE, {**first, "later_attempts": later})
+    atomic_write_json(folder / PROVENANCE, {**first, "later_attempts": later},
+                      make_folder=False)
 
 
 def differences(first: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:

@@ -61,10 +61,14 @@ class TrialSession(Session):
         state = checkpoint.snapshot(state)
 
         def write() -> None:
-            self.write_checkpoint(state, best_only=best_only, best_too=best_too)
-            if not best_only:
-                self.status.progress(loop_state)
-                self.status.save(self.folder)
+            try:
+                self.write_checkpoint(state, best_only=best_only, best_too=best_too)
+                if not best_only:
+                    self.status.progress(loop_state)
+                    self.status.save(self.folder)
+            except FileNotFoundError:
+                self.check_folder()  # deleted meanwhile: say so (never make it again)
+                raise
 
         self.writer.submit(write)
 

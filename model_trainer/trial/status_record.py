@@ -128,7 +128,7 @@ class TrialStatus:
     def save(self, folder: Path) -> None:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if not f.name.startswith("_")}
-        atomic_write_json(folder / STATUS, data)
+        atomic_write_json(folder / STATUS, data, make_folder=False)  # never a deleted folder
 
     @classmethod
     def load(cls, folder: Path) -> TrialStatus | None:

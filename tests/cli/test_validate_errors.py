@@ -191,3 +191,17 @@ def test_full_error_env_shows_the_traceback(write, monkeypatch):
     result = runner.invoke(app, ["validate", str(write(sub("lr: 1.0e-3", "lr: fast")))])
     assert result.exit_code == 2
     assert "Traceback" in result.output
+
+
+def test_a_metric_that_cannot_be_made_is_exit_2_at_validate_and_at_run(tmp_path):
+    from tests.train.tiny import RECIPE
+
+    metric = "torchmetrics.classification.MulticlassF1Score"  # needs num_classes
+    path = tmp_path / "recipe.yaml"
+    path.write_text(RECIPE.replace("metrics: [accuracy]", f"metrics: [accuracy, {metric}]")
+                    + f"output_dir: {tmp_path / 'runs'}\n")
+    for command in ("validate", "run"):
+        result = runner.invoke(app, [command, str(path)])
+        assert result.exit_code == 2, result.output
+        assert f"train.metrics: '{metric}' cannot be made" in result.output
+        assert "num_classes" in result.output and "Traceback" not in result.output

@@ -58,16 +58,16 @@ elif point == "eval":
     ModelWrapper.evaluation_step = evaluation_step
 elif point == "checkpoint":  # the N-th checkpoint file is half written, then power off
     original_write = checkpoint.atomic_write
-    def dying_write(path, write):
+    def dying_write(path, write, **options):
         if not count():
-            return original_write(path, write)
+            return original_write(path, write, **options)
         def half(handle):
             buffer = io.BytesIO()
             write(buffer)
             handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
             handle.flush()
             die()
-        return original_write(path, half)
+        return original_write(path, half, **options)
     checkpoint.atomic_write = dying_write
 run_experiment(load(out, *sys.argv[4:]), threads=1)
 """

@@ -38,3 +38,47 @@ def test_key_check_names_both_sets():
     check_batch_keys(Model(), {"x": 1})  # labels has a default
     with pytest.raises(BatchError, match=r"\(inputs\).*\(x, labels\).*'x'"):
         check_batch_keys(Model(), {"inputs": 1})
+
+
+def empty_val_loader(config, flag):
+    from tests.train.tiny import DictDataset, make_loader, recipe_loader, tensors
+
+    if flag != "val":
+        return make_loader(config, flag)
+    x, y = tensors(0)
+    return recipe_loader(DictDataset(x=x, labels=y), config, flag)
+
+
+def test_a_split_without_rows_is_exit_2_naming_it_not_a_completed_run(tmp_path):
+    from model_trainer.errors import ContractError
+    from model_trainer.trial.experiment import run_experiment
+    from tests.train.tiny import load
+
+    with pytest.raises(ContractError, match=r"the val loader .* no batches"):
+        run_experiment(load(tmp_path, "data.target=tests.train.test_data.empty_val_loader"),
+                       threads=1)
+
+
+def test_a_study_trial_without_val_rows_fails_with_that_message(tmp_path):
+    from typer.testing import CliRunner
+
+    from model_trainer.cli.app import app
+    from tests.files import study_trials
+    from tests.study.tinytask import RECIPE
+
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs").replace(
+        "tests.study.tinytask.make_loader", "tests.train.test_data.empty_val_tiny"))
+    result = CliRunner().invoke(app, ["run", str(path), "study.seeds=[0]"])
+    assert result.exit_code == 1, result.output  # every trial failed
+    trials = study_trials(tmp_path / "runs" / "tiny-study")
+    assert {t["state"] for t in trials} == {"failed"}
+    assert all("the val loader" in t["error"] for t in trials)
+
+
+def empty_val_tiny(config, flag):
+    from torch.utils.data import DataLoader
+
+    from tests.study.tinytask import make_loader
+
+    return DataLoader([], batch_size=4) if flag == "val" else make_loader(config, flag)

@@ -7,7 +7,7 @@ import torch
 
 from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler
 from tests.files import rows
-from tests.train.tiny import load
+from tests.train.tiny import TinyWrapper, load
 
 
 def params():
@@ -94,3 +94,24 @@ def test_extending_past_a_fixed_schedule_keeps_its_final_lr(tmp_path, name, leng
     extension = [r["metrics"]["lr"] for r in train if r["epoch"] > 2]
     assert extension and max(extension) <= end_of_first[-1] + 1e-12
     assert min(lrs) >= 0
+
+
+class WarmupWrapper(TinyWrapper):
+    """A hook-made scheduler: a 4-step linear warmup (torch's LambdaLR)."""
+
+    def make_scheduler(self, optimizer, steps_per_epoch):
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 4))
+
+
+def test_a_hook_made_scheduler_must_say_how_often_it_steps(tmp_path):
+    from model_trainer.errors import ContractError
+    from model_trainer.trial.experiment import run_experiment
+    from tests.files import metrics
+
+    wrapper = "wrapper=tests.train.test_optim.WarmupWrapper"
+    with pytest.raises(ContractError, match=r"train.scheduler.interval: .*LambdaLR.*step.*epoch"):
+        run_experiment(load(tmp_path / "a", wrapper, "train.epochs=1"), threads=1)
+    result = run_experiment(load(tmp_path / "b", wrapper, "train.scheduler.interval=step",
+                                 "train.log_every=1", "train.epochs=1"), threads=1)
+    lrs = [m["lr"] for m in metrics(result, "train")]
+    assert lrs[:4] == pytest.approx([0.01 * k / 4 for k in (2, 3, 4, 4)])  # per step

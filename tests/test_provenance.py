@@ -103,3 +103,26 @@ def test_outside_a_repository_git_is_null(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     result = run_experiment(load(tmp_path / "runs", "train.epochs=1"), threads=1)
     assert record_of(result)["git"] is None
+
+
+SECRETS = {".env": "TOKEN=hunter2\n", ".env.local": "KEY=abc\n", "deploy.key": "KEY\n",
+           "cert.pem": "-----BEGIN-----\n", "credentials.json": "{}\n", "id_rsa": "PRIVATE\n"}
+
+
+def test_files_that_look_like_secrets_never_enter_git_diff_and_are_listed(repo, monkeypatch):
+    for name, text in SECRETS.items():
+        (repo / name).write_text(text)
+    (repo / "new_layer.py").write_text("def layer():\n    return 1\n")
+    result = run_experiment(load(repo / "runs", "train.epochs=1"), threads=1)
+    diff = (result.trial_dir / "git.diff").read_text()
+    assert "new_layer.py" in diff
+    for name, text in SECRETS.items():
+        assert name not in diff and text.strip() not in diff
+    record = record_of(result)["git"]
+    assert sorted(record["skipped_files"]) == sorted(SECRETS)
+    assert "new_layer.py" in record["untracked_files"]
+    # the opt-out: no diff at all
+    monkeypatch.setenv("MTRAIN_GIT_DIFF", "0")
+    quiet = run_experiment(load(repo / "other", "train.epochs=1"), threads=1)
+    assert not (quiet.trial_dir / "git.diff").exists()
+    assert record_of(quiet)["git"]["diff_file"] is None and record_of(quiet)["git"]["dirty"]

@@ -163,3 +163,38 @@ def test_trials_starting_together_share_one_store(tmp_path):
     for found in runs:
         folder = Path(found.data.tags["mtrain.trial_dir"])
         assert history(client, found.info.run_id, "val_loss") == jsonl(folder, "val", "loss")
+
+
+def test_a_value_read_from_the_environment_is_never_written_out(tmp_path, monkeypatch):
+    """A secret read through ${oc.env:...} stays out of recipe.yaml, status.json, MLflow,
+    `mtrain show` and the report; the trial loads back (same id) with the variable set."""
+    from typer.testing import CliRunner
+
+    from model_trainer.cli.app import app
+    from tests.train.tiny import RECIPE
+
+    monkeypatch.setenv("MTRAIN_TEST_SECRET", "hunter2-secret")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.replace("args: {n: 96}", "args: {n: 96, token: '${oc.env:MTRAIN_TEST_SECRET}'}")
+                      + f"output_dir: {tmp_path / 'runs'}\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(recipe), "train.epochs=1", "train.loggers=[mlflow]"])
+    assert result.exit_code == 0, result.output
+    trial = next((tmp_path / "runs" / "tiny").glob("tinynet-*"))
+    shown = runner.invoke(app, ["show", str(recipe)], env={"COLUMNS": "200"}).output
+    runner.invoke(app, ["analyze", str(tmp_path / "runs"), "--no-plots"])
+    client = client_for(tmp_path / "runs" / "tiny" / "mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    outputs = {"show": shown, "mlflow": str(run.data.params),
+               **{p.name: p.read_text() for p in tmp_path.rglob("*")
+                  if p.is_file() and p.suffix in (".yaml", ".json", ".html", ".csv", ".md")
+                  and p != recipe}}
+    for where, text in outputs.items():
+        assert "hunter2-secret" not in text, where
+    assert "${oc.env:MTRAIN_TEST_SECRET}" in (trial / "recipe.yaml").read_text()
+    from model_trainer.recipe.trial_file import load_trial_recipe
+
+    assert load_trial_recipe(trial)[0].trial_id == trial.name  # read from the env again
+    monkeypatch.setenv("MTRAIN_KEEP_ENV_VALUES", "1")  # the opt-in
+    again = runner.invoke(app, ["run", str(recipe), "train.epochs=2"])
+    assert again.exit_code == 0 and "hunter2-secret" in (trial / "recipe.yaml").read_text()

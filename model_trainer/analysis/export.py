@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from model_trainer.analysis.outputs import write_output
+
 ALWAYS = ("trial_id", "group", "state")  # kept even when empty: they say what a row is
 
 
@@ -21,8 +23,11 @@ def export_tables(trials: pd.DataFrame, metrics: pd.DataFrame, out_dir: Path,
                   keep: list[str] | tuple[str, ...] = ()) -> list[Path]:
     """trials.csv without empty columns (but `keep`), and the long metrics table as Parquet
     (pyarrow is a dependency)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    import io
+
     written = [out_dir / "trials.csv", out_dir / "metrics.parquet"]
-    drop_empty_columns(trials, keep).to_csv(written[0], index=False)
-    metrics.to_parquet(written[1], index=False, engine="pyarrow")
+    write_output(written[0], drop_empty_columns(trials, keep).to_csv(index=False).encode())
+    parquet = io.BytesIO()
+    metrics.to_parquet(parquet, index=False, engine="pyarrow")
+    write_output(written[1], parquet.getvalue())
     return written

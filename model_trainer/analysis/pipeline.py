@@ -218,6 +218,9 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
 def _write_outputs(result: AnalysisResult, usable: pd.DataFrame, plots: bool, fmt: str) -> None:
     """trials.csv, metrics.parquet, the plots and the report, into `result.out_dir`."""
     from model_trainer.analysis.export import export_tables
+    from model_trainer.analysis.outputs import check_out_dir
+
+    check_out_dir(result.out_dir)  # before any file is written
 
     result.paths += export_tables(result.trials, result.metrics, result.out_dir,
                                   keep=[result.objective.column])

@@ -25,6 +25,7 @@ from model_trainer.analysis.design import ABLATION  # noqa: E402
 from model_trainer.analysis.formatting import fmt, short  # noqa: E402
 from model_trainer.analysis.loaded import Group  # noqa: E402
 from model_trainer.analysis.objective import Objective  # noqa: E402
+from model_trainer.analysis.outputs import write_output  # noqa: E402
 from model_trainer.analysis.stats import LevelView  # noqa: E402
 
 DPI = 100
@@ -54,7 +55,7 @@ def _save(fig, out_dir: Path, name: str, title: str) -> Plot:
     fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     path = out_dir / f"{name}.png"
-    path.write_bytes(buf.getvalue())
+    write_output(path, buf.getvalue())
     return Plot(name, title, path, buf.getvalue())
 
 

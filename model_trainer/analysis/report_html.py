@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from model_trainer.analysis.formatting import display_frame
+from model_trainer.analysis.outputs import write_output
 from model_trainer.analysis.report_content import ReportContent
 
 CSS = """
@@ -88,5 +89,5 @@ def render_html(content: ReportContent) -> str:
 
 def write_html(content: ReportContent, out_dir: Path) -> Path:
     path = out_dir / "report.html"
-    path.write_text(render_html(content), encoding="utf-8")
+    write_output(path, render_html(content).encode("utf-8"))
     return path

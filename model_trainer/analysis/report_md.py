@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from model_trainer.analysis.formatting import display_frame
+from model_trainer.analysis.outputs import write_output
 from model_trainer.analysis.report_content import ReportContent
 
 
@@ -61,5 +62,5 @@ def render_md(content: ReportContent, out_dir: Path) -> str:
 
 def write_md(content: ReportContent, out_dir: Path) -> Path:
     path = out_dir / "report.md"
-    path.write_text(render_md(content, out_dir), encoding="utf-8")
+    write_output(path, render_md(content, out_dir).encode("utf-8"))
     return path

@@ -47,6 +47,9 @@ class Resolved:
     unresolved: list[str] = field(default_factory=list)  # keys left as `${...}` text
 
 
+ENV_NOTE = ", read from the environment"  # the end of a note on a value from oc.env
+
+
 def resolve(merged: Merged, env: dict[str, str | None]) -> Resolved:
     """The merged recipe with every interpolation resolved (failures: issues, value kept)."""
     plain = OmegaConf.to_container(merged.config, resolve=False)
@@ -135,7 +138,7 @@ def _note(merged: Merged, text: str, target: tuple[str, Any] | None) -> str:
         origin = merged.origin_of(target[0])
         return f"{text}, written at {_format(origin)}" if origin else text
     if "oc.env:" in text or (target is not None and "oc.env:" in target[1]):
-        return f"{text}, read from the environment"
+        return f"{text}{ENV_NOTE}"
     return text
 
 

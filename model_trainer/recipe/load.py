@@ -18,7 +18,7 @@ from model_trainer import dotted
 from model_trainer.errors import RecipeError, RecipeIssue, UsageError, UserError
 from model_trainer.recipe.checks import check_recipe
 from model_trainer.recipe.identity import study_id, trial_id
-from model_trainer.recipe.interpolate import resolve
+from model_trainer.recipe.interpolate import ENV_NOTE, resolve
 from model_trainer.recipe.merge import Merged, merge_layers
 from model_trainer.recipe.overrides import Override, parse_overrides
 from model_trainer.recipe.paths import check_paths
@@ -165,6 +165,8 @@ def _validate(sources: RecipeSources, overrides: list[Override],
         warnings.append(locate(key, message))
 
     recipe = build_dataclass(resolved.data, Recipe, "", report)
+    if recipe is not INVALID:
+        recipe._from_environment = from_environment(resolved.notes)
     quiet.extend(i.key for i in issues)
     if recipe is not INVALID:
         if code:
@@ -176,6 +178,13 @@ def _validate(sources: RecipeSources, overrides: list[Override],
         raise RecipeError(_sorted_unique(issues, order))
     return LoadedRecipe(recipe, sources, merged, overrides, _sorted_unique(warnings, order),
                         resolved.notes)
+
+
+def from_environment(notes: dict[str, str]) -> dict[str, str]:
+    """Key -> the interpolation its value was read from the environment through (`notes`
+    say which)."""
+    return {key: note.removesuffix(ENV_NOTE) for key, note in notes.items()
+            if note.endswith(ENV_NOTE)}
 
 
 def _related(key: str, other: str) -> bool:

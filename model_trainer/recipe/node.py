@@ -15,6 +15,9 @@ class ConfigNode:
     """Mixin for recipe dataclasses: `node["key"]`, `"key" in node`, `freeze()`."""
 
     _frozen: bool = False
+    # dotted key -> the ${oc.env:...} text a value was read through (the top node only):
+    # what every written form shows instead of the value (recipe/view.py)
+    _from_environment: dict[str, str] = {}  # noqa: RUF012 (replaced, never mutated)
 
     def __getitem__(self, key: str) -> Any:
         if not isinstance(key, str) or key not in self._field_names():

@@ -7,6 +7,7 @@ recipe.yaml and a study's study.yaml.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from model_trainer.yaml_rules import dump_yaml
 
 # `${` and the backslashes before it: OmegaConf reads `\${` as a literal `${` and `\\` there as `\`
 _INTERPOLATION = re.compile(r"(\\*)\$\{")
+KEEP_ENV = "MTRAIN_KEEP_ENV_VALUES"  # =1: write values read from the environment as they are
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,20 @@ class Row:
 
 
 def attribute_rows(loaded: LoadedRecipe) -> list[Row]:
-    """One row per leaf attribute, in schema order."""
-    return [Row(key, value_text(value), kind.value, loaded.origin(key))
+    """One row per leaf attribute, in schema order (a value read from the environment as
+    the variable, not its value: see `hidden_values`)."""
+    hidden = hidden_values(loaded.recipe)
+    return [Row(key, hidden.get(key) or value_text(value), kind.value, loaded.origin(key))
             for key, kind, value in attributes(loaded.recipe)]
+
+
+def hidden_values(recipe: Recipe) -> dict[str, str]:
+    """Key -> what every output shows for a value read from the environment (its
+    `${oc.env:NAME}` text, never the value: a token, a password); {} when the user opts in
+    to writing the values (MTRAIN_KEEP_ENV_VALUES=1)."""
+    if os.environ.get(KEEP_ENV) == "1":
+        return {}
+    return dict(recipe._from_environment)
 
 
 def value_text(value: Any) -> str:
@@ -55,10 +68,14 @@ def written_form(recipe: Recipe) -> dict[str, Any]:
     """The recipe as plain data the way recipe_yaml writes it: Derived placeholders left
     out, and every literal `${` escaped, so that loading it does not interpolate again."""
     plain = to_plain(recipe)
+    hidden = hidden_values(recipe)
+    for key, text in hidden.items():
+        if dotted.get(plain, key) is not None:
+            dotted.set_at(plain, tuple(key.split(".")), text)  # loads back reading it again
     for path, value in reversed(list(dotted.walk(plain))):  # children first: safe to delete
         if value == MISSING:
             parent = dotted.at(plain, path[:-1]) if len(path) > 1 else plain
             del parent[path[-1]]
-        elif isinstance(value, str) and "${" in value:
+        elif isinstance(value, str) and "${" in value and ".".join(map(str, path)) not in hidden:
             dotted.set_at(plain, path, _INTERPOLATION.sub(lambda m: m[1] * 2 + "\\${", value))
     return plain

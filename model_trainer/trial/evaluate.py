@@ -3,7 +3,8 @@
 The trial's own recipe.yaml (resolved, self-contained) rebuilds its wrapper and loaders;
 the chosen checkpoint's weights go into the model, and the split's row is appended to
 metrics.jsonl with `"source": "eval"` and the checkpoint's name, at the checkpoint's step
-and epoch, so `mtrain analyze` can use it like any other row.
+and epoch: a re-evaluation, never taken for training's figures. The trial's lock is held
+meanwhile: a trial that another process runs is refused (exit 2, naming it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from model_trainer.layout import (
     METRICS,
     STATUS,
 )
+from model_trainer.locks import FolderLock
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.recipe.resolve import import_object
 from model_trainer.recipe.trial_file import load_trial_recipe
@@ -56,6 +58,11 @@ def trial_folders(path: Path) -> list[Path]:
 
 def evaluate_trial(folder: Path, ckpt: str = "best", split: str = Split.TEST) -> Evaluation:
     """Evaluate split `split` of the finished trial in `folder` with checkpoint `ckpt`."""
+    with FolderLock(folder, "trial"):  # one writer: not while a run appends to it
+        return _evaluate(folder, ckpt, split)
+
+
+def _evaluate(folder: Path, ckpt: str, split: str) -> Evaluation:
     status = TrialStatus.load(folder)
     if status is None or not status.state.finished:
         state = status.state if status else "unreadable"

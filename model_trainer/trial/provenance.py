@@ -8,11 +8,15 @@ GPUs and their driver, the host, every installed package) and `git.diff` (the ch
 committed, new files included, capped in size). A later attempt that runs with other code
 or on another machine adds what differs under `later_attempts` (its diff as
 `git.attempt-N.diff`), so a resumed trial still says what produced each part of it.
+Files that look like secrets (SECRET_FILES: `.env*`, keys, certificates, credentials) never
+enter a diff, new or tracked; the record lists them under `skipped_files`. MTRAIN_GIT_DIFF=0
+records no diff at all (the commit and the dirty flag stay).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import importlib.metadata
 import logging
@@ -35,6 +39,8 @@ log = logging.getLogger("model_trainer")
 
 MAX_DIFF_BYTES = 1 << 20  # a diff beyond this is cut (and says so): data files do not belong
 MAX_UNTRACKED = 50  # new files whose content goes into the diff
+SECRET_FILES = (".env*", "*.key", "*.pem", "*.p12", "*.pfx", "credentials*", "secrets*",
+                "id_*", "*.kdbx")  # names never copied into git.diff
 GIT_TIMEOUT_S = 10
 GIT_REUSE_S = 2.0  # one look at the working tree serves the trials started meanwhile
 ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG", "OMP_NUM_THREADS",
@@ -210,8 +216,19 @@ def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | 
     pathspec = ["--", "."]
     if exclude is not None and exclude.resolve().is_relative_to(cwd.resolve()):
         pathspec.append(f":(exclude){exclude.resolve().relative_to(cwd.resolve())}")
-    tracked = _git(cwd, "diff", "HEAD", "--binary", *pathspec) or b""
-    untracked = _git(cwd, "ls-files", "--others", "--exclude-standard", "-z", *pathspec) or b""
+    secrets = [f":(exclude,glob)**/{pattern}" for pattern in SECRET_FILES]
+    changed = _git(cwd, "status", "--porcelain", "-z", "--untracked-files=all", *pathspec)
+    names = [entry[3:] for entry in (changed or b"").decode(errors="replace").split("\0")
+             if len(entry) > 3]
+    skipped = sorted(n for n in names if any(fnmatch.fnmatch(Path(n).name, p)
+                                             for p in SECRET_FILES))
+    if os.environ.get("MTRAIN_GIT_DIFF") == "0":  # opted out: the state, no diff
+        return {"commit": commit, "branch": branch or None, "root": str(cwd),
+                "dirty": bool(names), "untracked_files": [], "skipped_files": skipped,
+                "diff_bytes": 0, "diff_truncated": False, "diff_sha256": None}, b""
+    tracked = _git(cwd, "diff", "HEAD", "--binary", *pathspec, *secrets) or b""
+    untracked = _git(cwd, "ls-files", "--others", "--exclude-standard", "-z", *pathspec,
+                     *secrets) or b""
     new_files = [name for name in untracked.decode(errors="replace").split("\0") if name]
     diff = tracked
     for name in new_files[:MAX_UNTRACKED]:
@@ -222,8 +239,10 @@ def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | 
     whole = len(diff)
     truncated = whole > MAX_DIFF_BYTES or len(new_files) > MAX_UNTRACKED
     diff = diff[:MAX_DIFF_BYTES]
-    state = {"commit": commit, "branch": branch or None, "root": str(cwd), "dirty": bool(tracked or new_files),
-             "untracked_files": new_files[:MAX_UNTRACKED], "diff_bytes": whole,
+    state = {"commit": commit, "branch": branch or None, "root": str(cwd),
+             "dirty": bool(tracked or new_files or skipped),
+             "untracked_files": new_files[:MAX_UNTRACKED], "skipped_files": skipped,
+             "diff_bytes": whole,
              "diff_truncated": truncated,
              "diff_sha256": hashlib.sha256(diff).hexdigest() if diff else None}
     return state, diff

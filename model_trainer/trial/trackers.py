@@ -22,6 +22,7 @@ from model_trainer.layout import MLFLOW_STORE, TENSORBOARD
 from model_trainer.metrics_file import full_names
 from model_trainer.recipe.identity import attributes
 from model_trainer.recipe.markers import Kind
+from model_trainer.recipe.view import hidden_values
 from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import TrialState
 
@@ -104,7 +105,9 @@ class MLflowTracker(Tracker):
         run = self.client.create_run(experiment_id, run_name=status.trial_id, tags=tags)
         from mlflow.entities import Param
 
-        params = [Param(key, _param_text(value)) for key, kind, value in attributes(recipe)
+        hidden = hidden_values(recipe)
+        params = [Param(key, hidden.get(key) or _param_text(value))
+                  for key, kind, value in attributes(recipe)
                   if kind is Kind.STATEFUL]
         for start in range(0, len(params), 100):  # MLflow takes 100 params per batch
             self.client.log_batch(run.info.run_id, params=params[start:start + 100])

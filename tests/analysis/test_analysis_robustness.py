@@ -35,3 +35,28 @@ def test_garbage_in_every_kind_of_file(runs_shared, tmp_path, payload):
     assert len(result.trials) == 28
     assert result.trials["trial_id"].is_unique
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+@pytest.mark.parametrize("link", ["a planted file", "the output folder"])
+def test_analyze_never_writes_through_a_link(runs_shared, tmp_path, link):
+    import shutil
+
+    from model_trainer.errors import UsageError
+
+    root = tmp_path / "runs"
+    shutil.copytree(runs_shared, root)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = root / "analysis"
+    if link == "a planted file":
+        out.mkdir(exist_ok=True)
+        (out / "trials.csv").unlink(missing_ok=True)
+        (out / "trials.csv").symlink_to(precious)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        out.symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="link"):
+        analyze(root, console=quiet_console(), plots=False)
+    assert precious.read_text() == "keep me" and list(elsewhere.iterdir()) == []

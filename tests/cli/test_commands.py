@@ -102,3 +102,20 @@ def test_rows_of_mtrain_eval_never_change_the_training_figures(tmp_path):
     table = pd.read_csv(tmp_path / "runs" / "analysis" / "trials.csv")
     assert table.loc[0, "final_val_loss"] == pytest.approx(last_val["loss"])
     assert "mtrain eval" in analyzed.output  # said, not mixed in
+
+
+def test_mtrain_eval_takes_the_trial_lock(tmp_path):
+    from model_trainer.locks import FolderLock
+    from tests.train.tiny import RECIPE
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE + f"output_dir: {tmp_path / 'runs'}\n")
+    assert runner.invoke(app, ["run", str(recipe), "train.epochs=1"]).exit_code == 0
+    trial = next((tmp_path / "runs" / "tiny").iterdir())
+    before = (trial / "metrics.jsonl").read_bytes()
+    with FolderLock(trial, "trial"):  # as a rerun training it would hold it
+        held = runner.invoke(app, ["eval", str(trial), "--ckpt", "last", "--split", "val"])
+    assert held.exit_code == 2 and "is in use" in held.output, held.output
+    assert (trial / "metrics.jsonl").read_bytes() == before
+    free = runner.invoke(app, ["eval", str(trial), "--ckpt", "last", "--split", "val"])
+    assert free.exit_code == 0, free.output

@@ -48,20 +48,27 @@ train: {epochs: 2, progress: "off"}
 """
 
 
-def mtrain(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    """`mtrain` in `folder` (the user's project: my_model.py beside the recipe)."""
-    return forked.run([sys.executable, "-m", "model_trainer", *args], cwd=folder,
-                      env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                      text=True, timeout=180)
+def mtrain(folder: Path, *args: str, path: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    """`mtrain` in `folder` (the user's project: my_model.py beside the recipe), with
+    `path` first on PYTHONPATH."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (*path, ROOT)))}
+    return forked.run([sys.executable, "-m", "model_trainer", *args], cwd=folder, env=env,
+                      capture_output=True, text=True, timeout=180)
+
+
+def user_project(folder: Path, name: str, recipe: str) -> subprocess.CompletedProcess:
+    """my_model.py, a data file and the recipe `name` in `folder`, run once."""
+    (folder / "my_model.py").write_text(MODEL)
+    (folder / name).write_text(recipe)
+    (folder / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    first = mtrain(folder, "run", name)
+    assert first.returncode == 0, first.stderr
+    return first
 
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "my_model.py").write_text(MODEL)
-    (tmp_path / "recipe.yaml").write_text(RECIPE)
-    (tmp_path / "data.csv").write_text("a,b\n1,2\n3,4\n")
-    first = mtrain(tmp_path, "run", "recipe.yaml")
-    assert first.returncode == 0, first.stderr
+    user_project(tmp_path, "recipe.yaml", RECIPE)
     return tmp_path
 
 
@@ -138,16 +145,11 @@ def test_a_module_that_now_shadows_the_one_that_ran_is_a_change(project):
     lib = project / "lib"
     lib.mkdir()
     (project / "my_model.py").rename(lib / "my_model.py")
-    env_path = os.pathsep.join([str(lib), str(ROOT)])
-    moved = forked.run([sys.executable, "-m", "model_trainer", "run", "recipe.yaml"],
-                       cwd=project, env={**os.environ, "PYTHONPATH": env_path},
-                       capture_output=True, text=True, timeout=180)
+    moved = mtrain(project, "run", "recipe.yaml", path=(lib,))
     assert moved.returncode == 0 and "already done" in moved.stdout  # the same code
     (project / "my_model.py").write_text(MODEL.replace("hidden: int = 8", "hidden: int = 16")
                                          .replace("torch.relu", "torch.sigmoid"))
-    shadowed = forked.run([sys.executable, "-m", "model_trainer", "run", "recipe.yaml"],
-                          cwd=project, env={**os.environ, "PYTHONPATH": env_path},
-                          capture_output=True, text=True, timeout=180)
+    shadowed = mtrain(project, "run", "recipe.yaml", path=(lib,))
     assert shadowed.returncode == 2 and "my_model.py" in shadowed.stderr, shadowed.stderr
 
 
@@ -183,11 +185,7 @@ study:
 
 @pytest.fixture
 def study(tmp_path):
-    (tmp_path / "my_model.py").write_text(MODEL)
-    (tmp_path / "study.yaml").write_text(STUDY)
-    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
-    first = mtrain(tmp_path, "run", "study.yaml")
-    assert first.returncode == 0 and "2 completed" in first.stdout, first.stderr
+    assert "2 completed" in user_project(tmp_path, "study.yaml", STUDY).stdout
     return tmp_path
 
 
@@ -227,12 +225,10 @@ def test_the_finished_study_shortcut_sees_a_module_that_shadows_the_one_that_ran
     lib = study / "lib"
     lib.mkdir()
     (study / "my_model.py").rename(lib / "my_model.py")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(lib), str(ROOT)])}
-    run = [sys.executable, "-m", "model_trainer", "run", "study.yaml"]
-    moved = forked.run(run, cwd=study, env=env, capture_output=True, text=True, timeout=180)
+    moved = mtrain(study, "run", "study.yaml", path=(lib,))
     assert moved.returncode == 0 and "2 completed" in moved.stdout, moved.stderr
     (study / "my_model.py").write_text(MODEL.replace("torch.relu", "torch.sigmoid"))
-    shadowed = forked.run(run, cwd=study, env=env, capture_output=True, text=True, timeout=180)
+    shadowed = mtrain(study, "run", "study.yaml", path=(lib,))
     assert shadowed.returncode == 2 and "ran other code" in shadowed.stderr, shadowed.stdout
 
 

@@ -97,6 +97,7 @@ def parse_rows(data: bytes) -> tuple[list[dict[str, Any]], int]:
 
 
 EVAL_SOURCE = "eval"  # the `source` of the rows `mtrain eval` appends
+EPOCH_SPAN = "epoch"  # the `span` of a train row over a whole epoch (else: a log point's)
 
 
 def training_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

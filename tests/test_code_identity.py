@@ -196,6 +196,8 @@ def study_trials(study: Path) -> dict[str, dict]:
 
 def test_a_study_rerun_with_other_code_stops_instead_of_answering_old_values(study):
     before = study_trials(study)
+    folder = study / "runs" / "user-study"
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".lock"}
     (study / "my_model.py").write_text(MODEL.replace("torch.relu", "torch.tanh"))
     for args in (("run", "study.yaml"), ("validate", "study.yaml")):
         again = mtrain(study, *args)
@@ -203,6 +205,8 @@ def test_a_study_rerun_with_other_code_stops_instead_of_answering_old_values(stu
         assert "2 trial(s) of study" in again.stderr and "Net.forward" in again.stderr
         assert "best " not in again.stdout  # no summary of the old values
     assert study_trials(study) == before
+    assert {p.name: p.read_bytes() for p in folder.iterdir()
+            if p.is_file() and p.name != ".lock"} == files  # the refused run changed nothing
     new = mtrain(study, "run", "study.yaml", "--if-code-changed", "new")
     assert new.returncode == 2 and "name=user-study-v2" in new.stderr
     accepted = mtrain(study, "run", "study.yaml", "--if-code-changed", "accept")
@@ -251,3 +255,21 @@ def test_analyze_names_code_versions_and_compares_them_only_when_told(study):
     assert told.returncode == 0 and "2 versions of the code" in told.stdout, told.stderr
     one = mtrain(study, "analyze", "runs/user-study", "--no-plots", "--filter", "code=0123456789abcdef")
     assert one.returncode == 0, one.stderr
+
+
+def test_a_study_sweeping_data_files_and_a_data_root_holding_the_runs_reruns_cleanly(tmp_path):
+    """Each trial is compared with its own data (a swept file), and a folder the runs
+    write into (here the project itself) is no data identity."""
+    (tmp_path / "b.csv").write_text("x\n2\n")
+    sweep = STUDY.replace("model.args.hidden: {choice: [4, 8]}",
+                          "data.args.table: {choice: [data.csv, b.csv]}").replace(
+        "args: {table: data.csv}", "args: {table: data.csv, root: ./}")
+    first = user_project(tmp_path, "study.yaml", sweep)
+    assert "2 completed" in first.stdout
+    (tmp_path / "notes.txt").write_text("the project folder changes")
+    again = mtrain(tmp_path, "run", "study.yaml", "study.concurrency=1")  # the full path
+    assert again.returncode == 0 and "2 completed" in again.stdout, again.stderr
+    (tmp_path / "b.csv").write_text("x\n3\n")
+    changed = mtrain(tmp_path, "run", "study.yaml", "study.concurrency=1")
+    assert changed.returncode == 2 and "1 trial(s)" in changed.stderr, changed.stderr
+    assert "data data.args.table: changed" in changed.stderr

@@ -86,3 +86,19 @@ def test_sigterm_at_any_moment_of_start_up_is_a_clean_143(tmp_path, delay):
     assert "ignored" not in err  # a stop swallowed where it could not propagate
     rerun = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0 and "4 completed" in rerun.stdout, rerun.stderr
+
+
+def test_a_second_signal_during_a_long_import_stops_at_once(tmp_path, monkeypatch):
+    (tmp_path / "long_module.py").write_text(textwrap.dedent("""\
+        import os, signal, time
+        os.kill(os.getpid(), signal.SIGINT)  # deferred: the import goes on
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # again: the user means it
+        for _ in range(500):
+            time.sleep(0.002)
+        COMPLETE = True
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(Stopped), stop_at_once():
+        import long_module  # noqa: F401
+    assert "long_module" not in sys.modules  # stopped inside it, as asked

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model_trainer.metrics_file import metric_name, parse_rows, training_rows
+from model_trainer.metrics_file import EPOCH_SPAN, metric_name, parse_rows, training_rows
 
 # `checkpoint` is the row's field of that name ("best" for a test evaluated at the best
 # checkpoint), else empty.
@@ -79,6 +79,15 @@ def _numbers(values: list, dtype: str) -> pd.Series:
         return series
 
 
+def epoch_rows(rows: list[dict]) -> list[dict]:
+    """A trial's train figures are its epochs' (the `"span": "epoch"` rows: what its
+    evaluation lines printed), not the log points' means over a few steps; a trial written
+    before epoch rows existed keeps its log-point rows."""
+    if not any(r.get("span") == EPOCH_SPAN for r in rows):
+        return rows
+    return [r for r in rows if r.get("split") != "train" or r.get("span") == EPOCH_SPAN]
+
+
 def read_all(files: list[tuple[str, Path]]
              ) -> tuple[pd.DataFrame, dict[str, int], dict[str, int], dict[str, int]]:
     """The long metrics table of every (trial_id, metrics.jsonl path), plus per trial the
@@ -97,7 +106,7 @@ def read_all(files: list[tuple[str, Path]]
         training = training_rows(rows)
         if len(training) < len(rows):
             evaluated[tid] = len(rows) - len(training)
-        counts[tid] = table.add(tid, training)
+        counts[tid] = table.add(tid, epoch_rows(training))
     return table.frame(), {t: n for t, n in counts.items() if n}, bad, evaluated
 
 

@@ -34,6 +34,8 @@ SAMPLE_BYTES = 1 << 16  # read at the start, the end and three places between
 MAX_LISTED = 10_000  # files of a folder whose names and sizes count
 MAX_MODULES = 500  # user modules followed from the recipe's (a bound, not a goal)
 _OURS = str(Path(__file__).resolve().parents[1]) + os.sep
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"  # ast.dump differs by version
+_parsed: dict[tuple[str, str, int, int], dict[str, Any]] = {}  # (file, name, size, mtime)
 
 
 @dataclass
@@ -42,23 +44,25 @@ class Fingerprint:
 
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> file, hash, defs
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # where -> size/sample/...
+    python: str = field(default_factory=lambda: PYTHON)  # syntax trees differ between them
 
     @property
     def digest(self) -> str:
         parts = {"code": {n: m["hash"] for n, m in self.modules.items()},
-                 "data": {k: {x: y for x, y in v.items() if x != "mtime"}
+                 "data": {k: {x: y for x, y in v.items() if x not in ("mtime", "path")}
                           for k, v in self.data.items()}}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"digest": self.digest, "modules": self.modules, "data": self.data}
+        return {"digest": self.digest, "python": self.python, "modules": self.modules,
+                "data": self.data}
 
     @classmethod
     def from_dict(cls, data: Any) -> Fingerprint | None:
         if not isinstance(data, dict) or not isinstance(data.get("modules"), dict):
             return None
         return cls(data["modules"], data.get("data") if isinstance(data.get("data"), dict)
-                   else {})
+                   else {}, str(data.get("python") or PYTHON))
 
     def same_as(self, old: Fingerprint) -> bool:
         """The same code, and the same content at every data path both name (a path
@@ -82,7 +86,7 @@ class Fingerprint:
                     f"{after['file']} (was {before['file']})"
                 found.append(f"{where}: {', '.join(defs)}" if defs else where)
         for where in sorted(set(old.data) & set(self.data)):
-            if not _same_data(old.data[where], self.data[where]):
+            if not same_stamp(old.data[where], self.data[where]):
                 found.append(f"data {where}: changed")
         return found
 
@@ -105,16 +109,32 @@ def fingerprint(recipe: Any, cwd: str | None = None, declared: bool = True) -> F
         installed = _installed(path)
         if installed and name not in roots:
             continue
+        parsed = _parse(path, name)
+        if parsed is None:
+            continue
+        result.modules[name] = {"file": _shown(path), "hash": parsed["hash"],
+                                "defs": parsed["defs"]}
+        if not installed:
+            pending.extend(parsed["imports"])
+    result.data = data_fingerprint(recipe, cwd, declared)
+    return result
+
+
+def _parse(path: str, name: str) -> dict[str, Any] | None:
+    """A module file's hashes and imports, parsed once per version of the file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    key = (path, name, stat.st_size, stat.st_mtime_ns)
+    if key not in _parsed:
         try:
             tree = ast.parse(Path(path).read_bytes(), filename=path)
         except (OSError, SyntaxError, ValueError):
-            continue
-        result.modules[name] = {"file": _shown(path), "hash": _tree_hash(tree),
-                                "defs": _def_hashes(tree)}
-        if not installed:
-            pending.extend(_imports(tree, name, path.endswith("__init__.py")))
-    result.data = data_fingerprint(recipe, cwd, declared)
-    return result
+            return None
+        _parsed[key] = {"hash": _tree_hash(tree), "defs": _def_hashes(tree),
+                        "imports": _imports(tree, name, path.endswith("__init__.py"))}
+    return _parsed[key]
 
 
 def dotted_paths(recipe: Any) -> list[str]:
@@ -180,6 +200,7 @@ def data_fingerprint(recipe: Any, cwd: str | None = None,
                      declared: bool = True) -> dict[str, dict[str, Any]]:
     """The files and folders the model and data sections name, and the factory's own."""
     base = Path(cwd or os.getcwd())
+    runs = (base / os.path.expanduser(str(recipe.output_dir))).resolve()
     found: dict[str, dict[str, Any]] = {}
     for key, value in _strings(_plain(recipe.model.args), "model.args") + \
             _strings(_plain(recipe.data.args), "data.args"):
@@ -187,16 +208,22 @@ def data_fingerprint(recipe: Any, cwd: str | None = None,
             continue
         path = base / os.path.expanduser(value)
         try:
-            if path.is_file():
-                found[key] = _file_stamp(path)
-            elif path.is_dir() and value not in (".", ".."):
-                found[key] = _folder_stamp(path)
+            if path.is_file() or (path.is_dir() and
+                                  not _holds_runs(path.resolve(), runs, base.resolve())):
+                found[key] = path_stamp(path)
         except OSError:
             continue
     own = _declared(recipe) if declared else None
     if own is not None:
         found["data.target"] = {"declared": own}
     return found
+
+
+def _holds_runs(folder: Path, runs: Path, cwd: Path) -> bool:
+    """A folder the runs write into (the working directory, output_dir, or a folder
+    around or inside it): its listing changes with every run, so it is no data identity."""
+    return folder == cwd or folder == runs or runs.is_relative_to(folder) or \
+        folder.is_relative_to(runs)
 
 
 def _declared(recipe: Any) -> str | None:
@@ -208,7 +235,28 @@ def _declared(recipe: Any) -> str | None:
     except ResolveError:
         return None
     declare = getattr(factory, "fingerprint", None)
-    return str(declare(recipe)) if callable(declare) else None
+    if not callable(declare):
+        return None
+    try:
+        return str(declare(recipe))
+    except Exception as exc:  # noqa: BLE001 - the user's code: said, not a traceback
+        from model_trainer.errors import ContractError
+
+        raise ContractError(f"data.target: its fingerprint(config) raised "
+                            f"{type(exc).__name__}: {exc}") from None
+
+
+def path_stamp(path: Path) -> dict[str, Any]:
+    """A data file's or folder's stamp (OSError when it is gone)."""
+    stamp = _file_stamp(path) if path.is_file() else _folder_stamp(path)
+    return {"path": os.path.realpath(path), **stamp}
+
+
+def same_stamp(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Equal but for the modification time and the place (a copy or an rsync changes
+    only those)."""
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("mtime", "path")}  # noqa: E731
+    return strip(before) == strip(after)
 
 
 def _file_stamp(path: Path) -> dict[str, Any]:
@@ -238,12 +286,6 @@ def _folder_stamp(path: Path) -> dict[str, Any]:
             if count >= MAX_LISTED:
                 return {"files": count, "listing": listing.hexdigest()[:16], "capped": True}
     return {"files": count, "listing": listing.hexdigest()[:16]}
-
-
-def _same_data(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Equal but for the modification time (a copy or rsync changes only that)."""
-    strip = lambda d: {k: v for k, v in d.items() if k != "mtime"}  # noqa: E731
-    return strip(before) == strip(after)
 
 
 def _strings(value: Any, key: str) -> list[tuple[str, str]]:

@@ -14,30 +14,60 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model_trainer.errors import CodeChanged, UsageError
+from model_trainer.errors import CodeChanged, RecipeError, UsageError
+from model_trainer.layout import STUDY_INDEX
 from model_trainer.locks import FolderLock
 from model_trainer.recipe.fingerprint import Fingerprint, fingerprint
-from model_trainer.study.index import StudyIndex, StudyTrial
-from model_trainer.trial.code_check import record, recorded_code
+from model_trainer.study.index import StudyIndex, study_folder_for
+from model_trainer.trial.code_check import comparable, record, recorded_code
 from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import CodeChange
 
-# keys whose values change which code or data files a trial runs
-CODE_KEYS = ("model.target", "model.config", "data.", "wrapper", "train.optimizer.name",
-             "train.scheduler.name", "train.metrics")
+# keys whose values change which code a trial runs (a string value may name a data file)
+CODE_KEYS = ("model.target", "model.config", "data.target", "data.config", "wrapper",
+             "train.optimizer.name", "train.scheduler.name", "train.metrics")
 SHOWN = 5  # trials named in the message
 
 
-def check_trials(loaded: Any, index: StudyIndex, study_dir: Path, when: CodeChange) -> None:
+class CodeVersions:
+    """The code and data each trial of a study runs, fingerprinted once when the study
+    starts (the workers' forkserver imports the modules then too): the check of a rerun
+    and every trial's record use the same values."""
+
+    def __init__(self, loaded: Any):
+        self.loaded = loaded
+        self._made: dict[str, Fingerprint | None] = {}
+
+    def of(self, params: dict[str, Any]) -> Fingerprint | None:
+        """The fingerprint of the trial with `params` (None: a combination that breaks a
+        recipe rule, which never runs)."""
+        touched = {k: v for k, v in params.items()
+                   if k.startswith(CODE_KEYS) or isinstance(v, str)}
+        key = json.dumps(touched, sort_keys=True, default=repr)
+        if key not in self._made:
+            try:
+                recipe = self.loaded.variant(touched).recipe if touched else self.loaded.recipe
+            except RecipeError:
+                recipe = None
+            self._made[key] = fingerprint(recipe) if recipe is not None else None
+        return self._made[key]
+
+
+def check_trials(versions: CodeVersions, index: StudyIndex, study_dir: Path,
+                 when: CodeChange) -> None:
     """CodeChanged when a trial of the study ran other code (unless `when` accepts it)."""
-    changed = [(t, now, old) for t, now, old in _compared(loaded, index, study_dir)
-               if not now.same_as(old)]
+    changed = []
+    for trial in index.trials:
+        old, now = recorded_code(study_dir / trial.trial_id), versions.of(trial.params)
+        if old is not None and now is not None and comparable(old) and not now.same_as(old):
+            changed.append((trial, now, old))
     if not changed:
         return
+    name = versions.loaded.recipe.name
     if when is CodeChange.NEW:
         raise UsageError("--if-code-changed new starts a new trial for one run; for a study, "
-                         f"give it another name (name={loaded.recipe.name}-v2) to run this "
-                         "code as a new study, or accept the change")
+                         f"give it another name (name={name}-v2) to run this code as a new "
+                         "study, or accept the change")
     if when is CodeChange.ACCEPT:
         for trial, now, old in changed:
             _accept(study_dir / trial.trial_id, now, now.changes_since(old))
@@ -49,37 +79,22 @@ def check_trials(loaded: Any, index: StudyIndex, study_dir: Path, when: CodeChan
         f"{len(changed)} trial(s) of study {index.study_id} in {study_dir} ran other code "
         f"than this run has{more}: {' | '.join(lines)}. Their results are not this code's. "
         "Run with --if-code-changed accept to keep them with this code (recorded in each "
-        f"trial's status.json), or give the study another name (name={loaded.recipe.name}-v2) "
-        "to run this code as a new study")
+        f"trial's status.json), or give the study another name (name={name}-v2) to run this "
+        "code as a new study")
 
 
-def check_existing_study(loaded: Any) -> None:
-    """What `mtrain run` would find in the study's folder, read only (CodeChanged)."""
-    from model_trainer.layout import STUDY_INDEX
-    from model_trainer.study.index import study_folder_for
-
-    study_dir = study_folder_for(loaded.recipe.output_dir, loaded.recipe.name, loaded.study_id)
+def check_existing_study(loaded: Any, study_dir: Path | None = None,
+                         when: CodeChange = CodeChange.STOP) -> CodeVersions:
+    """Compare the trials the study's folder holds with this code, before anything there
+    changes (`mtrain validate`, and a run before it opens the study)."""
+    versions = CodeVersions(loaded)
+    if study_dir is None:
+        study_dir = study_folder_for(loaded.recipe.output_dir, loaded.recipe.name,
+                                     loaded.study_id)
     index = StudyIndex.load(study_dir / STUDY_INDEX)
     if index is not None and index.study_id == loaded.study_id:
-        check_trials(loaded, index, study_dir, CodeChange.STOP)
-
-
-def _compared(loaded: Any, index: StudyIndex, study_dir: Path
-              ) -> list[tuple[StudyTrial, Fingerprint, Fingerprint]]:
-    """(trial, the code it would run now, the code it ran) for every trial that ran."""
-    found = []
-    cache: dict[str, Fingerprint] = {}
-    for trial in index.trials:
-        old = recorded_code(study_dir / trial.trial_id)
-        if old is None:
-            continue
-        touched = {k: v for k, v in trial.params.items() if k.startswith(CODE_KEYS)}
-        key = json.dumps(touched, sort_keys=True, default=repr)
-        if key not in cache:
-            recipe = loaded.variant(touched).recipe if touched else loaded.recipe
-            cache[key] = fingerprint(recipe)
-        found.append((trial, cache[key], old))
-    return found
+        check_trials(versions, index, study_dir, when)
+    return versions
 
 
 def _accept(folder: Path, code: Fingerprint, changes: list[str]) -> None:

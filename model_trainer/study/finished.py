@@ -26,10 +26,11 @@ from typing import Any
 from model_trainer.errors import UserError
 from model_trainer.files import atomic_write_json, read_json
 from model_trainer.layout import STUDY_DONE, STUDY_INDEX
-from model_trainer.recipe.fingerprint import fingerprint
+from model_trainer.recipe.fingerprint import fingerprint, path_stamp, same_stamp
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.view import recipe_yaml
+from model_trainer.study.code_versions import CodeVersions
 from model_trainer.study.executors import check_resources
 from model_trainer.study.index import StudyIndex, study_folder_for
 from model_trainer.study.policy import runs_again
@@ -42,17 +43,22 @@ def nothing_left(index: StudyIndex) -> bool:
     return len(index.trials) >= (index.total or 0) and not any(map(runs_again, index.trials))
 
 
-def remember(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path) -> None:
+def remember(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path,
+             versions: CodeVersions) -> None:
     """Leave `study_done.json` when nothing is left to run (not for adaptive seeds, whose
     summary needs the recipe's code). A cache: a failure to write it is only logged."""
     if not _cacheable(loaded.recipe) or not nothing_left(index):
         return
     try:
         code = fingerprint(loaded.recipe)
+        made = [versions.of(t.params) for t in index.trials]
+        data = {s["path"]: s for f in made if f is not None for s in f.data.values()
+                if "path" in s}  # every trial's data files, its swept ones too
         atomic_write_json(study_dir / STUDY_DONE, {"study_id": index.study_id,
                                                     **_inputs(loaded.as_written()),
                                                     "code": code.digest,
                                                     "declared": "data.target" in code.data,
+                                                    "data": data,
                                                     "files": _source_stamps()})
     except Exception as exc:  # noqa: BLE001 - the study itself succeeded
         log.debug("study_done.json not written: %s", exc)
@@ -82,7 +88,8 @@ def finished_study(recipe: Recipe | None) -> tuple[StudyIndex, Path] | None:
         if done.get("files") != _stamps_now(done.get("files")) or not _resources_ok(recipe):
             return None
         if done.get("declared") is not False or \
-                done.get("code") != fingerprint(recipe, declared=False).digest:
+                done.get("code") != fingerprint(recipe, declared=False).digest or \
+                not _same_data(done.get("data")):
             return None  # other code or data (or data only its factory can tell): full path
         index = StudyIndex.load(folder / STUDY_INDEX)
         if index is None or index.study_id != study_id or not nothing_left(index) \
@@ -135,6 +142,19 @@ def _source_stamps() -> dict[str, list[int]]:
             continue
         stamps[real] = [stat.st_size, stat.st_mtime_ns]
     return stamps
+
+
+def _same_data(recorded: object) -> bool:
+    """Every data file or folder the study's trials named is as it was."""
+    if not isinstance(recorded, dict):
+        return False
+    for path, stamp in recorded.items():
+        try:
+            if not same_stamp(stamp, path_stamp(Path(path))):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _stamps_now(files: object) -> dict[str, list[int]] | None:

@@ -15,6 +15,7 @@ from typing import Any
 from model_trainer.errors import RecipeError
 from model_trainer.recipe import LoadedRecipe, to_plain
 from model_trainer.study.adaptive import AdaptiveSeeds
+from model_trainer.study.code_versions import CodeVersions
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.sampling import ConfigSource
 from model_trainer.study.trial_task import TrialPayload
@@ -23,9 +24,10 @@ from model_trainer.vocabulary import RecordState
 
 class Planner:
     def __init__(self, loaded: LoadedRecipe, index: StudyIndex, source: ConfigSource,
-                 seeds: list[int], n_configs: int, study_dir: Path,
+                 seeds: list[int], n_configs: int, study_dir: Path, versions: CodeVersions,
                  adaptive: AdaptiveSeeds | None = None):
         self.loaded, self.index, self.source = loaded, index, source
+        self.versions = versions  # each trial's code, as the study started with it
         self.seeds, self.n_configs, self.study_dir = seeds, n_configs, study_dir
         self.adaptive = adaptive  # adaptive seeds: more trials while a comparison is open
         self.pending = deque(t for t in index.trials if t.state is RecordState.PENDING)
@@ -81,7 +83,8 @@ class Planner:
             threads=threads, cwd=os.getcwd(), pruner=to_plain(study.pruner),
             study_info={"study_id": self.index.study_id, "number": record.number,
                         "params": record.params, "seed": record.seed,
-                        "position": self.position[id(record)]})  # Hyperband's bracket
+                        "position": self.position[id(record)]},  # Hyperband's bracket
+            code=_plain_code(self.versions.of(record.params)))
 
     def config_done(self, number: int) -> None:
         """Tell the sampler a configuration's value once all its seeds have finished."""
@@ -97,6 +100,10 @@ class Planner:
                               RecordState.FAILED, error=str(exc).replace("\n", "; "),
                               invalid=True)
         return StudyTrial(number, trial_id, params, seed)
+
+
+def _plain_code(code: Any) -> dict[str, Any] | None:
+    return code.to_dict() if code is not None else None
 
 
 def mean_value(trials: list[StudyTrial]) -> float | None:

@@ -25,7 +25,7 @@ from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
-from model_trainer.study.code_versions import check_trials
+from model_trainer.study.code_versions import CodeVersions, check_existing_study
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor, start_workers_early
 from model_trainer.study.finished import finished_study, forget, remember
@@ -68,11 +68,12 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     executor = executor or make_executor(loaded.recipe)  # resources checked, nothing started
     study_dir = study_folder(loaded)
     with FolderLock(study_dir, "study"):  # one driver per study folder
+        # before the study folder changes at all: trials that ran other code stop it here
+        versions = check_existing_study(loaded, study_dir, CodeChange(if_code_changed))
         index = _open_index(loaded, study_dir, console)
         try:
-            check_trials(loaded, index, study_dir, CodeChange(if_code_changed))
-            result = _run(loaded, index, study_dir, console, live, executor)
-            remember(loaded, index, study_dir)  # a cache: never fails the study
+            result = _run(loaded, index, study_dir, console, live, executor, versions)
+            remember(loaded, index, study_dir, versions)  # a cache: never fails the study
             return result
         finally:
             index.save()  # the whole index again: a compact snapshot for readers
@@ -129,7 +130,7 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
 
 
 def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Console,
-         live: bool | None, executor: Any) -> StudyResult:
+         live: bool | None, executor: Any, versions: CodeVersions) -> StudyResult:
     recipe, study = loaded.recipe, loaded.recipe.study
     dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
     seeds = initial_seeds(study, recipe.seed)
@@ -141,7 +142,7 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
         console.print(f"study.trials={study.trials} but the search space holds only "
                       f"{n_configs} distinct configurations: running {n_configs}",
                       style="yellow", markup=False)
-    planner = Planner(loaded, index, source, seeds, n_configs, study_dir, adaptive)
+    planner = Planner(loaded, index, source, seeds, n_configs, study_dir, versions, adaptive)
     per_config = adaptive.max if adaptive else len(seeds)  # adaptive: at most
     if index.total != n_configs * per_config:
         index.total = n_configs * per_config  # for `mtrain status`: "6/12 done"

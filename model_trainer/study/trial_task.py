@@ -32,6 +32,7 @@ class TrialPayload:
     study_info: dict[str, Any] = field(default_factory=dict)
     pruner: dict[str, Any] | None = None  # study.pruner as plain data: the worker's on_eval
     command: list[str] = field(default_factory=lambda: list(sys.argv))  # the driver's
+    code: dict[str, Any] | None = None  # its code's fingerprint, taken as the study started
 
 
 @dataclass
@@ -64,6 +65,7 @@ def use_driver_directory(cwd: str) -> None:
 def execute_trial(payload: TrialPayload) -> TrialOutcome:
     """Run one trial to its end; return its outcome, never raise for it."""
     from model_trainer.errors import Diverged, Interrupted, MTrainError, Terminated, UserError
+    from model_trainer.recipe.fingerprint import Fingerprint
     from model_trainer.recipe.load import rebuild_recipe
     from model_trainer.study.pruning import make_pruning_callback
     from model_trainer.trial.experiment import run_experiment
@@ -75,7 +77,8 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
             if payload.pruner and payload.pruner["kind"] != "none" else None
         result = run_experiment(loaded, trial_dir=payload.trial_dir, progress="off",
                                 on_eval=on_eval, study_info=payload.study_info,
-                                threads=payload.threads, command=payload.command)
+                                threads=payload.threads, command=payload.command,
+                                code=Fingerprint.from_dict(payload.code))
     except Diverged as exc:
         return TrialOutcome(RecordState.FAILED, stop_reason=StopReason.DIVERGED, error=str(exc))
     except Interrupted as exc:

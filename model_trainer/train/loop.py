@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from model_trainer.errors import MonitorError
-from model_trainer.metrics_file import full_names
+from model_trainer.metrics_file import EPOCH_SPAN, full_names
 from model_trainer.train import checkpoint, contract, distributed
 from model_trainer.train.cadence import Cadence
 from model_trainer.train.data import batch_size, to_device
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("model_trainer.train")
 
 SMOKE_BATCHES = 2  # batches per split in a smoke run
-EPOCH_SPAN = "epoch"  # a train row's "span": the whole epoch (else: since the last log point)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 from model_trainer.errors import CodeChanged
 from model_trainer.files import atomic_write_json, read_json
 from model_trainer.layout import CODE, STATUS
-from model_trainer.recipe.fingerprint import Fingerprint, fingerprint
+from model_trainer.recipe.fingerprint import PYTHON, Fingerprint, fingerprint
 from model_trainer.vocabulary import CodeChange
 
 log = logging.getLogger("model_trainer.train")
@@ -36,6 +36,12 @@ class Choice:
     folder: Path
     trial_id: str
     accepted: list[str] | None = None  # the changes an `accept` took on, in words
+
+
+def comparable(recorded: Fingerprint) -> bool:
+    """Whether `recorded` can be compared with this process's fingerprints: the same
+    Python (ast.dump, what the hashes are made of, changes between versions)."""
+    return recorded.python == PYTHON
 
 
 def code_trial_id(trial_id: str, digest: str) -> str:
@@ -56,9 +62,11 @@ def choose(folder: Path, trial_id: str, code: Fingerprint, when: CodeChange) -> 
     if not (folder / STATUS).exists():
         return Choice(folder, trial_id)
     recorded = recorded_code(folder)
-    if recorded is None:
-        log.warning("%s has no record of its code (made by an older model_trainer): the "
-                    "rerun cannot tell whether the code changed", folder)
+    if recorded is None or not comparable(recorded):
+        why = ("has no record of its code (made by an older model_trainer)" if recorded is None
+               else f"recorded its code under Python {recorded.python}, whose syntax trees "
+               f"differ from this Python's")
+        log.warning("%s %s: the rerun cannot tell whether the code changed", folder, why)
         return Choice(folder, trial_id)
     if code.same_as(recorded):
         return Choice(folder, trial_id)

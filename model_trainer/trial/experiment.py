@@ -91,13 +91,15 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                    force: bool = False, smoke: bool = False, progress: str | None = None,
                    on_eval: OnEval | None = None, study_info: dict[str, Any] | None = None,
                    threads: int | None = None, command: list[str] | None = None,
-                   if_code_changed: CodeChange | str = CodeChange.STOP) -> TrialResult:
+                   if_code_changed: CodeChange | str = CodeChange.STOP,
+                   code: Fingerprint | None = None) -> TrialResult:
     """Train (or continue, or skip) the experiment of `loaded`; see the module docstring.
 
     `command`: the command line that asked for it, for the trial's provenance record
     (default: this process's; a study's worker passes the driver's).
     `if_code_changed`: what to do when the trial ran other code (trial/code_check.py);
-    CodeChanged (exit 2) by default.
+    CodeChanged (exit 2) by default. `code`: the fingerprint of the code it runs, when the
+    caller took it (a study, as it started); else it is taken here.
 
     Raises TrainingError (training failed; Diverged for a non-finite loss), Interrupted
     (Ctrl-C, after saving a checkpoint) or a UserError (exit 2) for a user mistake (no
@@ -119,7 +121,7 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if force and (folder / STATUS).exists():
         with FolderLock(folder, "trial"):  # never move a folder another process writes
             move_aside(folder)
-    code = fingerprint(recipe)
+    code = code or fingerprint(recipe)
     choice = code_check.choose(folder, trial_id, code, CodeChange(if_code_changed))
     folder, trial_id = choice.folder, choice.trial_id
     with FolderLock(folder, "trial"):  # one process trains a trial at a time

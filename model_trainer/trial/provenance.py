@@ -217,7 +217,8 @@ def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | 
     if exclude is not None and exclude.resolve().is_relative_to(cwd.resolve()):
         pathspec.append(f":(exclude){exclude.resolve().relative_to(cwd.resolve())}")
     secrets = [f":(exclude,glob)**/{pattern}" for pattern in SECRET_FILES]
-    changed = _git(cwd, "status", "--porcelain", "-z", "--untracked-files=all", *pathspec)
+    changed = _git(cwd, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames",
+                   *pathspec)
     names = [entry[3:] for entry in (changed or b"").decode(errors="replace").split("\0")
              if len(entry) > 3]
     skipped = sorted(n for n in names if any(fnmatch.fnmatch(Path(n).name, p)

@@ -14,7 +14,6 @@ command stops as it begins.
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import signal
 import sys
@@ -39,6 +38,7 @@ class Stopped(KeyboardInterrupt):
 
 _received: list[StopReason] = []  # the stop signals this process was sent, in order
 _pending: list[StopReason] = []  # received before a command could stop at once
+_deferred: list[int] = []  # a signal waiting for an import to finish
 
 
 def reason_of(interrupt: KeyboardInterrupt) -> StopReason:
@@ -61,15 +61,18 @@ def handled(on_signal: Callable[[StopReason], None]) -> Iterator[None]:
     unraisable = sys.unraisablehook
 
     def handler(signum: int, frame: Any) -> None:
-        if importing(frame):  # deliver it again once the import is whole
+        if importing(frame) and not _deferred:  # deliver it again once the import is whole
+            _deferred.append(signum)  # (a second signal meanwhile stops at once)
             threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
             return
+        _deferred.clear()
         _received.append(REASONS[signal.Signals(signum)])
         on_signal(_received[-1])
 
     def swallowed(info: Any) -> None:
         if isinstance(info.exc_value, Stopped):  # raised where it could not propagate
             signum = next(s for s, r in REASONS.items() if r is info.exc_value.reason)
+            _deferred.append(signum)
             threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
             return
         unraisable(info)
@@ -95,12 +98,15 @@ def importing(frame: FrameType | None) -> bool:
 
 
 def _redeliver(signum: int) -> None:
-    """Send `signum` to the main thread again once it is no longer importing."""
+    """Send `signum` to the main thread again once it is no longer importing (as a real
+    signal: it also wakes a call that blocks, such as a sleep)."""
     main = threading.main_thread()
     time.sleep(0.005)
-    while main.is_alive() and importing(sys._current_frames().get(main.ident)):
+    while main.is_alive() and _deferred and importing(sys._current_frames().get(main.ident)):
         time.sleep(0.005)
-    _thread.interrupt_main(signum)
+    if main.is_alive() and _deferred:
+        _deferred.clear()
+        signal.pthread_kill(main.ident, signum)
 
 
 @contextlib.contextmanager
@@ -137,5 +143,18 @@ def stop_at_once() -> Iterator[None]:
 
     with handled(on_signal):
         if _pending:  # sent during start-up: stop now, before anything is written
-            raise Stopped(_pending[-1])
+            raise Stopped(_pending.pop())
         yield
+
+
+def quiet_exit() -> None:
+    """The work is done and saved: a first Ctrl-C or SIGTERM during the exit is ignored (it
+    would turn a success into a failure); a second one ends the process as usual."""
+    def second(signum: int, frame: Any) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT if signum == signal.SIGTERM else signal.SIGTERM,
+                      signal.SIG_DFL)
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in REASONS:
+            signal.signal(signum, second)

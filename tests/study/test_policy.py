@@ -74,6 +74,7 @@ def test_a_long_run_of_configurations_that_break_a_rule_does_not_exhaust_the_sta
     """700 grid points whose values break a cross-field rule (fp16 on CPU) in a row."""
     from model_trainer.recipe import load_recipe_text
     from model_trainer.recipe.space import parse_dimension
+    from model_trainer.study.code_versions import CodeVersions
     from model_trainer.study.planner import Planner
     from model_trainer.study.sampling import ConfigSource
     from tests.recipe.samples import BASE
@@ -87,7 +88,8 @@ def test_a_long_run_of_configurations_that_break_a_rule_does_not_exhaust_the_sta
     index = StudyIndex(loaded.study_id, {"metric": "val_loss", "mode": "min"}, study.space,
                        "grid", [], tmp_path / "study_index.json")
     source = ConfigSource("grid", dims, 0, "min", {}, {})
-    planner = Planner(loaded, index, source, [0], source.total(None), tmp_path)
+    planner = Planner(loaded, index, source, [0], source.total(None), tmp_path,
+                      CodeVersions(loaded))
     first = planner.next_trial()
     assert first is not None and first.params["train.precision"] == "fp32"
     assert sum(t.invalid for t in index.trials) == 700

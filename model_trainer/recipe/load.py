@@ -17,21 +17,16 @@ from typing import Any
 from model_trainer import dotted
 from model_trainer.errors import RecipeError, RecipeIssue, UsageError, UserError
 from model_trainer.recipe.checks import check_recipe
+from model_trainer.recipe.environment import environment_names
 from model_trainer.recipe.identity import study_id, trial_id
 from model_trainer.recipe.interpolate import ENV_NOTE, resolve
 from model_trainer.recipe.merge import Merged, merge_layers
 from model_trainer.recipe.overrides import Override, parse_overrides
 from model_trainer.recipe.paths import check_paths
 from model_trainer.recipe.schema import Recipe
-from model_trainer.recipe.sources import (
-    RecipeSources,
-    environment_names,
-    read_sources,
-    sources_from_text,
-    sources_of,
-)
+from model_trainer.recipe.sources import RecipeSources, read_sources, sources_from_text, sources_of
 from model_trainer.recipe.sweep import as_sweeps
-from model_trainer.recipe.typecheck import INVALID, build_dataclass, decode_free_text
+from model_trainer.recipe.typecheck import INVALID, UNFILLED, build_dataclass, keep_free_text
 from model_trainer.recipe.yaml_source import YamlSource
 
 
@@ -145,9 +140,9 @@ def _validate(sources: RecipeSources, overrides: list[Override],
     issues = [*(i for layer in sources.layers for i in layer.issues), *(issues or [])]
     warnings: list[RecipeIssue] = []
     if onto is not None:
-        merged = merge_layers([], overrides[len(onto.overrides):], onto.merged)
+        merged = merge_layers([], overrides[len(onto.overrides):], sources.env, onto.merged)
     else:
-        merged = merge_layers(sources.layers, overrides)
+        merged = merge_layers(sources.layers, overrides, sources.env)
     resolved = resolve(merged, sources.env)
     issues += merged.issues + resolved.issues
     quiet = [i.key for i in issues] + resolved.unresolved  # later checks stay quiet on these
@@ -157,7 +152,12 @@ def _validate(sources: RecipeSources, overrides: list[Override],
         note = dotted.nearest(resolved.notes, key)
         return RecipeIssue(key, f"{message} (from {note})" if note else message, name, line)
 
+    space = dotted.get(resolved.data, "study.space")
+    filled = set(space) if isinstance(space, dict) else set()  # a study's trials fill these
+
     def report(key: str, message: str) -> None:
+        if message == UNFILLED and (key in filled or _typed_later(key, resolved.data)):
+            return
         if not any(_related(key, bad) for bad in quiet):
             issues.append(locate(key, message))
 
@@ -171,7 +171,7 @@ def _validate(sources: RecipeSources, overrides: list[Override],
     if recipe is not INVALID:
         if code:
             check_paths(recipe, report, warn)
-        decode_free_text(recipe)
+        keep_free_text(recipe)
         check_recipe(recipe, report, warn, code)
     order = {layer.name: i for i, layer in enumerate(sources.layers)}
     if issues:
@@ -185,6 +185,14 @@ def from_environment(notes: dict[str, str]) -> dict[str, str]:
     say which)."""
     return {key: note.removesuffix(ENV_NOTE) for key, note in notes.items()
             if note.endswith(ENV_NOTE)}
+
+
+def _typed_later(key: str, data: dict) -> bool:
+    """Whether `key` is in args that the user's config class types (and checks for `???`,
+    knowing which fields are Derived)."""
+    section, _, rest = key.partition(".")
+    return section in ("model", "data") and rest.startswith("args.") and \
+        dotted.get(data, f"{section}.config") is not None
 
 
 def _related(key: str, other: str) -> bool:

@@ -1,14 +1,16 @@
 """Merge a recipe's layers with OmegaConf, remembering where every value was written.
 
-Layers merge in order: the bases, the recipe file, then each command-line override.
-OmegaConf merges mappings key by key and replaces lists and scalars. Two cases it would
-merge differently are made to replace here: a search-space entry (`{choice: [...]}` in a
-child replaces the base's `{int: [1, 4]}` instead of sitting next to it), and a mapping
-meeting a list, which OmegaConf refuses to merge. As OmegaConf does, `???` does not
-replace a value that is already set.
+Layers merge in order: the bases, the recipe file, then each command-line override, each
+with `OmegaConf.merge`, so a recipe merges as OmegaConf does: mappings key by key, lists
+and scalars replace, `???` does not replace a value that is set, a mapping merged into a
+reference to a mapping merges into what it refers to. Two deliberate deviations replace
+instead (docs/recipes.md, "Where recipes differ"): a search-space entry (`{choice: [...]}`
+in a child replaces the base's `{int: [1, 4]}` instead of sitting next to it), and a list
+meeting a mapping, which OmegaConf refuses to merge.
 
-`origins` maps each dotted key to the (file or override, line) that wrote it last, so an
-error names where its value came from, whichever layer that was.
+The merged recipe is kept as plain, unresolved data (interpolations are still `${...}`
+text); `origins` maps each dotted key to the (file or override, line) that wrote it last,
+so an error names where its value came from, whichever layer that was.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import Container, DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import GrammarParseError, OmegaConfBaseException
 
 from model_trainer import dotted
 from model_trainer.errors import RecipeIssue
+from model_trainer.recipe.environment import environment
 from model_trainer.recipe.markers import MISSING
 from model_trainer.recipe.overrides import SPACE, Override, as_layer, key_path
 from model_trainer.recipe.sources import EXTENDS
@@ -34,7 +37,7 @@ _SPACE_PREFIX = ".".join(SPACE) + "."
 
 @dataclass
 class Merged:
-    config: DictConfig  # unresolved: interpolations are still `${...}` text
+    data: dict  # plain and unresolved: interpolations are still `${...}` text
     origins: dict[str, Origin]
     issues: list[RecipeIssue]
 
@@ -44,94 +47,76 @@ class Merged:
 
 
 def merge_layers(files: list[YamlSource], overrides: list[Override],
-                 onto: Merged | None = None) -> Merged:
+                 env: dict[str, str | None], onto: Merged | None = None) -> Merged:
     """Every file, then every override, merged in order (on top of a copy of `onto`:
-    a study's trials reuse their recipe's merge)."""
-    merged = Merged(copy.deepcopy(onto.config), dict(onto.origins), list(onto.issues)) \
-        if onto is not None else Merged(OmegaConf.create({}), {}, [])
-    for layer in files:
-        _merge(merged, layer, _seen_by(merged.config, layer.data))
-    for override in overrides:
-        layer = YamlSource(as_layer(override), override.source)
-        before = _seen_by(merged.config, layer.data)
-        problem = _override_problem(override, before)
-        if problem:
-            merged.issues.append(RecipeIssue(override.key, problem, override.source))
-        else:
-            _merge(merged, layer, before)
+    a study's trials reuse their recipe's merge). `env`: the environment the recipe was
+    loaded with (a merge into a reference resolves it)."""
+    merged = Merged(copy.deepcopy(onto.data), dict(onto.origins), list(onto.issues)) \
+        if onto is not None else Merged({}, {}, [])
+    with environment(env):
+        for layer in files:
+            _merge(merged, layer)
+        for override in overrides:
+            if key_path(override.key)[0] == EXTENDS:
+                merged.issues.append(RecipeIssue(override.key, "extends is read from recipe "
+                                                 "files only; write it in the recipe",
+                                                 override.source))
+                continue
+            _merge(merged, YamlSource(as_layer(override), override.source))
     return merged
 
 
-def _seen_by(config: DictConfig, data: dict) -> dict:
-    """The part of `config` that merging `data` into it reads, as plain unresolved data:
-    the keys `data` names, followed down where both are mappings. (Converting the whole
-    recipe for each override was most of the cost of a study trial's recipe.)"""
-    seen = {}
-    for key, value in data.items():
-        node = config._get_node(key, validate_access=False)
-        if node is None:
-            continue
-        if _is_mapping(node) and isinstance(value, dict):
-            seen[key] = _seen_by(node, value)
-        elif isinstance(node, Container):
-            seen[key] = OmegaConf.to_container(node, resolve=False)
-        else:
-            seen[key] = node._value()
-    return seen
-
-
-def _merge(merged: Merged, layer: YamlSource, before: dict) -> None:
-    """Merge `layer`; `before`: what of the merged config the layer's keys name."""
+def _merge(merged: Merged, layer: YamlSource) -> None:
     layer = _checked_grammar(layer, merged.issues)
-    for path in _replaced(before, layer.data, ()):
-        node = merged.config
-        for part in path[:-1]:
-            node = node[part]
-        del node[path[-1]]
-    try:
-        _merge_into(merged.config, layer.data)
-    except (OmegaConfBaseException, ValueError, TypeError) as exc:
-        merged.issues.append(RecipeIssue("", f"cannot merge: {str(exc).splitlines()[0]}",
-                                         layer.name))
-        return
-    _note_origins(merged.origins, before, layer.data, "", layer)
+    before = merged.data
+    origins = dict(merged.origins)
+    _note_origins(origins, before, layer.data, "", layer)
+    if not _set_in_place(before, layer.data):
+        for path in _replaced(before, layer.data, ()):
+            del (dotted.at(before, path[:-1]) if len(path) > 1 else before)[path[-1]]
+        try:
+            result = OmegaConf.merge(OmegaConf.create(before), OmegaConf.create(layer.data))
+            merged.data = OmegaConf.to_container(result, resolve=False)
+        except (OmegaConfBaseException, ValueError, TypeError) as exc:
+            merged.issues.append(RecipeIssue("", f"cannot merge: {str(exc).splitlines()[0]}",
+                                             layer.name))
+            return
+    merged.origins = origins
 
 
-def _merge_into(config: DictConfig, data: dict) -> None:
-    """`config.merge_with(data)`. One plain value under mappings that exist (an override,
-    a study trial's parameter) is set directly instead: that is what the merge does with
-    it, at a twentieth of the cost."""
-    node, key, value = config, None, data
-    while isinstance(value, dict) and len(value) == 1 and _is_mapping(node):
-        if key is not None:
-            node = node._get_node(key, validate_access=False)
+def _set_in_place(data: dict, layer: dict) -> bool:
+    """Merge a layer that sets one plain value under mappings that exist (an override, a
+    study trial's parameter) by setting it: that is all OmegaConf's merge does with it,
+    at a small part of the cost of converting the recipe. False: merge it the full way."""
+    path, value = [], layer
+    while isinstance(value, dict) and len(value) == 1:
         ((key, value),) = value.items()
-    plain = not isinstance(value, dict) and value != MISSING and \
-        next(interpolated_strings([value]), None) is None
-    if key is not None and plain and _is_mapping(node):
-        node[key] = value
-    else:
-        config.merge_with(data)
-
-
-def _is_mapping(node: Any) -> bool:
-    """A mapping node, not one standing for null, `???` or an interpolation."""
-    return isinstance(node, DictConfig) and not (
-        node._is_none() or node._is_missing() or node._is_interpolation())
+        path.append(key)
+    if not path or tuple(path[:2]) == SPACE or isinstance(value, dict) or value == MISSING or \
+            any(True for _ in interpolated_strings([value])):
+        return False
+    parent = dotted.at(data, tuple(path[:-1])) if len(path) > 1 else data
+    if not isinstance(parent, dict):
+        return False
+    parent[path[-1]] = copy.deepcopy(value)
+    return True
 
 
 def _replaced(before: Any, data: dict, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    """Paths of containers in `before` that `data` replaces instead of merging into."""
+    """Paths of values in `before` that `data` replaces where OmegaConf would merge or
+    refuse: a search-space entry, a list meeting a mapping."""
     if not isinstance(before, dict):
         return
     for key, value in data.items():
         old = before.get(key, dotted.ABSENT)
-        if old is dotted.ABSENT or value == MISSING:
-            continue
         here = (*path, key)
-        if isinstance(value, dict) and isinstance(old, dict) and path != SPACE:
-            yield from _replaced(old, value, here)
-        elif isinstance(old, dict | list):
+        if isinstance(value, dict) and isinstance(old, dict):
+            if path == SPACE:
+                yield here
+            else:
+                yield from _replaced(old, value, here)
+        elif isinstance(value, dict | list) and isinstance(old, dict | list) and \
+                type(value) is not type(old):
             yield here
 
 
@@ -156,20 +141,6 @@ def _note_origins(origins: dict[str, Origin], before: Any, data: dict, prefix: s
         for path, _ in dotted.walk(value):
             sub = f"{full}.{dotted.join(path)}"
             origins[sub] = (layer.name, layer.lines.get(sub))
-
-
-def _override_problem(override: Override, before: dict) -> str | None:
-    """Overrides set values; they cannot extend, nor reach inside a value that is not a
-    mapping."""
-    parts = key_path(override.key)
-    if parts[0] == EXTENDS:
-        return "extends is read from recipe files only; write it in the recipe"
-    node: Any = before
-    for depth, part in enumerate(parts[:-1]):
-        node = node.get(part) if isinstance(node, dict) else None
-        if node is not None and not isinstance(node, dict):
-            return f"cannot set a key inside '{'.'.join(parts[: depth + 1])}': it is not a mapping"
-    return None
 
 
 def _checked_grammar(layer: YamlSource, issues: list[RecipeIssue]) -> YamlSource:

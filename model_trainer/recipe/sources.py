@@ -10,18 +10,16 @@ here and never reaches the schema or the identity.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model_trainer import dotted
 from model_trainer.errors import RecipeError, RecipeIssue, UsageError
+from model_trainer.recipe.environment import environment_names
 from model_trainer.recipe.yaml_source import MAX_VALUES, YamlSource, parse_yaml_text, read_yaml_file
 
 EXTENDS = "extends"
 MAX_FILES = 32
-_ENV_NAME = re.compile(r"\$\{oc\.env:\s*['\"]?([^,}'\"\s]+)")
 
 
 @dataclass
@@ -59,13 +57,6 @@ def sources_of(source: YamlSource) -> RecipeSources:
     reader = _Reader()
     reader.follow(source, ())
     return reader.result()
-
-
-def environment_names(data: Any) -> set[str]:
-    """The variables that `${oc.env:NAME}` interpolations in `data` (a mapping or a list)
-    read."""
-    return {name for _, value in dotted.walk(data) if isinstance(value, str)
-            for name in _ENV_NAME.findall(value)}
 
 
 class _Reader:

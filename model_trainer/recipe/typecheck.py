@@ -21,10 +21,13 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, Union
 
+from model_trainer import dotted
 from model_trainer.recipe.markers import MISSING, Kind, combine, split_marker
 from model_trainer.recipe.yaml_source import parse_yaml_text
 
 Report = Callable[[str, str], None]  # reports a problem: (dotted key, message)
+UNFILLED = ("is ??? (a mandatory value that nothing filled: set it in the recipe or with "
+            "KEY=VALUE)")
 INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -99,8 +102,14 @@ def build(value: Any, tp: Any, key: str, report: Report, kind: Kind = Kind.STATE
 
     if isinstance(value, InterpolatedText):
         return _build_text(value, tp, key, report, kind)
+    if isinstance(value, str) and value == MISSING and kind is not Kind.DERIVED:
+        report(key, UNFILLED)
+        return INVALID
     if tp is Any:
-        return value  # interpolated text stays text until decode_free_text
+        unfilled = [p for p, v in dotted.walk(value) if isinstance(v, str) and v == MISSING]
+        for path in unfilled if kind is not Kind.DERIVED else ():
+            report(f"{key}.{dotted.join(path)}", UNFILLED)
+        return INVALID if unfilled and kind is not Kind.DERIVED else value
     if origin in (Union, types.UnionType):
         return _build_union(value, tp, key, report, kind)
     if value is None:
@@ -139,19 +148,20 @@ def _build_text(text: InterpolatedText, tp: Any, key: str, report: Report, kind:
     return build(decoded, tp, key, report, kind)
 
 
-def decode_free_text(value: Any) -> Any:
-    """Decode, in place, the interpolated text that no typed field read (untyped args,
-    optimizer args): after the user's config classes have typed theirs."""
+def keep_free_text(value: Any) -> Any:
+    """Make plain `str`, in place, the interpolated text that no typed field read (untyped
+    args, optimizer args): as OmegaConf made it, after the user's config classes have
+    typed theirs."""
     if isinstance(value, InterpolatedText):
-        return value.decoded()
+        return str(value)
     if isinstance(value, dict):
-        value.update({k: decode_free_text(v) for k, v in value.items()})
+        value.update({k: keep_free_text(v) for k, v in value.items()})
     elif isinstance(value, list):
-        value[:] = [decode_free_text(v) for v in value]
+        value[:] = [keep_free_text(v) for v in value]
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             old = getattr(value, f.name)
-            new = decode_free_text(old)
+            new = keep_free_text(old)
             if new is not old:
                 object.__setattr__(value, f.name, new)  # user dataclasses may be frozen
     return value
@@ -286,6 +296,9 @@ def build_dataclass(value: Any, cls: type, key: str, report: Report,
                 ok = False  # no default to stand in; the later checks cannot run
         elif field_kind is Kind.DERIVED:
             kwargs[name] = MISSING if _is_required(f) else f.default
+        elif _required_keys(hints[name]):
+            needs = ", ".join(f"{prefix}{name}.{k}" for k in _required_keys(hints[name]))
+            report(f"{prefix}{name}", f"missing required section (it needs {needs})")
         elif _is_required(f):
             report(f"{prefix}{name}", f"missing required key (expected {type_name(hints[name])})")
             ok = ok and not _has_no_default(f)  # `???` stands in; nothing can for no default
@@ -302,6 +315,16 @@ def build_dataclass(value: Any, cls: type, key: str, report: Report,
 def _has_no_default(f: dataclasses.Field) -> bool:
     """Neither a default nor a default factory: the dataclass cannot be built without it."""
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _required_keys(tp: Any) -> list[str]:
+    """The keys a section (a dataclass field) must be given; [] for any other type."""
+    tp, _ = split_marker(tp)
+    if not dataclasses.is_dataclass(tp):
+        return []
+    hints = field_hints(tp)
+    return [f.name for f in dataclasses.fields(tp) if f.init and _is_required(f)
+            and split_marker(hints[f.name])[1] is not Kind.DERIVED]
 
 
 def _is_required(f: dataclasses.Field) -> bool:

@@ -39,7 +39,7 @@ def test_override_can_add_a_whole_section(base):
                                 "expected float, got str 'fast'"),
     ("train.batch_size='8'", "override 'train.batch_size='8'': train.batch_size: expected int"),
     ("train.epocs=3", "override 'train.epocs=3': train.epocs: unknown key (did you mean 'epochs'?)"),
-    ("seed.x=1", "override 'seed.x=1': seed.x: cannot set a key inside 'seed'"),
+    ("seed.x=1", "override 'seed.x=1': seed: expected int, got dict {'x': 1}"),
     ("nonsense", "override 'nonsense': expected KEY=VALUE"),
     ("model.args.num_classes=3", "override 'model.args.num_classes=3': model.args.num_classes: "
                                  "is Derived"),

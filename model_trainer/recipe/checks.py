@@ -26,9 +26,11 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 
 
-def check_recipe(recipe: Recipe, report: Report, warn: Report, code: bool = True) -> None:
+def check_recipe(recipe: Recipe, report: Report, warn: Report, code: bool = True,
+                 groups: dict | None = None) -> None:
     """Every cross-field rule on a type-checked recipe; without `code`, the ones that
-    need no module of the user's (a searched model arg is not checked against the model)."""
+    need no module of the user's (a searched model arg is not checked against the model).
+    `groups`: the config groups next to the recipe (key -> its options)."""
     if not _SAFE_NAME.match(recipe.name) or ".." in recipe.name:
         report("name", f"'{recipe.name}' is not a safe folder name (letters, digits, . _ = + -; "
                "no '/' or '..': it must stay inside output_dir)")
@@ -41,7 +43,7 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report, code: bool = True
         report("device", f"expected auto, cpu, mps, cuda or cuda:N, got '{recipe.device}'")
     _check_train(recipe, report, warn)
     if recipe.study is not None:
-        _check_study(recipe, report, warn, code)
+        _check_study(recipe, report, warn, code, groups or {})
 
 
 def _at_least(value: Any, low: float, key: str, report: Report) -> None:
@@ -102,7 +104,8 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
              "custom_evaluation returns it, else the run stops with an error at the first eval")
 
 
-def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool) -> None:
+def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool,
+                 groups: dict) -> None:
     s = recipe.study
     assert s is not None
     _at_least(s.concurrency, 1, "study.concurrency", report)
@@ -123,6 +126,10 @@ def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool) -> No
         grid_size *= dim.size if dim is not None and dim.is_discrete else 1
         for problem in problems:
             report(where, problem)
+        if key in groups and dim is not None:  # a config group: its options are the values
+            _check_options(dim, groups[key], where, report)
+            dims.append(dim)
+            continue
         target = _attribute(recipe, key, where, report, code)
         if dim is None or target is None:
             continue
@@ -148,6 +155,18 @@ def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool) -> No
     # large is reported already
     complete = len(dims) == len(s.space) and grid_size <= MAX_GRID
     check_seeds(recipe, dims if complete else None, report)
+
+
+def _check_options(dim: Any, options: Any, where: str, report: Report) -> None:
+    if dim.kind != "choice":
+        report(where, f"a config group is searched over its options: {{choice: "
+               f"[{', '.join(options)}]}}")
+        return
+    folder = dim.key.replace(".", "/")
+    for i, value in enumerate(dim.values):
+        if value not in options:
+            report(f"{where}.choice.{i}", f"no {folder}/{value}.yaml next to the recipe "
+                   f"(options: {', '.join(options)})")
 
 
 PRUNER_MINIMUM = {"startup_trials": 0, "warmup_epochs": 0, "min_epochs": 1,

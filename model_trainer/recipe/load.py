@@ -18,14 +18,15 @@ from model_trainer import dotted
 from model_trainer.errors import RecipeError, RecipeIssue, UsageError, UserError
 from model_trainer.recipe.checks import check_recipe
 from model_trainer.recipe.environment import environment_names
+from model_trainer.recipe.groups import candidate_keys, read_groups, recipe_folder
 from model_trainer.recipe.identity import study_id, trial_id
 from model_trainer.recipe.interpolate import ENV_NOTE, resolve
 from model_trainer.recipe.merge import Merged, merge_layers
-from model_trainer.recipe.overrides import Override, parse_overrides
+from model_trainer.recipe.overrides import Action, Override, parse_overrides
 from model_trainer.recipe.paths import check_paths
-from model_trainer.recipe.schema import Recipe
+from model_trainer.recipe.schema import Recipe, is_setting
 from model_trainer.recipe.sources import RecipeSources, read_sources, sources_from_text, sources_of
-from model_trainer.recipe.sweep import as_sweeps
+from model_trainer.recipe.sweep import as_study_settings, refuse_sweeps
 from model_trainer.recipe.typecheck import INVALID, UNFILLED, build_dataclass, keep_free_text
 from model_trainer.recipe.yaml_source import YamlSource
 
@@ -82,7 +83,7 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     With `multirun`, an override with several values (`model.args.hidden=32,64`,
     `seed=0,1`) becomes a grid search-space entry (seeds: `study.seeds`), as Hydra's -m.
     """
-    return _load(lambda: read_sources(path), list(overrides), multirun)
+    return _load(lambda: read_sources(path), list(overrides), multirun, recipe_folder(path))
 
 
 def peek_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
@@ -91,7 +92,8 @@ def peek_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     a dotted path is imported, so no torch); None where any check fails, which the full
     `load_recipe` then reports. For answers that need no code: a finished study's rerun."""
     try:
-        return _load(lambda: read_sources(path), list(overrides), multirun, code=False).recipe
+        return _load(lambda: read_sources(path), list(overrides), multirun, recipe_folder(path),
+                     code=False).recipe
     except UserError:
         return None
 
@@ -99,13 +101,14 @@ def peek_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
 def load_recipe_text(text: str, overrides: list[str] | tuple[str, ...] = (),
                      name: str = "<recipe>", multirun: bool = False) -> LoadedRecipe:
     """The same as `load_recipe` for YAML text (tests, notebooks)."""
-    return _load(lambda: sources_from_text(text, name), list(overrides), multirun)
+    return _load(lambda: sources_from_text(text, name), list(overrides), multirun,
+                 recipe_folder(None))
 
 
 def load_recipe_source(source: YamlSource, overrides: list[str] | tuple[str, ...] = (),
                        ) -> LoadedRecipe:
     """The same for a parsed YAML document (a trial's recipe.yaml, edited after reading)."""
-    return _load(lambda: sources_of(source), list(overrides), False)
+    return _load(lambda: sources_of(source), list(overrides), False, recipe_folder(None))
 
 
 def rebuild_recipe(source: RecipeSources, overrides: list[Override]) -> LoadedRecipe:
@@ -113,22 +116,35 @@ def rebuild_recipe(source: RecipeSources, overrides: list[Override]) -> LoadedRe
     return _validate(source, overrides)
 
 
-def _load(read: Any, override_texts: list[str], multirun: bool, code: bool = True,
-          ) -> LoadedRecipe:
-    overrides, issues = parse_overrides(override_texts)
-    if multirun:
-        overrides, swept, problems = as_sweeps(overrides)
-        issues += problems
-        if not swept and not problems:
-            raise UsageError("-m/--multirun sweeps overrides with several values, like "
-                             "model.args.hidden=32,64 or seed=0,1; none was given")
+def _load(read: Any, override_texts: list[str], multirun: bool, folder: str,
+          code: bool = True) -> LoadedRecipe:
+    items, issues = parse_overrides(override_texts)
     try:
         sources = read()
     except RecipeError as exc:
         raise RecipeError(exc.issues + issues) from None
+    sources.groups, problems = read_groups(folder, candidate_keys(sources.layers, items))
+    issues += problems
+    if multirun:
+        options = sources.groups.get
+        overrides, swept, problems = as_study_settings(
+            items, lambda key: list(options(key)) if key in sources.groups else None)
+        if not swept and not problems:
+            raise UsageError("-m/--multirun sweeps overrides with several values, like "
+                             "model.args.hidden=32,64 or seed=0,1; none was given")
+    else:
+        overrides, problems = refuse_sweeps(items)
+    issues += problems + _added_settings(overrides)
     for name in environment_names([o.value for o in overrides]) - set(sources.env):
         sources.env[name] = os.environ.get(name)
     return _validate(sources, overrides, issues, code=code)
+
+
+def _added_settings(overrides: list[Override]) -> list[RecipeIssue]:
+    """`+KEY=VALUE` adds a key to free-form args; a recipe setting is always there."""
+    return [RecipeIssue(o.key, f"{o.key} is a recipe setting, always there (its default "
+                        f"where not written): write {o.key}=VALUE", o.source)
+            for o in overrides if o.action is Action.ADD and is_setting(o.key)]
 
 
 def _validate(sources: RecipeSources, overrides: list[Override],
@@ -140,9 +156,9 @@ def _validate(sources: RecipeSources, overrides: list[Override],
     issues = [*(i for layer in sources.layers for i in layer.issues), *(issues or [])]
     warnings: list[RecipeIssue] = []
     if onto is not None:
-        merged = merge_layers([], overrides[len(onto.overrides):], sources.env, onto.merged)
+        merged = merge_layers(sources, overrides[len(onto.overrides):], onto.merged)
     else:
-        merged = merge_layers(sources.layers, overrides, sources.env)
+        merged = merge_layers(sources, overrides)
     resolved = resolve(merged, sources.env)
     issues += merged.issues + resolved.issues
     quiet = [i.key for i in issues] + resolved.unresolved  # later checks stay quiet on these
@@ -172,7 +188,7 @@ def _validate(sources: RecipeSources, overrides: list[Override],
         if code:
             check_paths(recipe, report, warn)
         keep_free_text(recipe)
-        check_recipe(recipe, report, warn, code)
+        check_recipe(recipe, report, warn, code, sources.groups)
     order = {layer.name: i for i, layer in enumerate(sources.layers)}
     if issues:
         raise RecipeError(_sorted_unique(issues, order))

@@ -27,8 +27,8 @@ from model_trainer import dotted
 from model_trainer.errors import RecipeIssue
 from model_trainer.recipe.environment import environment
 from model_trainer.recipe.markers import MISSING
-from model_trainer.recipe.overrides import SPACE, Override, as_layer, key_path
-from model_trainer.recipe.sources import EXTENDS
+from model_trainer.recipe.overrides import ANY_VALUE, SPACE, Action, Override, as_layer, key_path
+from model_trainer.recipe.sources import EXTENDS, RecipeSources
 from model_trainer.recipe.yaml_source import YamlSource
 
 Origin = tuple[str, "int | None"]  # (file name or "override '...'", line)
@@ -46,24 +46,65 @@ class Merged:
         return dotted.nearest(self.origins, key)
 
 
-def merge_layers(files: list[YamlSource], overrides: list[Override],
-                 env: dict[str, str | None], onto: Merged | None = None) -> Merged:
-    """Every file, then every override, merged in order (on top of a copy of `onto`:
-    a study's trials reuse their recipe's merge). `env`: the environment the recipe was
-    loaded with (a merge into a reference resolves it)."""
+def merge_layers(sources: RecipeSources, overrides: list[Override],
+                 onto: Merged | None = None) -> Merged:
+    """Every file, then every override, merged in order (only the overrides on top of a
+    copy of `onto`: a study's trials reuse their recipe's merge). The environment the
+    recipe was loaded with is set (a merge into a reference resolves it)."""
     merged = Merged(copy.deepcopy(onto.data), dict(onto.origins), list(onto.issues)) \
         if onto is not None else Merged({}, {}, [])
-    with environment(env):
-        for layer in files:
+    with environment(sources.env):
+        for layer in sources.layers if onto is None else ():
             _merge(merged, layer)
         for override in overrides:
-            if key_path(override.key)[0] == EXTENDS:
-                merged.issues.append(RecipeIssue(override.key, "extends is read from recipe "
-                                                 "files only; write it in the recipe",
-                                                 override.source))
-                continue
-            _merge(merged, YamlSource(as_layer(override), override.source))
+            problem = _apply(merged, override, sources.groups)
+            if problem:
+                merged.issues.append(RecipeIssue(override.key, problem, override.source))
     return merged
+
+
+def _apply(merged: Merged, override: Override, groups: dict) -> str | None:
+    """Merge one override (set, add, delete, or choose a config group's option); the
+    problem with it, if any."""
+    path = tuple(key_path(override.key))
+    current = dotted.at(merged.data, path, dotted.ABSENT)
+    where = merged.origins.get(override.key)
+    if path[0] == EXTENDS:
+        return "extends is read from recipe files only; write it in the recipe"
+    if override.action is Action.DELETE:
+        if current is dotted.ABSENT:
+            return (f"nothing to delete: {override.key} is not in the recipe (where a key is "
+                    "not written, its default stands)")
+        if override.value is not ANY_VALUE and current != override.value:
+            return f"{override.key} is {current!r}, not {override.value!r}: nothing deleted"
+        _remove(merged, path)
+        return None
+    if override.action is Action.ADD and current is not dotted.ABSENT:
+        at = f" at {where[0]}:{where[1]}" if where and where[1] else ""
+        return (f"is already set{at}: write {override.key}=VALUE to change it (or "
+                f"++{override.key}=VALUE to set it whether or not it is there)")
+    options = groups.get(override.key)
+    if options is not None and isinstance(override.value, str):
+        if override.value not in options:
+            folder = override.key.replace(".", "/")
+            return (f"no {folder}/{override.value}.yaml next to the recipe (options: "
+                    f"{', '.join(options) or 'none'})")
+        if current is not dotted.ABSENT:
+            _remove(merged, path)  # an option replaces the whole section
+        for layer in options[override.value]:
+            lines = {f"{override.key}.{k}": line for k, line in layer.lines.items()}
+            _merge(merged, YamlSource(as_layer(override.key, layer.data), layer.name, lines))
+        return None
+    _merge(merged, YamlSource(as_layer(override.key, override.value), override.source))
+    return None
+
+
+def _remove(merged: Merged, path: tuple) -> None:
+    parent = dotted.at(merged.data, path[:-1]) if len(path) > 1 else merged.data
+    del parent[path[-1]]
+    key = dotted.join(path)
+    merged.origins = {k: v for k, v in merged.origins.items()
+                      if k != key and not k.startswith(key + ".")}
 
 
 def _merge(merged: Merged, layer: YamlSource) -> None:

@@ -7,11 +7,15 @@ dataclass when `model.config` / `data.config` name one.
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from model_trainer.recipe.markers import MISSING, Stateless
+from model_trainer.recipe.markers import MISSING, Stateless, split_marker
 from model_trainer.recipe.node import ConfigNode
+from model_trainer.recipe.typecheck import field_hints
 
 
 class ModelConfig(ConfigNode):
@@ -184,3 +188,27 @@ class Recipe(ConfigNode):
     wrapper: str = "model_trainer.ModelWrapper"
     train: TrainConfig = field(default_factory=TrainConfig)
     study: StudyConfig | None = None
+
+    # keys other tools read, and what to write here instead
+    foreign_keys: ClassVar[dict[str, str]] = {
+        "defaults": "Hydra's defaults list is not read here: build on other files with "
+                    "`extends: [base.yaml]` and pick a config group's option with GROUP=OPTION "
+                    "(docs/recipes.md, \"For Hydra users\")",
+    }
+
+
+def is_setting(key: str) -> bool:
+    """Whether dotted `key` is one of the recipe's own settings (`train.epochs`), not a key
+    of free-form args (`model.args.hidden` without a config class)."""
+    tp: Any = Recipe
+    for part in key.split("."):
+        if not dataclasses.is_dataclass(tp):
+            return False
+        hints = field_hints(tp)
+        if part not in hints or part not in {f.name for f in dataclasses.fields(tp)}:
+            return False
+        tp = split_marker(hints[part])[0]
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = options[0] if typing.get_origin(tp) in (typing.Union, types.UnionType) \
+            and len(options) == 1 else tp
+    return True

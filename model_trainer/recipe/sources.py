@@ -30,6 +30,8 @@ class RecipeSources:
 
     layers: list[YamlSource]
     env: dict[str, str | None] = field(default_factory=dict)
+    # config groups next to the recipe: key -> option -> its files (recipe/groups.py)
+    groups: dict[str, dict[str, list[YamlSource]]] = field(default_factory=dict)
 
     @property
     def files(self) -> list[str]:

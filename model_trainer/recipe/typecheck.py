@@ -274,8 +274,11 @@ def build_dataclass(value: Any, cls: type, key: str, report: Report,
     prefix = f"{key}." if key else ""
     ok = True
     renamed = getattr(cls, "renamed_keys", {})
+    foreign = getattr(cls, "foreign_keys", {})
     for name in value:
-        if name in renamed:
+        if name in foreign:
+            report(f"{prefix}{name}", foreign[name])
+        elif name in renamed:
             report(f"{prefix}{name}", f"was replaced by {renamed[name]}")
         elif name not in fields:
             report(f"{prefix}{name}", f"unknown key{closest(str(name), fields)}; "

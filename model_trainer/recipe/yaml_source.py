@@ -12,6 +12,7 @@ as soon as it is crossed.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,12 @@ def parse_yaml_text(text: str, name: str, budget: int = MAX_VALUES) -> YamlSourc
 def read_yaml_file(path: str | Path, budget: int = MAX_VALUES) -> YamlSource:
     """Read a recipe file; a missing or unreadable file is a usage error."""
     path = Path(path)
+    kind = _not_a_file(path)
+    if kind:
+        raise UsageError(f"recipe {path} is {kind}, not a file")
     try:
         with path.open("rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)  # bounded: also safe on /dev/zero
+            raw = handle.read(MAX_BYTES + 1)  # bounded
     except FileNotFoundError:
         raise UsageError(f"recipe file not found: {path}") from None
     except IsADirectoryError:
@@ -94,13 +98,29 @@ def read_yaml_file(path: str | Path, budget: int = MAX_VALUES) -> YamlSource:
     except OSError as exc:
         raise UsageError(f"cannot read recipe {path}: {exc}") from None
     if len(raw) > MAX_BYTES:
-        size = path.stat().st_size if path.is_file() else None  # /dev/zero has no end
+        size = path.stat().st_size or None  # a /proc file says 0 and has no end
         return YamlSource(None, str(path), issues=[RecipeIssue("", _too_big(size), str(path))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"cannot read recipe {path}: not UTF-8 text ({exc.reason})") from None
     return parse_yaml_text(text, str(path), budget)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What `path` is when it is neither a regular file nor a folder (a named pipe or a
+    device would be read forever, or block until someone writes to it)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # opening it says what is wrong
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
 
 
 def _too_big(size: int | None) -> str:

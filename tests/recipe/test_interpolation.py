@@ -84,7 +84,7 @@ def test_untyped_args_keep_environment_text_as_omegaconf_does(monkeypatch):
     r = load(text, "model.args.depth=${oc.env:DEPTH}")
     assert r.model.args == {"hidden": 8, "depth": "3"}
     assert r.train.optimizer.args == {"betas": [0.8, 0.9]}  # a default in OmegaConf's grammar
-    r = load(text, "model.args.depth=${oc.decode:${oc.env:DEPTH}}")  # OmegaConf's typed way
+    r = load(text, "model.args.depth='${oc.decode:${oc.env:DEPTH}}'")  # OmegaConf's typed way
     assert r.model.args == {"hidden": 8, "depth": 3}
 
 

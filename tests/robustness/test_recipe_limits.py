@@ -65,10 +65,30 @@ def test_a_huge_recipe_is_refused_without_parsing_it(write):
 
 
 @pytest.mark.timeout(30)
-def test_a_file_without_end_is_refused():
+def test_a_device_is_refused_without_reading_it():
     result = validate("/dev/zero")
     assert result.exit_code == 2
-    assert "/dev/zero: the file does not end; a recipe may be at most 256 KiB" in result.output
+    assert "recipe /dev/zero is a device, not a file" in result.output
+
+
+@pytest.mark.timeout(30)
+def test_a_named_pipe_is_refused_at_once(tmp_path):
+    """(It was opened and read: a pipe nobody writes to blocked `validate` forever.)"""
+    pipe = tmp_path / "recipe.yaml"
+    os.mkfifo(pipe)
+    result = validate(pipe)
+    assert result.exit_code == 2
+    assert f"recipe {pipe} is a named pipe, not a file" in result.output
+
+
+@pytest.mark.timeout(30)
+def test_a_named_pipe_as_a_base_is_refused_at_its_line(tmp_path, base):
+    os.mkfifo(tmp_path / "base.yaml")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\n")
+    result = validate(tmp_path / "child.yaml")
+    assert result.exit_code == 2
+    assert "child.yaml:1: extends: cannot read base recipe 'base.yaml'" in result.output
+    assert "is a named pipe, not a file" in result.output
 
 
 def test_override_values_are_bounded_too(write, base):
@@ -84,13 +104,13 @@ def test_override_values_are_bounded_too(write, base):
     ("train.batch_size=9223372036854775808", "train.batch_size",
      "expected a 64-bit integer (what torch and numpy take), got 9223372036854775808"),
     ("model.args.hidden=-9223372036854775809", "model.args.hidden", "expected a 64-bit integer"),
-    ("train.optimizer.weight_decay=.inf", "train.optimizer.weight_decay",
+    ("train.optimizer.weight_decay=inf", "train.optimizer.weight_decay",
      "must be a finite number >= 0, got inf"),
-    ("train.grad_clip=.nan", "train.grad_clip", "must be a finite number > 0, or null"),
-    ("train.early_stopping.min_delta=.nan", "train.early_stopping.min_delta",
+    ("train.grad_clip=nan", "train.grad_clip", "must be a finite number > 0, or null"),
+    ("train.early_stopping.min_delta=nan", "train.early_stopping.min_delta",
      "must be a finite number"),
     ("data.num_workers=-1", "data.num_workers", "must be >= 0"),
-    ("study={sampler: random, trials: 2, space: {train.optimizer.lr: {uniform: [0, .inf]}}}",
+    ("study={sampler: random, trials: 2, space: {train.optimizer.lr: {uniform: [0, inf]}}}",
      "study.space.train.optimizer.lr", "uniform needs finite bounds"),
     ("study={space: {model.args.hidden: {int: [1, 10000000000]}}}", "study.space",
      "the grid has 10,000,000,000 points"),

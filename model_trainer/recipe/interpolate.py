@@ -17,6 +17,7 @@ work at every line.) Resolution is bounded in evaluations and characters.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ ENV_NOTE = ", read from the environment"  # the end of a note on a value from oc
 _WAIT = "mtrain.waiting_for"  # the marker resolver: `${mtrain.waiting_for:7}`
 _VALUE = "mtrain.resolved"  # a resolved text, set back without being read again
 _PROBE = "\x00mtrain-probe"  # where a value is evaluated, beside its own (marked) place
+_LITERAL = re.compile(r"(\\*)\$\{")  # `${` and the backslashes before it
 _OMEGACONF_RESOLVERS = ("oc.env, oc.select, oc.decode, oc.create, oc.deprecated, "
                         "oc.dict.keys, oc.dict.values")
 
@@ -91,7 +93,6 @@ class _Resolver:
     def __init__(self, merged: Merged, found: list[tuple[tuple, str]],
                  env: dict[str, str | None]):
         self.merged, self.found, self.env = merged, found, env
-        self.index = {path: i for i, (path, _) in enumerate(found)}
         self.state: dict[int, str] = {}  # index -> "active" | "done" | "failed"
         self.stack: list[int] = []  # the values being resolved, each waiting for the next
         self.from_env: set[int] = set()
@@ -273,16 +274,7 @@ def _escaped(value: Any) -> Any:
 def escape_interpolations(text: str) -> str:
     """Text that OmegaConf reads back as `text`: each `${` escaped, with the backslashes
     before it doubled (OmegaConf reads `\\${` as `${` and `\\\\` there as `\\`)."""
-    out, i = [], 0
-    while True:
-        j = text.find("${", i)
-        if j < 0:
-            return "".join(out) + text[i:]
-        start = j
-        while start > i and text[start - 1] == "\\":
-            start -= 1
-        out.append(text[i:start] + "\\" * (2 * (j - start)) + "\\${")
-        i = j + 2
+    return _LITERAL.sub(lambda m: m[1] * 2 + "\\${", text)
 
 
 def _is_reference(text: str) -> bool:

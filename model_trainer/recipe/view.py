@@ -8,19 +8,17 @@ recipe.yaml and a study's study.yaml.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from model_trainer import dotted
 from model_trainer.recipe.identity import attributes, to_plain
+from model_trainer.recipe.interpolate import escape_interpolations
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.markers import MISSING
 from model_trainer.recipe.schema import Recipe
 from model_trainer.yaml_rules import dump_yaml
 
-# `${` and the backslashes before it: OmegaConf reads `\${` as a literal `${` and `\\` there as `\`
-_INTERPOLATION = re.compile(r"(\\*)\$\{")
 KEEP_ENV = "MTRAIN_KEEP_ENV_VALUES"  # =1: write values read from the environment as they are
 
 
@@ -77,5 +75,5 @@ def written_form(recipe: Recipe) -> dict[str, Any]:
             parent = dotted.at(plain, path[:-1]) if len(path) > 1 else plain
             del parent[path[-1]]
         elif isinstance(value, str) and "${" in value and ".".join(map(str, path)) not in hidden:
-            dotted.set_at(plain, path, _INTERPOLATION.sub(lambda m: m[1] * 2 + "\\${", value))
+            dotted.set_at(plain, path, escape_interpolations(value))
     return plain

@@ -126,9 +126,9 @@ def _load(read: Any, override_texts: list[str], multirun: bool, folder: str,
     sources.groups, problems = read_groups(folder, candidate_keys(sources.layers, items))
     issues += problems
     if multirun:
-        options = sources.groups.get
+        groups = sources.groups
         overrides, swept, problems = as_study_settings(
-            items, lambda key: list(options(key)) if key in sources.groups else None)
+            items, lambda key: list(groups[key]) if key in groups else None)
         if not swept and not problems:
             raise UsageError("-m/--multirun sweeps overrides with several values, like "
                              "model.args.hidden=32,64 or seed=0,1; none was given")

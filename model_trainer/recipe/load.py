@@ -8,6 +8,7 @@ problem is located at the file and line that wrote the value, or at the override
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from model_trainer.recipe.interpolate import ENV_NOTE, resolve
 from model_trainer.recipe.merge import Merged, merge_layers
 from model_trainer.recipe.overrides import Action, Override, parse_overrides
 from model_trainer.recipe.paths import check_paths
-from model_trainer.recipe.schema import Recipe, is_setting
+from model_trainer.recipe.schema import Recipe, setting_type
 from model_trainer.recipe.sources import RecipeSources, read_sources, sources_from_text, sources_of
 from model_trainer.recipe.sweep import as_study_settings, refuse_sweeps
 from model_trainer.recipe.typecheck import INVALID, UNFILLED, build_dataclass, keep_free_text
@@ -134,17 +135,33 @@ def _load(read: Any, override_texts: list[str], multirun: bool, folder: str,
                              "model.args.hidden=32,64 or seed=0,1; none was given")
     else:
         overrides, problems = refuse_sweeps(items)
-    issues += problems + _added_settings(overrides)
+    issues += problems
+    overrides, problems = _checked_overrides(overrides, sources.groups)
+    issues += problems
     for name in environment_names([o.value for o in overrides]) - set(sources.env):
         sources.env[name] = os.environ.get(name)
     return _validate(sources, overrides, issues, code=code)
 
 
-def _added_settings(overrides: list[Override]) -> list[RecipeIssue]:
-    """`+KEY=VALUE` adds a key to free-form args; a recipe setting is always there."""
-    return [RecipeIssue(o.key, f"{o.key} is a recipe setting, always there (its default "
-                        f"where not written): write {o.key}=VALUE", o.source)
-            for o in overrides if o.action is Action.ADD and is_setting(o.key)]
+def _checked_overrides(overrides: list[Override], groups: dict,
+                     ) -> tuple[list[Override], list[RecipeIssue]]:
+    """The overrides that can be merged, and what is wrong with the others: `+KEY` on a
+    recipe setting (always there), or text set on a section that has no config group."""
+    kept, issues = [], []
+    for o in overrides:
+        tp = setting_type(o.key)
+        if o.action is Action.ADD and tp is not None:
+            issues.append(RecipeIssue(o.key, f"{o.key} is a recipe setting, always there (its "
+                                      f"default where not written): write {o.key}=VALUE",
+                                      o.source))
+        elif isinstance(o.value, str) and dataclasses.is_dataclass(tp) and o.key not in groups:
+            folder = o.key.replace(".", "/")
+            issues.append(RecipeIssue(o.key, f"{o.key} is a section, not a value: to pick one of "
+                                      f"several, make a config group (a folder {folder}/ next "
+                                      f"to the recipe with {o.value}.yaml in it)", o.source))
+        else:
+            kept.append(o)
+    return kept, issues
 
 
 def _validate(sources: RecipeSources, overrides: list[Override],

@@ -197,18 +197,17 @@ class Recipe(ConfigNode):
     }
 
 
-def is_setting(key: str) -> bool:
-    """Whether dotted `key` is one of the recipe's own settings (`train.epochs`), not a key
-    of free-form args (`model.args.hidden` without a config class)."""
+def setting_type(key: str) -> Any:
+    """The type of dotted `key` when it is one of the recipe's own settings
+    (`train.epochs` -> int, `model` -> ModelSection); None for a key of free-form args
+    (`model.args.hidden` without a config class) or no key at all."""
     tp: Any = Recipe
     for part in key.split("."):
-        if not dataclasses.is_dataclass(tp):
-            return False
-        hints = field_hints(tp)
-        if part not in hints or part not in {f.name for f in dataclasses.fields(tp)}:
-            return False
-        tp = split_marker(hints[part])[0]
+        if not dataclasses.is_dataclass(tp) or \
+                part not in {f.name for f in dataclasses.fields(tp)}:
+            return None
+        tp = split_marker(field_hints(tp)[part])[0]
         options = [a for a in typing.get_args(tp) if a is not type(None)]
-        tp = options[0] if typing.get_origin(tp) in (typing.Union, types.UnionType) \
-            and len(options) == 1 else tp
-    return True
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(options) == 1:
+            tp = options[0]
+    return tp

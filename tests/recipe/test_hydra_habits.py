@@ -43,10 +43,19 @@ def test_plus_adds_a_key_and_refuses_one_that_is_there():
 
 
 def test_plus_on_a_recipe_setting_says_what_to_write():
+    assert issues(BASE, "+train.epochs=3") == [
+        "override '+train.epochs=3': train.epochs: train.epochs is a recipe setting, always "
+        "there (its default where not written): write train.epochs=VALUE"]
     assert issues(BASE, "+train.deterministic=true") == [
         "override '+train.deterministic=true': train.deterministic: train.deterministic is a "
         "recipe setting, always there (its default where not written): write "
         "train.deterministic=VALUE"]
+
+
+def test_text_for_a_section_without_a_group_says_how_to_make_one():
+    assert issues(BASE, "model=gru") == [
+        "override 'model=gru': model: model is a section, not a value: to pick one of several, "
+        "make a config group (a folder model/ next to the recipe with gru.yaml in it)"]
 
 
 def test_tilde_deletes_a_key_a_base_wrote(tmp_path):

@@ -109,10 +109,11 @@ def compare_to_baseline(values: dict[tuple, float], baseline: dict[tuple, float]
     pooled = math.sqrt(((a.size - 1) * va + (b.size - 1) * vb) / (a.size + b.size - 2))
     correction = 1 - 3 / (4 * (a.size + b.size) - 9)  # Hedges' small-sample correction
     out.update(diff_ci_low=out["diff"] - half, diff_ci_high=out["diff"] + half,
-               effect_size=correction * out["diff"] / pooled, effect_kind="g",
-               p_value=float(stats.ttest_ind(a, b, equal_var=False).pvalue))
-    if min(a.size, b.size) < MIN_SAMPLES:
+               effect_size=correction * out["diff"] / pooled, effect_kind="g")
+    if min(a.size, b.size) < MIN_SAMPLES:  # described, not tested: one verdict per row
         out["note"] = f"too few samples to conclude ({sizes})"
+    else:
+        out["p_value"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return out
 
 

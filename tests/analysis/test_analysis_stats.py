@@ -109,6 +109,17 @@ def test_too_few_seeds_is_said_plainly():
     assert one["diff"] == pytest.approx(0.1)
 
 
+def test_too_few_samples_is_the_one_verdict_of_its_row():
+    """(A 2-seed grid printed `too few samples to conclude (...); better than baseline
+    (Holm p=0.0462)`: two verdicts on one line.)"""
+    two = compare_to_baseline({(0,): 0.90, (1,): 0.91}, {(0,): 0.80, (1,): 0.81})
+    assert two["diff"] == pytest.approx(0.1) and two["diff_ci_low"] < two["diff_ci_high"]
+    assert math.isnan(two["p_value"])  # no test is concluded on, so none enters Holm's family
+    table = _concluded([{**two, "is_baseline": False}], MAX_ACC)
+    assert table["conclusion"][0] == ("too few samples to conclude (n=2 vs baseline n=2, 2 "
+                                      "matched pair(s))")
+
+
 def _known_table() -> tuple[pd.DataFrame, Group]:
     """skip on/off x 4 seeds, plus a width that does not matter."""
     rows = []
@@ -254,7 +265,7 @@ def test_one_at_a_time_baseline_is_the_trials_at_the_baseline_in_every_attribute
     diff = wide.mean() - base.mean()
     assert row["test"] == "Welch t" and row["diff"] == pytest.approx(diff)  # +0.0105
     assert row["diff_ci_low"] == pytest.approx(diff - stats.t.ppf(0.975, dof) * se)
-    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(diff) / se, dof))
+    assert math.isnan(row["p_value"])  # 2 seeds a side: described, too few to test
     pooled = math.sqrt((va + vb) / 2)
     assert row["effect_size"] == pytest.approx((1 - 3 / 7) * diff / pooled)
     off = rows.loc[("model.args.skip", False)]

@@ -1,8 +1,9 @@
 """How a dimension's values are read: as levels, or as a continuous range cut into bins.
 
-A dimension sampled from a range (`uniform`, `loguniform`, an `int` range, or, without a
-search space, a numeric attribute with more than MAX_LEVELS distinct values) is
-continuous; `loguniform` ones (and, without a space, positive values spanning two decades
+A dimension sampled from a range (`uniform`, `loguniform`, an `int` range with more than
+MAX_LEVELS distinct values tried, or, without a search space, a numeric attribute with
+more than MAX_LEVELS distinct values) is continuous (an `int` range with fewer is read as
+levels, as docs/analysis.md says); `loguniform` ones (and, without a space, positive values spanning two decades
 or more) on a log scale. Bins are equal-width on that scale between the smallest and the
 largest observed value, so every edge is a value the study could have drawn; the tables
 and the plots use the same bins.

@@ -4,6 +4,7 @@ numpy/scipy."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -301,3 +302,13 @@ def test_one_at_a_time_plots_box_the_trials_the_table_counts(tmp_path, monkeypat
         [base, sorted(ONE_AT_A_TIME[256, True])],  # hidden: 128 (baseline), 256
         [base, sorted(ONE_AT_A_TIME[128, False])],  # skip: true (baseline), false
     ])
+
+
+def test_an_int_range_is_levels_up_to_8_values_and_a_line_beyond_as_documented():
+    from model_trainer.analysis.binning import LEVELS, LINEAR, scale_of
+
+    assert scale_of([1, 2, 3, 4], {"int": [1, 4]}) == LEVELS
+    assert scale_of(list(range(1, 10)), {"int": [1, 9]}) == LINEAR
+    assert scale_of([0.1, 0.2], {"uniform": [0.0, 1.0]}) == LINEAR
+    docs = (Path(__file__).parents[2] / "docs" / "analysis.md").read_text()
+    assert "an `int` range with more than 8\n  distinct values tried" in docs

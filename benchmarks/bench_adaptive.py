@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model_trainer.study import adaptive  # noqa: E402
-from model_trainer.study.sequential import Interval  # noqa: E402
+from model_trainer.sequential import Interval  # noqa: E402
 from model_trainer.vocabulary import SeedVerdict  # noqa: E402
 from tests.study.adaptive_sim import misses, run_many  # noqa: E402
 

@@ -21,38 +21,19 @@ study rerun after a kill, or with a larger `max`, continues where it stopped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe
 from model_trainer.recipe.seeds import baseline_number
 from model_trainer.recipe.space import Dimension, grid_size
+from model_trainer.sequential import (
+    SeedDecision,
+    Values,
+    complete,
+    pairs_to_decide,
+    seed_decision,
+)
 from model_trainer.study.index import StudyTrial
-from model_trainer.study.sequential import Interval, interval, pairs_to_decide
-from model_trainer.vocabulary import RecordState, SeedVerdict
-
-Values = dict[int, float | None]  # seed -> objective of a finished trial (None: no value)
-
-
-@dataclass(frozen=True)
-class SeedDecision:
-    """Where one configuration's comparison with the baseline stands."""
-
-    verdict: SeedVerdict | None  # None: still adding seeds
-    seeds: int  # seeds run or running for this configuration
-    interval: Interval  # over the seeds that completed on both sides
-
-    def text(self, mode: str, decide: float) -> str:
-        iv = self.interval
-        numbers = (f"{iv.estimate:+.4g} [{iv.low:+.4g}, {iv.high:+.4g}]" if iv.n >= 2
-                   else f"{iv.n} complete pair(s)")
-        if self.verdict is None:
-            return f"undecided so far after {self.seeds} seeds: {numbers}"
-        if self.verdict is SeedVerdict.EFFECT:
-            side = "better" if (iv.estimate > 0) == (mode == "max") else "worse"
-            return f"effect {numbers}, {side} than the baseline, after {self.seeds} seeds"
-        if self.verdict is SeedVerdict.NO_EFFECT:
-            return f"no effect beyond ±{decide:g}: {numbers} after {self.seeds} seeds"
-        return f"undecided after {self.seeds} seeds: {numbers}"
+from model_trainer.vocabulary import RecordState
 
 
 def adaptive_seeds(recipe: Recipe, dimensions: list[Dimension]) -> AdaptiveSeeds | None:
@@ -77,24 +58,9 @@ class AdaptiveSeeds:
 
     def decision(self, config: Values, baseline: Values,
                  running: Iterable[int] = ()) -> SeedDecision:
-        """Where the comparison stands; decided only when every seed it has finished on
-        both sides (so each look sees a whole prefix of the seeds, whatever the values)."""
-        running = set(running)
-        started = len(set(config) | running)
-        pairs = sorted(s for s, v in config.items() if v is not None
-                       and baseline.get(s) is not None)
-        iv = interval([config[s] - baseline[s] for s in pairs], self.alpha)
-        if started < self.min or not _complete(config, baseline, running):
-            return SeedDecision(None, started, iv)
-        if iv.within(self.decide):
-            verdict = SeedVerdict.NO_EFFECT
-        elif iv.excludes_zero:
-            verdict = SeedVerdict.EFFECT
-        elif started >= self.max or iv.n == 0:
-            verdict = SeedVerdict.UNDECIDED
-        else:
-            verdict = None
-        return SeedDecision(verdict, started, iv)
+        """Where the comparison stands (see `seed_decision`)."""
+        return seed_decision(config, baseline, running, self.min, self.max, self.decide,
+                             self.alpha)
 
     def next_seeds(self, config: Values, baseline: Values, running: Iterable[int]) -> list[int]:
         """The seeds to add to this configuration now (and to the baseline): up to `min`
@@ -104,7 +70,7 @@ class AdaptiveSeeds:
         if len(started) < self.min:
             return _unused(started, self.min - len(started))
         now = self.decision(config, baseline, running)
-        if now.verdict is not None or not _complete(config, baseline, running):
+        if now.verdict is not None or not complete(config, baseline, running):
             return []
         room = self.max - len(started)
         needed = pairs_to_decide(now.interval, self.decide, self.alpha, now.interval.n + room)
@@ -150,11 +116,6 @@ class AdaptiveSeeds:
         saved = sum(max(self.max - n, 0) for n in seeds.values())
         return [f"adaptive seeds: {len(trials)} trials run, {saved} saved against {self.max} "
                 f"seeds for every configuration ({len(params) * self.max} trials)"] + lines
-
-
-def _complete(config: Values, baseline: Values, running: set[int]) -> bool:
-    """Every seed the configuration has finished, on its side and the baseline's."""
-    return not running and all(s in baseline for s in config)
 
 
 def _unused(started: set[int], count: int) -> list[int]:

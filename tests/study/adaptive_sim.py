@@ -10,9 +10,9 @@ import numpy as np
 from scipy import stats
 
 from model_trainer.recipe.schema import AdaptiveSeedsConfig
+from model_trainer.sequential import half_width
 from model_trainer.study.adaptive import AdaptiveSeeds
 from model_trainer.study.index import StudyTrial
-from model_trainer.study.sequential import half_width
 from model_trainer.vocabulary import RecordState
 
 NOISE = 1 / math.sqrt(2)  # per trial: the paired differences then have sd 1

@@ -11,9 +11,8 @@ import pytest
 from scipy import stats
 
 from model_trainer.recipe.schema import AdaptiveSeedsConfig
-from model_trainer.study import adaptive as adaptive_module
+from model_trainer.sequential import Interval
 from model_trainer.study.adaptive import AdaptiveSeeds
-from model_trainer.study.sequential import Interval
 from model_trainer.vocabulary import RecordState, SeedVerdict
 from tests.study.adaptive_sim import run_many, simulate
 
@@ -36,7 +35,7 @@ def test_a_fixed_sample_interval_in_the_same_loop_would_call_too_many_effects(mo
         h = stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n) if n >= 2 else math.inf
         return Interval(n, mean, mean - h, mean + h, sd)
 
-    monkeypatch.setattr(adaptive_module, "interval", t_interval)
+    monkeypatch.setattr(sequential_module, "interval", t_interval)
     studies = run_many([0.0], runs=1000, seed=1, decide=0.0)
     wrong = [plan.decisions(trials)[1].verdict is SeedVerdict.EFFECT for plan, trials in studies]
     assert np.mean(wrong) > 0.07

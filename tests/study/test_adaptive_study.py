@@ -68,7 +68,7 @@ def test_a_clear_effect_on_digits_stops_before_max_and_says_what_it_saved(tmp_pa
     # the interval printed is the confidence sequence of the 4 paired differences
     values = {(t["number"], t["seed"]): t["value"] for t in trials}
     diffs = [values[1, s] - values[0, s] for s in range(4)]
-    from model_trainer.study.sequential import interval
+    from model_trainer.sequential import interval
 
     iv = interval(diffs, 0.05)
     assert f"effect {iv.estimate:+.4g} [{iv.low:+.4g}, {iv.high:+.4g}]" in line

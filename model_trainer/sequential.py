@@ -27,8 +27,12 @@ price of validity at every look is width: at 5 pairs it is about twice the fixed
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from model_trainer.vocabulary import SeedVerdict
+
+Values = dict[int, "float | None"]  # seed -> objective of a finished trial (None: no value)
 
 # Prior variance of the standardized mean in the mixture. Any fixed value keeps the
 # guarantee; 6 makes the interval narrowest near 5 pairs, where clear effects are decided.
@@ -97,3 +101,54 @@ def pairs_to_decide(now: Interval, decide: float, alpha: float, limit: int) -> i
         if h < abs(now.estimate) or abs(now.estimate) + h < decide:
             return n
     return None
+
+
+@dataclass(frozen=True)
+class SeedDecision:
+    """Where one configuration's comparison with the baseline stands."""
+
+    verdict: SeedVerdict | None  # None: still adding seeds
+    seeds: int  # seeds run or running for this configuration
+    interval: Interval  # over the seeds that completed on both sides
+
+    def text(self, mode: str, decide: float) -> str:
+        iv = self.interval
+        numbers = (f"{iv.estimate:+.4g} [{iv.low:+.4g}, {iv.high:+.4g}]" if iv.n >= 2
+                   else f"{iv.n} complete pair(s)")
+        if self.verdict is None:
+            return f"undecided so far after {self.seeds} seeds: {numbers}"
+        if self.verdict is SeedVerdict.EFFECT:
+            side = "better" if (iv.estimate > 0) == (mode == "max") else "worse"
+            return f"effect {numbers}, {side} than the baseline, after {self.seeds} seeds"
+        if self.verdict is SeedVerdict.NO_EFFECT:
+            return f"no effect beyond ±{decide:g}: {numbers} after {self.seeds} seeds"
+        return f"undecided after {self.seeds} seeds: {numbers}"
+
+
+def seed_decision(config: Values, baseline: Values, running: Iterable[int], least: int,
+                  most: int, decide: float, alpha: float) -> SeedDecision:
+    """Where a configuration's comparison with the baseline stands (adaptive seeds, run
+    and analysis alike): its differences, paired by seed, over the seeds that completed on
+    both sides; decided only when every seed it has finished on both sides (so each look
+    sees a whole prefix of the seeds, whatever the values), and after `least` seeds."""
+    running = set(running)
+    started = len(set(config) | running)
+    pairs = sorted(s for s, v in config.items() if v is not None
+                   and baseline.get(s) is not None)
+    iv = interval([config[s] - baseline[s] for s in pairs], alpha)
+    if started < least or not complete(config, baseline, running):
+        return SeedDecision(None, started, iv)
+    if iv.within(decide):
+        verdict = SeedVerdict.NO_EFFECT
+    elif iv.excludes_zero:
+        verdict = SeedVerdict.EFFECT
+    elif started >= most or iv.n == 0:
+        verdict = SeedVerdict.UNDECIDED
+    else:
+        verdict = None
+    return SeedDecision(verdict, started, iv)
+
+
+def complete(config: Values, baseline: Values, running: set[int]) -> bool:
+    """Every seed the configuration has finished, on its side and the baseline's."""
+    return not running and all(s in baseline for s in config)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
 
-from model_trainer.study.sequential import (
+from model_trainer.sequential import (
     MIXTURE_VARIANCE,
     half_width,
     interval,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from model_trainer import sequential as sequential_module
 from model_trainer.recipe.schema import AdaptiveSeedsConfig
 from model_trainer.sequential import Interval
 from model_trainer.study.adaptive import AdaptiveSeeds

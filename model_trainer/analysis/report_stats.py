@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from model_trainer.analysis import adaptive_rows
 from model_trainer.analysis import effects as effects_module
 from model_trainer.analysis.conclusions import conclude
 from model_trainer.analysis.design import ABLATION, design_of
@@ -49,7 +50,8 @@ def run_statistics(usable: pd.DataFrame, groups: dict[str, Group], objective: Ob
                               {k: d for k, (d, _) in designs.items()})
     effects = pd.DataFrame(effect_rows, columns=effects_module.COLUMNS)
     tests = conclude(ablation, effects, objective)
-    notes: list[str] = []
+    notes = [adaptive_rows.note(groups[key], spec) for key, (design, _) in designs.items()
+             if design == ABLATION and (spec := adaptive_rows.adaptive_spec(groups[key]))]
     found = importances(usable, groups, objective, notes)
     summary = [f"{key}: {why}, so {DESIGN_SENTENCES[design]}." for key, (design, why) in designs.items()]
     if tests:

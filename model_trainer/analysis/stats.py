@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model_trainer.analysis import binning
+from model_trainer.analysis import adaptive_rows, binning
 from model_trainer.analysis.design import ABLATION
 from model_trainer.analysis.labels import level_key
 from model_trainer.analysis.loaded import Group
@@ -211,6 +211,7 @@ def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective:
         return _binned_rows(data, group, attribute, y, scale)
     view = LevelView.of(data, group, attribute, design)
     counted = view.counted()
+    adaptive = adaptive_rows.adaptive_spec(group) if design == ABLATION else None
     rows = []
     for level in view.levels:
         is_base = view.base is not None and _same(level, view.base)
@@ -219,6 +220,9 @@ def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective:
         row.update(summarize(y[view.at(level) & counted]))
         if is_base:
             row["note"] = f"baseline ({view.source})" if view.source else "baseline"
+        elif view.base is not None and adaptive is not None:  # the run's own decision
+            row.update(adaptive_rows.comparison(data, group, attribute, level, col, adaptive,
+                                                objective.mode))
         elif view.base is not None:
             baseline = view.by_match(y, view.base, view.contexts(level))
             row.update(compare_to_baseline(view.by_match(y, level), baseline))

@@ -9,8 +9,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from model_trainer.analysis import analyze
+from model_trainer.vocabulary import SeedVerdict
 from tests.analysis.analysis_synth import make_study, quiet_console
 
 SGD = {"name": "sgd", "lr": 0.1, "momentum": 0.9}
@@ -193,6 +195,36 @@ def test_adaptive_seeds_mapping_in_study_yaml_is_read(tmp_path):
                        seeds_spec={"min": 3, "max": 12, "decide": 0.005})
     result = _run(study, tmp_path)
     assert result.designs["a"][0] == "ablation" and len(result.trials) == 6
+
+
+def test_an_adaptive_study_is_judged_by_the_runs_sequential_decision(tmp_path):
+    """(The run said `undecided after 12 seeds` while the report of the same study said
+    `worse than baseline (Holm p=0.031)`: after adaptive stopping a fixed-sample p-value is
+    not valid.) The analysis gives the run's decision, from the same function, and says so."""
+    from model_trainer.sequential import seed_decision
+
+    diffs = [-0.012, 0.004, -0.009, -0.001, -0.010, 0.002, -0.008, -0.006, -0.011, 0.001,
+             -0.007, -0.003]  # a paired t-test calls this (p < 0.05); 12 seeds do not decide it
+    assert stats.ttest_1samp(diffs, 0).pvalue < 0.05
+    space = {"model.args.hidden": {"choice": [64, 128]}}
+    study = make_study(tmp_path / "a", space, "grid", [{"model.args.hidden": 64},
+                                                        {"model.args.hidden": 128}],
+                       list(range(12)), lambda params, seed: 0.8 + 0.01 * (seed % 3) + (
+                           diffs[seed] if params["model.args.hidden"] == 64 else 0.0),
+                       seeds_spec={"min": 3, "max": 12, "decide": 0.001})
+    result = _run(study, tmp_path)
+    row = result.ablation.set_index("value").loc[64]
+    config = {seed: 0.8 + 0.01 * (seed % 3) + diffs[seed] for seed in range(12)}
+    baseline = {seed: 0.8 + 0.01 * (seed % 3) for seed in range(12)}
+    run = seed_decision(config, baseline, (), 3, 12, 0.001, 0.05)
+    assert run.verdict is SeedVerdict.UNDECIDED
+    assert row["conclusion"] == "adaptive seeds: " + run.text("max", 0.001)
+    assert (row["diff"], row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
+        (run.interval.estimate, run.interval.low, run.interval.high))
+    assert math.isnan(row["p_value"]) and row["test"] == "confidence sequence"
+    assert any("adaptive seeds" in n and "fixed-sample p-values are not valid" in n
+               for n in result.notes)
+    assert "adaptive seeds: undecided after 12 seeds" in result.report.read_text()
 
 
 def test_a_mapping_choice_of_booleans_finds_the_recipes_baseline(tmp_path):

@@ -25,6 +25,14 @@ TEST = "confidence sequence"
 _UNFINISHED = {s.value for s in RecordState if not s.finished}
 
 
+HYPOTHESIS_NOTE = ("a hypothesis study: its claims' verdicts come first; its seeds were "
+                   "added while a claim was open, so no fixed-sample test is made here")
+
+
+def is_hypothesis(group: Group) -> bool:
+    return isinstance((group.base_recipe or {}).get("hypothesis"), dict)
+
+
 def adaptive_spec(group: Group) -> dict[str, Any] | None:
     """The study's adaptive seeds ({min, max, decide, alpha}), or None."""
     seeds = ((group.base_recipe or {}).get("study") or {}).get("seeds")

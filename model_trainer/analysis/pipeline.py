@@ -23,6 +23,7 @@ from model_trainer.analysis.metrics_table import valued_metrics
 from model_trainer.analysis.objective import Objective, rankable, resolve_objective
 from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
+from model_trainer.hypothesis import guarantee, read_verdicts
 from model_trainer.layout import ANALYSIS
 from model_trainer.vocabulary import TrialState
 
@@ -143,6 +144,21 @@ def _check_code_versions(trials: pd.DataFrame, root: Path, mixed: bool,
                     "compared anyway (--mixed-code): an effect may be the code's")
 
 
+def _verdict_lines(groups: dict[str, Group]) -> list[str]:
+    """A hypothesis study's verdicts, first: as its run gives them, from its files."""
+    lines = []
+    for key, group in groups.items():
+        if not group.base_recipe or not group.objective:
+            continue
+        decided = read_verdicts(group.base_recipe, list(group.index_trials.values()),
+                                group.objective[1])
+        if decided:
+            lines.append(f"Hypothesis of {key}, on {group.objective[0]}:")
+            lines += [f"- {claim.text}: {decision.text()}" for claim, decision in decided]
+            lines.append(guarantee(decided[0][1].alpha * len(decided), len(decided)))
+    return lines
+
+
 def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True, fmt="html",
             console=None, include_pruned=False, mixed_code=False) -> AnalysisResult:
     """Analyse every trial under `directory`; see the module docstring. Raises UsageError for
@@ -190,6 +206,7 @@ def analyze(directory, metric=None, mode=None, filters=(), out=None, plots=True,
     stats = run_statistics(usable, groups, objective)
     notes = _pruned_note(trials, include_pruned) + stats.notes
     summary = [
+        *_verdict_lines(groups),
         f"{len(trials)} trials ({state_counts(trials)}) in {len(groups)} group(s) under {root}.",
         f"Objective: {objective.metric}, {objective.mode}imize (chosen from {objective.source}); "
         + _value_sentence(objective, monitors),

@@ -220,6 +220,8 @@ def attribute_rows(frame: pd.DataFrame, group: Group, attribute: str, objective:
         row.update(summarize(y[view.at(level) & counted]))
         if is_base:
             row["note"] = f"baseline ({view.source})" if view.source else "baseline"
+        elif view.base is not None and adaptive_rows.is_hypothesis(group):
+            row["note"] = adaptive_rows.HYPOTHESIS_NOTE  # described: the claims decide
         elif view.base is not None and adaptive is not None:  # the run's own decision
             row.update(adaptive_rows.comparison(data, group, attribute, level, col, adaptive,
                                                 objective.mode))

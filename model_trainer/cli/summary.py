@@ -15,7 +15,10 @@ def summary_line(recipe: Recipe) -> str:
     model = recipe.model.target.rsplit(".", 1)[-1]
     line = (f"{recipe.name}: {model}, {t.epochs} epochs, batch {t.batch_size}, "
             f"{opt.name} lr={opt.lr:g}, {t.precision} on {recipe.device}")
-    if recipe.study is not None:
+    if recipe.hypothesis is not None:
+        line += (f"; hypothesis: {len(recipe.hypothesis.claims)} claim(s), concurrency "
+                 f"{recipe.study.concurrency}")
+    elif recipe.study is not None:
         s = recipe.study
         line += f"; study: {s.sampler} over {len(s.space)} key(s), concurrency {s.concurrency}"
     return line
@@ -39,6 +42,8 @@ def planned_trials(loaded: LoadedRecipe) -> list[str]:
     if study is None:
         return [f"trial {loaded.trial_id}"]
     seeds = initial_seeds(study, loaded.recipe.seed)
+    if loaded.recipe.hypothesis is not None:
+        return _hypothesis_plan(loaded, seeds)
     if study.sampler != "grid":
         return [f"study {loaded.study_id}: {study.trials} {study.sampler}-sampled "
                 f"configuration(s) x {len(seeds)} seed(s) = {study.trials * len(seeds)} trials "
@@ -57,4 +62,28 @@ def planned_trials(loaded: LoadedRecipe) -> list[str]:
             variant = loaded.variant({**point, "seed": seed})
             values = " ".join(f"{k}={v}" for k, v in point.items())
             lines.append(f"  trial {variant.trial_id}  seed={seed} {values}".rstrip())
+    return lines
+
+
+def _hypothesis_plan(loaded: LoadedRecipe, seeds: list[int]) -> list[str]:
+    """The configurations the claims name, each claim's pair, the budget, the trial ids."""
+    from model_trainer.study.claims import ClaimSeeds, design
+
+    plan = design(loaded.recipe)
+    most = ClaimSeeds(loaded.recipe, plan).max
+    n = len(plan.points)
+    monitor = loaded.recipe.train.monitor
+    lines = [f"study {loaded.study_id}: a hypothesis of {len(plan.claims)} claim(s) over {n} "
+             f"configuration(s) x {len(seeds)} seed(s) = {n * len(seeds)} trials to start; an "
+             f"undecided claim adds a seed to both its configurations, up to {most} (at most "
+             f"{n * most} trials)"]
+    for claim, a, b in plan.claims:
+        lines.append(f"  claim: {claim.meaning(monitor.metric, monitor.mode)} "
+                     f"(configuration {a} vs {b})")
+    for number, point in enumerate(plan.points):
+        values = " ".join(f"{k}={v}" for k, v in point.items())
+        for seed in seeds:
+            variant = loaded.variant({**point, "seed": seed})
+            lines.append(f"  trial {variant.trial_id}  configuration {number} seed={seed} "
+                         f"{values}")
     return lines

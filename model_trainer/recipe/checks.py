@@ -12,6 +12,7 @@ import re
 import typing
 from typing import Any
 
+from model_trainer.hypothesis import parse_claim
 from model_trainer.metrics_file import metric_name
 from model_trainer.recipe.markers import Kind, split_marker
 from model_trainer.recipe.output_dir import output_folder_problem
@@ -42,6 +43,8 @@ def check_recipe(recipe: Recipe, report: Report, warn: Report, code: bool = True
     if not _DEVICE.match(recipe.device):
         report("device", f"expected auto, cpu, mps, cuda or cuda:N, got '{recipe.device}'")
     _check_train(recipe, report, warn)
+    if recipe.hypothesis is not None:
+        _check_hypothesis(recipe, report, code)
     if recipe.study is not None:
         _check_study(recipe, report, warn, code, groups or {})
 
@@ -167,6 +170,37 @@ def _check_options(dim: Any, options: Any, where: str, report: Report) -> None:
         if value not in options:
             report(f"{where}.choice.{i}", f"no {folder}/{value}.yaml next to the recipe "
                    f"(options: {', '.join(options)})")
+
+
+def _check_hypothesis(recipe: Recipe, report: Report, code: bool) -> None:
+    """Each claim reads, names stateful attributes with values they can take, and the
+    study is left for the claims to design."""
+    hypothesis = recipe.hypothesis
+    if not hypothesis.claims:
+        report("hypothesis.claims", "needs at least one claim, like "
+               "{claim: 'model.args.dropout=0.3 > model.args.dropout=0.0'}")
+    if not 0 < hypothesis.alpha < 1:
+        report("hypothesis.alpha", f"must be between 0 and 1 (like 0.05), got "
+               f"{hypothesis.alpha}")
+    for i, item in enumerate(hypothesis.claims):
+        where = f"hypothesis.claims.{i}"
+        try:
+            claim = parse_claim(item.claim, item.by, item.margin)
+        except ValueError as exc:
+            field = "margin" if "margin" in str(exc) else "by" if "'by'" in str(exc) else "claim"
+            report(f"{where}.{field}", str(exc))
+            continue
+        for key, value in [*claim.a.items(), *claim.b.items()]:
+            target = _attribute(recipe, key, f"{where}.claim", report, code)
+            if target is not None:
+                build(value, target, f"{where}.claim", report)
+    study = recipe.study
+    if study is not None and study.space:
+        report("study.space", "a hypothesis designs the study from its claims: remove "
+               "study.space (or the hypothesis)")
+    if study is not None and study.sampler != "grid":
+        report("study.sampler", "a hypothesis study runs the configurations its claims name: "
+               "leave the sampler at grid")
 
 
 PRUNER_MINIMUM = {"startup_trials": 0, "warmup_epochs": 0, "min_epochs": 1,

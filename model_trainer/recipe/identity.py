@@ -101,6 +101,7 @@ def trial_id(recipe: Any) -> str:
     """`<model>-<12 hex>`: the identity of one experiment (one trial of a study)."""
     state = stateful_view(recipe)
     state.pop("study", None)
+    state.pop("hypothesis", None)  # like the study: what a trial is does not depend on why
     horizon = schedule_horizon(recipe)
     if horizon is not None:
         state["train"]["schedule_horizon_epochs"] = horizon
@@ -109,7 +110,10 @@ def trial_id(recipe: Any) -> str:
 
 def study_id(recipe: Any) -> str:
     """`study-<12 hex>`: base recipe's stateful attributes plus the study's own."""
-    return f"study-{digest(stateful_view(recipe))[:HASH_CHARS]}"
+    state = stateful_view(recipe)
+    if state.get("hypothesis") is None:
+        state.pop("hypothesis", None)  # (added later: the ids of studies without one stay)
+    return f"study-{digest(state)[:HASH_CHARS]}"
 
 
 def _slug(target: str) -> str:

@@ -25,7 +25,12 @@ from model_trainer.recipe.interpolate import ENV_NOTE, resolve
 from model_trainer.recipe.merge import Merged, merge_layers
 from model_trainer.recipe.overrides import Action, Override, parse_overrides
 from model_trainer.recipe.paths import check_paths
-from model_trainer.recipe.schema import Recipe, setting_type
+from model_trainer.recipe.schema import (
+    AdaptiveSeedsConfig,
+    Recipe,
+    StudyConfig,
+    setting_type,
+)
 from model_trainer.recipe.sources import RecipeSources, read_sources, sources_from_text, sources_of
 from model_trainer.recipe.sweep import as_study_settings, refuse_sweeps
 from model_trainer.recipe.typecheck import INVALID, UNFILLED, build_dataclass, keep_free_text
@@ -62,6 +67,8 @@ class LoadedRecipe:
         made: a few ms, as a study makes one per trial."""
         extra = [Override(k, v, f"{k}={v!r}") for k, v in params.items()]
         extra.append(Override("study", None, "study=null"))
+        if self.recipe.hypothesis is not None:  # a trial is a plain experiment
+            extra.append(Override("hypothesis", None, "hypothesis=null"))
         return _validate(self.source, self.overrides + extra, onto=self)
 
     def origin(self, key: str) -> str:
@@ -198,6 +205,8 @@ def _validate(sources: RecipeSources, overrides: list[Override],
         warnings.append(locate(key, message))
 
     recipe = build_dataclass(resolved.data, Recipe, "", report)
+    if recipe is not INVALID and recipe.hypothesis is not None and "study" not in resolved.data:
+        recipe.study = StudyConfig(seeds=AdaptiveSeedsConfig())  # the claims design it
     if recipe is not INVALID:
         recipe._from_environment = from_environment(resolved.notes)
     quiet.extend(i.key for i in issues)

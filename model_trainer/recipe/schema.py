@@ -123,8 +123,27 @@ class AdaptiveSeedsConfig(ConfigNode):
 
     min: Stateless[int] = 3  # seeds every configuration starts with
     max: Stateless[int] = 12  # a comparison still undecided here is reported undecided
-    decide: Stateless[float] = MISSING  # differences within +-decide do not matter (objective units)
+    # differences within +-decide do not matter (objective units); a grid needs it, a
+    # hypothesis study does not (its claims say what matters)
+    decide: Stateless[float | None] = None
     alpha: float = 0.05  # chance that any decision of the study is wrong, at most
+
+
+@dataclass
+class ClaimConfig(ConfigNode):
+    """One claim of a hypothesis (model_trainer/hypothesis.py says how it is judged)."""
+
+    claim: str = MISSING  # 'model.args.dropout=0.3 > model.args.dropout=0.0' (> < ~ >=)
+    by: float = 0.0  # > and <: the least difference that counts (objective units)
+    margin: float | None = None  # ~ and >=: the difference that does not matter
+
+
+@dataclass
+class HypothesisConfig(ConfigNode):
+    """Claims to verdict: the study that decides them is designed from them."""
+
+    claims: list[ClaimConfig] = field(default_factory=list)
+    alpha: float = 0.05  # chance that any verdict is wrong, at most
 
 
 PrunerKind = Literal["none", "median", "successive_halving", "hyperband"]
@@ -188,6 +207,7 @@ class Recipe(ConfigNode):
     wrapper: str = "model_trainer.ModelWrapper"
     train: TrainConfig = field(default_factory=TrainConfig)
     study: StudyConfig | None = None
+    hypothesis: HypothesisConfig | None = None  # designs the study (study.space stays empty)
 
     # keys other tools read, and what to write here instead
     foreign_keys: ClassVar[dict[str, str]] = {

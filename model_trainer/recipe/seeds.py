@@ -14,7 +14,6 @@ from typing import Any
 
 from model_trainer import dotted
 from model_trainer.recipe.identity import to_plain
-from model_trainer.recipe.markers import MISSING
 from model_trainer.recipe.schema import AdaptiveSeedsConfig, Recipe, StudyConfig
 from model_trainer.recipe.space import Dimension, grid_size
 from model_trainer.recipe.typecheck import Report
@@ -100,7 +99,10 @@ def check_seeds(recipe: Recipe, dimensions: list[Dimension] | None, report: Repo
     elif spec.max > MAX_SEED + 1:
         report("study.seeds.max", f"must be <= {MAX_SEED + 1} (seeds 0 .. max-1 must be valid "
                f"seeds), got {spec.max}")
-    if spec.decide != MISSING and not (math.isfinite(spec.decide) and spec.decide >= 0):
+    if spec.decide is None and recipe.hypothesis is None:
+        report("study.seeds.decide", "missing required key (expected float): differences "
+               "within ±decide do not matter, in the objective's units")
+    elif spec.decide is not None and not (math.isfinite(spec.decide) and spec.decide >= 0):
         report("study.seeds.decide", f"must be a finite number >= 0 (in the units of "
                f"{recipe.train.monitor.metric}), got {spec.decide}")
     if not 0 < spec.alpha < 1:
@@ -111,7 +113,7 @@ def check_seeds(recipe: Recipe, dimensions: list[Dimension] | None, report: Repo
                "recipe's own values), and random or tpe configurations differ from it in "
                "every dimension at once; use a seed list, like [0, 1, 2]")
         return
-    if dimensions is not None:
+    if dimensions is not None and recipe.hypothesis is None:  # claims name their own pairs
         _check_baseline(recipe, dimensions, report)
 
 

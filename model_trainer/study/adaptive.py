@@ -80,7 +80,7 @@ class AdaptiveSeeds:
     def more_trials(self, trials: list[StudyTrial]) -> list[tuple[int, int]]:
         """(configuration number, seed) of the trials to add now: each undecided
         configuration's next seeds, and the baseline's trial of every seed they have."""
-        finished, running = _by_config(trials)
+        finished, running = by_config(trials)
         baseline = self.baseline
         base_values = finished.get(baseline, {})
         wanted: set[int] = set()
@@ -96,7 +96,7 @@ class AdaptiveSeeds:
 
     def decisions(self, trials: list[StudyTrial]) -> dict[int, SeedDecision]:
         """Each configuration's decision but the baseline's, by configuration number."""
-        finished, running = _by_config(trials)
+        finished, running = by_config(trials)
         base_values = finished.get(self.baseline, {})
         return {number: self.decision(finished.get(number, {}), base_values,
                                       running.get(number, ()))
@@ -129,7 +129,7 @@ def _unused(started: set[int], count: int) -> list[int]:
     return seeds
 
 
-def _by_config(trials: list[StudyTrial]) -> tuple[dict[int, Values], dict[int, set[int]]]:
+def by_config(trials: list[StudyTrial]) -> tuple[dict[int, Values], dict[int, set[int]]]:
     """Per configuration: the finished seeds' values (completed ones only; a failed or
     pruned trial has none), and the seeds not finished yet."""
     finished: dict[int, Values] = {}

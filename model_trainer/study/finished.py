@@ -45,8 +45,8 @@ def nothing_left(index: StudyIndex) -> bool:
 
 def remember(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path,
              versions: CodeVersions) -> None:
-    """Leave `study_done.json` when nothing is left to run (not for adaptive seeds, whose
-    summary needs the recipe's code). A cache: a failure to write it is only logged."""
+    """Leave `study_done.json` when nothing is left to run (not for adaptive seeds or a
+    hypothesis, whose summary needs the recipe's code). A cache: a failure to write it is only logged."""
     if not _cacheable(loaded.recipe) or not nothing_left(index):
         return
     try:
@@ -100,7 +100,8 @@ def finished_study(recipe: Recipe | None) -> tuple[StudyIndex, Path] | None:
 
 
 def _cacheable(recipe: Recipe) -> bool:
-    return recipe.study is not None and isinstance(recipe.study.seeds, list)
+    return recipe.study is not None and isinstance(recipe.study.seeds, list) and \
+        recipe.hypothesis is None  # verdicts are read again, from the recipe's claims
 
 
 def _inputs(recipe: Recipe) -> dict[str, Any]:

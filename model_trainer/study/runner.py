@@ -25,6 +25,7 @@ from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
 from model_trainer.study.adaptive import adaptive_seeds
+from model_trainer.study.claims import ClaimSeeds, design
 from model_trainer.study.code_versions import CodeVersions, check_existing_study
 from model_trainer.study.display import StudyDisplay
 from model_trainer.study.executors import make_executor, start_workers_early
@@ -46,6 +47,7 @@ class StudyResult:
     best: StudyTrial | None
     objective: dict[str, str]
     notes: list[str] = field(default_factory=list)  # lines the summary ends with
+    verdicts: list[dict[str, Any]] = field(default_factory=list)  # a hypothesis study's
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
@@ -105,7 +107,8 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
         console.print(f"warning: {study_dir / STUDY_INDEX} is unreadable; it is rebuilt: "
                       "finished trials are found again in their folders", markup=False,
                       soft_wrap=True)
-    index = index or StudyIndex(loaded.study_id, objective, study.space, study.sampler, [],
+    space = design(recipe).space if recipe.hypothesis is not None else study.space
+    index = index or StudyIndex(loaded.study_id, objective, space, study.sampler, [],
                                 study_dir / STUDY_INDEX)
     if index.objective != objective:  # the monitor is stateless: the latest recipe decides
         console.print(f"the objective changed from {index.objective['metric']} "
@@ -134,9 +137,14 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
     recipe, study = loaded.recipe, loaded.recipe.study
     dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
     seeds = initial_seeds(study, recipe.seed)
-    adaptive = adaptive_seeds(recipe, dims)
+    points = None
+    if recipe.hypothesis is not None:  # the claims name the configurations
+        plan = design(recipe)
+        adaptive, points = ClaimSeeds(recipe, plan), plan.points
+    else:
+        adaptive = adaptive_seeds(recipe, dims)
     source = ConfigSource(study.sampler, dims, recipe.seed, index.objective["mode"],
-                          index.configs(), config_values(index))
+                          index.configs(), config_values(index), points)
     n_configs = source.total(study.trials)
     if study.sampler != "grid" and n_configs < (study.trials or 0):
         console.print(f"study.trials={study.trials} but the search space holds only "
@@ -149,7 +157,7 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
         index.save()
     first = planner.next_trial()
     if first is None:  # nothing left to run: no workers, no Ray
-        return _result(index, study_dir, adaptive)
+        return _result(_settled(index, adaptive), study_dir, adaptive)
     threads = max(1, int(study.resources.cpus))
     display = StudyDisplay(index, index.total, study.concurrency, console, live, study_dir)
     finished: list[StudyTrial] = []
@@ -192,7 +200,17 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
     if stop_launching:
         console.print(f"stopped launching trials: {stop_launching}", style="yellow",
                       markup=False)
-    return _result(index, study_dir, adaptive)
+        return _result(index, study_dir, adaptive)
+    return _result(_settled(index, adaptive), study_dir, adaptive)
+
+
+def _settled(index: StudyIndex, adaptive: Any) -> StudyIndex:
+    """Adaptive seeds that ended before their budget: the trials run are all there is
+    (`mtrain status` then says 12/12 done, not 12/18 with 6 pending)."""
+    if adaptive is not None and index.total != len(index.trials):
+        index.total = len(index.trials)
+        index.save()
+    return index
 
 
 class _TrialStopped(Exception):
@@ -217,8 +235,9 @@ def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyRe
                      f"study's {index.horizon} epochs (another run of the same trial id): "
                      f"valued within the first {index.horizon}; their test rows are at "
                      "checkpoints past them")
+    verdicts = adaptive.verdicts(index.trials) if isinstance(adaptive, ClaimSeeds) else []
     result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective,
-                         notes)
+                         notes, verdicts)
     if counts.get(RecordState.FAILED) and not counts.get(RecordState.COMPLETED) \
             and not counts.get(RecordState.PRUNED):
         first = next(t for t in index.trials if t.state is RecordState.FAILED)

@@ -28,10 +28,14 @@ class ConfigSource:
     """Hands out configuration params in order and learns from finished ones."""
 
     def __init__(self, sampler: str, dimensions: list[Dimension], seed: int, mode: str,
-                 known: dict[int, dict[str, Any]], values: dict[int, float | None]):
+                 known: dict[int, dict[str, Any]], values: dict[int, float | None],
+                 points: list[dict[str, Any]] | None = None):
+        """`points`: the configurations to run, in order (a hypothesis names them), in place
+        of the grid."""
         self.sampler = sampler
         self.dimensions = dimensions
-        self._points = grid(dimensions) if sampler == "grid" else None
+        self._points = points if points is not None else \
+            grid(dimensions) if sampler == "grid" else None
         self._asked: dict[int, Any] = {}  # config number -> live optuna trial
         self._seen = {_key(p) for p in known.values()}
         self._study = None

@@ -82,6 +82,7 @@ def study_renderable(view: StudyView, *, failures: bool = False, recent: int = R
     best = best_line(view)
     if best:
         parts.append(Text(best))
+    parts += [Text(f"claim {line}") for line in view.verdicts]
     labels = dotted.short_names(view.space_keys)
     if view.running:
         parts.append(_running_table(view, labels))

@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from model_trainer.hypothesis import read_verdicts
 from model_trainer.journal import read_index
-from model_trainer.layout import STATUS, STUDY_INDEX
+from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.vocabulary import RecordState, TrialState
 from model_trainer.watch.trial_files import TrialProgress, TrialReader, lock_holder, read_status
+from model_trainer.yaml_rules import load_yaml
 
 FINISHED = (RecordState.COMPLETED, RecordState.FAILED, RecordState.PRUNED)
 WAITING = (RecordState.RUNNING, RecordState.PENDING)  # work a live driver still has
@@ -64,6 +68,7 @@ class StudyView:
     total: int | None = None  # trials the study will run, when known
     eta_s: float | None = None
     driver: str | None = None  # "alive" | "gone" | None (cannot tell from here)
+    verdicts: list[str] = field(default_factory=list)  # a hypothesis study's, one per claim
 
     @property
     def counts(self) -> dict[str, int]:
@@ -108,6 +113,18 @@ def eta_seconds(mean_duration: float | None, total: int | None, finished: int,
     return work * mean_duration / max(concurrency, 1)
 
 
+def _verdicts(recipe_file: Path, entries: list, mode: str) -> list[str]:
+    """A hypothesis study's verdicts as the run gives them, one line per claim."""
+    try:
+        recipe = load_yaml(recipe_file.read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return []
+    if not isinstance(recipe, dict):
+        return []
+    return [f"{claim.text}: {decision.text()}" for claim, decision in
+            read_verdicts(recipe, [e for e in entries if isinstance(e, dict)], mode)]
+
+
 class StudyWatcher:
     """Reads a study folder (or a folder of trial folders) again and again, cheaply: only
     the running trials' metrics are followed; finished ones are read once."""
@@ -144,6 +161,8 @@ class StudyWatcher:
                       reverse=True)
         view.recent = [(record, status.duration_s) for record, status in finished]
         view.driver = lock_holder(self.folder) if (self.folder / STUDY_INDEX).is_file() else None
+        if isinstance(index, dict) and isinstance(index.get("trials"), list):
+            view.verdicts = _verdicts(self.folder / STUDY_RECIPE, index["trials"], view.mode)
         return view
 
     def _view_from_trials(self) -> StudyView:

@@ -20,6 +20,7 @@ PINNED = {  # recipe -> (trial id, study id or None)
     "recipes/digits_mlp.yaml": ("mlp-cafa3eeea055", None),
     "recipes/digits_study.yaml": ("mlp-0ffe1aaf9ba6", "study-cff5899d5a1c"),
     "recipes/gan_points.yaml": ("gan-111bcbcbe98a", None),
+    "recipes/digits_hypothesis.yaml": ("mlp-3be72612912f", "study-dc4359936379"),
     "docs/walk/recipe.yaml": ("net-e7e3e0d0e01f", None),
     "docs/walk/study.yaml": ("net-e7e3e0d0e01f", "study-a862ae28bd4c"),
 }

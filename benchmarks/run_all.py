@@ -27,7 +27,7 @@ BENCHES = {  # name -> (script, arguments, quick arguments)
                ["--trials", "100", "500"]),
     "trials": ("bench_trials.py", ["--trials", "300"], ["--trials", "50"]),
     "analysis": ("bench_analysis.py", [], ["--trials", "200"]),
-    "adaptive": ("bench_adaptive.py", [], ["--studies", "300"]),
+    "adaptive": ("bench_adaptive.py", ["--studies", "1500"], ["--studies", "300"]),
 }
 GOALS = {  # what the issues ask for; the table says whether each was met
     ("training", "mlp", "mtrain_over_plain"): ("<=", 1.10),
@@ -52,6 +52,11 @@ GOALS = {  # what the issues ask for; the table says whether each was met
     ("analysis", None, "analysis_2000_trials_s"): ("<", 10.0),
     ("adaptive", None, "null_3_configs_any_effect_rate"): ("<=", 0.05),
     ("adaptive", None, "effect_3sd_trials_run_of_36"): ("<", 36),
+    **{("adaptive", None, f"null_effect_rate_{shape}"): ("<=", 0.05)
+       for shape in ("normal", "t3", "exponential", "lognormal")},
+    **{("adaptive", None, f"power_{effect}sd_gap"): ("<=", 0.05) for effect in ("0.5", "1", "2")},
+    ("adaptive", None, "seeds_saved_2sd"): (">=", 0.40),
+    ("adaptive", None, "seeds_saved_3sd"): (">=", 0.40),
 }
 
 
@@ -78,7 +83,8 @@ def rows(results: dict):
                 verdict = ""
                 if goal and isinstance(value, int | float):
                     op, limit = goal
-                    ok = value <= limit if op == "<=" else value < limit
+                    ok = {"<=": value <= limit, "<": value < limit,
+                          ">=": value >= limit}[op]
                     verdict = f"{'met' if ok else 'MISSED'} ({op} {limit})"
                 yield bench, group or "", key, value, verdict
 

@@ -10,8 +10,8 @@ or more keys changed (one at a time against the recipe), on the study's objectiv
     model.args.width=64 >= model.args.width=256         A no worse than B by `margin` or more
 
 "Beats" follows the objective's mode: higher for `max`, lower for `min`. The difference
-d = A - B, turned so that positive means A is better, gets the anytime-valid confidence
-sequence of model_trainer/sequential.py at alpha / (number of claims) (Bonferroni), and
+d = A - B, turned so that positive means A is better, gets the repeated confidence
+interval of the group-sequential design of model_trainer/sequential.py at alpha / (number of claims) (Bonferroni), and
 
 - `>` by b:   supported when the interval lies above b, refuted when it lies below b;
 - `<` by b:   supported when it lies below -b, refuted when it lies above -b;
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model_trainer import dotted
-from model_trainer.sequential import Interval, Values, interval
+from model_trainer.sequential import Interval, Values, first_look, interval, seeds_text
 from model_trainer.vocabulary import RecordState
 from model_trainer.yaml_rules import load_yaml
 
@@ -154,8 +154,10 @@ class ClaimDecision:
         iv = self.interval
         numbers = (f"{iv.estimate:+.4g} [{iv.low:+.4g}, {iv.high:+.4g}]" if iv.n >= 2
                    and math.isfinite(iv.low) else f"{iv.n} complete pair(s)")
+        decided = self.verdict in (Verdict.SUPPORTED, Verdict.REFUTED)
+        after = seeds_text(iv.n, self.seeds) if decided else f"{self.seeds} seeds"
         verdict = self.verdict.value if self.verdict is not None else "undecided so far"
-        return f"{verdict} after {self.seeds} seeds: A - B = {numbers} (A better: +)"
+        return f"{verdict} after {after}: A - B = {numbers} (A better: +)"
 
 
 def claim_decision(claim: Claim, a: Values, b: Values, running_a: Iterable[int],
@@ -172,10 +174,10 @@ def claim_decision(claim: Claim, a: Values, b: Values, running_a: Iterable[int],
     running = (set(running_a) | set(running_b)) & common
     sign = 1.0 if mode == "max" else -1.0
     pairs = sorted(s for s, v in a.items() if v is not None and b.get(s) is not None)
-    iv = interval([sign * (a[s] - b[s]) for s in pairs], alpha)
+    diffs = [sign * (a[s] - b[s]) for s in pairs]
     if len(common) < least or running:
-        return ClaimDecision(None, len(common), iv, alpha)
-    verdict = claim.judge(iv)
+        return ClaimDecision(None, len(common), interval(diffs, alpha, least, most), alpha)
+    iv, verdict = first_look(diffs, alpha, least, most, claim.judge)
     if verdict is None and (len(common) >= most or iv.n == 0):
         verdict = Verdict.UNDECIDED
     return ClaimDecision(verdict, len(common), iv, alpha)
@@ -186,7 +188,8 @@ def guarantee(alpha: float, claims: int) -> str:
     each = alpha / max(claims, 1)
     return (f"The chance that any verdict here is wrong is at most {alpha:g} (each of the "
             f"{claims} claim(s) at {each:.3g}, Bonferroni), whatever the number of seeds run: "
-            "the intervals are anytime-valid confidence sequences (docs/studies.md).")
+            "the intervals are repeated confidence intervals of a group-sequential design "
+            "(docs/studies.md).")
 
 
 Placed = list[tuple[Claim, int, int]]  # each claim with its A and B configuration numbers

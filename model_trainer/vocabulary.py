@@ -68,7 +68,7 @@ class Split(enum.StrEnum):
 class SeedVerdict(enum.StrEnum):
     """How adaptive seeds decided a configuration's comparison with the baseline."""
 
-    EFFECT = "effect"  # the confidence sequence excludes 0
+    EFFECT = "effect"  # the repeated confidence interval excludes 0
     NO_EFFECT = "no effect that matters"  # it lies within +-decide
     UNDECIDED = "undecided"  # max seeds were run (or no seed completed on both sides)
 

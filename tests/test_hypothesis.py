@@ -85,8 +85,9 @@ def test_only_the_seeds_both_sides_have_count():
     a = {s: 1.0 + 0.01 * s for s in range(6)}
     b = {s: 0.0 + 0.01 * s * s for s in range(4)}
     decided = claim_decision(claim, a, b, (), (), 3, 12, 0.05, "max")
-    assert decided.seeds == 4 and decided.interval.n == 4
-    assert decided.verdict is Verdict.SUPPORTED
+    assert decided.seeds == 4 and decided.verdict is Verdict.SUPPORTED
+    assert decided.interval.n == 3  # the first look (3 pairs) decided it
+    assert decided.text().startswith("supported after 3 seeds (4 run)")
 
 
 def test_the_budget_spent_without_a_decision_is_undecided():
@@ -95,7 +96,7 @@ def test_the_budget_spent_without_a_decision_is_undecided():
     b = {0: 0.0, 1: 1.0, 2: 0.5}
     decided = claim_decision(claim, a, b, (), (), 3, 3, 0.05, "max")
     assert decided.verdict is Verdict.UNDECIDED
-    assert decided.interval == interval([1.0, -1.0, 0.5], 0.05)
+    assert decided.interval == interval([1.0, -1.0, 0.5], 0.05, 3, 3)
 
 
 def _sequential_claim(rng, effect: float, claim, noise, most=12, alpha=0.05) -> Verdict:

@@ -1,113 +1,102 @@
-"""The confidence sequence behind adaptive seeds, against independent computations:
-numerical integration of its Bayes factor, a root finder for its ends, and simulations
-of its time-uniform coverage."""
+"""The group-sequential intervals behind adaptive seeds and hypothesis claims, against
+independent computations: Monte Carlo random walks for the boundaries, simulated designs
+for the error at every look, the fixed-sample t-test for power, and the seeds saved.
+These are statistical properties, checked on seeded simulations (no timing)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, stats
+from scipy import stats
+from scipy.special import ndtr
 
 from model_trainer.sequential import (
-    MIXTURE_VARIANCE,
+    boundaries,
     half_width,
     interval,
     pairs_to_decide,
 )
-from tests.study.adaptive_sim import misses
+from tests.study.adaptive_sim import SHAPES, every_look
+
+LEAST, MOST, ALPHA = 3, 12, 0.05
 
 
-def bayes_factor(diffs: Sequence[float], mu0: float, g: float = MIXTURE_VARIANCE) -> float:
-    """BF_n(mu0) of sequential.py's docstring in closed form: the e-value the interval
-    inverts (the oracle the interval ends are checked against)."""
-    n = len(diffs)
-    if n < 2:
-        return 1.0
-    c = 1 + n * g
-    mean, variance = (float(np.mean(diffs)), float(np.var(diffs, ddof=1)))
-    if variance == 0:  # identical differences: t is infinite unless mu0 is their value
-        return c ** -0.5 * (1.0 if mean == mu0 else c ** (n / 2))
-    t2 = n * (mean - mu0) ** 2 / variance
-    return c ** -0.5 * ((1 + t2 / (n - 1)) / (1 + t2 / ((n - 1) * c))) ** (n / 2)
+def test_the_z_boundaries_spend_alpha_as_planned_on_random_walks():
+    """The first crossing of a random walk at each look happens with the probability the
+    O'Brien-Fleming-type spending function gives that look (400,000 walks)."""
+    c = np.array(boundaries(ALPHA, LEAST, MOST))
+    walks = np.cumsum(np.random.default_rng(11).normal(size=(400_000, MOST)), axis=1)
+    n = np.arange(LEAST, MOST + 1)
+    crossed = np.abs(walks[:, LEAST - 1:]) >= c * np.sqrt(n)
+    first = np.where(crossed.any(axis=1), crossed.argmax(axis=1), -1)
+    spent = np.diff([0.0, *(2 - 2 * ndtr(stats.norm.ppf(1 - ALPHA / 2) / np.sqrt(n / MOST)))])
+    observed = np.array([(first == k).mean() for k in range(len(n))])
+    assert observed == pytest.approx(spent, abs=6e-4)
+    assert crossed.any(axis=1).mean() == pytest.approx(ALPHA, abs=1.5e-3)
+    assert list(c) == sorted(c, reverse=True)  # early looks demand more
 
 
-def bayes_factor_by_integration(x: np.ndarray, mu0: float, g: float) -> float:
-    """The definition: the normal likelihood averaged over mean = mu0 + delta * sd with
-    delta ~ N(0, g), against mean = mu0, both with the prior 1/sd on sd (flat in log sd)."""
-    n, total, squares = len(x), float(np.sum(x)), float(np.sum(x**2))
-
-    def likelihood(mean: float, log_sd: float) -> float:  # up to a constant factor
-        return math.exp(-n * log_sd - (squares - 2 * mean * total + n * mean**2)
-                        / (2 * math.exp(2 * log_sd)))
-
-    def prior(delta: float) -> float:
-        return math.exp(-delta**2 / (2 * g)) / math.sqrt(2 * math.pi * g)
-
-    alternative = integrate.dblquad(
-        lambda delta, log_sd: likelihood(mu0 + delta * math.exp(log_sd), log_sd) * prior(delta),
-        -8, 6, -40, 40, epsabs=0, epsrel=1e-9)[0]
-    null = integrate.quad(lambda log_sd: likelihood(mu0, log_sd), -8, 6, epsabs=0,
-                          epsrel=1e-10, limit=200)[0]
-    return alternative / null
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_no_effect_is_called_at_most_alpha_of_the_time_at_every_look(shape):
+    decided, _, _ = every_look(0.0, shape, 40_000, seed=3)
+    assert decided.mean() <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / 40_000)
 
 
-@pytest.mark.parametrize("n", [2, 3, 5, 8])
-def test_bayes_factor_closed_form_equals_the_integral_that_defines_it(n):
-    x = np.random.default_rng(n).normal(0.3, 1.0, n)
-    for mu0 in (0.0, 1.0):
-        expected = bayes_factor_by_integration(x, mu0, MIXTURE_VARIANCE)
-        assert bayes_factor(list(x), mu0) == pytest.approx(expected, rel=1e-5)
+def test_a_fixed_t_interval_looked_at_every_seed_would_not_hold():
+    """The same looks with a fixed-sample t interval: the simulation sees the difference."""
+    _, _, d = every_look(0.0, "normal", 20_000, seed=4)
+    n = np.arange(LEAST, MOST + 1)
+    p = np.stack([stats.ttest_1samp(d[:, :k], 0, axis=1).pvalue for k in n], axis=1)
+    assert (p < ALPHA).any(axis=1).mean() > 2 * ALPHA
 
 
-@pytest.mark.parametrize(("n", "alpha"), [(4, 0.05), (6, 0.05), (12, 0.01), (30, 0.2)])
-def test_interval_ends_are_where_the_bayes_factor_reaches_one_over_alpha(n, alpha):
-    diffs = list(np.random.default_rng(n).normal(0.5, 2.0, n))
-    iv = interval(diffs, alpha)
+@pytest.mark.parametrize("effect", [0.5, 1.0, 2.0])
+def test_power_is_within_5_points_of_the_fixed_t_test_at_the_budget(effect):
+    decided, _, d = every_look(effect, "normal", 20_000, seed=5)
+    fixed = (stats.ttest_1samp(d, 0, axis=1).pvalue < ALPHA).mean()
+    assert decided.mean() >= fixed - 0.05
+
+
+@pytest.mark.parametrize("effect", [2.0, 3.0])
+def test_clear_effects_save_at_least_40_percent_of_the_seeds(effect):
+    _, seeds, _ = every_look(effect, "normal", 20_000, seed=6)
+    assert 1 - seeds.mean() / MOST >= 0.40
+
+
+def test_the_interval_is_the_mean_and_sd_of_the_differences_with_a_wider_t_factor():
+    diffs = list(np.random.default_rng(1).normal(0.5, 2.0, 8))
+    iv = interval(diffs, ALPHA, LEAST, MOST)
     assert iv.estimate == pytest.approx(np.mean(diffs))
     assert iv.sd == pytest.approx(np.std(diffs, ddof=1))
-    high = optimize.brentq(lambda mu: bayes_factor(diffs, mu) - 1 / alpha, iv.estimate,
-                           iv.estimate + 100)
-    low = optimize.brentq(lambda mu: bayes_factor(diffs, mu) - 1 / alpha, iv.estimate - 100,
-                          iv.estimate)
-    assert (iv.low, iv.high) == pytest.approx((low, high), rel=1e-9)
-    assert bayes_factor(diffs, iv.estimate) < 1 / alpha
+    fixed = stats.t.ppf(1 - ALPHA / 2, 7) * iv.sd / math.sqrt(8)
+    assert iv.high - iv.estimate == pytest.approx(iv.estimate - iv.low)
+    assert iv.high - iv.estimate > fixed  # the price of looking before the budget
 
 
-def test_identical_differences_pin_the_mean_once_any_mean_can_be_excluded():
-    """A change that changes nothing (deterministic training): every difference is 0."""
-    assert interval([0.0] * 3, 0.05).high == math.inf  # 3 pairs: still unbounded
-    iv = interval([0.0] * 4, 0.05)
-    assert (iv.low, iv.high) == (0.0, 0.0) and iv.within(0.001) and not iv.excludes_zero
-    assert bayes_factor([0.2] * 4, 0.0) >= 1 / 0.05 > bayes_factor([0.2] * 3, 0.0)
-    assert interval([0.2] * 4, 0.05).excludes_zero
-
-
-def test_with_three_pairs_nothing_can_be_decided_and_the_interval_narrows_with_more():
-    assert half_width(3, 1.0, 0.05) == math.inf and half_width(1, 1.0, 0.05) == math.inf
-    widths = [half_width(n, 1.0, 0.05) for n in range(4, 40)]
+def test_before_the_least_seeds_nothing_is_decided_and_widths_shrink_after():
+    assert half_width(2, 1.0, ALPHA, LEAST, MOST) == math.inf
+    assert half_width(1, 1.0, ALPHA, 1, MOST) == math.inf  # one pair has no spread
+    widths = [half_width(n, 1.0, ALPHA, LEAST, MOST) for n in range(LEAST, MOST + 1)]
     assert all(a > b for a, b in zip(widths, widths[1:], strict=False))
-    # the price of validity at every look: wider than the fixed-sample t interval
-    for n in (5, 12, 30):
-        assert half_width(n, 1.0, 0.05) > stats.t.ppf(0.975, n - 1) / math.sqrt(n)
+    final = stats.t.ppf(1 - ALPHA / 2, MOST - 1) / math.sqrt(MOST)
+    assert final < widths[-1] < 1.15 * final  # at the budget, nearly the fixed interval
 
 
-@pytest.mark.parametrize("alpha", [0.05, 0.2])
-def test_coverage_holds_at_every_look_at_once(alpha):
-    """4000 sequences of 100 pairs: the interval ever misses the true mean in at most
-    alpha of them, where a t interval looked at after every pair misses in far more."""
-    x = np.random.default_rng(7).normal(1.5, 3.0, size=(4000, 100))
-    sequence, naive = misses(x, 1.5, alpha)
-    assert sequence <= alpha
-    assert naive > 3 * alpha  # the simulation does see what repeated looks do
+def test_identical_differences_pin_the_mean():
+    """A change that changes nothing (deterministic training): every difference is 0."""
+    iv = interval([0.0] * 4, ALPHA, LEAST, MOST)
+    assert (iv.low, iv.high) == (0.0, 0.0) and iv.within(0.001) and not iv.excludes_zero
+    assert interval([0.2] * 4, ALPHA, LEAST, MOST).excludes_zero
 
 
 def test_projection_names_the_pairs_that_would_decide():
-    iv = interval([1.0, 1.2, 0.8, 1.1], 0.05)  # mean 1.025, sd 0.171
-    needed = pairs_to_decide(iv, decide=0.0, alpha=0.05, limit=20)
+    iv = interval([1.0, 1.2, 0.8, 1.1], ALPHA, LEAST, 20)  # mean 1.025, sd 0.171
+    needed = pairs_to_decide(iv, 0.0, ALPHA, LEAST, 20)
     assert needed is not None and needed > iv.n
-    assert half_width(needed, iv.sd, 0.05) < abs(iv.estimate)
-    assert half_width(needed - 1, iv.sd, 0.05) >= abs(iv.estimate) or needed - 1 == iv.n
-    assert pairs_to_decide(interval([0.1, -0.1, 0.2], 0.05), 0.0, 0.05, limit=12) is None
+    assert half_width(needed, iv.sd, ALPHA, LEAST, 20) < abs(iv.estimate)
+    assert half_width(needed - 1, iv.sd, ALPHA, LEAST, 20) >= abs(iv.estimate) or \
+        needed - 1 == iv.n
+    assert pairs_to_decide(interval([0.1, -0.1, 0.2], ALPHA, LEAST, MOST), 0.0, ALPHA,
+                           LEAST, MOST) is None

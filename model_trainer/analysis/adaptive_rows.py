@@ -3,8 +3,8 @@
 Adaptive seeds stop adding seeds once a comparison looks decided, so a fixed-sample test
 on the seeds that were run is no longer valid (it calls differences the run left
 undecided). Each comparison of such a study is therefore the decision the run made, from
-the same function (`model_trainer.sequential.seed_decision`), with its anytime-valid
-interval: the configuration with this value and every other attribute at the baseline,
+the same function (`model_trainer.sequential.seed_decision`), with its repeated
+confidence interval: the configuration with this value and every other attribute at the baseline,
 against the baseline configuration, paired by seed, at the study's alpha over its
 comparisons (Bonferroni, as the run).
 """
@@ -21,7 +21,7 @@ from model_trainer.analysis.loaded import Group
 from model_trainer.sequential import Values, seed_decision
 from model_trainer.vocabulary import RecordState
 
-TEST = "confidence sequence"
+TEST = "group sequential"
 _UNFINISHED = {s.value for s in RecordState if not s.finished}
 
 
@@ -44,7 +44,7 @@ def adaptive_spec(group: Group) -> dict[str, Any] | None:
 
 def note(group: Group, spec: dict[str, Any]) -> str:
     return (f"{group.key}: adaptive seeds (up to {spec['max']} per configuration): each "
-            f"comparison is the run's sequential decision with its anytime-valid interval, at "
+            f"comparison is the run's sequential decision with its repeated confidence interval, at "
             f"alpha {spec['alpha']:g} over the study's {_comparisons(group)} comparison(s); "
             "fixed-sample p-values are not valid after adaptive stopping and are not shown")
 

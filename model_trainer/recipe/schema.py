@@ -117,7 +117,7 @@ class ResourcesConfig(ConfigNode):
 class AdaptiveSeedsConfig(ConfigNode):
     """Seeds added while a configuration's comparison with the baseline is undecided.
 
-    Only `alpha` is stateful: the confidence sequence behind the decisions stays valid
+    Only `alpha` is stateful: the group-sequential design behind the decisions holds
     whatever stopping rule is used, so raising `max` (or changing `min` or `decide`) and
     rerunning continues the same study."""
 

@@ -2,7 +2,7 @@
 
 Every configuration of a grid study starts with seeds 0 .. min-1. Once all its seeds and
 the baseline's same seeds have finished, its differences from the baseline, paired by
-seed, give a confidence sequence (sequential.py), and the comparison is
+seed, give a repeated confidence interval (sequential.py), and the comparison is
 
 - decided, `effect`: the interval excludes 0;
 - decided, `no effect that matters`: the interval lies within +-decide;
@@ -73,7 +73,8 @@ class AdaptiveSeeds:
         if now.verdict is not None or not complete(config, baseline, running):
             return []
         room = self.max - len(started)
-        needed = pairs_to_decide(now.interval, self.decide, self.alpha, now.interval.n + room)
+        needed = pairs_to_decide(now.interval, self.decide, self.alpha, self.min,
+                                 min(self.max, now.interval.n + room))
         batch = len(started) if needed is None else needed - now.interval.n
         return _unused(started, max(1, min(batch, len(started), room)))
 

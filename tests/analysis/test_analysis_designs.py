@@ -203,8 +203,10 @@ def test_an_adaptive_study_is_judged_by_the_runs_sequential_decision(tmp_path):
     not valid.) The analysis gives the run's decision, from the same function, and says so."""
     from model_trainer.sequential import seed_decision
 
-    diffs = [-0.012, 0.004, -0.009, -0.001, -0.010, 0.002, -0.008, -0.006, -0.011, 0.001,
-             -0.007, -0.003]  # a paired t-test calls this (p < 0.05); 12 seeds do not decide it
+    shape = np.array([-0.012, 0.004, -0.009, -0.001, -0.010, 0.002, -0.008, -0.006, -0.011,
+                      0.001, -0.007, -0.003])
+    diffs = list(-0.005 + (shape - shape.mean()) / shape.std(ddof=1) * 0.0075)
+    # a paired t-test calls this (p = 0.04); the study's 12 sequential looks do not
     assert stats.ttest_1samp(diffs, 0).pvalue < 0.05
     space = {"model.args.hidden": {"choice": [64, 128]}}
     study = make_study(tmp_path / "a", space, "grid", [{"model.args.hidden": 64},
@@ -221,7 +223,7 @@ def test_an_adaptive_study_is_judged_by_the_runs_sequential_decision(tmp_path):
     assert row["conclusion"] == "adaptive seeds: " + run.text("max", 0.001)
     assert (row["diff"], row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
         (run.interval.estimate, run.interval.low, run.interval.high))
-    assert math.isnan(row["p_value"]) and row["test"] == "confidence sequence"
+    assert math.isnan(row["p_value"]) and row["test"] == "group sequential"
     assert any("adaptive seeds" in n and "fixed-sample p-values are not valid" in n
                for n in result.notes)
     assert "adaptive seeds: undecided after 12 seeds" in result.report.read_text()

@@ -1,13 +1,12 @@
 """Simulations for adaptive seeds, shared by the tests and benchmarks/bench_adaptive.py:
 synthetic grid studies run through the planner's own calls, and the coverage of the
-confidence sequence over simulated sequences of paired differences."""
+group-sequential interval over simulated sequences of paired differences."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from scipy import stats
 
 from model_trainer.recipe.schema import AdaptiveSeedsConfig
 from model_trainer.sequential import half_width
@@ -16,16 +15,24 @@ from model_trainer.study.index import StudyTrial
 from model_trainer.vocabulary import RecordState
 
 NOISE = 1 / math.sqrt(2)  # per trial: the paired differences then have sd 1
+# a trial's own noise, each shape scaled so that the paired differences have sd 1
+NOISES = {
+    "normal": lambda rng: rng.normal(0, NOISE),
+    "t3": lambda rng: rng.standard_t(3) * NOISE / math.sqrt(3),
+    "exponential": lambda rng: rng.exponential() * NOISE,
+    "lognormal": lambda rng: rng.lognormal(0, 1) * NOISE / math.sqrt((math.e - 1) * math.e),
+}
 
 
 def simulate(effects: list[float], rng: np.random.Generator, *, min_seeds: int = 3,
              max_seeds: int = 12, decide: float = 0.5, alpha: float = 0.05,
-             fail: float = 0.0) -> tuple[AdaptiveSeeds, list[StudyTrial]]:
+             fail: float = 0.0, noise: str = "normal") -> tuple[AdaptiveSeeds, list[StudyTrial]]:
     """One study: configuration 0 is the baseline, configuration i its change by
     effects[i-1]. A trial's value is the seed's luck (shared by every configuration, as
     a seed's data order and initialization are) plus the effect plus its own noise; a
     trial fails with probability `fail`. Each round some of the unfinished trials finish,
-    then the planner adds what it wants, until it wants nothing more."""
+    then the planner adds what it wants, until it wants nothing more. `noise`: the shape
+    of a trial's own noise (NOISES)."""
     spec = AdaptiveSeedsConfig(min=min_seeds, max=max_seeds, decide=decide, alpha=alpha)
     plan = AdaptiveSeeds(spec, comparisons=len(effects), baseline=0)
     luck = rng.normal(0.0, 2.0, size=max_seeds)
@@ -38,7 +45,8 @@ def simulate(effects: list[float], rng: np.random.Generator, *, min_seeds: int =
             if rng.random() < 0.6 or t is waiting[-1]:
                 failed = rng.random() < fail
                 t.state = RecordState.FAILED if failed else RecordState.COMPLETED
-                t.value = None if failed else means[t.number] + luck[t.seed] + rng.normal(0, NOISE)
+                t.value = None if failed else \
+                    means[t.number] + luck[t.seed] + NOISES[noise](rng)
         added = plan.more_trials(trials)
         if not added and all(t.finished for t in trials):
             return plan, trials
@@ -50,16 +58,31 @@ def run_many(effects, runs, seed=0, **kw):
     return [simulate(effects, rng, **kw) for _ in range(runs)]
 
 
-def misses(x: np.ndarray, mu: float, alpha: float) -> tuple[float, float]:
-    """Over simulated sequences (rows): the fraction whose interval missed `mu` after some
-    number of pairs, for the confidence sequence and for a fixed t interval looked at
-    after every pair."""
-    n = np.arange(1, x.shape[1] + 1)
-    mean = np.cumsum(x, axis=1) / n
-    sd = np.sqrt(np.maximum(np.cumsum(x**2, axis=1) - n * mean**2, 0) / np.maximum(n - 1, 1))
-    looks = n >= 2
-    factor = np.array([half_width(k, 1.0, alpha) for k in n[looks]])
-    outside = np.abs(mean[:, looks] - mu) > sd[:, looks] * factor
-    t_factor = stats.t.ppf(1 - alpha / 2, n[looks] - 1) / np.sqrt(n[looks])
-    naive = np.abs(mean[:, looks] - mu) > sd[:, looks] * t_factor
-    return outside.any(axis=1).mean(), naive.any(axis=1).mean()
+# the same shapes as arrays, for the vectorised designs below
+SHAPES = {
+    "normal": lambda rng, size: rng.normal(size=size),
+    "t3": lambda rng, size: rng.standard_t(3, size=size),
+    "exponential": lambda rng, size: rng.exponential(size=size),
+    "lognormal": lambda rng, size: rng.lognormal(0.0, 1.0, size=size),
+}
+
+
+def every_look(effect: float, shape: str, sims: int, seed: int, least: int = 3,
+               most: int = 12, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`sims` designs decided as a study decides them, looking after every pair in seed
+    order (what model_trainer.sequential.first_look does with any batches): paired
+    differences of two configurations' trials with the given noise shape, scaled to sd 1,
+    plus `effect`. Returns (whether decided, the pairs at the deciding look or `most`,
+    the differences)."""
+    rng = np.random.default_rng(seed)
+    d = SHAPES[shape](rng, (sims, most)) - SHAPES[shape](rng, (sims, most))
+    d = (d - d.mean()) / d.std() + effect
+    n = np.arange(1, most + 1)
+    mean = np.cumsum(d, axis=1) / n
+    sd = np.sqrt(np.maximum(np.cumsum(d**2, axis=1) - n * mean**2, 0) / np.maximum(n - 1, 1))
+    factor = np.array([half_width(k, 1.0, alpha, least, most) for k in range(least, most + 1)])
+    h = sd[:, least - 1:] * factor
+    m = mean[:, least - 1:]
+    decided = (m - h > 0) | (m + h < 0)
+    seeds = np.where(decided.any(axis=1), decided.argmax(axis=1) + least, most)
+    return decided.any(axis=1), seeds, d

@@ -62,6 +62,14 @@ def measure(studies: int) -> dict:
                                        - out[f"power_{key}"], 4)
         found = verdicts(run_many([effect], studies // 4, seed=3, decide=0.0), 1)
         out[f"seeds_saved_{key}"] = round(1 - float(np.mean([d.seeds for d in found])) / 12, 4)
+        for shape in SHAPES:  # the other noise shapes, against the t-test on the same designs
+            if shape == "normal":
+                continue
+            decided, seeds, d = every_look(effect, shape, DESIGNS, seed=7)
+            fixed = float((stats.ttest_1samp(d, 0, axis=1).pvalue < 0.05).mean())
+            out[f"power_{key}_{shape}"] = round(float(decided.mean()), 4)
+            out[f"power_{key}_{shape}_gap"] = round(fixed - float(decided.mean()), 4)
+            out[f"seeds_saved_{key}_{shape}_looks"] = round(1 - float(seeds.mean()) / 12, 4)
     clear = run_many([3.0, -3.0], studies // 4, seed=4)
     out["effect_3sd_trials_run_of_36"] = round(float(np.mean([len(t) for _, t in clear])), 1)
     flat = verdicts(run_many([0.0], studies // 5, seed=5, decide=2.5), 1)

@@ -149,6 +149,7 @@ class ClaimDecision:
     seeds: int  # seeds run or running on the claim's two configurations, at most
     interval: Interval  # of d (positive: A better) over the seeds complete on both sides
     alpha: float  # the level of this claim's interval (alpha over the claims)
+    left_out: int = 0  # finished seeds with no value on a side (failed, pruned, no metric)
 
     def text(self) -> str:
         iv = self.interval
@@ -157,7 +158,11 @@ class ClaimDecision:
         decided = self.verdict in (Verdict.SUPPORTED, Verdict.REFUTED)
         after = seeds_text(iv.n, self.seeds) if decided else f"{self.seeds} seeds"
         verdict = self.verdict.value if self.verdict is not None else "undecided so far"
-        return f"{verdict} after {after}: A - B = {numbers} (A better: +)"
+        text = f"{verdict} after {after}: A - B = {numbers} (A better: +)"
+        if self.left_out:
+            text += (f"; {self.left_out} seed(s) left out: a trial with no value of the "
+                     "objective (failed or pruned)")
+        return text
 
 
 def claim_decision(claim: Claim, a: Values, b: Values, running_a: Iterable[int],
@@ -175,12 +180,14 @@ def claim_decision(claim: Claim, a: Values, b: Values, running_a: Iterable[int],
     sign = 1.0 if mode == "max" else -1.0
     pairs = sorted(s for s, v in a.items() if v is not None and b.get(s) is not None)
     diffs = [sign * (a[s] - b[s]) for s in pairs]
+    left_out = sum(1 for s in common if s in a and s in b and s not in pairs)
     if len(common) < least or running:
-        return ClaimDecision(None, len(common), interval(diffs, alpha, least, most), alpha)
+        return ClaimDecision(None, len(common), interval(diffs, alpha, least, most), alpha,
+                             left_out)
     iv, verdict = first_look(diffs, alpha, least, most, claim.judge)
     if verdict is None and (len(common) >= most or iv.n == 0):
         verdict = Verdict.UNDECIDED
-    return ClaimDecision(verdict, len(common), iv, alpha)
+    return ClaimDecision(verdict, len(common), iv, alpha, left_out)
 
 
 def guarantee(alpha: float, claims: int) -> str:

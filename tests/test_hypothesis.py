@@ -90,6 +90,18 @@ def test_only_the_seeds_both_sides_have_count():
     assert decided.text().startswith("supported after 3 seeds (4 run)")
 
 
+def test_a_seed_without_a_value_is_left_out_and_said():
+    """A failed trial (no value of the objective) is never a silent drop."""
+    claim = parse_claim("a=1 > a=2")
+    a = {0: 1.0, 1: None, 2: 1.1, 3: 0.9}
+    b = {0: 0.0, 1: 0.1, 2: 0.2, 3: None}
+    decided = claim_decision(claim, a, b, (), (), 3, 4, 0.05, "max")
+    assert decided.left_out == 2 and decided.interval.n == 2
+    assert decided.verdict is Verdict.UNDECIDED
+    assert decided.text().endswith("; 2 seed(s) left out: a trial with no value of the "
+                                   "objective (failed or pruned)")
+
+
 def test_the_budget_spent_without_a_decision_is_undecided():
     claim = parse_claim("a=1 > a=2")
     a = {0: 1.0, 1: 0.0, 2: 1.0}

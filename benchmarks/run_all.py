@@ -107,7 +107,10 @@ def main() -> None:
     Console().print(table)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "cpus": __import__("os").cpu_count(), "quick": args.quick}
-    Path(args.json).write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
+    path = Path(args.json)
+    earlier = json.loads(path.read_text()) if args.only and path.exists() else {}
+    # --only replaces its benches' figures and keeps the others'
+    path.write_text(json.dumps({**earlier, "meta": meta, **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from typing import Any
 
 from model_trainer import dotted
 from model_trainer.sequential import Interval, Values, first_look, interval, seeds_text
-from model_trainer.vocabulary import RecordState
+from model_trainer.vocabulary import UNFINISHED, RecordState
 from model_trainer.yaml_rules import load_yaml
 
 OPERATORS = (">=", ">", "<", "~")
@@ -254,7 +254,7 @@ def read_verdicts(recipe: dict[str, Any], entries: list[dict[str, Any]], mode: s
             continue
         number, seed = points.index(params), entry.get("seed")
         state = entry.get("state")
-        if state in _UNFINISHED:
+        if state in UNFINISHED:
             running[number].add(seed)
         else:
             value = entry.get("value")
@@ -265,4 +265,3 @@ def read_verdicts(recipe: dict[str, Any], entries: list[dict[str, Any]], mode: s
             for claim, a, b in placed]
 
 
-_UNFINISHED = {s.value for s in RecordState if not s.finished}

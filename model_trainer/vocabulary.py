@@ -57,6 +57,9 @@ class RecordState(enum.StrEnum):
         return self not in (RecordState.PENDING, RecordState.RUNNING, RecordState.INTERRUPTED)
 
 
+UNFINISHED = frozenset(s.value for s in RecordState if not s.finished)  # as written in files
+
+
 class Split(enum.StrEnum):
     """The data splits a loader is made for and a metrics row belongs to."""
 

@@ -19,10 +19,9 @@ import pandas as pd
 from model_trainer.analysis.labels import level_key
 from model_trainer.analysis.loaded import Group
 from model_trainer.sequential import Values, seed_decision
-from model_trainer.vocabulary import RecordState
+from model_trainer.vocabulary import UNFINISHED
 
 TEST = "group sequential"
-_UNFINISHED = {s.value for s in RecordState if not s.finished}
 
 
 HYPOTHESIS_NOTE = ("a hypothesis study: its claims' verdicts come first; its seeds were "
@@ -83,7 +82,7 @@ def _seeds(frame: pd.DataFrame, group: Group, wanted: dict[str, Any], column: st
         if any(level_key(params.get(a)) != v for a, v in wanted.items()):
             continue
         seed = entry.get("seed")
-        if entry.get("state") in _UNFINISHED:
+        if entry.get("state") in UNFINISHED:
             running.add(seed)
         else:
             value = values.get(trial_id)

@@ -23,7 +23,7 @@ from model_trainer.analysis.metrics_table import valued_metrics
 from model_trainer.analysis.objective import Objective, rankable, resolve_objective
 from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
-from model_trainer.hypothesis import guarantee, read_verdicts
+from model_trainer.hypothesis import claims_of, guarantee, read_verdicts
 from model_trainer.layout import ANALYSIS
 from model_trainer.vocabulary import TrialState
 
@@ -155,7 +155,7 @@ def _verdict_lines(groups: dict[str, Group]) -> list[str]:
         if decided:
             lines.append(f"Hypothesis of {key}, on {group.objective[0]}:")
             lines += [f"- {claim.text}: {decision.text()}" for claim, decision in decided]
-            lines.append(guarantee(decided[0][1].alpha * len(decided), len(decided)))
+            lines.append(guarantee(claims_of(group.base_recipe)[1], len(decided)))
     return lines
 
 

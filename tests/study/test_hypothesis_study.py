@@ -16,19 +16,13 @@ from model_trainer.cli.app import app
 from model_trainer.hypothesis import parse_claim
 from model_trainer.sequential import interval
 from tests.files import study_trials
+from tests.study.test_adaptive_study import DIGITS
 
 runner = CliRunner()
 ROOT = Path(__file__).parents[2]
 
-RECIPE = """\
-extends: {root}/recipes/digits_mlp.yaml
-name: digits-claims
-output_dir: {out}
-train:
-  epochs: 3
-  progress: off
-  scheduler: {{name: none}}
-  early_stopping: {{patience: null}}
+# the adaptive study's short digits recipe, with claims in place of its study's space
+RECIPE = DIGITS.split("study:")[0].replace("digits-adaptive", "digits-claims") + """\
 hypothesis:
   claims:
     - claim: train.optimizer.lr=2.0e-3 > train.optimizer.lr=1.0e-5

@@ -13,13 +13,15 @@ from model_trainer.recipe.schema import DataConfig, ModelConfig
 __version__ = "0.1.0"
 
 __all__ = [
-    "MISSING", "DataConfig", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless", "make_loader",
-    "run", "__version__",
+    "MISSING", "DataConfig", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless",
+    "load_recipe", "load_trial", "make_loader", "run", "__version__",
 ]
 
 if TYPE_CHECKING:
     from model_trainer.api import run
     from model_trainer.train.data import make_loader
+    from model_trainer.trial.reload import load_any_recipe as load_recipe
+    from model_trainer.trial.reload import load_trial
     from model_trainer.wrapper import ModelWrapper
 
 
@@ -36,4 +38,12 @@ def __getattr__(name: str) -> Any:
         from model_trainer.api import run
 
         return run
+    if name == "load_trial":
+        from model_trainer.trial.reload import load_trial
+
+        return load_trial
+    if name == "load_recipe":
+        from model_trainer.trial.reload import load_any_recipe
+
+        return load_any_recipe
     raise AttributeError(f"module 'model_trainer' has no attribute {name!r}")

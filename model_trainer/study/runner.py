@@ -9,7 +9,6 @@ also checked against the disk: a finished trial whose folder is gone runs again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,30 +32,11 @@ from model_trainer.study.finished import finished_study, forget, remember
 from model_trainer.study.index import StudyIndex, StudyTrial, study_folder_for
 from model_trainer.study.planner import Planner, config_values
 from model_trainer.study.policy import apply_outcome, fail_fast, follow_horizon, requeue
+from model_trainer.study.result import StudyResult
 from model_trainer.study.sampling import ConfigSource
 from model_trainer.study.trial_task import best_logged
 from model_trainer.trial.signals import reason_of
 from model_trainer.vocabulary import CodeChange, RecordState, StopReason
-
-
-@dataclass
-class StudyResult:
-    study_dir: Path
-    study_id: str
-    counts: dict[str, int]
-    best: StudyTrial | None
-    objective: dict[str, str]
-    notes: list[str] = field(default_factory=list)  # lines the summary ends with
-    verdicts: list[dict[str, Any]] = field(default_factory=list)  # a hypothesis study's
-
-    def summary(self) -> str:
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
-        line = f"study {self.study_id} in {self.study_dir}: {counts}"
-        if self.best is not None:
-            params = " ".join(f"{k}={v}" for k, v in self.best.params.items())
-            line += (f"\nbest {self.objective['metric']}={self.best.value:.5g}: "
-                     f"{self.best.trial_id} ({params} seed={self.best.seed})")
-        return "\n".join([line, *self.notes])
 
 
 def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
@@ -237,7 +217,7 @@ def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyRe
                      "checkpoints past them")
     verdicts = adaptive.verdicts(index.trials) if isinstance(adaptive, ClaimSeeds) else []
     result = StudyResult(study_dir, index.study_id, counts, index.best(), index.objective,
-                         notes, verdicts)
+                         notes, verdicts, list(index.trials))
     if counts.get(RecordState.FAILED) and not counts.get(RecordState.COMPLETED) \
             and not counts.get(RecordState.PRUNED):
         first = next(t for t in index.trials if t.state is RecordState.FAILED)

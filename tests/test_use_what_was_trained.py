@@ -1,0 +1,100 @@
+"""Use what was trained: a finished trial's model back in Python, its recipe, and the
+checkpoint format as docs/files.md documents it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import model_trainer
+from model_trainer.errors import UsageError
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def study_dir(finished_tiny_study) -> Path:
+    return finished_tiny_study / "runs" / "tiny-study"
+
+
+def first_trial(study_dir: Path) -> Path:
+    return sorted(p.parent for p in study_dir.glob("*/status.json"))[0]
+
+
+def test_load_trial_gives_the_trained_model_in_eval_mode(study_dir):
+    trial = first_trial(study_dir)
+    wrapper = model_trainer.load_trial(study_dir, trial_id=trial.name)
+    model = wrapper.model
+    assert isinstance(model, torch.nn.Module) and not model.training
+    saved = torch.load(trial / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert saved.keys() == model.state_dict().keys()
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert wrapper.train_loader is None  # no data unless asked
+    # a plain model built from the trial's args with the same weights says the same
+    from tests.study.tinytask import Tiny
+
+    plain = Tiny(**wrapper.recipe.model.args)
+    plain.load_state_dict(saved)
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        assert torch.equal(model(x, torch.zeros(5, dtype=torch.long))[0],
+                           plain.eval()(x, torch.zeros(5, dtype=torch.long))[0])
+
+
+def test_the_last_checkpoint_and_the_loaders_on_request(study_dir):
+    trial = first_trial(study_dir)
+    wrapper = model_trainer.load_trial(trial, "last", data=True)
+    saved = torch.load(trial / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(saved[k], v) for k, v in wrapper.model.state_dict().items())
+    assert wrapper.val_loader is not None and not wrapper.model.training
+
+
+def test_a_study_folder_without_a_trial_id_says_what_to_give(study_dir):
+    with pytest.raises(UsageError, match="a study folder: give trial_id"):
+        model_trainer.load_trial(study_dir)
+    with pytest.raises(UsageError, match="checkpoint must be one of best, last"):
+        model_trainer.load_trial(first_trial(study_dir), "newest")
+
+
+def test_load_recipe_reads_a_file_or_a_trial_folder(study_dir, finished_tiny_study):
+    trial = first_trial(study_dir)
+    from_folder = model_trainer.load_recipe(trial)
+    assert from_folder.trial_id == trial.name
+    from_file = model_trainer.load_recipe(finished_tiny_study / "study.yaml")
+    assert from_file.recipe.study is not None
+
+
+def test_the_documented_checkpoint_keys_are_the_ones_written(study_dir):
+    docs = (ROOT / "docs" / "files.md").read_text()
+    section = docs.split("### Checkpoint files", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.M))
+    saved = torch.load(first_trial(study_dir) / "checkpoints" / "best.pt", weights_only=True)
+    assert documented == set(saved)
+
+
+def test_a_study_result_lists_its_trials_as_ray_tunes_result_grid(tiny_study):
+    """The finished tiny study's result (answered from its files): every trial with its
+    values and files, a DataFrame, and the best by the objective or by another metric."""
+    import json
+
+    result = model_trainer.run(str(tiny_study))
+    index = json.loads((result.study_dir / "study_index.json").read_text())
+    assert [t.trial_id for t in result.trials] == [t["trial_id"] for t in index["trials"]]
+    frame = result.dataframe()
+    assert list(frame["trial_id"]) == [t.trial_id for t in result.trials]
+    assert {"state", "seed", "model.args.hidden", "val_accuracy", "folder"} <= set(frame.columns)
+    best = result.best()
+    completed = [t for t in index["trials"] if t["state"] == "completed"]
+    assert best.trial_id == max(completed, key=lambda t: t["value"])["trial_id"]  # val_accuracy
+    assert set(best.checkpoints) == {"best", "last"}
+    assert not best.load().model.training
+    by_loss = result.best("train_loss", "min")
+    losses = {}
+    for t in result.trials:
+        rows = [json.loads(line) for line in (t.folder / "metrics.jsonl").read_text().splitlines()]
+        losses[t.trial_id] = min(r["metrics"]["loss"] for r in rows if r["split"] == "train"
+                                 and r.get("source") != "eval")
+    assert by_loss.trial_id == min(losses, key=losses.get)

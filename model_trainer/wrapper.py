@@ -176,12 +176,19 @@ class ModelWrapper:
         """Clip (when `train.grad_clip`), step and zero the grads of `optimizer` (default all)."""
         optimizers = list(each(optimizer if optimizer is not None else self.optimizer))
         distributed.average_gradients(self.model, optimizers)  # unless DDP's backward did
-        clip = self.recipe.train.grad_clip
-        if clip is not None:
+        train = self.recipe.train
+        if train.grad_clip is not None or train.log_grad_norm:
             for opt in optimizers:
-                self.scaler.unscale_(opt)
+                self.scaler.unscale_(opt)  # the real gradients: their norm is the true one
             params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
-            torch.nn.utils.clip_grad_norm_(params, clip)
+            if train.grad_clip is not None:
+                norm = torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
+            else:
+                norm = torch.nn.utils.get_total_norm([p.grad for p in params
+                                                      if p.grad is not None])
+            if train.log_grad_norm:  # summed on the device; read at the log point
+                self.loop.window.add("grad_norm", norm.detach())
+                self.loop.epoch_means.add("grad_norm", norm.detach())
         for opt in optimizers:
             self.scaler.step(opt)
         self.scaler.update()
@@ -218,6 +225,8 @@ class ModelWrapper:
         recipe.freeze()
         check_derived(recipe)
         module = contract.check_model(self.make_model()).to(self.device)
+        if recipe.train.channels_last:
+            module = module.to(memory_format=torch.channels_last)
         self.optimizer = self.make_optimizer(module)
         contract.check_optimizers(list(each(self.optimizer)))
         self.model = distributed.wrap_model(module, self.device)  # DDP under strategy ddp

@@ -62,6 +62,7 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
                 "checkpoint_every", "devices"):
         _at_least(getattr(t, key), 1, f"train.{key}", report)
     _at_least(t.checkpoint_min_interval_s, 0, "train.checkpoint_min_interval_s", report)
+    _at_least(t.threads, 1, "train.threads", report)
     opt = t.optimizer
     if not (math.isfinite(opt.lr) and opt.lr > 0):
         report("train.optimizer.lr", f"must be a finite number > 0, got {opt.lr}")

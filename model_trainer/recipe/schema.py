@@ -103,6 +103,14 @@ class TrainConfig(ConfigNode):
     # tolerance); a run may change either between reruns and resume its checkpoints.
     strategy: Stateless[Literal["single", "ddp"]] = "single"  # ddp: one process per device
     devices: Stateless[int] = 1  # ranks under ddp: GPUs on CUDA, processes on CPU
+    # torch's threads for one run (null: torch's default, one per core; a study's trials
+    # take study.resources.cpus); recorded in provenance.json
+    threads: Stateless[int | None] = None
+    # conv models: NHWC tensors (faster convolutions on recent GPUs); the numbers match
+    # within float tolerance, so stateless like `deterministic`
+    channels_last: Stateless[bool] = False
+    # log the gradient norm (after unscaling, before clipping) at each log point
+    log_grad_norm: Stateless[bool] = False
 
     renamed_keys: ClassVar[dict[str, str]] = {"tensorboard": "train.loggers: [tensorboard]"}
 

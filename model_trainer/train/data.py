@@ -22,14 +22,19 @@ from model_trainer.train.seeding import loader_generator, seed_worker
 TARGET_KEYS = ("labels", "targets", "target", "y")
 
 
-def to_device(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
-    """Move every tensor in a (nested) batch to `device`."""
+def to_device(batch: Any, device: torch.device, non_blocking: bool = False,
+              channels_last: bool = False) -> Any:
+    """Move every tensor in a (nested) batch to `device` (4-d ones, images, in the
+    channels_last memory format when asked)."""
     if isinstance(batch, torch.Tensor):
+        if channels_last and batch.dim() == 4:
+            return batch.to(device, non_blocking=non_blocking,
+                            memory_format=torch.channels_last)
         return batch.to(device, non_blocking=non_blocking)
     if isinstance(batch, dict):
-        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
+        return {k: to_device(v, device, non_blocking, channels_last) for k, v in batch.items()}
     if isinstance(batch, list | tuple):
-        return type(batch)(to_device(v, device, non_blocking) for v in batch)
+        return type(batch)(to_device(v, device, non_blocking, channels_last) for v in batch)
     return batch
 
 

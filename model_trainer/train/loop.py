@@ -107,7 +107,7 @@ class Loop:
         w, state, recipe = self.w, self.state, self.w.recipe
         accum, log_every = recipe.train.grad_accum, recipe.train.log_every
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
-        move = _mover(w.device)
+        move = _mover(w.device, recipe.train.channels_last)
         w.model.train()
         seed_epoch(w.train_loader, recipe.seed, epoch, distributed.rank())  # order, RNG streams
         batches = iter(w.train_loader)
@@ -220,7 +220,7 @@ class Loop:
         row: dict[str, float] = {}
         if loader is not None:
             metrics = self.split_metrics(whole_split=True)
-            move = _mover(w.device)
+            move = _mover(w.device, w.recipe.train.channels_last)
             w.model.eval()
             index = -1
             with torch.no_grad(), distributed.unwrapped(w):  # ranks may have unequal batches
@@ -359,11 +359,14 @@ class Loop:
         self._check_finite(row)
 
 
-def _mover(device: torch.device) -> Any:
-    """Batch -> batch on `device`; the identity on CPU, where loaders already put it."""
+def _mover(device: torch.device, channels_last: bool = False) -> Any:
+    """Batch -> batch on `device` (the identity on CPU, where loaders already put it);
+    with `channels_last`, its 4-d tensors (images) in that memory format too."""
+    non_blocking = device.type == "cuda"  # pinned host memory copies asynchronously
+    if channels_last:
+        return lambda batch: to_device(batch, device, non_blocking, channels_last=True)
     if device.type == "cpu":
         return lambda batch: batch
-    non_blocking = device.type == "cuda"  # pinned host memory copies asynchronously
     return lambda batch: to_device(batch, device, non_blocking)
 
 

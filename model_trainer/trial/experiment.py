@@ -107,6 +107,7 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     """
     recipe = copy.deepcopy(loaded.recipe)  # config_parser fills and freezes our copy only
     trial_id = loaded.trial_id
+    threads = threads or recipe.train.threads  # a study's or the caller's count first
     if threads:
         torch.set_num_threads(threads)
     display = progress or recipe.train.progress

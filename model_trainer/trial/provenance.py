@@ -77,6 +77,7 @@ def collect(command: list[str], cwd: str, device: str, output_dir: str,
         "cuda": torch.version.cuda, "cudnn": _cudnn_version(),
         "gpus": _gpu_names() if device in ("auto", "cuda") or device.startswith("cuda:") else [],
         "nvidia_driver": _nvidia_driver(),
+        "threads": torch.get_num_threads(),  # torch's intra-op threads (train.threads)
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
         "packages": installed_packages(),
     }

@@ -1,0 +1,72 @@
+"""The small knobs peers ship: torch threads for one run, channels_last, and the
+gradient norm logged at each log point."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from model_trainer.errors import RecipeError
+from model_trainer.trial.experiment import run_experiment
+from tests.train import tiny
+from tests.train.tiny import TinyWrapper, load
+
+
+def rows(trial_dir, split="train"):
+    return [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()
+            if json.loads(line)["split"] == split]
+
+
+class NormWrapper(TinyWrapper):
+    """Measures the gradient norm itself, after backward, before the optimizer steps."""
+
+    norms: list[float] = []
+
+    def backward(self, loss):
+        super().backward(loss)
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        type(self).norms.append(float(torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+
+def test_the_gradient_norm_is_logged_as_measured(tmp_path, monkeypatch):
+    monkeypatch.setattr(tiny, "NormWrapper", NormWrapper, raising=False)
+    NormWrapper.norms = []
+    loaded = load(tmp_path, "wrapper=tests.train.tiny.NormWrapper", "train.log_grad_norm=true",
+                  "train.log_every=1", "train.epochs=1")
+    result = run_experiment(loaded)
+    logged = [r["metrics"]["grad_norm"] for r in rows(result.trial_dir) if "span" not in r]
+    assert logged == pytest.approx(NormWrapper.norms, rel=1e-5)
+    epoch = [r for r in rows(result.trial_dir) if r.get("span") == "epoch"][0]
+    assert epoch["metrics"]["grad_norm"] == pytest.approx(sum(NormWrapper.norms) / len(logged),
+                                                          rel=1e-5)
+    plain = run_experiment(load(tmp_path / "plain", "train.epochs=1"))
+    assert all("grad_norm" not in r["metrics"] for r in rows(plain.trial_dir))
+
+
+def test_threads_set_torchs_threads_and_are_recorded(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        result = run_experiment(load(tmp_path, "train.threads=1", "train.epochs=1"))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    provenance = json.loads((result.trial_dir / "provenance.json").read_text())
+    assert provenance["threads"] == 1
+    with pytest.raises(RecipeError, match="train.threads"):
+        load(tmp_path, "train.threads=0")
+
+
+def test_channels_last_changes_the_memory_format_not_the_numbers(tmp_path):
+    from model_trainer.train.data import to_device
+
+    images = {"x": torch.randn(2, 3, 4, 4), "labels": torch.tensor([0, 1])}
+    moved = to_device(images, torch.device("cpu"), channels_last=True)
+    assert moved["x"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(moved["x"], images["x"]) and torch.equal(moved["labels"], images["labels"])
+    a = run_experiment(load(tmp_path / "a", "train.epochs=1", "train.channels_last=true"))
+    b = run_experiment(load(tmp_path / "b", "train.epochs=1"))
+    assert a.trial_id == b.trial_id  # stateless: the same experiment
+    assert a.final_metrics["val_loss"] == pytest.approx(b.final_metrics["val_loss"], rel=1e-6)

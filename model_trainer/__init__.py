@@ -7,13 +7,15 @@ model_trainer.cli` stays fast.
 
 from typing import TYPE_CHECKING, Any
 
+from model_trainer.callbacks import Callback
 from model_trainer.recipe.markers import MISSING, Derived, Stateful, Stateless
 from model_trainer.recipe.schema import DataConfig, ModelConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MISSING", "DataConfig", "Derived", "ModelConfig", "ModelWrapper", "Stateful", "Stateless",
+    "MISSING", "Callback", "DataConfig", "Derived", "ModelConfig", "ModelWrapper", "Stateful",
+    "Stateless",
     "load_recipe", "load_trial", "make_loader", "run", "__version__",
 ]
 

@@ -34,11 +34,13 @@ class StopReason(enum.StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl-C
     TERMINATED = "terminated"  # SIGTERM
     SMOKE = "smoke"  # a smoke run did its batches
+    CALLBACK = "callback"  # a train.callbacks object asked to stop
 
     @property
     def evaluates_test(self) -> bool:
         """The run ended normally, so the test split is evaluated."""
-        return self in (StopReason.EPOCHS_REACHED, StopReason.EARLY_STOP, StopReason.SMOKE)
+        return self in (StopReason.EPOCHS_REACHED, StopReason.EARLY_STOP, StopReason.SMOKE,
+                        StopReason.CALLBACK)
 
 
 class RecordState(enum.StrEnum):

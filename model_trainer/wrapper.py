@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from model_trainer.callbacks import overriding
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import contract, distributed
 from model_trainer.train.data import batch_targets, call_model, check_batch_keys
@@ -60,6 +61,8 @@ class ModelWrapper:
         self.scaler: torch.amp.GradScaler | None = None
         self.loop = Loop(self)  # a trial gives it a session that writes the trial's files
         self._batch_checked = False
+        self.callbacks: list[Any] = []  # train.callbacks, built by setup
+        self._before_step: list[Any] = []  # those that override on_before_optimizer_step
 
     # ---- hooks ---------------------------------------------------------------------------
 
@@ -177,9 +180,12 @@ class ModelWrapper:
         optimizers = list(each(optimizer if optimizer is not None else self.optimizer))
         distributed.average_gradients(self.model, optimizers)  # unless DDP's backward did
         train = self.recipe.train
-        if train.grad_clip is not None or train.log_grad_norm:
+        if train.grad_clip is not None or train.log_grad_norm or self._before_step:
             for opt in optimizers:
                 self.scaler.unscale_(opt)  # the real gradients: their norm is the true one
+        for callback in self._before_step:
+            callback.on_before_optimizer_step(self, optimizers)
+        if train.grad_clip is not None or train.log_grad_norm:
             params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
             if train.grad_clip is not None:
                 norm = torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
@@ -194,6 +200,18 @@ class ModelWrapper:
         self.scaler.update()
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
+
+    def log_value(self, name: str, value: float | torch.Tensor) -> None:
+        """Add a value to the train rows (the mean since the last log point, and over the
+        epoch): for a callback or a custom train_step. A tensor stays on the device."""
+        value = value.detach() if isinstance(value, torch.Tensor) else \
+            torch.tensor(float(value), device=self.device)
+        self.loop.window.add(name, value)
+        self.loop.epoch_means.add(name, value)
+
+    def request_stop(self, why: str) -> None:
+        """Ask the loop to stop after this epoch (stop reason `callback`; `why` is logged)."""
+        self.loop.callback_stop = why
 
     def track_train_metrics(self, output: Any, batch: Any) -> None:
         """Add a train batch's output to the epoch's `train.metrics` (`train_accuracy`...),
@@ -235,3 +253,6 @@ class ModelWrapper:
         self.scheduler = ([as_scheduler(s, interval) for s in scheduler]
                           if isinstance(scheduler, list | tuple) else as_scheduler(scheduler, interval))
         self.scaler = self.precision.scaler()
+        self.callbacks = [import_object(c)() if isinstance(c, str) else
+                          import_object(c.target)(**c.args) for c in recipe.train.callbacks]
+        self._before_step = overriding(self.callbacks, "on_before_optimizer_step")

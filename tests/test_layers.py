@@ -1,7 +1,7 @@
 """Imports point one way: each layer of the package imports only the layers below it.
 
     errors, vocabulary, layout, files, dotted, metrics_file, locks, journal, processes,
-    yaml_rules, sequential, hypothesis   (plain helpers: the standard library, PyYAML and each other
+    yaml_rules, sequential, hypothesis, callbacks   (plain helpers: the standard library, PyYAML and each other
     only; sequential and hypothesis: the decisions a study and its readers share)
     < watch < recipe < train < wrapper < trial < study < api < cli
     (analysis reads files only; watch reads files only and stays light for `mtrain status`)
@@ -18,7 +18,7 @@ import model_trainer
 
 ROOT = Path(model_trainer.__file__).parent
 BASE = {"errors", "vocabulary", "layout", "files", "dotted", "metrics_file", "locks",
-        "journal", "processes", "yaml_rules", "sequential", "hypothesis"}
+        "journal", "processes", "yaml_rules", "sequential", "hypothesis", "callbacks"}
 ORDER = ["base", "watch", "recipe", "train", "wrapper", "trial", "study", "api", "cli"]
 ANALYSIS_MAY_USE = {"base", "analysis"}
 

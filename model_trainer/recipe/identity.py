@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from model_trainer.recipe import names
-from model_trainer.recipe.markers import Kind
+from model_trainer.recipe.markers import ADDED, Kind
 from model_trainer.recipe.typecheck import kinds_of
 
 HASH_CHARS = 12
@@ -67,14 +67,25 @@ def stateless_keys(recipe: Any) -> list[str]:
 def stateful_view(value: Any, kind: Kind = Kind.STATEFUL) -> Any:
     """Only the stateful part of a recipe, as plain data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: f for f in dataclasses.fields(value)}
         return {name: stateful_view(getattr(value, name), field_kind)
                 for name, (field_kind, _) in kinds_of(type(value), kind).items()
-                if field_kind is Kind.STATEFUL}
+                if field_kind is Kind.STATEFUL
+                and not _unset_addition(fields[name], getattr(value, name))}
     if isinstance(value, dict):
         return {str(k): stateful_view(v, kind) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [stateful_view(v, kind) for v in value]
     return to_plain(value)
+
+
+def _unset_addition(f: dataclasses.Field, value: Any) -> bool:
+    """A field added after recipes had ids (markers.ADDED), at its default: left out."""
+    if f.metadata.get("identity") != ADDED["identity"]:
+        return False
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
+        else f.default
+    return to_plain(value) == to_plain(default)
 
 
 def digest(data: Any) -> str:

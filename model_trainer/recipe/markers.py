@@ -53,3 +53,8 @@ def combine(parent: Kind, own: Kind | None) -> Kind:
     if Kind.STATELESS in (parent, own):
         return Kind.STATELESS
     return Kind.STATEFUL
+
+
+# metadata of a stateful field added after recipes had ids: it joins a trial's identity
+# only when it differs from its default, so the ids of recipes written before stay
+ADDED = {"identity": "when set"}

@@ -10,6 +10,7 @@ import dataclasses
 import inspect
 from typing import Any
 
+from model_trainer.callbacks import callback_problems
 from model_trainer.recipe import names
 from model_trainer.recipe.resolve import ResolveError, import_object
 from model_trainer.recipe.schema import Recipe
@@ -27,6 +28,11 @@ def check_paths(recipe: Recipe, report: Report, warn: Report) -> None:
     _check_wrapper(recipe.wrapper, report)
     _check_named(recipe.train.optimizer.name, "train.optimizer.name", names.OPTIMIZERS, report)
     _check_named(recipe.train.scheduler.name, "train.scheduler.name", names.SCHEDULERS, report)
+    for i, spec in enumerate(recipe.train.callbacks):
+        target_path, args = (spec, {}) if isinstance(spec, str) else (spec.target, spec.args)
+        found = _resolve(target_path, f"train.callbacks.{i}", report)
+        for problem in callback_problems(found, args) if found is not None else ():
+            report(f"train.callbacks.{i}", f"'{target_path}' {problem}")
     for i, metric in enumerate(recipe.train.metrics):
         if not names.is_builtin_metric(metric):
             _check_named(metric, f"train.metrics.{i}",

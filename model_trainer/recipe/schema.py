@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from model_trainer.recipe.markers import MISSING, Stateless, split_marker
+from model_trainer.recipe.markers import ADDED, MISSING, Stateless, split_marker
 from model_trainer.recipe.node import ConfigNode
 from model_trainer.recipe.typecheck import field_hints
 
@@ -73,6 +73,12 @@ class EarlyStoppingConfig(ConfigNode):
 
 
 @dataclass
+class CallbackConfig(ConfigNode):
+    target: str = MISSING  # dotted path of a Callback class (or a factory of one)
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class TrainConfig(ConfigNode):
     epochs: Stateless[int] = 10  # more epochs extend a run (unless a schedule is sized from it)
     batch_size: int = 64
@@ -111,6 +117,9 @@ class TrainConfig(ConfigNode):
     channels_last: Stateless[bool] = False
     # log the gradient norm (after unscaling, before clipping) at each log point
     log_grad_norm: Stateless[bool] = False
+    # objects the loop calls at fixed moments (train/callbacks.py): a dotted class path, or
+    # {target, args}; they may change training, so they are part of the identity
+    callbacks: list[str | CallbackConfig] = field(default_factory=list, metadata=ADDED)
 
     renamed_keys: ClassVar[dict[str, str]] = {"tensorboard": "train.loggers: [tensorboard]"}
 

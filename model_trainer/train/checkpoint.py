@@ -57,6 +57,7 @@ def capture(loop: Loop, rank_rngs: list[dict[str, Any]] | None = None) -> dict[s
         "means": {"epoch": loop.epoch_means.state_dict(), "window": loop.window.state_dict(),
                   "train_metrics": loop.train_metrics.state_dict()},
         "extra": w.checkpoint_extra(),
+        "callbacks": [c.on_checkpoint_save(w) for c in w.callbacks],
     }
 
 
@@ -92,6 +93,8 @@ def restore(loop: Loop, state: dict[str, Any], rank: int = 0, world: int = 1) ->
         loop.train_metrics = loop.split_metrics(whole_split=False)
         loop.train_metrics.load_state_dict(means["train_metrics"], w.device)
     w.load_checkpoint_extra(state.get("extra"))
+    for callback, saved in zip(w.callbacks, state.get("callbacks") or [], strict=False):
+        callback.on_checkpoint_load(w, saved)
 
 
 def _check_count(what: str, saved: list[Any], present: list[Any]) -> None:

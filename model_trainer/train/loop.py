@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from model_trainer.callbacks import overriding
 from model_trainer.errors import MonitorError
 from model_trainer.metrics_file import EPOCH_SPAN, full_names
 from model_trainer.train import checkpoint, contract, distributed
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("model_trainer.train")
 
 SMOKE_BATCHES = 2  # batches per split in a smoke run
+_AFTER_TRAIN_ROWS = ("on_evaluation_end", "on_epoch_end", "on_train_end")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Loop:
         self.cadence = Cadence(train.checkpoint_every, train.checkpoint_min_interval_s)
         self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
         self.stop_request: StopReason | None = None  # a signal asked to stop (interrupted...)
+        self.callback_stop: str | None = None  # why a callback asked to stop
         self._stopping = False  # every rank agreed to honour stop_request at this point
 
     # ---- the loop --------------------------------------------------------------------------
@@ -89,6 +92,7 @@ class Loop:
     def fit(self) -> None:
         """Train until the stop predicate names a reason; then the test split."""
         state = self.state
+        self._call("on_train_start")
         while (reason := self.stop_reason()) is None:
             epoch = state.epoch + 1
             self.train_epoch(epoch)
@@ -112,6 +116,7 @@ class Loop:
         seed_epoch(w.train_loader, recipe.seed, epoch, distributed.rank())  # order, RNG streams
         batches = iter(w.train_loader)
         skip = state.batch_in_epoch
+        self._call("on_epoch_start", epoch)
         if skip == 0:
             self.epoch_means, self.window = Means(), Means()
             self.train_metrics = self.split_metrics(whole_split=False)
@@ -158,6 +163,7 @@ class Loop:
         for scheduler in each(self.w.scheduler):
             scheduler.after_epoch(monitor)
         state.epoch, state.batch_in_epoch = epoch, 0
+        self._call("on_epoch_end", epoch, dict(metrics))
         if self.stop_reason() is not None or self.cadence.due(epoch):
             self.save_checkpoint()  # also makes best.pt when this epoch's evaluation was best
         elif self.best_pending:  # no checkpoint this epoch: the best waits in memory
@@ -177,6 +183,7 @@ class Loop:
             self.session.log(Split.TEST, row, state.global_step, state.epoch,
                              checkpoint=state.test_checkpoint)
             state.last_eval.update(full_names(Split.TEST, row))
+        self._call("on_train_end", str(reason))
 
     def _load_best_weights(self) -> str:
         """Put the best checkpoint's weights in the model for the test split, as the
@@ -196,6 +203,8 @@ class Loop:
 
     def stop_reason(self) -> StopReason | None:
         reason = stop_reason(self.state, self.w.recipe, self.session.smoke)
+        if self.callback_stop is not None and reason is not StopReason.DIVERGED:
+            return StopReason.CALLBACK
         if self._stopping and reason is not StopReason.DIVERGED:
             return self.stop_request
         return reason
@@ -269,6 +278,7 @@ class Loop:
                                f"among this evaluation's metrics ({', '.join(sorted(metrics))}); "
                                "set it to one of them or return it from custom_evaluation")
         state.last_eval = {k: v for k, v in metrics.items() if not k.startswith("train_")}
+        self._call("on_evaluation_end", epoch, dict(metrics))
         if track(state, metrics, recipe, epoch):
             self.best_pending = True  # saved with the epoch's checkpoint: one write, not two
         session.display.evaluation(epoch, state.global_step, metrics)
@@ -279,6 +289,21 @@ class Loop:
         # about the state once this epoch is done.
         once_done = dataclasses.replace(state, epoch=max(epoch, state.epoch))
         return stop_reason(once_done, recipe, session.smoke) is not None
+
+    def _call(self, moment: str, *args: Any) -> None:
+        """Call `moment` on each callback that overrides it (train/callbacks.py)."""
+        called = overriding(self.w.callbacks, moment)
+        for callback in called:
+            getattr(callback, moment)(self.w, *args)
+        if called and moment in _AFTER_TRAIN_ROWS and not self.window.empty():
+            # what they logged after the epoch's train row: a train row of its own, now
+            window, self.window = self.window, Means()
+            row = distributed.reduced_means(window).compute()
+            self.session.log(Split.TRAIN, row, self.state.global_step, self.state.epoch)
+        if moment == "on_epoch_end" and self.callback_stop is not None:
+            message = f"a callback asked to stop: {self.callback_stop}"
+            log.info(message)
+            self.session.display.message(message)
 
     # ---- files -----------------------------------------------------------------------------
 

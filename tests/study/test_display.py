@@ -142,7 +142,7 @@ def test_a_study_on_a_terminal_draws_the_live_panel(tmp_path):
     result = run(path, console=console, live=True)
     text = console.export_text()
     assert "4/4 done: 4 completed" in text
-    assert f"best val_accuracy={result.best.value:.4g}: {result.best.trial_id}" in text
+    assert f"best val_accuracy={result.best_trial.value:.4g}: {result.best_trial.trial_id}" in text
     assert "recently finished" in text and " started (" not in text  # a panel, not log lines
 
 

@@ -21,6 +21,7 @@ class FakeWrapper:
         self.model = torch.nn.Identity()
         self.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
         self.scheduler = None
+        self.callbacks: list = []
         self.train_loader = list(range(batches))
         self.val_loader = [{"x": 0}]
         self.test_loader = None

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from model_trainer.callbacks import overriding
+from model_trainer.errors import UsageError
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import contract, distributed
 from model_trainer.train.data import batch_targets, call_model, check_batch_keys
@@ -63,6 +64,7 @@ class ModelWrapper:
         self._batch_checked = False
         self.callbacks: list[Any] = []  # train.callbacks, built by setup
         self._before_step: list[Any] = []  # those that override on_before_optimizer_step
+        self._warmup_steps: int | None = None  # train.scheduler.warmup in optimizer steps
 
     # ---- hooks ---------------------------------------------------------------------------
 
@@ -195,11 +197,26 @@ class ModelWrapper:
             if train.log_grad_norm:  # summed on the device; read at the log point
                 self.loop.window.add("grad_norm", norm.detach())
                 self.loop.epoch_means.add("grad_norm", norm.detach())
-        for opt in optimizers:
-            self.scaler.step(opt)
+        factor = self.warmup_factor(self.loop.state.global_step + 1)
+        if factor < 1.0:  # this step's rate: the schedule's, scaled, then given back
+            for opt in optimizers:
+                rates = [g["lr"] for g in opt.param_groups]
+                for g in opt.param_groups:
+                    g["lr"] = g["lr"] * factor
+                self.scaler.step(opt)
+                for g, rate in zip(opt.param_groups, rates, strict=True):
+                    g["lr"] = rate
+        else:
+            for opt in optimizers:
+                self.scaler.step(opt)
         self.scaler.update()
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
+
+    def warmup_factor(self, step: int) -> float:
+        """What `train.scheduler.warmup` scales optimizer step `step` (1-based) by."""
+        length = self._warmup_steps
+        return 1.0 if length is None or step >= length else step / length
 
     def log_value(self, name: str, value: float | torch.Tensor) -> None:
         """Add a value to the train rows (the mean since the last log point, and over the
@@ -253,6 +270,12 @@ class ModelWrapper:
         self.scheduler = ([as_scheduler(s, interval) for s in scheduler]
                           if isinstance(scheduler, list | tuple) else as_scheduler(scheduler, interval))
         self.scaler = self.precision.scaler()
+        warmup = recipe.train.scheduler.warmup
+        if warmup is not None:
+            self._warmup_steps = warmup.steps or warmup.epochs * (self.steps_per_epoch() or 0)
+            if not self._warmup_steps:
+                raise UsageError("train.scheduler.warmup.epochs needs a train loader with a "
+                                 "length (give warmup.steps instead)")
         self.callbacks = [import_object(c)() if isinstance(c, str) else
                           import_object(c.target)(**c.args) for c in recipe.train.callbacks]
         self._before_step = overriding(self.callbacks, "on_before_optimizer_step")

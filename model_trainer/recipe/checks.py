@@ -63,6 +63,13 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
         _at_least(getattr(t, key), 1, f"train.{key}", report)
     _at_least(t.checkpoint_min_interval_s, 0, "train.checkpoint_min_interval_s", report)
     _at_least(t.threads, 1, "train.threads", report)
+    warmup = t.scheduler.warmup
+    if warmup is not None and (warmup.steps is None) == (warmup.epochs is None):
+        report("train.scheduler.warmup", "needs exactly one of steps or epochs, like "
+               "{steps: 500} or {epochs: 1}")
+    elif warmup is not None:
+        _at_least(warmup.steps, 1, "train.scheduler.warmup.steps", report)
+        _at_least(warmup.epochs, 1, "train.scheduler.warmup.epochs", report)
     opt = t.optimizer
     if not (math.isfinite(opt.lr) and opt.lr > 0):
         report("train.optimizer.lr", f"must be a finite number > 0, got {opt.lr}")

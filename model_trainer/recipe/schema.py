@@ -54,10 +54,20 @@ class OptimizerConfig(ConfigNode):
 
 
 @dataclass
+class WarmupConfig(ConfigNode):
+    """A linear learning-rate warmup over the first optimizer steps, on top of any
+    schedule: step k (1-based) uses the schedule's rate times min(1, k / length)."""
+
+    steps: int | None = None  # the warmup's length in optimizer steps...
+    epochs: int | None = None  # ...or in epochs (times the optimizer steps of an epoch)
+
+
+@dataclass
 class SchedulerConfig(ConfigNode):
     name: str = "none"  # none | cosine | step | onecycle | plateau | dotted path
     interval: Literal["step", "epoch"] | None = None  # None: the scheduler's natural one
     args: dict[str, Any] = field(default_factory=dict)
+    warmup: WarmupConfig | None = field(default=None, metadata=ADDED)
 
 
 @dataclass

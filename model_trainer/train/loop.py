@@ -365,7 +365,9 @@ class Loop:
     epoch_figures: dict[str, float] = {}  # the last epoch's train row (unprefixed names)
 
     def _lr(self) -> float:
-        return next((o.param_groups[0]["lr"] for o in each(self.w.optimizer)), float("nan"))
+        """The learning rate of the last optimizer step (a warmup's scaling included)."""
+        rate = next((o.param_groups[0]["lr"] for o in each(self.w.optimizer)), float("nan"))
+        return rate * self.w.warmup_factor(self.state.global_step)
 
     def _check_finite(self, row: dict[str, float]) -> None:
         bad = [k for k, v in row.items() if "loss" in k and not math.isfinite(v)]

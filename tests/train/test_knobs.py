@@ -70,3 +70,44 @@ def test_channels_last_changes_the_memory_format_not_the_numbers(tmp_path):
     b = run_experiment(load(tmp_path / "b", "train.epochs=1"))
     assert a.trial_id == b.trial_id  # stateless: the same experiment
     assert a.final_metrics["val_loss"] == pytest.approx(b.final_metrics["val_loss"], rel=1e-6)
+
+
+class RateWrapper(TinyWrapper):
+    """Measures the learning rate each optimizer step really applied (plain SGD: the
+    change of a weight over its gradient)."""
+
+    applied: list[float] = []
+
+    def optimizer_step(self, optimizer=None):
+        weight = next(self.model.parameters())
+        before, grad = weight.detach().clone(), weight.grad.detach().clone()
+        super().optimizer_step(optimizer)
+        mask = grad.abs() > 1e-6
+        type(self).applied.append(float(((before - weight.detach())[mask] / grad[mask]).mean()))
+
+
+@pytest.mark.parametrize(("warmup", "length"), [("{steps: 4}", 4), ("{epochs: 1}", 6)])
+def test_a_warmup_scales_each_steps_rate_on_top_of_the_schedule(tmp_path, monkeypatch, warmup,
+                                                                 length):
+    monkeypatch.setattr(tiny, "RateWrapper", RateWrapper, raising=False)
+    RateWrapper.applied = []
+    loaded = load(tmp_path, "wrapper=tests.train.tiny.RateWrapper", "train.epochs=2",
+                  "train.optimizer={name: sgd, lr: 0.1, weight_decay: 0.0}",
+                  "train.scheduler={name: step, args: {step_size: 1, gamma: 0.5}}",
+                  f"++train.scheduler.warmup={warmup}", "train.log_every=1")
+    result = run_experiment(loaded)
+    schedule = [0.1] * 6 + [0.05] * 6  # step: halved after each epoch of 6 steps
+    expected = [rate * min(1.0, k / length) for k, rate in enumerate(schedule, start=1)]
+    assert RateWrapper.applied == pytest.approx(expected, rel=1e-4)
+    logged = [r["metrics"]["lr"] for r in rows(result.trial_dir) if "span" not in r]
+    assert logged == pytest.approx(expected, rel=1e-6)
+    assert loaded.trial_id != load(tmp_path, "train.epochs=2",
+                                   "train.optimizer={name: sgd, lr: 0.1, weight_decay: 0.0}",
+                                   "train.scheduler={name: step, args: {step_size: 1, "
+                                   "gamma: 0.5}}", "wrapper=tests.train.tiny.RateWrapper"
+                                   ).trial_id  # a warmup is another experiment
+
+
+def test_a_warmup_needs_one_length(tmp_path):
+    with pytest.raises(RecipeError, match="needs exactly one of steps or epochs"):
+        load(tmp_path, "++train.scheduler.warmup={steps: 2, epochs: 1}")

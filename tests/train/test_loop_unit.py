@@ -22,6 +22,7 @@ class FakeWrapper:
         self.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
         self.scheduler = None
         self.callbacks: list = []
+        self.warmup_factor = lambda step: 1.0
         self.train_loader = list(range(batches))
         self.val_loader = [{"x": 0}]
         self.test_loader = None

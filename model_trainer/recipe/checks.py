@@ -63,6 +63,8 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
         _at_least(getattr(t, key), 1, f"train.{key}", report)
     _at_least(t.checkpoint_min_interval_s, 0, "train.checkpoint_min_interval_s", report)
     _at_least(t.threads, 1, "train.threads", report)
+    _at_least(t.checkpoint.keep_best, 0, "train.checkpoint.keep_best", report)
+    _at_least(t.checkpoint.keep_every, 1, "train.checkpoint.keep_every", report)
     warmup = t.scheduler.warmup
     if warmup is not None and (warmup.steps is None) == (warmup.epochs is None):
         report("train.scheduler.warmup", "needs exactly one of steps or epochs, like "

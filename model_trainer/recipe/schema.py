@@ -83,6 +83,12 @@ class EarlyStoppingConfig(ConfigNode):
 
 
 @dataclass
+class CheckpointConfig(ConfigNode):
+    keep_best: int = 0  # the k evaluations best by train.monitor: checkpoints/top-*.pt
+    keep_every: int | None = None  # every N epochs: checkpoints/epoch-NNNN.pt
+
+
+@dataclass
 class CallbackConfig(ConfigNode):
     target: str = MISSING  # dotted path of a Callback class (or a factory of one)
     args: dict[str, Any] = field(default_factory=dict)
@@ -127,6 +133,8 @@ class TrainConfig(ConfigNode):
     channels_last: Stateless[bool] = False
     # log the gradient norm (after unscaling, before clipping) at each log point
     log_grad_norm: Stateless[bool] = False
+    # checkpoints kept besides last.pt and best.pt (train/kept.py)
+    checkpoint: Stateless[CheckpointConfig] = field(default_factory=lambda: CheckpointConfig())
     # objects the loop calls at fixed moments (train/callbacks.py): a dotted class path, or
     # {target, args}; they may change training, so they are part of the identity
     callbacks: list[str | CallbackConfig] = field(default_factory=list, metadata=ADDED)

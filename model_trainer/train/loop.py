@@ -26,12 +26,12 @@ import torch
 from model_trainer.callbacks import overriding
 from model_trainer.errors import MonitorError
 from model_trainer.metrics_file import EPOCH_SPAN, full_names
-from model_trainer.train import checkpoint, contract, distributed
+from model_trainer.train import checkpoint, contract, distributed, kept
 from model_trainer.train.cadence import Cadence
 from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
-from model_trainer.train.reporting import Session
+from model_trainer.train.reporting import Keep, Session
 from model_trainer.train.seeding import rng_state, seed_epoch, set_rng_state
 from model_trainer.train.state import TrainState
 from model_trainer.train.stopping import stop_reason, track
@@ -85,6 +85,8 @@ class Loop:
         self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
         self.stop_request: StopReason | None = None  # a signal asked to stop (interrupted...)
         self.callback_stop: str | None = None  # why a callback asked to stop
+        self.top: list[tuple[float, int]] | None = None  # keep_best's (value, epoch) so far
+        self.keep_top: tuple[int, float] | None = None  # this epoch's evaluation is among them
         self._stopping = False  # every rank agreed to honour stop_request at this point
 
     # ---- the loop --------------------------------------------------------------------------
@@ -164,7 +166,9 @@ class Loop:
             scheduler.after_epoch(monitor)
         state.epoch, state.batch_in_epoch = epoch, 0
         self._call("on_epoch_end", epoch, dict(metrics))
-        if self.stop_reason() is not None or self.cadence.due(epoch):
+        every = recipe.train.checkpoint.keep_every
+        kept_now = self.keep_top is not None or (every is not None and epoch % every == 0)
+        if self.stop_reason() is not None or self.cadence.due(epoch) or kept_now:
             self.save_checkpoint()  # also makes best.pt when this epoch's evaluation was best
         elif self.best_pending:  # no checkpoint this epoch: the best waits in memory
             self.best_pending = False
@@ -279,6 +283,7 @@ class Loop:
                                "set it to one of them or return it from custom_evaluation")
         state.last_eval = {k: v for k, v in metrics.items() if not k.startswith("train_")}
         self._call("on_evaluation_end", epoch, dict(metrics))
+        self._rank_for_keeping(metrics[recipe.train.monitor.metric], epoch)
         if track(state, metrics, recipe, epoch):
             self.best_pending = True  # saved with the epoch's checkpoint: one write, not two
         session.display.evaluation(epoch, state.global_step, metrics)
@@ -315,14 +320,38 @@ class Loop:
     def save_checkpoint(self) -> None:
         """Save `last` atomically; nothing without a checkpoint folder. After an evaluation
         that was best, `best` is the same file; a best state held since an earlier epoch
-        is written as `best` first."""
+        is written as `best` first. Kept copies (train.checkpoint) are made from it."""
         best_too, self.best_pending = self.best_pending, False
         held = self.cadence.take_best()
         state = self._capture()
         if held is not None and not best_too:
             self._save(held, best_only=True)
-        self._save(state, best_too=best_too)
+        self._save(state, best_too=best_too, keep=self._keep())
         self.cadence.saved()
+
+    def _keep(self) -> Keep | None:
+        """What this epoch's checkpoint is also kept as (train.checkpoint)."""
+        spec, epoch, top = self.w.recipe.train.checkpoint, self.state.epoch, self.keep_top
+        self.keep_top = None
+        every = f"epoch-{epoch:04d}.pt" if spec.keep_every and epoch % spec.keep_every == 0 \
+            and self.state.batch_in_epoch == 0 else None
+        ranked = (*top, spec.keep_best, self.w.recipe.train.monitor.mode) \
+            if top is not None and top[0] == epoch else None
+        return Keep(every, ranked) if every or ranked else None
+
+    def _rank_for_keeping(self, value: float, epoch: int) -> None:
+        """Whether this evaluation joins keep_best's k best so far (its checkpoint is then
+        written at the epoch's end and kept)."""
+        k, mode = self.w.recipe.train.checkpoint.keep_best, self.w.recipe.train.monitor.mode
+        if k <= 0 or not math.isfinite(value) or self.session.checkpoint_dir is None:
+            return
+        if self.top is None:  # a resumed run: what the files kept
+            self.top = [(e["value"], e["epoch"]) for e in kept.top_list(
+                self.session.checkpoint_dir)]
+        ranked = sorted([*(t for t in self.top if t[1] != epoch), (value, epoch)],
+                        reverse=mode == "max")[:k]
+        if (value, epoch) in ranked:
+            self.top, self.keep_top = ranked, (epoch, value)
 
     def _capture(self) -> dict[str, Any] | None:
         """The state a checkpoint holds (tensors still the live ones); None where nothing
@@ -334,12 +363,12 @@ class Loop:
         return checkpoint.capture(self, rank_rngs)
 
     def _save(self, state: dict[str, Any] | None, best_only: bool = False,
-              best_too: bool = False) -> None:
+              best_too: bool = False, keep: Keep | None = None) -> None:
         if state is None:
             return
         self.session.check_folder()
         self.session.save_checkpoint(state, self.state.to_dict(), best_only=best_only,
-                                     best_too=best_too)
+                                     best_too=best_too, keep=keep)
 
     def _log_epoch(self, epoch: int) -> None:
         """The epoch's train row, at its last step: the means of what train_step returned

@@ -8,6 +8,7 @@ it writes the trial folder's files and shows progress.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,14 @@ class Display:
         pass
 
 
+@dataclass(frozen=True)
+class Keep:
+    """What a checkpoint is kept as besides last.pt (train/kept.py)."""
+
+    every: str | None = None  # epoch-NNNN.pt
+    top: tuple[int, float, int, str] | None = None  # (epoch, value, k, mode)
+
+
 class Session:
     """A session that writes nothing and shows nothing. With `checkpoint_dir` it may read
     the trial's checkpoints (the other ranks of a DDP trial test at the best one)."""
@@ -55,14 +64,15 @@ class Session:
         """Raise when the run's folder can no longer be written (before a checkpoint)."""
 
     def save_checkpoint(self, state: dict[str, Any], loop_state: dict[str, Any], *,
-                        best_only: bool, best_too: bool) -> None:
+                        best_only: bool, best_too: bool, keep: Keep | None = None) -> None:
         """Persist a checkpoint (the captured state, tensors still the live model's) as
-        `last` (and `best` too, or only `best`), before the next step changes them."""
-        self.write_checkpoint(state, best_only=best_only, best_too=best_too)
+        `last` (and `best` too, or only `best`; `keep`: also kept under its own names),
+        before the next step changes them."""
+        self.write_checkpoint(state, best_only=best_only, best_too=best_too, keep=keep)
 
     def write_checkpoint(self, state: dict[str, Any], *, best_only: bool,
-                         best_too: bool) -> None:
-        from model_trainer.train import checkpoint
+                         best_too: bool, keep: Keep | None = None) -> None:
+        from model_trainer.train import checkpoint, kept
 
         data = checkpoint.serialize(state)
         if best_only:
@@ -71,6 +81,10 @@ class Session:
         checkpoint.save_last(self.checkpoint_dir, data)
         if best_too:
             checkpoint.link_best(self.checkpoint_dir)
+        if keep is not None and keep.every:
+            kept.keep_copy(self.checkpoint_dir, keep.every)
+        if keep is not None and keep.top is not None:
+            kept.keep_top(self.checkpoint_dir, *keep.top)
 
     def flush(self) -> None:
         """Wait until everything handed over is on disk; raise if a write failed."""

@@ -16,7 +16,7 @@ from model_trainer.files import BackgroundWriter, folder_identity
 from model_trainer.layout import CHECKPOINTS, METRICS
 from model_trainer.metrics_file import MetricsWriter
 from model_trainer.train import checkpoint
-from model_trainer.train.reporting import Display, OnEval, Session
+from model_trainer.train.reporting import Display, Keep, OnEval, Session
 from model_trainer.trial.status_record import TrialStatus
 from model_trainer.trial.trackers import Tracker, Trackers
 from model_trainer.vocabulary import TrialState
@@ -54,7 +54,7 @@ class TrialSession(Session):
                                 "while the trial was running; nothing more is written there")
 
     def save_checkpoint(self, state: dict[str, Any], loop_state: dict[str, Any], *,
-                        best_only: bool, best_too: bool) -> None:
+                        best_only: bool, best_too: bool, keep: Keep | None = None) -> None:
         """Serialized and written in the background, in order: the checkpoint, fsynced,
         then status.json's progress (a killed run's status.json says how far it got). The
         tensors are copied off the live model first: the next step changes them."""
@@ -62,7 +62,8 @@ class TrialSession(Session):
 
         def write() -> None:
             try:
-                self.write_checkpoint(state, best_only=best_only, best_too=best_too)
+                self.write_checkpoint(state, best_only=best_only, best_too=best_too,
+                                      keep=keep)
                 if not best_only:
                     self.status.progress(loop_state)
                     self.status.save(self.folder)

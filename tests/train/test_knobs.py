@@ -111,3 +111,23 @@ def test_a_warmup_scales_each_steps_rate_on_top_of_the_schedule(tmp_path, monkey
 def test_a_warmup_needs_one_length(tmp_path):
     with pytest.raises(RecipeError, match="needs exactly one of steps or epochs"):
         load(tmp_path, "++train.scheduler.warmup={steps: 2, epochs: 1}")
+
+
+def test_keep_best_and_keep_every_keep_the_right_checkpoints(tmp_path):
+    result = run_experiment(load(tmp_path, "train.epochs=5", "train.checkpoint_every=5",
+                                 "train.checkpoint={keep_best: 2, keep_every: 2}"))
+    folder = result.trial_dir / "checkpoints"
+    val = {r["epoch"]: r["metrics"]["loss"] for r in rows(result.trial_dir, "val")}
+    two_best = sorted(sorted(val, key=val.get)[:2])
+    assert sorted(p.name for p in folder.glob("top-*.pt")) == \
+        [f"top-{e:04d}.pt" for e in two_best]
+    assert sorted(p.name for p in folder.glob("epoch-*.pt")) == ["epoch-0002.pt",
+                                                                 "epoch-0004.pt"]
+    for path in [*folder.glob("top-*.pt"), *folder.glob("epoch-*.pt")]:
+        saved = torch.load(path, weights_only=True)
+        assert saved["loop"]["epoch"] == int(path.stem.split("-")[1])
+    listed = json.loads((folder / "kept.json").read_text())
+    assert [(e["epoch"], e["value"]) for e in listed["top"]] == \
+        sorted(((e, val[e]) for e in two_best), key=lambda pair: pair[1])
+    best = torch.load(folder / "best.pt", weights_only=True)
+    assert best["loop"]["epoch"] == min(val, key=val.get)

@@ -175,19 +175,24 @@ def save_best(folder: Path, data: bytes) -> Path:
 
 
 def link_best(folder: Path) -> Path:
-    """Make `best.pt` the file `last.pt` is now (a hard link, atomically; a copy where the
-    file system has no hard links)."""
-    best, tmp = folder / BEST, folder / f".{BEST}.link{TEMP_SUFFIX}"
+    """Make `best.pt` the file `last.pt` is now."""
+    return link_last(folder, BEST)
+
+
+def link_last(folder: Path, name: str) -> Path:
+    """Make `folder/name` the file `last.pt` is now (a hard link, atomically; a copy
+    where the file system has no hard links)."""
+    target, tmp = folder / name, folder / f".{name}.link{TEMP_SUFFIX}"
     tmp.unlink(missing_ok=True)
     try:
         os.link(folder / LAST, tmp)
     except OSError:
         data = (folder / LAST).read_bytes()
-        atomic_write(best, lambda handle: handle.write(data))
-        return best
-    os.replace(tmp, best)
+        atomic_write(target, lambda handle: handle.write(data))
+        return target
+    os.replace(tmp, target)
     fsync_dir(folder)
-    return best
+    return target
 
 
 def snapshot(value: Any, into: Any = None) -> Any:

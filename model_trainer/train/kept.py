@@ -11,29 +11,13 @@ best.pt stays the best.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from model_trainer.files import TEMP_SUFFIX, atomic_write, atomic_write_json, fsync_dir
-from model_trainer.layout import LAST_CHECKPOINT
+from model_trainer.files import atomic_write_json
+from model_trainer.train.checkpoint import link_last
 
 KEPT = "kept.json"
-
-
-def keep_copy(folder: Path, name: str) -> Path:
-    """`folder/name` as the file `last.pt` is now (hard link or copy, atomically)."""
-    target, tmp = folder / name, folder / f".{name}.link{TEMP_SUFFIX}"
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(folder / LAST_CHECKPOINT, tmp)
-    except OSError:
-        data = (folder / LAST_CHECKPOINT).read_bytes()
-        atomic_write(target, lambda handle: handle.write(data))
-        return target
-    os.replace(tmp, target)
-    fsync_dir(folder)
-    return target
 
 
 def keep_top(folder: Path, epoch: int, value: float, k: int, mode: str) -> None:
@@ -44,26 +28,16 @@ def keep_top(folder: Path, epoch: int, value: float, k: int, mode: str) -> None:
     listed.sort(key=lambda e: e["value"], reverse=mode == "max")
     keep, drop = listed[:k], listed[k:]
     if any(e["epoch"] == epoch for e in keep):
-        keep_copy(folder, f"top-{epoch:04d}.pt")
+        link_last(folder, f"top-{epoch:04d}.pt")
     atomic_write_json(folder / KEPT, {"mode": mode, "top": keep})
     for entry in drop:
         (folder / entry["file"]).unlink(missing_ok=True)
 
 
 def top_list(folder: Path) -> list[dict[str, Any]]:
+    """The kept evaluations of kept.json, best first ([] when there is none)."""
     try:
         data = json.loads((folder / KEPT).read_text())
     except (OSError, ValueError):
         return []
     return [e for e in data.get("top", []) if isinstance(e, dict) and "value" in e]
-
-
-def qualifies(folder: Path | None, value: float, k: int, mode: str) -> bool:
-    """Whether an evaluation of `value` is among the k best kept so far."""
-    if folder is None or k <= 0:
-        return False
-    listed = top_list(folder)
-    if len(listed) < k:
-        return True
-    worst = listed[-1]["value"]
-    return value > worst if mode == "max" else value < worst

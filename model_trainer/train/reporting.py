@@ -82,7 +82,7 @@ class Session:
         if best_too:
             checkpoint.link_best(self.checkpoint_dir)
         if keep is not None and keep.every:
-            kept.keep_copy(self.checkpoint_dir, keep.every)
+            checkpoint.link_last(self.checkpoint_dir, keep.every)
         if keep is not None and keep.top is not None:
             kept.keep_top(self.checkpoint_dir, *keep.top)
 

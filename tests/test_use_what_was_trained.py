@@ -98,3 +98,32 @@ def test_a_study_result_lists_its_trials_as_ray_tunes_result_grid(tiny_study):
         losses[t.trial_id] = min(r["metrics"]["loss"] for r in rows if r["split"] == "train"
                                  and r.get("source") != "eval")
     assert by_loss.trial_id == min(losses, key=losses.get)
+
+
+def test_predict_writes_each_samples_output_as_the_model_gives_it(study_dir, tmp_path):
+    """`mtrain predict`: the table's outputs equal the trained model run by hand on the
+    split's samples, in order; the argmax is the prediction."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from model_trainer.cli.app import app
+    from tests.study.tinytask import make_loader
+
+    trial = first_trial(study_dir)
+    out = tmp_path / "preds.parquet"
+    result = CliRunner().invoke(app, ["predict", str(study_dir), "--trial", trial.name,
+                                      "--split", "val", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out)
+    model = model_trainer.load_trial(trial).model
+    recipe = model_trainer.load_recipe(trial).recipe
+    x = torch.stack([row["x"] for row in make_loader(recipe, "val").dataset])
+    labels = torch.stack([row["labels"] for row in make_loader(recipe, "val").dataset])
+    with torch.no_grad():
+        logits = model(x, labels)[0]
+    assert list(table.columns) == ["labels", "output_0", "output_1", "prediction"]
+    assert table["labels"].tolist() == labels.tolist()
+    assert table[["output_0", "output_1"]].to_numpy() == pytest.approx(logits.numpy(), abs=1e-6)
+    assert table["prediction"].tolist() == logits.argmax(1).tolist()
+    bad = CliRunner().invoke(app, ["predict", str(trial), "--out", str(tmp_path / "p.txt")])
+    assert bad.exit_code == 2 and "--out must end in .parquet or .csv" in bad.output

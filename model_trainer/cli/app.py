@@ -10,6 +10,7 @@ import typer
 from model_trainer import __version__
 from model_trainer.cli.analyze import analyze
 from model_trainer.cli.eval import evaluate
+from model_trainer.cli.predict import predict
 from model_trainer.cli.run import run
 from model_trainer.cli.show import show
 from model_trainer.cli.status import status
@@ -27,6 +28,7 @@ app.command()(run)
 app.command()(validate)
 app.command()(show)
 app.command(name="eval")(evaluate)
+app.command()(predict)
 app.command()(analyze)
 app.command()(status)
 

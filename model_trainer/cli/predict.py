@@ -1,0 +1,38 @@
+"""`mtrain predict`: a finished trial's predictions on a split, written as a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from model_trainer.cli.boundary import boundary, stdout
+
+
+@boundary
+def predict(
+    path: Annotated[Path, typer.Argument(help="A trial folder (or a study folder with "
+                                         "--trial).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the table: .parquet "
+                                      "or .csv.", show_default=False)],
+    split: Annotated[Literal["train", "val", "test"], typer.Option(
+        help="The split whose batches are predicted.")] = "test",
+    ckpt: Annotated[Literal["best", "last"], typer.Option(
+        help="The checkpoint whose weights predict.")] = "best",
+    trial: Annotated[str | None, typer.Option(help="A trial id in a study folder.")] = None,
+) -> None:
+    """Write a trial's predictions on a split: the batch's per-sample values and the
+    model's output (and its argmax), one row a sample."""
+    from model_trainer.errors import UsageError
+    from model_trainer.trial.predict import predict as predict_table
+
+    if out.suffix not in (".parquet", ".csv"):
+        raise UsageError(f"--out must end in .parquet or .csv, got {out.name}")
+    table = predict_table(path, split, ckpt, trial_id=trial)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        table.to_parquet(out, index=False)
+    else:
+        table.to_csv(out, index=False)
+    stdout.print(f"wrote {len(table)} rows to {out}", markup=False, soft_wrap=True)

@@ -226,6 +226,11 @@ class ModelWrapper:
         self.loop.window.add(name, value)
         self.loop.epoch_means.add(name, value)
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every DDP rank's `value` (picklable), in rank order; `[value]` in one process.
+        A collective: every rank must call it (in `custom_evaluation`, which runs on all)."""
+        return distributed.gather(value)
+
     def request_stop(self, why: str) -> None:
         """Ask the loop to stop after this epoch (stop reason `callback`; `why` is logged)."""
         self.loop.callback_stop = why

@@ -96,3 +96,11 @@ class StreamRecorder(TinyWrapper):
         torch.save({"mask": self.mask, "noise": self.noise},
                    Path(os.environ["MTRAIN_TEST_OUT"], f"rank{_rank()}-{os.getpid()}.pt"))
         return super().train_step(batch)
+
+
+class GatherWrapper(TinyWrapper):
+    """custom_evaluation gathers a value from every rank (the documented way)."""
+
+    def custom_evaluation(self, flag: str) -> dict[str, float]:
+        ranks = self.gather(_rank())
+        return {"ranks": float(len(ranks)), "rank_sum": float(sum(ranks))}

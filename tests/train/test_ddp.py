@@ -97,11 +97,15 @@ def test_ddp_equals_single_process_on_the_same_global_batch(tmp_path):
 
 @pytest.mark.slow
 def test_eval_on_a_split_not_divisible_by_the_ranks_counts_each_sample_once(tmp_path):
-    frozen = ("train.optimizer={name: sgd, lr: 1.0e-12}", "train.epochs=1", "data.args.n=95")
+    frozen = ("train.optimizer={name: sgd, lr: 1.0e-12}", "train.epochs=1", "data.args.n=95",
+              "wrapper=tests.train.ddp_user.GatherWrapper")
     single = run(load(tmp_path / "a", *frozen, "train.batch_size=32"))
     ddp = run(load(tmp_path / "b", *frozen, "train.batch_size=32", *DDP))
     assert ddp.final_metrics["val_accuracy"] == single.final_metrics["val_accuracy"]
     assert ddp.final_metrics["val_loss"] == pytest.approx(single.final_metrics["val_loss"])
+    # custom_evaluation's documented way to see every rank's values: wrapper.gather
+    assert (single.final_metrics["val_ranks"], single.final_metrics["val_rank_sum"]) == (1, 0)
+    assert (ddp.final_metrics["val_ranks"], ddp.final_metrics["val_rank_sum"]) == (2, 1)
 
 
 @pytest.mark.slow

@@ -25,6 +25,9 @@ MOMENTS: dict[str, tuple[str, ...]] = {
     "on_train_start": (),
     "on_epoch_start": ("epoch",),
     "on_before_optimizer_step": ("optimizers",),
+    "on_after_optimizer_step": ("optimizers",),
+    "on_evaluation_start": ("flag",),
+    "on_evaluation_done": ("flag",),
     "on_evaluation_end": ("epoch", "metrics"),
     "on_epoch_end": ("epoch", "metrics"),
     "on_checkpoint_save": (),
@@ -44,6 +47,15 @@ class Callback:
 
     def on_before_optimizer_step(self, wrapper: Any, optimizers: list) -> None:
         """After backward, gradients unscaled (their norm is the real one), before the step."""
+
+    def on_after_optimizer_step(self, wrapper: Any, optimizers: list) -> None:
+        """After the optimizer step (the weights just changed; gradients zeroed)."""
+
+    def on_evaluation_start(self, wrapper: Any, flag: str) -> None:
+        """Before the batches of an evaluation of split `flag` (val or test)."""
+
+    def on_evaluation_done(self, wrapper: Any, flag: str) -> None:
+        """Right after them (and custom_evaluation), before training goes on."""
 
     def on_evaluation_end(self, wrapper: Any, epoch: int, metrics: dict[str, float]) -> None:
         """After an evaluation on val, with its metrics (full names: val_loss...)."""

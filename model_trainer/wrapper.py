@@ -34,6 +34,7 @@ from model_trainer.train.data import batch_targets, call_model, check_batch_keys
 from model_trainer.train.data_cache import cached_loader
 from model_trainer.train.determinism import set_deterministic
 from model_trainer.train.device import Precision, resolve_device
+from model_trainer.train.ema import EMA
 from model_trainer.train.hook_checks import check_derived
 from model_trainer.train.loop import Accumulation, Loop
 from model_trainer.train.optim import as_scheduler, build_optimizer, build_scheduler, each
@@ -64,6 +65,7 @@ class ModelWrapper:
         self._batch_checked = False
         self.callbacks: list[Any] = []  # train.callbacks, built by setup
         self._before_step: list[Any] = []  # those that override on_before_optimizer_step
+        self._after_step: list[Any] = []  # ... and on_after_optimizer_step
         self._warmup_steps: int | None = None  # train.scheduler.warmup in optimizer steps
 
     # ---- hooks ---------------------------------------------------------------------------
@@ -212,6 +214,8 @@ class ModelWrapper:
         self.scaler.update()
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
+        for callback in self._after_step:
+            callback.on_after_optimizer_step(self, optimizers)
 
     def warmup_factor(self, step: int) -> float:
         """What `train.scheduler.warmup` scales optimizer step `step` (1-based) by."""
@@ -283,4 +287,7 @@ class ModelWrapper:
                                  "length (give warmup.steps instead)")
         self.callbacks = [import_object(c)() if isinstance(c, str) else
                           import_object(c.target)(**c.args) for c in recipe.train.callbacks]
+        if recipe.train.ema is not None:
+            self.callbacks.append(EMA(recipe.train.ema.decay))
         self._before_step = overriding(self.callbacks, "on_before_optimizer_step")
+        self._after_step = overriding(self.callbacks, "on_after_optimizer_step")

@@ -64,6 +64,8 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
     _at_least(t.checkpoint_min_interval_s, 0, "train.checkpoint_min_interval_s", report)
     _at_least(t.threads, 1, "train.threads", report)
     _at_least(t.checkpoint.keep_best, 0, "train.checkpoint.keep_best", report)
+    if t.ema is not None and not 0 < t.ema.decay < 1:
+        report("train.ema.decay", f"must be between 0 and 1 (like 0.999), got {t.ema.decay}")
     _at_least(t.checkpoint.keep_every, 1, "train.checkpoint.keep_every", report)
     warmup = t.scheduler.warmup
     if warmup is not None and (warmup.steps is None) == (warmup.epochs is None):

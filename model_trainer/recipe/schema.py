@@ -89,6 +89,11 @@ class CheckpointConfig(ConfigNode):
 
 
 @dataclass
+class EMAConfig(ConfigNode):
+    decay: float = 0.999  # each step: ema = decay * ema + (1 - decay) * weights
+
+
+@dataclass
 class CallbackConfig(ConfigNode):
     target: str = MISSING  # dotted path of a Callback class (or a factory of one)
     args: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +143,9 @@ class TrainConfig(ConfigNode):
     # objects the loop calls at fixed moments (train/callbacks.py): a dotted class path, or
     # {target, args}; they may change training, so they are part of the identity
     callbacks: list[str | CallbackConfig] = field(default_factory=list, metadata=ADDED)
+    # an exponential moving average of the weights: evaluations, best.pt and the test
+    # split use it (train/ema.py); it changes the numbers, so it is part of the identity
+    ema: EMAConfig | None = field(default=None, metadata=ADDED)
 
     renamed_keys: ClassVar[dict[str, str]] = {"tensorboard": "train.loggers: [tensorboard]"}
 

@@ -201,8 +201,11 @@ class Loop:
         distributed.barrier()  # rank 0 has finished writing it
         if self.state.best is None or best is None or not best.exists():
             return "last"
-        weights = checkpoint.load_file(best)["model"]
-        distributed.unwrap(self.w.model).load_state_dict(weights)
+        saved = checkpoint.load_file(best)
+        distributed.unwrap(self.w.model).load_state_dict(saved["model"])
+        for callback, state in zip(self.w.callbacks, saved.get("callbacks") or [],
+                                   strict=False):  # their state at the best epoch (an EMA)
+            callback.on_checkpoint_load(self.w, state)
         return "best"
 
     def stop_reason(self) -> StopReason | None:
@@ -230,6 +233,16 @@ class Loop:
         """Loss, metrics and custom_evaluation over the whole split (unprefixed names)."""
         w = self.w
         loader = w.val_loader if flag == Split.VAL else w.test_loader
+        row: dict[str, float] = {}
+        self._call("on_evaluation_start", flag)
+        try:
+            row = self._evaluate(flag, loader)
+        finally:
+            self._call("on_evaluation_done", flag)
+        return row
+
+    def _evaluate(self, flag: str, loader: Any) -> dict[str, float]:
+        w = self.w
         row: dict[str, float] = {}
         if loader is not None:
             metrics = self.split_metrics(whole_split=True)

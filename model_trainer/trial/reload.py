@@ -17,6 +17,7 @@ from model_trainer.recipe.load import LoadedRecipe, load_recipe
 from model_trainer.recipe.resolve import add_working_directory_to_path, import_object
 from model_trainer.recipe.trial_file import load_trial_recipe
 from model_trainer.train import checkpoint, distributed
+from model_trainer.train.ema import averaged_weights
 from model_trainer.trial.evaluate import CHECKPOINT_FILES
 
 ONE_PROCESS = ["train.strategy=single", "train.devices=1", "train.progress=off"]
@@ -26,7 +27,8 @@ def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str
                data: bool = False, device: str = "cpu") -> Any:
     """The trial's wrapper with its model trained: `path` is a trial folder, or a study
     folder with `trial_id`; `checkpoint_name` is "best" or "last"; `.model` is the
-    nn.Module (in eval mode, on `device`); `data=True` also builds the loaders."""
+    nn.Module (in eval mode, on `device`; with train.ema, its averaged weights); `data=True`
+    also builds the loaders."""
     folder = trial_folder(Path(path), trial_id)
     if checkpoint_name not in CHECKPOINT_FILES:
         raise UsageError(f"checkpoint must be one of {', '.join(CHECKPOINT_FILES)}, got "
@@ -52,7 +54,10 @@ def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str
         recipe.freeze()
         module = wrapper.make_model().to(device)
         wrapper.model = module
-    module.load_state_dict(checkpoint.load_file(file)["model"])
+    saved = checkpoint.load_file(file)
+    module.load_state_dict(saved["model"])
+    if recipe.train.ema is not None:  # the weights it was judged by: the average
+        averaged_weights(module, saved)
     module.eval()
     return wrapper
 

@@ -1,0 +1,84 @@
+"""train.ema: the average a plain loop computes, used by evaluations, best.pt, the test
+split and load_trial; resumed exactly; part of the identity."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import model_trainer
+from model_trainer.trial.experiment import run_experiment
+from tests.train import tiny
+from tests.train.tiny import TinyWrapper, load
+
+EMA = ("++train.ema={decay: 0.9}", "train.log_every=1")
+
+
+class TrackingWrapper(TinyWrapper):
+    """Records the weights its evaluations ran with."""
+
+    at_eval: list[float] = []
+
+    def custom_evaluation(self, flag):
+        weights = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+        type(self).at_eval.append(float(weights.sum()))
+        return {}
+
+
+def test_evaluations_use_the_average_a_plain_loop_computes(tmp_path, monkeypatch):
+    monkeypatch.setattr(tiny, "TrackingWrapper", TrackingWrapper, raising=False)
+    TrackingWrapper.at_eval = []
+    result = run_experiment(load(tmp_path, *EMA, "wrapper=tests.train.tiny.TrackingWrapper",
+                                 "train.epochs=1"))
+    assert TrackingWrapper.at_eval, "custom_evaluation ran"
+    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    average = saved["callbacks"][0]["average"]
+    raw = saved["model"]
+    assert not all(torch.equal(a, r) for a, r in zip(average, raw.values(), strict=True))
+    assert TrackingWrapper.at_eval[0] == pytest.approx(
+        float(torch.cat([a.flatten() for a in average]).sum()), rel=1e-5)
+
+
+def test_the_average_is_exact_against_an_independent_update(tmp_path):
+    """Start, one epoch of 6 steps: ema_k = 0.9 ema_(k-1) + 0.1 w_k from ema_0 = w_0."""
+    weights = []
+
+    class Recorder(model_trainer.Callback):
+        def on_train_start(self, wrapper):
+            weights.append([p.detach().clone() for p in wrapper.model.parameters()])
+
+        def on_after_optimizer_step(self, wrapper, optimizers):
+            weights.append([p.detach().clone() for p in wrapper.model.parameters()])
+
+    tiny.Recorder = Recorder
+    try:
+        result = run_experiment(load(tmp_path, *EMA, "train.epochs=1",
+                                     "train.callbacks=[tests.train.tiny.Recorder]"))
+    finally:
+        del tiny.Recorder
+    expected = weights[0]
+    for step in weights[1:]:
+        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, step, strict=True)]
+    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
+    for a, e in zip(average, expected, strict=True):
+        assert torch.allclose(a, e, atol=1e-6)
+
+
+def test_load_trial_gives_the_average_and_a_resume_continues_it(tmp_path):
+    loaded = load(tmp_path, *EMA, "train.epochs=2")
+    first = run_experiment(load(tmp_path, *EMA, "train.epochs=1"))
+    again = run_experiment(loaded)
+    straight = run_experiment(load(tmp_path / "b", *EMA, "train.epochs=2"))
+    a = torch.load(again.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(straight.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    for x, y in zip(a["callbacks"][0]["average"], b["callbacks"][0]["average"], strict=True):
+        assert torch.equal(x, y)  # resumed after epoch 1 == straight through
+    model = model_trainer.load_trial(again.trial_dir, "last").model
+    for p, avg in zip(model.parameters(), a["callbacks"][0]["average"], strict=True):
+        assert torch.equal(p.detach(), avg)
+    assert first.trial_id == again.trial_id != load(tmp_path, "train.epochs=2").trial_id
+    status = json.loads((again.trial_dir / "status.json").read_text())
+    assert status["state"] == "completed"

@@ -17,7 +17,6 @@ the moments a callback overrides, so a run without callbacks pays nothing.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 # moment -> the arguments the loop passes after the wrapper
@@ -83,6 +82,8 @@ def overriding(callbacks: list[Any], moment: str) -> list[Any]:
 def callback_problems(target: Any, args: dict[str, Any]) -> list[str]:
     """Why `target(**args)` is not a usable callback (its moments with the wrong
     signature, args its constructor does not take); [] when it is."""
+    import inspect
+
     if not callable(target):
         return [f"is not a class or function (got {type(target).__name__})"]
     problems = []

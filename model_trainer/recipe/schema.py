@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Literal
 
 from model_trainer.recipe.markers import ADDED, MISSING, Stateless, split_marker
 from model_trainer.recipe.node import ConfigNode
-from model_trainer.recipe.typecheck import field_hints
 
 
 class ModelConfig(ConfigNode):
@@ -264,6 +263,8 @@ def setting_type(key: str) -> Any:
     """The type of dotted `key` when it is one of the recipe's own settings
     (`train.epochs` -> int, `model` -> ModelSection); None for a key of free-form args
     (`model.args.hidden` without a config class) or no key at all."""
+    from model_trainer.recipe.typecheck import field_hints  # (import model_trainer stays light)
+
     tp: Any = Recipe
     for part in key.split("."):
         if not dataclasses.is_dataclass(tp) or \

@@ -30,6 +30,7 @@ from model_trainer.callbacks import overriding
 from model_trainer.errors import UsageError
 from model_trainer.recipe.resolve import import_object
 from model_trainer.train import contract, distributed
+from model_trainer.train.compiling import compiled
 from model_trainer.train.data import batch_targets, call_model, check_batch_keys
 from model_trainer.train.data_cache import cached_loader
 from model_trainer.train.determinism import set_deterministic
@@ -271,7 +272,9 @@ class ModelWrapper:
         module = contract.check_model(self.make_model()).to(self.device)
         if recipe.train.channels_last:
             module = module.to(memory_format=torch.channels_last)
-        self.optimizer = self.make_optimizer(module)
+        self.optimizer = self.make_optimizer(module)  # on the module's own parameters
+        if recipe.train.compile:
+            module = compiled(module, recipe)
         contract.check_optimizers(list(each(self.optimizer)))
         self.model = distributed.wrap_model(module, self.device)  # DDP under strategy ddp
         scheduler = self.make_scheduler(self.optimizer, self.steps_per_epoch())

@@ -88,6 +88,13 @@ class CheckpointConfig(ConfigNode):
 
 
 @dataclass
+class CompileConfig(ConfigNode):
+    mode: str | None = None  # default | reduce-overhead | max-autotune | ... (torch's)
+    backend: str = "inductor"  # torch's backends, or a dotted path to one of your own
+    fullgraph: bool = False
+
+
+@dataclass
 class EMAConfig(ConfigNode):
     decay: float = 0.999  # each step: ema = decay * ema + (1 - decay) * weights
 
@@ -137,6 +144,9 @@ class TrainConfig(ConfigNode):
     channels_last: Stateless[bool] = False
     # log the gradient norm (after unscaling, before clipping) at each log point
     log_grad_norm: Stateless[bool] = False
+    # torch.compile the model (true: default options); the numbers match within float
+    # tolerance, so stateless (a run without it resumes a compiled run's checkpoints)
+    compile: Stateless[bool | CompileConfig] = False
     # checkpoints kept besides last.pt and best.pt (train/kept.py)
     checkpoint: Stateless[CheckpointConfig] = field(default_factory=lambda: CheckpointConfig())
     # objects the loop calls at fixed moments (train/callbacks.py): a dotted class path, or

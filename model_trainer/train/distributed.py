@@ -94,7 +94,13 @@ def wrap_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 
 def unwrap(model: Any) -> Any:
-    """The user's module inside a DDP wrapper (what checkpoints save and load)."""
+    """The user's own module, inside DDP and torch.compile (what checkpoints save and load:
+    plain state_dict keys, no `module.` or `_orig_mod.`)."""
+    model = without_ddp(model)
+    return getattr(model, "_orig_mod", model)  # torch.compile's OptimizedModule
+
+
+def without_ddp(model: Any) -> Any:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
@@ -114,7 +120,7 @@ def step_context(model: Any, sync: bool) -> contextlib.AbstractContextManager:
 def unwrapped(wrapper: Any) -> Iterator[None]:
     """Evaluate with the plain module: no DDP collectives, so ranks may see unequal batches."""
     model = wrapper.model
-    wrapper.model = unwrap(model)
+    wrapper.model = without_ddp(model)  # compiled, when train.compile
     try:
         yield
     finally:

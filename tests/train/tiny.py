@@ -165,3 +165,8 @@ train:
   log_every: 1000
   progress: "off"
 """
+
+
+def failing_backend(graph_module: Any, example_inputs: Any) -> Any:
+    """A torch.compile backend that cannot compile anything (for the compile tests)."""
+    raise RuntimeError("this backend compiles nothing")

@@ -35,12 +35,13 @@ class StopReason(enum.StrEnum):
     TERMINATED = "terminated"  # SIGTERM
     SMOKE = "smoke"  # a smoke run did its batches
     CALLBACK = "callback"  # a train.callbacks object asked to stop
+    MAX_STEPS = "max steps reached"  # train.max_steps optimizer steps were taken
 
     @property
     def evaluates_test(self) -> bool:
         """The run ended normally, so the test split is evaluated."""
         return self in (StopReason.EPOCHS_REACHED, StopReason.EARLY_STOP, StopReason.SMOKE,
-                        StopReason.CALLBACK)
+                        StopReason.CALLBACK, StopReason.MAX_STEPS)
 
 
 class RecordState(enum.StrEnum):

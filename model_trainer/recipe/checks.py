@@ -63,6 +63,7 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
         _at_least(getattr(t, key), 1, f"train.{key}", report)
     _at_least(t.checkpoint_min_interval_s, 0, "train.checkpoint_min_interval_s", report)
     _at_least(t.threads, 1, "train.threads", report)
+    _at_least(t.max_steps, 1, "train.max_steps", report)
     _at_least(t.checkpoint.keep_best, 0, "train.checkpoint.keep_best", report)
     if t.ema is not None and not 0 < t.ema.decay < 1:
         report("train.ema.decay", f"must be between 0 and 1 (like 0.999), got {t.ema.decay}")

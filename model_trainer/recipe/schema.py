@@ -108,6 +108,9 @@ class CallbackConfig(ConfigNode):
 @dataclass
 class TrainConfig(ConfigNode):
     epochs: Stateless[int] = 10  # more epochs extend a run (unless a schedule is sized from it)
+    # stop after this many optimizer steps, mid-epoch if need be (more steps extend the run;
+    # schedules stay sized from `epochs`)
+    max_steps: Stateless[int | None] = None
     batch_size: int = 64
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)

@@ -85,6 +85,7 @@ class Loop:
         self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
         self.stop_request: StopReason | None = None  # a signal asked to stop (interrupted...)
         self.callback_stop: str | None = None  # why a callback asked to stop
+        self.mid_epoch_stop = False  # train.max_steps ended this epoch early
         self.top: list[tuple[float, int]] | None = None  # keep_best's (value, epoch) so far
         self.keep_top: tuple[int, float] | None = None  # this epoch's evaluation is among them
         self._stopping = False  # every rank agreed to honour stop_request at this point
@@ -100,6 +101,10 @@ class Loop:
             self.train_epoch(epoch)
             if state.diverged or self._stopping:
                 continue  # the predicate names it; never checkpoint non-finite weights
+            if self.mid_epoch_stop:  # train.max_steps stopped it mid-epoch
+                self.mid_epoch_stop = False
+                self.end_steps(epoch)
+                continue
             self.end_epoch(epoch)
             self._agree_to_stop()
         if reason in (StopReason.INTERRUPTED, StopReason.TERMINATED):
@@ -112,6 +117,7 @@ class Loop:
         """One pass over the train loader (after an interrupt: from batch `batch_in_epoch`)."""
         w, state, recipe = self.w, self.state, self.w.recipe
         accum, log_every = recipe.train.grad_accum, recipe.train.log_every
+        max_steps = recipe.train.max_steps
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device, recipe.train.channels_last)
         w.model.train()
@@ -152,6 +158,10 @@ class Loop:
                     return
             if self.stop_request is not None and self._agree_to_stop(log_point):
                 return  # a whole step is done: a safe point to save and stop
+            if max_steps is not None and state.global_step >= max_steps and \
+                    (total is None or index + 1 < total):
+                self.mid_epoch_stop = True
+                return  # mid-epoch: fit evaluates and saves it (end_steps)
         self._log_epoch(epoch)
 
     def end_epoch(self, epoch: int) -> None:
@@ -173,6 +183,15 @@ class Loop:
         elif self.best_pending:  # no checkpoint this epoch: the best waits in memory
             self.best_pending = False
             self.cadence.hold_best(self._capture())
+
+    def end_steps(self, epoch: int) -> None:
+        """train.max_steps reached mid-epoch: the last train row, an evaluation, and a
+        checkpoint at this step (a rerun with more steps continues from this batch)."""
+        if not self.window.empty():
+            self._log_train(epoch)
+        if self.w.val_loader is not None or self.session.smoke:
+            self.evaluate_and_report(epoch, {})
+        self.save_checkpoint()
 
     def finish(self, reason: StopReason) -> None:
         """Name the stop reason; evaluate the test split when the run ended normally."""

@@ -49,6 +49,8 @@ def stop_reason(state: TrainState, recipe: Any, smoke: bool = False) -> StopReas
         return StopReason.SMOKE
     if patience is not None and state.bad_evals >= patience:
         return StopReason.EARLY_STOP
+    if recipe.train.max_steps is not None and state.global_step >= recipe.train.max_steps:
+        return StopReason.MAX_STEPS
     if state.epoch >= recipe.train.epochs:
         return StopReason.EPOCHS_REACHED
     return None

@@ -32,6 +32,12 @@ def is_finished(status: TrialStatus, recipe: Any, folder: Path) -> bool:
     if status.stop_reason == StopReason.EARLY_STOP:
         changed = stateless_changes(folder / RECIPE, recipe)
         return not any(k.startswith("train.early_stopping.") for k in changed)
+    steps = recipe.train.max_steps
+    if steps is not None and status.global_step >= steps:
+        return True
+    if status.stop_reason == StopReason.MAX_STEPS and (steps is None or
+                                                       status.global_step < steps):
+        return False  # more steps, or none: go on
     return status.epochs_done >= recipe.train.epochs
 
 

@@ -131,3 +131,25 @@ def test_keep_best_and_keep_every_keep_the_right_checkpoints(tmp_path):
         sorted(((e, val[e]) for e in two_best), key=lambda pair: pair[1])
     best = torch.load(folder / "best.pt", weights_only=True)
     assert best["loop"]["epoch"] == min(val, key=val.get)
+
+
+def test_max_steps_stops_mid_epoch_and_more_steps_continue_exactly(tmp_path):
+    """6 steps an epoch: 9 steps stop in the middle of epoch 2, with an evaluation and a
+    checkpoint there; 12 then continue from that batch and end where a straight run of 12
+    steps ends, tensor for tensor."""
+    first = run_experiment(load(tmp_path / "a", "train.max_steps=9", "train.epochs=5"))
+    assert first.stop_reason == "max steps reached"
+    status = json.loads((first.trial_dir / "status.json").read_text())
+    assert (status["global_step"], status["epochs_done"]) == (9, 1)
+    assert [r["step"] for r in rows(first.trial_dir, "val")] == [6, 9]
+    saved = torch.load(first.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert (saved["loop"]["global_step"], saved["loop"]["batch_in_epoch"]) == (9, 3)
+    same = run_experiment(load(tmp_path / "a", "train.max_steps=9", "train.epochs=5"))
+    assert same.skipped  # already done: nothing trained
+    more = run_experiment(load(tmp_path / "a", "train.max_steps=12", "train.epochs=5"))
+    straight = run_experiment(load(tmp_path / "b", "train.max_steps=12", "train.epochs=5"))
+    assert more.trial_dir == first.trial_dir
+    a = torch.load(more.trial_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(straight.trial_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert first.trial_id == load(tmp_path, "train.epochs=5").trial_id  # stateless

@@ -185,30 +185,17 @@ class ModelWrapper:
         optimizers = list(each(optimizer if optimizer is not None else self.optimizer))
         distributed.average_gradients(self.model, optimizers)  # unless DDP's backward did
         train = self.recipe.train
-        if train.grad_clip is not None or train.log_grad_norm or self._before_step:
+        measure = train.grad_clip is not None or train.log_grad_norm
+        if measure or self._before_step:
             for opt in optimizers:
                 self.scaler.unscale_(opt)  # the real gradients: their norm is the true one
-        for callback in self._before_step:
-            callback.on_before_optimizer_step(self, optimizers)
-        if train.grad_clip is not None or train.log_grad_norm:
-            params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
-            if train.grad_clip is not None:
-                norm = torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
-            else:
-                norm = torch.nn.utils.get_total_norm([p.grad for p in params
-                                                      if p.grad is not None])
-            if train.log_grad_norm:  # summed on the device; read at the log point
-                self.loop.window.add("grad_norm", norm.detach())
-                self.loop.epoch_means.add("grad_norm", norm.detach())
-        factor = self.warmup_factor(self.loop.state.global_step + 1)
-        if factor < 1.0:  # this step's rate: the schedule's, scaled, then given back
-            for opt in optimizers:
-                rates = [g["lr"] for g in opt.param_groups]
-                for g in opt.param_groups:
-                    g["lr"] = g["lr"] * factor
-                self.scaler.step(opt)
-                for g, rate in zip(opt.param_groups, rates, strict=True):
-                    g["lr"] = rate
+            for callback in self._before_step:
+                callback.on_before_optimizer_step(self, optimizers)
+            if measure:
+                self._clip_and_log_norm(optimizers)
+        step = self.loop.state.global_step + 1
+        if self._warmup_steps is not None and step < self._warmup_steps:
+            self._step_scaled(optimizers, step / self._warmup_steps)
         else:
             for opt in optimizers:
                 self.scaler.step(opt)
@@ -217,6 +204,29 @@ class ModelWrapper:
             opt.zero_grad(set_to_none=True)
         for callback in self._after_step:
             callback.on_after_optimizer_step(self, optimizers)
+
+    def _clip_and_log_norm(self, optimizers: list[Any]) -> None:
+        """train.grad_clip and train.log_grad_norm on the unscaled gradients."""
+        train = self.recipe.train
+        params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
+        if train.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        if train.log_grad_norm:  # summed on the device; read at the log point
+            self.loop.window.add("grad_norm", norm.detach())
+            self.loop.epoch_means.add("grad_norm", norm.detach())
+
+    def _step_scaled(self, optimizers: list[Any], factor: float) -> None:
+        """A warmup step: each rate scaled by `factor` for this step, then given back to
+        the schedule."""
+        for opt in optimizers:
+            rates = [g["lr"] for g in opt.param_groups]
+            for g in opt.param_groups:
+                g["lr"] = g["lr"] * factor
+            self.scaler.step(opt)
+            for g, rate in zip(opt.param_groups, rates, strict=True):
+                g["lr"] = rate
 
     def warmup_factor(self, step: int) -> float:
         """What `train.scheduler.warmup` scales optimizer step `step` (1-based) by."""

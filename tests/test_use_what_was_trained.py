@@ -91,13 +91,16 @@ def test_a_study_result_lists_its_trials_as_ray_tunes_result_grid(tiny_study):
     assert best.trial_id == max(completed, key=lambda t: t["value"])["trial_id"]  # val_accuracy
     assert set(best.checkpoints) == {"best", "last"}
     assert not best.load().model.training
-    by_loss = result.best("train_loss", "min")
     losses = {}
     for t in result.trials:
         rows = [json.loads(line) for line in (t.folder / "metrics.jsonl").read_text().splitlines()]
-        losses[t.trial_id] = min(r["metrics"]["loss"] for r in rows if r["split"] == "train"
-                                 and r.get("source") != "eval")
-    assert by_loss.trial_id == min(losses, key=losses.get)
+        losses[t.trial_id] = [r["metrics"]["loss"] for r in rows if r["split"] == "train"
+                              and r.get("source") != "eval"]
+    lowest = {k: min(v) for k, v in losses.items()}
+    highest = {k: max(v) for k, v in losses.items()}
+    assert result.best("train_loss", "min").trial_id == min(lowest, key=lowest.get)
+    # the mode decides both the trial's value and the pick (not the metric's name)
+    assert result.best("train_loss", "max").trial_id == max(highest, key=highest.get)
 
 
 def test_predict_writes_each_samples_output_as_the_model_gives_it(study_dir, tmp_path):

@@ -288,10 +288,7 @@ def _is_reference(text: str) -> bool:
 def _whole_reference(text: str) -> str | None:
     """The absolute key of a value that is one plain reference (`${train.batch_size}`)."""
     inner = text[2:-1]
-    if text.startswith("${") and text.endswith("}") and inner and not inner.startswith(".") \
-            and all(c.isalnum() or c in "._-" for c in inner):
-        return inner
-    return None
+    return inner if _is_reference(text) and not inner.startswith(".") else None
 
 
 def _absolute_references(text: str) -> list[str]:

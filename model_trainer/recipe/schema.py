@@ -151,7 +151,7 @@ class TrainConfig(ConfigNode):
     # tolerance, so stateless (a run without it resumes a compiled run's checkpoints)
     compile: Stateless[bool | CompileConfig] = False
     # checkpoints kept besides last.pt and best.pt (train/kept.py)
-    checkpoint: Stateless[CheckpointConfig] = field(default_factory=lambda: CheckpointConfig())
+    checkpoint: Stateless[CheckpointConfig] = field(default_factory=CheckpointConfig)
     # objects the loop calls at fixed moments (train/callbacks.py): a dotted class path, or
     # {target, args}; they may change training, so they are part of the identity
     callbacks: list[str | CallbackConfig] = field(default_factory=list, metadata=ADDED)

@@ -88,19 +88,20 @@ class StudyResult:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be max or min, got {mode!r}")
         done = [t for t in self.trials if t.state == RecordState.COMPLETED]
-        scored = [(self._value(t, metric), t) for t in done]
-        scored = [(v, t) for v, t in scored if v is not None and math.isfinite(v)]
+        scored = [(self._value(t, metric, mode), t) for t in done]
+        scored = [(v, t) for v, t in scored if v is not None]
         if not scored:
             return None
         pick = max if mode == "max" else min
         return pick(scored, key=lambda pair: pair[0])[1]
 
-    def _value(self, trial: TrialRecord, metric: str) -> float | None:
-        if metric == self.objective["metric"]:
+    def _value(self, trial: TrialRecord, metric: str, mode: str) -> float | None:
+        """The trial's best value of `metric` in `mode` (the objective's: its index value)."""
+        if metric == self.objective["metric"] and mode == self.objective["mode"]:
             return trial.value
         values = [named_metrics(row).get(metric) for row in
                   training_rows(read_rows(trial.folder / METRICS))]
-        values = [v for v in values if isinstance(v, int | float)]
+        values = [v for v in values if isinstance(v, int | float) and math.isfinite(v)]
         if not values:
             return None
-        return max(values) if "loss" not in metric else min(values)
+        return max(values) if mode == "max" else min(values)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from model_trainer.callbacks import Callback
+from model_trainer.train.distributed import unwrap
 
 
 class EMA(Callback):
@@ -23,6 +24,7 @@ class EMA(Callback):
         self.decay = decay
         self.average: list[torch.Tensor] | None = None
         self.kept: list[torch.Tensor] | None = None  # the trained weights during evaluations
+        self.weights: list[torch.Tensor] | None = None
 
     def on_train_start(self, wrapper: Any) -> None:
         if self.average is None:  # not restored from a checkpoint
@@ -31,8 +33,9 @@ class EMA(Callback):
     def on_after_optimizer_step(self, wrapper: Any, optimizers: list) -> None:
         if self.average is None:
             self.on_train_start(wrapper)
-        weights = [p.detach() for p in _params(wrapper.model)]
-        torch._foreach_lerp_(self.average, weights, 1.0 - self.decay)
+        if self.weights is None:  # the live parameters (the list is made once)
+            self.weights = [p.detach() for p in _params(wrapper.model)]
+        torch._foreach_lerp_(self.average, self.weights, 1.0 - self.decay)
 
     def on_evaluation_start(self, wrapper: Any, flag: str) -> None:
         if self.average is not None:
@@ -55,8 +58,6 @@ class EMA(Callback):
 
 
 def _params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
-    from model_trainer.train.distributed import unwrap
-
     return [p for p in unwrap(model).parameters() if p.dtype.is_floating_point]
 
 

@@ -242,3 +242,17 @@ def test_a_mapping_choice_of_booleans_finds_the_recipes_baseline(tmp_path):
     assert bool(rows.loc["skip=true", "is_baseline"]) and not rows.loc["skip=false", "is_baseline"]
     assert rows.loc["skip=true", "note"] == "baseline (study.yaml)"
     assert rows.loc["skip=false", "diff"] == pytest.approx(-0.1)
+
+
+def test_the_analysis_divides_alpha_over_as_many_comparisons_as_the_run(tmp_path):
+    """The adaptive rows' Bonferroni count is the grid's size less the baseline, as the
+    run's (recipe/space.py counts the grid independently)."""
+    from model_trainer.analysis.adaptive_rows import _comparisons
+    from model_trainer.analysis.loaded import Group
+    from model_trainer.recipe.space import grid_size, parse_dimension
+
+    space = {"model.args.hidden": {"choice": [32, 64, 128]},
+             "model.args.layers": {"int": [1, 7], "step": 3}}
+    group = Group(key="g", path=tmp_path, is_study=True, space=space)
+    dims = [parse_dimension(k, v)[0] for k, v in space.items()]
+    assert _comparisons(group) == grid_size(dims) - 1 == 8

@@ -15,13 +15,22 @@ from model_trainer.study.index import StudyTrial
 from model_trainer.vocabulary import RecordState
 
 NOISE = 1 / math.sqrt(2)  # per trial: the paired differences then have sd 1
-# a trial's own noise, each shape scaled so that the paired differences have sd 1
-NOISES = {
-    "normal": lambda rng: rng.normal(0, NOISE),
-    "t3": lambda rng: rng.standard_t(3) * NOISE / math.sqrt(3),
-    "exponential": lambda rng: rng.exponential() * NOISE,
-    "lognormal": lambda rng: rng.lognormal(0, 1) * NOISE / math.sqrt((math.e - 1) * math.e),
+# the shapes of seed noise the simulations draw (size None: one number)
+SHAPES = {
+    "normal": lambda rng, size: rng.normal(size=size),
+    "t3": lambda rng, size: rng.standard_t(3, size=size),
+    "exponential": lambda rng, size: rng.exponential(size=size),
+    "lognormal": lambda rng, size: rng.lognormal(0.0, 1.0, size=size),
 }
+
+
+# a trial's own noise: each shape of SHAPES scaled so that the paired differences have sd 1
+SPREAD = {"normal": 1.0, "t3": math.sqrt(3), "exponential": 1.0,
+          "lognormal": math.sqrt((math.e - 1) * math.e)}
+
+
+def trial_noise(shape: str, rng: np.random.Generator) -> float:
+    return float(SHAPES[shape](rng, None)) * NOISE / SPREAD[shape]
 
 
 def simulate(effects: list[float], rng: np.random.Generator, *, min_seeds: int = 3,
@@ -32,7 +41,7 @@ def simulate(effects: list[float], rng: np.random.Generator, *, min_seeds: int =
     a seed's data order and initialization are) plus the effect plus its own noise; a
     trial fails with probability `fail`. Each round some of the unfinished trials finish,
     then the planner adds what it wants, until it wants nothing more. `noise`: the shape
-    of a trial's own noise (NOISES)."""
+    of a trial's own noise (SHAPES)."""
     spec = AdaptiveSeedsConfig(min=min_seeds, max=max_seeds, decide=decide, alpha=alpha)
     plan = AdaptiveSeeds(spec, comparisons=len(effects), baseline=0)
     luck = rng.normal(0.0, 2.0, size=max_seeds)
@@ -46,7 +55,7 @@ def simulate(effects: list[float], rng: np.random.Generator, *, min_seeds: int =
                 failed = rng.random() < fail
                 t.state = RecordState.FAILED if failed else RecordState.COMPLETED
                 t.value = None if failed else \
-                    means[t.number] + luck[t.seed] + NOISES[noise](rng)
+                    means[t.number] + luck[t.seed] + trial_noise(noise, rng)
         added = plan.more_trials(trials)
         if not added and all(t.finished for t in trials):
             return plan, trials
@@ -58,13 +67,6 @@ def run_many(effects, runs, seed=0, **kw):
     return [simulate(effects, rng, **kw) for _ in range(runs)]
 
 
-# the same shapes as arrays, for the vectorised designs below
-SHAPES = {
-    "normal": lambda rng, size: rng.normal(size=size),
-    "t3": lambda rng, size: rng.standard_t(3, size=size),
-    "exponential": lambda rng, size: rng.exponential(size=size),
-    "lognormal": lambda rng, size: rng.lognormal(0.0, 1.0, size=size),
-}
 
 
 def every_look(effect: float, shape: str, sims: int, seed: int, least: int = 3,

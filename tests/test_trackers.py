@@ -121,15 +121,20 @@ def test_tensorboard_and_mlflow_together(tmp_path):
     assert status(result)["state"] == "completed"
 
 
-def test_an_unknown_logger_and_a_missing_mlflow_are_recipe_errors(tmp_path, monkeypatch):
-    with pytest.raises(RecipeError, match=r"train.loggers.0: expected .*got str 'wandb'"):
-        load(tmp_path, "train.loggers=[wandb]")
+def test_an_unknown_logger_and_a_missing_package_are_recipe_errors(tmp_path, monkeypatch):
+    with pytest.raises(RecipeError, match=r"train.loggers.0: expected .*got str 'comet'"):
+        load(tmp_path, "train.loggers=[comet]")
     real = importlib.util.find_spec
+    missing = ("mlflow", "wandb", "safetensors")
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "mlflow" else real(name, *a))
-    with pytest.raises(RecipeError, match=r"train.loggers: mlflow is not installed: pip install "
-                       r"'model_trainer\[mlflow\]'"):
-        load(tmp_path, "train.loggers=[mlflow]")
+                        lambda name, *a: None if name in missing else real(name, *a))
+    for logger in ("mlflow", "wandb"):
+        with pytest.raises(RecipeError, match=rf"train.loggers: {logger} is not installed: "
+                           rf"pip install 'model_trainer\[{logger}\]'"):
+            load(tmp_path, f"train.loggers=[{logger}]")
+    with pytest.raises(RecipeError, match=r"train.checkpoint.format: safetensors is not "
+                       r"installed: pip install 'model_trainer\[safetensors\]'"):
+        load(tmp_path, "train.checkpoint.format=safetensors")
 
 
 def test_nothing_is_imported_unless_configured(tmp_path):

@@ -130,3 +130,58 @@ def test_predict_writes_each_samples_output_as_the_model_gives_it(study_dir, tmp
     assert table["prediction"].tolist() == logits.argmax(1).tolist()
     bad = CliRunner().invoke(app, ["predict", str(trial), "--out", str(tmp_path / "p.txt")])
     assert bad.exit_code == 2 and "--out must end in .parquet or .csv" in bad.output
+
+
+def test_predict_on_a_file_of_inputs(study_dir, tmp_path):
+    """--input: a .pt dict of tensors or an .npz file, batched by the recipe's batch size;
+    the outputs equal the model run by hand on those rows; a bad file is exit 2."""
+    import numpy as np
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from model_trainer.cli.app import app
+
+    trial = first_trial(study_dir)
+    x = torch.randn(37, 4, generator=torch.Generator().manual_seed(3))
+    labels = torch.arange(37) % 2
+    torch.save({"x": x, "labels": labels}, tmp_path / "inputs.pt")
+    np.savez(tmp_path / "inputs.npz", x=x.numpy(), labels=labels.numpy())
+    torch.save({"x": x}, tmp_path / "unlabelled.pt")  # this model's forward needs labels
+    with torch.no_grad():
+        logits = model_trainer.load_trial(trial).model(x, labels)[0]
+    for name in ("inputs.pt", "inputs.npz"):
+        out = tmp_path / f"{name}.csv"
+        result = CliRunner().invoke(app, ["predict", str(trial), "--input",
+                                          str(tmp_path / name), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        table = pd.read_csv(out)
+        assert list(table.columns) == ["labels", "output_0", "output_1", "prediction"]
+        assert table[["output_0", "output_1"]].to_numpy() == pytest.approx(logits.numpy(),
+                                                                           abs=1e-6)
+    torch.save({"x": x, "w": x[:3]}, tmp_path / "ragged.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a file torch wrote")
+    for name, message in (("ragged.pt", "different numbers of rows"),
+                          ("junk.pt", "cannot be read"), ("inputs.txt", "must end in .pt"),
+                          ("unlabelled.pt", "labels")):
+        bad = CliRunner().invoke(app, ["predict", str(trial), "--input", str(tmp_path / name),
+                                       "--out", str(tmp_path / "p.csv")])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+
+
+def test_the_analysis_gives_the_same_trials_and_best_as_the_study_result(tiny_study, tmp_path):
+    """`analyze(...).dataframe()` and `.best()` agree with what run() returned, by the
+    objective and by another metric in either mode."""
+    from rich.console import Console
+
+    from model_trainer.analysis import analyze
+
+    result = model_trainer.run(str(tiny_study))
+    analysed = analyze(result.study_dir, plots=False, out=tmp_path / "analysis",
+                       console=Console(file=open("/dev/null", "w")))
+    frame = analysed.dataframe()
+    assert sorted(frame["trial_id"]) == sorted(t.trial_id for t in result.trials)
+    assert analysed.best()["trial_id"] == result.best().trial_id
+    for mode in ("min", "max"):
+        assert analysed.best("train_loss", mode)["trial_id"] == \
+            result.best("train_loss", mode).trial_id
+    assert analysed.best("no_such_metric") is None

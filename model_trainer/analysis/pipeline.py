@@ -56,6 +56,36 @@ class AnalysisResult:
     report: Path | None = None
     loaded: Loaded | None = None
 
+    def dataframe(self) -> pd.DataFrame:
+        """The analysed trials (after filters), one row each: id, state, attributes, the
+        objective's value and every metric at the trial's best evaluation, its folder."""
+        return self.trials.copy()
+
+    def best(self, metric: str | None = None, mode: str | None = None) -> pd.Series | None:
+        """The completed trial with the best value, as its row of `dataframe()`: by the
+        objective (each trial's value at its best evaluation) by default, else by
+        `metric` (a logged name such as `train_loss`: its best over the trial's rows) in
+        `mode` (by default the objective's for it, else min for a loss, else max)."""
+        objective = self.objective
+        metric = metric or objective.metric
+        mode = mode or (objective.mode if metric == objective.metric
+                        else "min" if "loss" in metric else "max")
+        if mode not in ("max", "min"):
+            raise UsageError(f"mode must be max or min, got {mode!r}")
+        done = self.trials[self.trials["state"] == TrialState.COMPLETED]
+        if metric == objective.metric and mode == objective.mode:
+            values = done.set_index("trial_id")[objective.column]
+        else:
+            rows = self.metrics[self.metrics["metric"] == metric]
+            by_trial = rows.groupby("trial_id", observed=True)["value"]
+            values = (by_trial.max() if mode == "max" else by_trial.min()).reindex(
+                done["trial_id"])
+        values = values[np.isfinite(values.astype(float))]
+        if values.empty:
+            return None
+        pick = values.idxmax() if mode == "max" else values.idxmin()
+        return done[done["trial_id"] == pick].iloc[0]
+
 
 def load(directory: str | Path) -> Loaded:
     """Read every trial under `directory` into `.trials` and `.metrics` DataFrames.

@@ -21,15 +21,19 @@ def predict(
     ckpt: Annotated[Literal["best", "last"], typer.Option(
         help="The checkpoint whose weights predict.")] = "best",
     trial: Annotated[str | None, typer.Option(help="A trial id in a study folder.")] = None,
+    input_file: Annotated[Path | None, typer.Option(
+        "--input", help="Predict these samples instead of a split: a .pt file (a tensor, or "
+        "a dict of tensors named as the model's arguments) or a .npz file.",
+        show_default=False)] = None,
 ) -> None:
-    """Write a trial's predictions on a split: the batch's per-sample values and the
-    model's output (and its argmax), one row a sample."""
+    """Write a trial's predictions on a split (or on the samples of --input): the batch's
+    per-sample values and the model's output (and its argmax), one row a sample."""
     from model_trainer.errors import UsageError
     from model_trainer.trial.predict import predict as predict_table
 
     if out.suffix not in (".parquet", ".csv"):
         raise UsageError(f"--out must end in .parquet or .csv, got {out.name}")
-    table = predict_table(path, split, ckpt, trial_id=trial)
+    table = predict_table(path, split, ckpt, trial_id=trial, inputs=input_file)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         table.to_parquet(out, index=False)

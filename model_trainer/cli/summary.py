@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_trainer.recipe import LoadedRecipe, Recipe, names
-from model_trainer.recipe.identity import schedule_horizon
+from model_trainer.recipe.identity import schedule_horizon, schedule_sized_by
 from model_trainer.recipe.seeds import baseline_number, initial_seeds, is_adaptive
 from model_trainer.recipe.space import grid, parse_dimension
 
@@ -25,13 +25,14 @@ def summary_line(recipe: Recipe) -> str:
 
 
 def horizon_note(recipe: Recipe) -> str | None:
-    """Why raising train.epochs will not extend this run, when it will not."""
-    horizon = schedule_horizon(recipe)
+    """Why raising train.epochs (or train.max_steps) will not extend this run, when it will
+    not."""
+    horizon, key = schedule_horizon(recipe), schedule_sized_by(recipe)
     if horizon is None:
         return None
     name = recipe.train.scheduler.name
     arg = names.SIZED_BY_EPOCHS[name][0]
-    return (f"note: train.epochs={horizon} is part of the trial id because the {name} "
+    return (f"note: {key}={horizon} is part of the trial id because the {name} "
             f"schedule is sized from it: another value trains another trial (set "
             f"train.scheduler.args.{arg} to fix the schedule and extend runs in place)")
 

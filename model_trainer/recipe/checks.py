@@ -64,6 +64,7 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
     _at_least(t.checkpoint_min_interval_s, 0, "train.checkpoint_min_interval_s", report)
     _at_least(t.threads, 1, "train.threads", report)
     _at_least(t.max_steps, 1, "train.max_steps", report)
+    _at_least(t.eval_every_steps, 1, "train.eval_every_steps", report)
     _at_least(t.checkpoint.keep_best, 0, "train.checkpoint.keep_best", report)
     if t.ema is not None and not 0 < t.ema.decay < 1:
         report("train.ema.decay", f"must be between 0 and 1 (like 0.999), got {t.ema.decay}")
@@ -105,9 +106,13 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
         report("train.metrics", "lists a metric twice")
     if len(set(t.loggers)) != len(t.loggers):
         report("train.loggers", "lists a logger twice")
-    if "mlflow" in t.loggers and importlib.util.find_spec("mlflow") is None:
-        report("train.loggers", "mlflow is not installed: pip install 'model_trainer[mlflow]' "
-               "(or mlflow-skinny)")
+    for logger in ("mlflow", "wandb"):
+        if logger in t.loggers and importlib.util.find_spec(logger) is None:
+            report("train.loggers", f"{logger} is not installed: "
+                   f"pip install 'model_trainer[{logger}]'")
+    if t.checkpoint.format == "safetensors" and importlib.util.find_spec("safetensors") is None:
+        report("train.checkpoint.format", "safetensors is not installed: "
+               "pip install 'model_trainer[safetensors]'")
     monitor = t.monitor.metric
     known = {metric_name("train", "loss"), metric_name("val", "loss")} | {
         metric_name("val", m.rsplit(".", 1)[-1]) for m in t.metrics}

@@ -4,8 +4,8 @@ Only Stateful attributes enter the hash (Stateless and Derived never do), in a c
 JSON form, so key order in the YAML and int-vs-float spelling of a float field do not
 matter. The `study` section is not part of a trial's identity: the same experiment is
 the same whether a study or a person launched it. One stateless value joins the hash: the
-number of epochs a length-dependent LR schedule is sized from (`schedule_horizon`), since
-it changes every step of the training.
+number of epochs (or `train.max_steps`) a length-dependent LR schedule is sized from
+(`schedule_horizon`), since it changes every step of the training.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ def attribute_kinds(value: Any) -> dict[str, Kind]:
 
 def stateless_keys(recipe: Any) -> list[str]:
     """The dotted keys of the attributes that do not enter the trial id: the stateless and
-    derived ones, less `train.epochs` when the LR schedule is sized from it."""
-    sized = schedule_horizon(recipe) is not None
+    derived ones, less the key the LR schedule is sized from (epochs or max_steps)."""
+    sized_by = schedule_sized_by(recipe)
     return [key for key, kind in attribute_kinds(recipe).items()
-            if kind is not Kind.STATEFUL and not (sized and key == "train.epochs")]
+            if kind is not Kind.STATEFUL and key != sized_by]
 
 
 def stateful_view(value: Any, kind: Kind = Kind.STATEFUL) -> Any:
@@ -94,18 +94,28 @@ def digest(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def schedule_horizon(recipe: Any) -> int | None:
-    """`train.epochs` when the LR schedule is sized from it, else None.
+def schedule_sized_by(recipe: Any) -> str | None:
+    """The key a length-dependent LR schedule is sized from, or None when it has no length
+    or its args fix one: `train.max_steps` when set and the schedule steps per optimizer
+    step, else `train.epochs`.
 
     A cosine (or onecycle, or step) schedule of 3 epochs differs from one of 6 from the
     first step on, so two runs that share every stateful value but the horizon do not
-    train alike: the horizon then belongs to the identity, and raising `train.epochs`
-    starts another trial instead of extending this one."""
+    train alike: the horizon then belongs to the identity, and raising it starts another
+    trial instead of extending this one."""
     scheduler = recipe.train.scheduler
     fixed_by = names.SIZED_BY_EPOCHS.get(scheduler.name)
     if fixed_by is None or any(arg in scheduler.args for arg in fixed_by):
         return None
-    return recipe.train.epochs
+    if recipe.train.max_steps is not None and names.scheduler_interval(scheduler) == "step":
+        return "train.max_steps"
+    return "train.epochs"
+
+
+def schedule_horizon(recipe: Any) -> int | None:
+    """The value of `schedule_sized_by`'s key (epochs or steps), else None."""
+    key = schedule_sized_by(recipe)
+    return None if key is None else getattr(recipe.train, key.removeprefix("train."))
 
 
 def trial_id(recipe: Any) -> str:
@@ -113,9 +123,10 @@ def trial_id(recipe: Any) -> str:
     state = stateful_view(recipe)
     state.pop("study", None)
     state.pop("hypothesis", None)  # like the study: what a trial is does not depend on why
-    horizon = schedule_horizon(recipe)
+    horizon, sized_by = schedule_horizon(recipe), schedule_sized_by(recipe)
     if horizon is not None:
-        state["train"]["schedule_horizon_epochs"] = horizon
+        unit = "steps" if sized_by == "train.max_steps" else "epochs"
+        state["train"][f"schedule_horizon_{unit}"] = horizon
     return f"{_slug(recipe.model.target)}-{digest(state)[:HASH_CHARS]}"
 
 

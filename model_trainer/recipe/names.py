@@ -13,7 +13,14 @@ METRICS = ("accuracy", "mse", "mae")
 # Schedulers whose shape is sized from train.epochs unless one of these args fixes it.
 SIZED_BY_EPOCHS = {"cosine": ("T_max",), "onecycle": ("total_steps", "epochs"),
                    "step": ("step_size",)}
+STEP_WISE = ("cosine", "onecycle")  # step after each optimizer step unless interval says
 _TOP_K = re.compile(r"^top(\d+)_accuracy$")
+
+
+def scheduler_interval(scheduler: object) -> str:
+    """How often `train.scheduler` steps: its `interval`, else per step for STEP_WISE."""
+    name, interval = scheduler.name, scheduler.interval  # type: ignore[attr-defined]
+    return interval or ("step" if name in STEP_WISE else "epoch")
 
 
 def top_k(name: str) -> int | None:

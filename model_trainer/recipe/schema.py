@@ -85,6 +85,9 @@ class EarlyStoppingConfig(ConfigNode):
 class CheckpointConfig(ConfigNode):
     keep_best: int = 0  # the k evaluations best by train.monitor: checkpoints/top-*.pt
     keep_every: int | None = None  # every N epochs: checkpoints/epoch-NNNN.pt
+    # safetensors: also write the model weights of last.pt and best.pt as last.safetensors
+    # and best.safetensors (no pickle: any framework reads them)
+    format: Literal["torch", "safetensors"] = "torch"
 
 
 @dataclass
@@ -108,8 +111,8 @@ class CallbackConfig(ConfigNode):
 @dataclass
 class TrainConfig(ConfigNode):
     epochs: Stateless[int] = 10  # more epochs extend a run (unless a schedule is sized from it)
-    # stop after this many optimizer steps, mid-epoch if need be (more steps extend the run;
-    # schedules stay sized from `epochs`)
+    # stop after this many optimizer steps, mid-epoch if need be (more steps extend the run,
+    # unless a per-step schedule without its own length is sized from it)
     max_steps: Stateless[int | None] = None
     batch_size: int = 64
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -123,6 +126,8 @@ class TrainConfig(ConfigNode):
     monitor: Stateless[MonitorConfig] = field(default_factory=MonitorConfig)
     early_stopping: Stateless[EarlyStoppingConfig] = field(default_factory=EarlyStoppingConfig)
     eval_every: Stateless[int] = 1  # epochs between evaluations on the val split
+    # ...and every this many optimizer steps, mid-epoch (rows at that step)
+    eval_every_steps: Stateless[int | None] = None
     log_every: Stateless[int] = 50  # optimizer steps between train-metric log lines
     checkpoint_every: Stateless[int] = 1  # epochs between checkpoints
     # ...and at least this many seconds (the last checkpoint, at a stop or a signal, is
@@ -130,7 +135,7 @@ class TrainConfig(ConfigNode):
     checkpoint_min_interval_s: Stateless[float] = 5.0
     progress: Stateless[Literal["auto", "rich", "plain", "off"]] = "auto"
     # experiment trackers written beside metrics.jsonl (which stays the source of truth)
-    loggers: Stateless[list[Literal["tensorboard", "mlflow"]]] = field(default_factory=list)
+    loggers: Stateless[list[Literal["tensorboard", "mlflow", "wandb"]]] = field(default_factory=list)
     # torch's deterministic algorithms and cuDNN settings: bit-identical reruns, slower on GPU
     deterministic: Stateless[bool] = False
     # Data parallelism inside one trial. Both are stateless: `batch_size` is the GLOBAL

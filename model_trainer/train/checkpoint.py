@@ -156,38 +156,56 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def save_last(folder: Path, data: bytes) -> Path:
+def save_last(folder: Path, data: bytes, weights: bytes | None = None) -> Path:
     """Write `last.pt` (serialized) atomically, keeping the file it replaces as
-    `last.prev.pt`."""
+    `last.prev.pt`; then `weights` (safetensors) as `last.safetensors`."""
     last = folder / LAST
     folder.mkdir(exist_ok=True)  # checkpoints/, in a trial folder that must still exist
     if last.exists():  # a crash right after this leaves last.prev.pt: resume takes it
         os.replace(last, folder / PREVIOUS)
     atomic_write(last, lambda handle: handle.write(data), make_folder=False)
+    if weights is not None:
+        atomic_write(folder / weights_name(LAST), lambda handle: handle.write(weights))
     return last
 
 
-def save_best(folder: Path, data: bytes) -> Path:
-    """Write `best.pt` (serialized) atomically."""
+def save_best(folder: Path, data: bytes, weights: bytes | None = None) -> Path:
+    """Write `best.pt` (serialized) atomically; then `weights` as `best.safetensors`."""
     folder.mkdir(exist_ok=True)
     atomic_write(folder / BEST, lambda handle: handle.write(data), make_folder=False)
+    if weights is not None:
+        atomic_write(folder / weights_name(BEST), lambda handle: handle.write(weights))
     return folder / BEST
 
 
-def link_best(folder: Path) -> Path:
-    """Make `best.pt` the file `last.pt` is now."""
+def link_best(folder: Path, weights: bool = False) -> Path:
+    """Make `best.pt` (and `best.safetensors`) the file `last.pt` (`last.safetensors`) is."""
+    if weights:
+        link_last(folder, weights_name(BEST), source=weights_name(LAST))
     return link_last(folder, BEST)
 
 
-def link_last(folder: Path, name: str) -> Path:
-    """Make `folder/name` the file `last.pt` is now (a hard link, atomically; a copy
-    where the file system has no hard links)."""
+def weights_name(checkpoint_name: str) -> str:
+    """`last.pt` -> `last.safetensors`: where train.checkpoint.format writes its weights."""
+    return checkpoint_name.removesuffix(".pt") + ".safetensors"
+
+
+def serialize_weights(state: dict[str, Any]) -> bytes:
+    """The checkpoint's model weights in the safetensors format (contiguous copies)."""
+    from safetensors.torch import save
+
+    return save({k: v.contiguous() for k, v in state["model"].items()})
+
+
+def link_last(folder: Path, name: str, source: str = LAST) -> Path:
+    """Make `folder/name` the file `source` (last.pt) is now (a hard link, atomically; a
+    copy where the file system has no hard links)."""
     target, tmp = folder / name, folder / f".{name}.link{TEMP_SUFFIX}"
     tmp.unlink(missing_ok=True)
     try:
-        os.link(folder / LAST, tmp)
+        os.link(folder / source, tmp)
     except OSError:
-        data = (folder / LAST).read_bytes()
+        data = (folder / source).read_bytes()
         atomic_write(target, lambda handle: handle.write(data))
         return target
     os.replace(tmp, target)

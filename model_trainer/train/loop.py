@@ -85,7 +85,8 @@ class Loop:
         self.resume_rng: dict[str, Any] | None = None  # RNG states of a mid-epoch checkpoint
         self.stop_request: StopReason | None = None  # a signal asked to stop (interrupted...)
         self.callback_stop: str | None = None  # why a callback asked to stop
-        self.mid_epoch_stop = False  # train.max_steps ended this epoch early
+        self.mid_epoch_stop = False  # train.max_steps or a mid-epoch evaluation ended it early
+        self.evaluated_step = -1  # the step of the last mid-epoch evaluation
         self.top: list[tuple[float, int]] | None = None  # keep_best's (value, epoch) so far
         self.keep_top: tuple[int, float] | None = None  # this epoch's evaluation is among them
         self._stopping = False  # every rank agreed to honour stop_request at this point
@@ -101,7 +102,7 @@ class Loop:
             self.train_epoch(epoch)
             if state.diverged or self._stopping:
                 continue  # the predicate names it; never checkpoint non-finite weights
-            if self.mid_epoch_stop:  # train.max_steps stopped it mid-epoch
+            if self.mid_epoch_stop:  # stopped mid-epoch (max_steps, a step evaluation)
                 self.mid_epoch_stop = False
                 self.end_steps(epoch)
                 continue
@@ -117,7 +118,7 @@ class Loop:
         """One pass over the train loader (after an interrupt: from batch `batch_in_epoch`)."""
         w, state, recipe = self.w, self.state, self.w.recipe
         accum, log_every = recipe.train.grad_accum, recipe.train.log_every
-        max_steps = recipe.train.max_steps
+        max_steps, eval_steps = recipe.train.max_steps, recipe.train.eval_every_steps
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device, recipe.train.channels_last)
         w.model.train()
@@ -158,8 +159,12 @@ class Loop:
                     return
             if self.stop_request is not None and self._agree_to_stop(log_point):
                 return  # a whole step is done: a safe point to save and stop
-            if max_steps is not None and state.global_step >= max_steps and \
-                    (total is None or index + 1 < total):
+            mid_epoch = total is None or index + 1 < total
+            if eval_steps is not None and mid_epoch and state.global_step % eval_steps == 0 \
+                    and self.evaluate_at_step(epoch):
+                self.mid_epoch_stop = True
+                return  # early stopping or pruning: fit saves it (end_steps)
+            if max_steps is not None and state.global_step >= max_steps and mid_epoch:
                 self.mid_epoch_stop = True
                 return  # mid-epoch: fit evaluates and saves it (end_steps)
         self._log_epoch(epoch)
@@ -168,8 +173,10 @@ class Loop:
         """Evaluate when due, step epoch-wise schedulers, checkpoint."""
         recipe, state = self.w.recipe, self.state
         metrics = full_names(Split.TRAIN, self.epoch_figures)
+        steps = recipe.train.eval_every_steps
         if (self.session.smoke or epoch % recipe.train.eval_every == 0
-                or epoch == recipe.train.epochs):
+                or epoch == recipe.train.epochs
+                or (steps is not None and state.global_step % steps == 0)):
             metrics.update(self.evaluate_and_report(epoch, metrics))
         monitor = metrics.get(recipe.train.monitor.metric)
         for scheduler in each(self.w.scheduler):
@@ -189,9 +196,26 @@ class Loop:
         checkpoint at this step (a rerun with more steps continues from this batch)."""
         if not self.window.empty():
             self._log_train(epoch)
-        if self.w.val_loader is not None or self.session.smoke:
+        evaluated = self.evaluated_step == self.state.global_step
+        if (self.w.val_loader is not None or self.session.smoke) and not evaluated:
             self.evaluate_and_report(epoch, {})
         self.save_checkpoint()
+
+    def evaluate_at_step(self, epoch: int) -> bool:
+        """train.eval_every_steps: evaluate mid-epoch (a val row at this step); a best is
+        held for best.pt at once. True when the evaluation says to stop (early stopping)."""
+        if self.w.val_loader is None:
+            return False
+        self.evaluated_step = self.state.global_step
+        row = self.evaluate(Split.VAL)
+        if not row:
+            return False
+        self.log(Split.VAL, row, epoch=epoch)
+        stop = self.end_evaluation(full_names(Split.VAL, row), epoch, mid_epoch=True)
+        if self.best_pending:  # the weights of this step, not of the epoch's end
+            self.best_pending = False
+            self.cadence.hold_best(self._capture())
+        return stop
 
     def finish(self, reason: StopReason) -> None:
         """Name the stop reason; evaluate the test split when the run ended normally."""
@@ -212,9 +236,10 @@ class Loop:
         """Put the best checkpoint's weights in the model for the test split, as the
         monitor chose them; "last" when there is none (no evaluation, no folder)."""
         folder = self.session.checkpoint_dir
-        if folder is not None and self.state.best is not None \
-                and self.state.best.get("epoch") == self.state.epoch:
-            return "best"  # the last epoch was the best: the model holds its weights
+        best_at = self.state.best or {}
+        if folder is not None and best_at.get("epoch") == self.state.epoch \
+                and best_at.get("step", self.state.global_step) == self.state.global_step:
+            return "best"  # the last evaluation was the best: the model holds its weights
         best = folder / checkpoint.BEST if folder is not None else None
         self.session.flush()
         distributed.barrier()  # rank 0 has finished writing it
@@ -305,9 +330,12 @@ class Loop:
         self.end_evaluation({**train_metrics, **full}, epoch=epoch)
         return full
 
-    def end_evaluation(self, metrics: dict[str, float], epoch: int) -> bool:
+    def end_evaluation(self, metrics: dict[str, float], epoch: int,
+                       mid_epoch: bool = False) -> bool:
         """Best model, early stopping, display and on_eval after the evaluation of `epoch`
-        (full metric names); True when the loop should stop after this epoch."""
+        (full metric names); True when the loop should stop after this epoch (or now, for
+        a `mid_epoch` evaluation: those are not ranked for keep_best nor given to on_eval,
+        whose pruners count epochs)."""
         recipe, session, state = self.w.recipe, self.session, self.state
         if recipe.train.monitor.metric not in metrics:
             raise MonitorError(f"train.monitor.metric: '{recipe.train.monitor.metric}' is not "
@@ -315,13 +343,16 @@ class Loop:
                                "set it to one of them or return it from custom_evaluation")
         state.last_eval = {k: v for k, v in metrics.items() if not k.startswith("train_")}
         self._call("on_evaluation_end", epoch, dict(metrics))
-        self._rank_for_keeping(metrics[recipe.train.monitor.metric], epoch)
-        if track(state, metrics, recipe, epoch):
+        if not mid_epoch:
+            self._rank_for_keeping(metrics[recipe.train.monitor.metric], epoch)
+        if track(state, metrics, recipe, epoch, state.global_step if mid_epoch else None):
             self.best_pending = True  # saved with the epoch's checkpoint: one write, not two
         session.display.evaluation(epoch, state.global_step, metrics)
-        if session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
+        if not mid_epoch and session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
             state.pruned = True
         distributed.sync_state(state)  # rank 0 decides best, early stopping and pruning
+        if mid_epoch:
+            return stop_reason(state, recipe, session.smoke) is not None
         # Evaluations run before `state.epoch` counts the epoch as done: ask the predicate
         # about the state once this epoch is done.
         once_done = dataclasses.replace(state, epoch=max(epoch, state.epoch))

@@ -14,10 +14,11 @@ from typing import Any
 import torch
 
 from model_trainer.errors import ContractError
+from model_trainer.recipe.identity import schedule_sized_by
+from model_trainer.recipe.names import scheduler_interval
 from model_trainer.recipe.resolve import import_object
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-_STEP_WISE = ("cosine", "onecycle")
 
 
 def each(obj: Any) -> Iterator[Any]:
@@ -101,12 +102,13 @@ def build_scheduler(recipe: Any, optimizer: torch.optim.Optimizer,
     cfg, train = recipe.train.scheduler, recipe.train
     if cfg.name == "none":
         return None
-    interval = cfg.interval or ("step" if cfg.name in _STEP_WISE else "epoch")
-    per_step = interval == "step"
-    if per_step and not steps_per_epoch:
+    interval = scheduler_interval(cfg)
+    per_step, sized_by = interval == "step", schedule_sized_by(recipe)
+    if per_step and not steps_per_epoch and sized_by != "train.max_steps":
         raise ValueError(f"train.scheduler: '{cfg.name}' per step needs a train loader with "
-                         "a length; set train.scheduler.interval=epoch")
-    total = train.epochs * (steps_per_epoch if per_step else 1)
+                         "a length (or train.max_steps); set train.scheduler.interval=epoch")
+    total = train.max_steps if sized_by == "train.max_steps" \
+        else train.epochs * (steps_per_epoch if per_step else 1)
     args = dict(cfg.args)
     lr = torch.optim.lr_scheduler
     if cfg.name == "cosine":

@@ -51,6 +51,7 @@ class Session:
     smoke: bool = False  # a smoke run: a couple of batches per split, one epoch
     on_eval: OnEval | None = None  # the study's pruner, asked after each evaluation
     saves_checkpoints: bool = False  # rank 0 of a trial saves them
+    weights_format: str = "torch"  # train.checkpoint.format: safetensors writes those too
 
     def __init__(self, checkpoint_dir: Path | None = None) -> None:
         self.display = Display()
@@ -75,12 +76,14 @@ class Session:
         from model_trainer.train import checkpoint, kept
 
         data = checkpoint.serialize(state)
+        weights = checkpoint.serialize_weights(state) if self.weights_format == "safetensors" \
+            else None
         if best_only:
-            checkpoint.save_best(self.checkpoint_dir, data)
+            checkpoint.save_best(self.checkpoint_dir, data, weights)
             return
-        checkpoint.save_last(self.checkpoint_dir, data)
+        checkpoint.save_last(self.checkpoint_dir, data, weights)
         if best_too:
-            checkpoint.link_best(self.checkpoint_dir)
+            checkpoint.link_best(self.checkpoint_dir, weights is not None)
         if keep is not None and keep.every:
             checkpoint.link_last(self.checkpoint_dir, keep.every)
         if keep is not None and keep.top is not None:

@@ -1,7 +1,10 @@
-"""Predictions of a trained trial on one of its splits, as a table.
+"""Predictions of a trained trial on one of its splits, or on a file of inputs, as a table.
 
 The trial's model (model_trainer.load_trial, the chosen checkpoint) runs the split's
-batches through the wrapper's `evaluation_step`, gradients off, in the loader's order.
+batches (or the file's rows, `train.batch_size` at a time) through the wrapper's
+`evaluation_step`, gradients off, in order. An input file is `.pt` (a tensor, or a dict of
+tensors: the model's keyword arguments; loaded with weights_only) or `.npz` (named arrays),
+one sample per row of the first dimension.
 One row per sample: the batch's values that are one number per sample (labels, an id),
 then the output's, flattened: `output` for one number a sample, `output_0`,
 `output_1`, ... for a vector (logits), and `prediction`, their argmax, for a vector.
@@ -9,6 +12,7 @@ then the output's, flattened: `output` for one number a sample, `output_0`,
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +24,56 @@ from model_trainer.vocabulary import Split
 
 
 def predict(path: str | Path, split: str = Split.TEST, checkpoint: str = "best", *,
-            trial_id: str | None = None) -> Any:
-    """A pandas DataFrame of the trial's predictions on `split` (see the module docstring)."""
+            trial_id: str | None = None, inputs: str | Path | None = None) -> Any:
+    """A pandas DataFrame of the trial's predictions on `split`, or on the samples of the
+    file `inputs` (see the module docstring)."""
     import pandas as pd
 
-    wrapper = load_trial(path, checkpoint, trial_id=trial_id, data=True)
-    loader = {Split.TRAIN: wrapper.train_loader, Split.VAL: wrapper.val_loader,
-              Split.TEST: wrapper.test_loader}.get(split)
-    if loader is None:
-        raise UsageError(f"the trial's data has no {split} split")
+    wrapper = load_trial(path, checkpoint, trial_id=trial_id, data=inputs is None)
+    if inputs is not None:
+        batches = _file_batches(Path(inputs), wrapper.recipe.train.batch_size, wrapper.device)
+    else:
+        batches = {Split.TRAIN: wrapper.train_loader, Split.VAL: wrapper.val_loader,
+                   Split.TEST: wrapper.test_loader}.get(split)
+        if batches is None:
+            raise UsageError(f"the trial's data has no {split} split")
     frames = []
     with torch.no_grad():
-        for batch in loader:
+        for batch in batches:
             output, _ = wrapper.evaluation_step(batch)
             frames.append(_rows(batch, output))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _file_batches(path: Path, size: int, device: torch.device) -> list[Any]:
+    """The samples of an input file in batches of `size`, on `device`: tensors, or dicts of
+    tensors (UsageError naming the file when it is not one of those)."""
+    import numpy as np
+
+    try:
+        if path.suffix == ".pt":
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                data = {name: torch.from_numpy(arrays[name]) for name in arrays.files}
+        else:
+            raise UsageError(f"--input must end in .pt or .npz, got {path.name}")
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        raise UsageError(f"--input {path}: cannot be read ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    named = data if isinstance(data, dict) else {None: data}
+    if not named or not all(isinstance(v, torch.Tensor) and v.dim() for v in named.values()):
+        raise UsageError(f"--input {path}: expected a tensor or a mapping of names to "
+                         "tensors, one sample per row")
+    rows = {len(v) for v in named.values()}
+    if len(rows) != 1:
+        raise UsageError(f"--input {path}: its tensors have different numbers of rows "
+                         f"({', '.join(f'{k}: {len(v)}' for k, v in named.items())})")
+    batches = []
+    for start in range(0, rows.pop(), size):
+        part = {k: v[start:start + size].to(device) for k, v in named.items()}
+        batches.append(part[None] if None in part else part)
+    return batches
 
 
 def _rows(batch: Any, output: Any) -> Any:

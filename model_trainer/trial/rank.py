@@ -114,8 +114,10 @@ def _session(job: RankJob, main: bool) -> Session:
     recipe = job.recipe
     trackers = [] if job.smoke else make_trackers(recipe.train.loggers, job.folder, recipe,
                                                   job.status)
-    return TrialSession(job.folder, job.status, display=make_display(job.display, job.smoke),
-                        on_eval=job.on_eval, smoke=job.smoke, trackers=trackers)
+    session = TrialSession(job.folder, job.status, display=make_display(job.display, job.smoke),
+                           on_eval=job.on_eval, smoke=job.smoke, trackers=trackers)
+    session.weights_format = recipe.train.checkpoint.format
+    return session
 
 
 def _state(wrapper: Any) -> dict[str, Any] | None:

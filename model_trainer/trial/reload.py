@@ -11,12 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from model_trainer.errors import UsageError
 from model_trainer.layout import CHECKPOINTS, RECIPE, STATUS
 from model_trainer.recipe.load import LoadedRecipe, load_recipe
 from model_trainer.recipe.resolve import add_working_directory_to_path, import_object
 from model_trainer.recipe.trial_file import load_trial_recipe
 from model_trainer.train import checkpoint, distributed
+from model_trainer.train.device import Precision
 from model_trainer.train.ema import averaged_weights
 from model_trainer.trial.evaluate import CHECKPOINT_FILES
 
@@ -52,6 +55,8 @@ def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str
             else:
                 object.__setattr__(args, name, value)
         recipe.freeze()
+        wrapper.device = torch.device(device)
+        wrapper.precision = Precision(wrapper.device, recipe.train.precision)  # for forward
         module = wrapper.make_model().to(device)
         wrapper.model = module
     saved = checkpoint.load_file(file)

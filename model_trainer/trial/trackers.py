@@ -1,4 +1,5 @@
-"""Experiment trackers a trial also logs to (`train.loggers`): TensorBoard and MLflow.
+"""Experiment trackers a trial also logs to (`train.loggers`): TensorBoard, MLflow and
+Weights & Biases.
 
 Optional and off by default; each is imported only when a recipe names it. metrics.jsonl
 stays the source of truth: a tracker gets the same rows, and a tracker that fails (a
@@ -9,6 +10,7 @@ Only rank 0 of a trial logs (it owns the trial's session).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -123,12 +125,44 @@ class MLflowTracker(Tracker):
         self.client.set_terminated(self.run_id, MLFLOW_STATUS.get(state, "KILLED"))
 
 
+class WandbTracker(Tracker):
+    """One W&B run per trial folder (its id is stable, so a resumed trial continues its
+    run), grouped by study, in the project WANDB_PROJECT or else the recipe's name; the
+    config is the stateful attributes (values read from the environment hidden), metrics
+    are logged as `<split>_<name>` at the global step. W&B's files go to the trial's
+    `wandb/` folder; WANDB_MODE=offline keeps them there, for `wandb sync` later."""
+
+    name = "wandb"
+
+    def __init__(self, folder: Path, recipe: Any, status: TrialStatus):
+        import wandb
+
+        hidden = hidden_values(recipe)
+        config = {key: hidden.get(key) or value for key, kind, value in attributes(recipe)
+                  if kind is Kind.STATEFUL}
+        place = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT") or recipe.name,
+            group=(status.study or {}).get("study_id"), name=status.trial_id,
+            id=f"{status.trial_id}-{place}", resume="allow", dir=str(folder), config=config,
+            tags=["mtrain"], settings=wandb.Settings(console="off", quiet=True),
+            reinit="create_new")
+
+    def log(self, split: str, metrics: dict[str, float], step: int) -> None:
+        self.run.log(full_names(split, metrics), step=step)
+
+    def close(self, state: TrialState | None) -> None:
+        ended = state in (TrialState.COMPLETED, TrialState.PRUNED)
+        self.run.finish(exit_code=0 if ended else 1)
+
+
 def make_trackers(names: list[str], folder: Path, recipe: Any,
                   status: TrialStatus) -> list[Tracker]:
     trackers: list[Tracker] = []
     for name in names:
         try:
             trackers.append(TensorBoardTracker(folder) if name == "tensorboard"
+                            else WandbTracker(folder, recipe, status) if name == "wandb"
                             else MLflowTracker(folder, recipe, status))
         except Exception as exc:  # noqa: BLE001 (a tracker never stops a training)
             log.warning("train.loggers: %s is switched off for this run: %s: %s", name,

@@ -1,6 +1,6 @@
-"""train.compile: trains through torch.compile (the aot_eager backend keeps the test
-fast on a CPU), checkpoints hold plain keys that a run without compile resumes, and a
-compile failure is one line naming the model."""
+"""train.compile: trains through torch.compile (inductor's CPU backend, as a user gets it
+with `train.compile: true`; about 15 s of compiling here), checkpoints hold plain keys that
+a run without compile resumes, and a compile failure is one line naming the model."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ from model_trainer.errors import TrainingError, UsageError
 from model_trainer.trial.experiment import run_experiment
 from tests.train.tiny import load
 
-COMPILE = "train.compile={backend: aot_eager}"
-
 
 @pytest.mark.slow
 def test_a_compiled_run_matches_a_plain_one_and_its_checkpoints_resume_uncompiled(tmp_path):
-    compiled = run_experiment(load(tmp_path / "a", COMPILE, "train.epochs=2"))
+    compiled = run_experiment(load(tmp_path / "a", "train.compile=true", "train.epochs=2"))
     plain = run_experiment(load(tmp_path / "b", "train.epochs=2"))
     assert compiled.trial_id == plain.trial_id  # stateless: the same experiment
+    # inductor fuses and reorders float operations: 2 epochs of training drift apart a little
     assert compiled.final_metrics["val_loss"] == pytest.approx(plain.final_metrics["val_loss"],
-                                                               rel=1e-5)
+                                                               rel=1e-2)
     saved = torch.load(compiled.trial_dir / "checkpoints" / "last.pt", weights_only=True)
     assert not any("_orig_mod" in k or k.startswith("module.") for k in saved["model"])
     longer = run_experiment(load(tmp_path / "a", "train.epochs=3"))  # resumed, not compiled

@@ -153,3 +153,80 @@ def test_max_steps_stops_mid_epoch_and_more_steps_continue_exactly(tmp_path):
     b = torch.load(straight.trial_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert first.trial_id == load(tmp_path, "train.epochs=5").trial_id  # stateless
+
+
+def test_eval_every_steps_evaluates_mid_epoch_and_best_pt_holds_that_step(tmp_path):
+    """6 steps an epoch, an evaluation every 4 steps: val rows at 4 (mid-epoch), 6 (the
+    epoch's end), 8 and 12 (the run's end, once). The row at step 4 equals the evaluation
+    a run stopped by max_steps=4 makes there, and best.pt holds the best row's step."""
+    result = run_experiment(load(tmp_path / "a", "train.eval_every_steps=4", "train.epochs=2",
+                                 "train.checkpoint_min_interval_s=0"))
+    val = rows(result.trial_dir, "val")
+    assert [(r["step"], r["epoch"]) for r in val] == [(4, 1), (6, 1), (8, 2), (12, 2)]
+    stopped = run_experiment(load(tmp_path / "b", "train.max_steps=4", "train.epochs=2"))
+    assert val[0]["metrics"] == rows(stopped.trial_dir, "val")[0]["metrics"]
+    best_row = min(val, key=lambda r: r["metrics"]["loss"])
+    best = torch.load(result.trial_dir / "checkpoints" / "best.pt", weights_only=True)
+    assert best["loop"]["global_step"] == best_row["step"]
+    assert result.trial_id == load(tmp_path, "train.epochs=2").trial_id  # stateless
+
+
+def test_early_stopping_at_a_mid_epoch_evaluation_stops_there(tmp_path):
+    """Nothing improves by 100 after the first evaluation (step 2): patience 1 stops the
+    run at the evaluation of step 4, mid-epoch, saved there."""
+    result = run_experiment(load(tmp_path, "train.eval_every_steps=2", "train.epochs=3",
+                                 "train.early_stopping.patience=1",
+                                 "train.early_stopping.min_delta=100"))
+    assert result.stop_reason == "early stop"
+    assert [r["step"] for r in rows(result.trial_dir, "val")] == [2, 4]
+    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert (saved["loop"]["global_step"], saved["loop"]["batch_in_epoch"]) == (4, 4)
+    with pytest.raises(RecipeError, match="train.eval_every_steps"):
+        load(tmp_path, "train.eval_every_steps=0")
+
+
+def test_a_per_step_schedule_is_sized_from_max_steps_which_then_joins_the_identity(tmp_path):
+    """cosine per step with max_steps=9 (epochs=5 would be 30 steps): the LR reaches zero
+    at step 9, as torch's CosineAnnealingLR(T_max=9) does; another max_steps is another
+    trial, and without max_steps the schedule is sized from epochs as before."""
+    loaded = load(tmp_path, "train.max_steps=9", "train.epochs=5", "train.log_every=1",
+                  "train.scheduler.name=cosine")
+    result = run_experiment(loaded)
+    logged = [r["metrics"]["lr"] for r in rows(result.trial_dir) if "span" not in r]
+    opt = torch.optim.SGD([torch.zeros(1)], lr=loaded.recipe.train.optimizer.lr)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=9)
+    expected = []
+    for _ in range(9):
+        opt.step()
+        cosine.step()
+        expected.append(opt.param_groups[0]["lr"])
+    assert logged == pytest.approx(expected, abs=1e-12)  # logged after the schedule stepped
+    assert logged[-1] == pytest.approx(0, abs=1e-12)
+    more = load(tmp_path, "train.max_steps=12", "train.epochs=5", "train.scheduler.name=cosine")
+    assert more.trial_id != loaded.trial_id
+    status = json.loads((result.trial_dir / "status.json").read_text())
+    assert "train.max_steps" not in status["stateless_keys"]
+    by_epochs = load(tmp_path, "train.epochs=5", "train.scheduler.name=cosine",
+                     "train.scheduler.interval=epoch")  # a per-epoch schedule: epochs size it
+    assert by_epochs.trial_id == load(tmp_path, "train.epochs=5", "train.max_steps=9",
+                                      "train.scheduler.name=cosine",
+                                      "train.scheduler.interval=epoch").trial_id
+
+
+def test_safetensors_weights_beside_last_and_best_equal_the_checkpoints(tmp_path):
+    """train.checkpoint.format: safetensors writes last.safetensors and best.safetensors
+    (read back with safetensors itself, no pickle) equal to the .pt files' model weights."""
+    from safetensors.torch import load_file
+
+    result = run_experiment(load(tmp_path, "train.checkpoint.format=safetensors",
+                                 "train.epochs=3", "train.checkpoint_min_interval_s=0"))
+    folder = result.trial_dir / "checkpoints"
+    for name in ("last", "best"):
+        weights = load_file(folder / f"{name}.safetensors")
+        model = torch.load(folder / f"{name}.pt", weights_only=True)["model"]
+        assert weights.keys() == model.keys()
+        assert all(torch.equal(weights[k], model[k]) for k in model)
+    plain = run_experiment(load(tmp_path / "plain", "train.epochs=1"))
+    assert not list((plain.trial_dir / "checkpoints").glob("*.safetensors"))
+    assert plain.trial_id == load(tmp_path, "train.epochs=1",
+                                  "train.checkpoint.format=safetensors").trial_id

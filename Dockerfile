@@ -6,7 +6,9 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 ARG TORCH_VARIANT=cpu
 
-ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER stays unset: at 0 it turns multi-node Ray off, so
+# containers on host networking could not form a cluster.
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 # CUDA base images ship no Python 3.11: install it (and venv) when it is missing.
 RUN if ! command -v python3.11 >/dev/null; then \
       apt-get update && apt-get install -y --no-install-recommends software-properties-common \

@@ -11,6 +11,7 @@ from model_trainer import __version__
 from model_trainer.cli.analyze import analyze
 from model_trainer.cli.eval import evaluate
 from model_trainer.cli.predict import predict
+from model_trainer.cli.ray_start import ray_start
 from model_trainer.cli.run import run
 from model_trainer.cli.show import show
 from model_trainer.cli.status import status
@@ -31,6 +32,8 @@ app.command(name="eval")(evaluate)
 app.command()(predict)
 app.command()(analyze)
 app.command()(status)
+app.command(name="ray-start", add_help_option=False, context_settings={
+    "allow_extra_args": True, "ignore_unknown_options": True})(ray_start)
 
 
 def _version(value: bool) -> None:

@@ -138,6 +138,13 @@ def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool,
         report("study.resources.cpus", f"must be a finite number > 0, got {s.resources.cpus}")
     _check_study_devices(recipe, report, warn)
     _check_pruner(recipe, report, warn)
+    if s.address is not None and s.executor == "slurm":
+        report("study.address", "names a Ray cluster, but study.executor is slurm: choose "
+               "one (remove study.address, or set study.executor: ray)")
+    _at_least(s.slurm.cpus_per_trial, 1, "study.slurm.cpus_per_trial", report)
+    _at_least(s.slurm.gpus_per_trial, 0, "study.slurm.gpus_per_trial", report)
+    if not s.slurm.poll_s > 0:
+        report("study.slurm.poll_s", f"must be > 0, got {s.slurm.poll_s}")
     if s.sampler in ("random", "tpe") and s.trials is None:
         report("study.trials", f"is required by sampler '{s.sampler}' (how many configurations)")
     grid_size, dims = 1, []

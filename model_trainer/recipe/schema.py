@@ -174,6 +174,22 @@ class ResourcesConfig(ConfigNode):
 
 
 @dataclass
+class SlurmConfig(ConfigNode):
+    """How `study.executor: slurm` submits each trial as a SLURM job (sbatch options)."""
+
+    partition: str | None = None
+    time: str | None = None  # a job's time limit, as sbatch reads it: 30, 2:00:00, 1-0
+    cpus_per_trial: int | None = None  # default: study.resources.cpus
+    gpus_per_trial: int | None = None  # default: study.resources.gpus
+    mem: str | None = None  # per job, as sbatch reads it: 4G, 500M
+    account: str | None = None
+    qos: str | None = None
+    extra_args: list[str] = field(default_factory=list)  # more sbatch options, as written
+    signal_margin_s: int = 120  # SIGTERM this long before the time limit: save, continue
+    poll_s: float = 2.0  # how often the driver asks squeue about its jobs
+
+
+@dataclass
 class AdaptiveSeedsConfig(ConfigNode):
     """Seeds added while a configuration's comparison with the baseline is undecided.
 
@@ -246,7 +262,9 @@ class StudyConfig(ConfigNode):
     pruner: PrunerConfig | PrunerKind = field(default_factory=PrunerConfig)
     concurrency: Stateless[int] = 1
     resources: Stateless[ResourcesConfig] = field(default_factory=ResourcesConfig)
-    executor: Stateless[Literal["local", "ray"]] = "local"  # where trials run on this machine
+    # where trials run: this machine's workers, Ray (local or study.address), SLURM jobs
+    executor: Stateless[Literal["local", "ray", "slurm"]] = "local"
+    slurm: Stateless[SlurmConfig] = field(default_factory=SlurmConfig)
     address: Stateless[str | None] = None  # a Ray cluster's address (then trials run on Ray)
     retries: Stateless[int] = 0
     fail_fast: Stateless[int | None] = None

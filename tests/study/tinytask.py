@@ -1,7 +1,8 @@
 """A tiny model and data for study tests, with ways to fail on purpose.
 
 `fail`: none | raise (every attempt) | nan (diverges) | kill (SIGKILLs its own worker
-on the first attempt, then trains normally: a dead Ray worker to retry).
+on the first attempt, then trains normally: a dead Ray worker to retry) | oom (holds 1 GB:
+a job under a smaller --mem dies of it).
 `sleep` (seconds a forward pass sleeps) is part of the trial id; TINY_SLEEP in the
 environment slows a run down without changing its trials, so a rerun can go at full speed.
 """
@@ -30,6 +31,8 @@ class Tiny(nn.Module):
         if self.fail == "kill" and self.marker and not Path(self.marker).exists():
             Path(self.marker).touch()
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.fail == "oom":
+            self.held = torch.ones(256 * 1024 * 1024)  # 1 GiB, written: resident
         sleep = self.sleep or float(os.environ.get("TINY_SLEEP") or 0)
         if sleep:
             import time

@@ -4,7 +4,8 @@ payload)`, `wait_one()` (the next finished trial and its `TrialOutcome`), `runni
 
 - inline: one trial at a time in the driver's process (concurrency 1, no pool);
 - local: a pool of worker processes on this machine (the default);
-- ray: Ray tasks, on a cluster (`study.address`) or a local Ray (`study.executor: ray`).
+- ray: Ray tasks, on a cluster (`study.address`) or a local Ray (`study.executor: ray`);
+- slurm: one SLURM job per trial, from a login node (`study.executor: slurm`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def make_executor(recipe: Any) -> Any:
         from model_trainer.study.executors.ray import RayExecutor
 
         return RayExecutor(study.address, res.cpus, res.gpus)
+    if study.executor == "slurm":
+        from model_trainer.study.executors.slurm import SlurmExecutor
+
+        return SlurmExecutor(study.slurm, res.cpus, res.gpus)
     if study.concurrency == 1:  # in the driver's process
         from model_trainer.study.executors.inline import InlineExecutor
 
@@ -35,7 +40,7 @@ def start_workers_early(recipe: Any) -> None:
     """Start the local pool's server before the recipe is validated (see local.py); a
     no-op for the other executors and for a recipe this machine cannot run."""
     study = recipe.study
-    if uses_ray(recipe) or study.concurrency == 1:
+    if not runs_here(recipe) or study.concurrency == 1:
         return
     from model_trainer.errors import UserError
     from model_trainer.study.executors.local import start_server
@@ -51,10 +56,15 @@ def uses_ray(recipe: Any) -> bool:
     return recipe.study.address is not None or recipe.study.executor == "ray"
 
 
+def runs_here(recipe: Any) -> bool:
+    """Whether the trials run on this machine's worker processes (not Ray, not SLURM)."""
+    return not uses_ray(recipe) and recipe.study.executor == "local"
+
+
 def check_resources(recipe: Any) -> None:
     """UsageError (exit 2) when this machine can never give a trial what it asks for
-    (Ray checks its own cluster when it starts)."""
-    if uses_ray(recipe):
+    (Ray checks its own cluster when it starts; SLURM refuses a job it cannot run)."""
+    if not runs_here(recipe):
         return
     from model_trainer.study.executors.local import worker_shares
 

@@ -1,0 +1,208 @@
+"""Trials as SLURM jobs (`study.executor: slurm`), submitted and followed from a login node.
+
+Each trial is one batch job (`sbatch`) that runs `slurm_job.py` on the trial's payload
+and writes the trial's outcome beside it; the driver keeps `study.concurrency` jobs in
+SLURM's queue and follows them with `squeue` and `scontrol` and those files only, so:
+
+- a driver killed and rerun re-attaches to its jobs still queued or running (and takes
+  the outcome of one that ended meanwhile) instead of submitting them again;
+- a job requeued or preempted (SLURM sends SIGTERM, then SIGKILL after KillWait) saves
+  its trial and exits; the requeued job continues that trial exactly where it stopped,
+  and the driver waits for it (a requeued job is still the trial's job);
+- a job that ends without an outcome (out of memory under `--mem`, its time limit, a
+  node failure, scancel) is a failed trial with SLURM's state and reason, retried by the
+  study's failure policy;
+- a job warned before its time limit (`--signal`, `slurm.signal_margin_s`) saves its
+  trial, which the driver submits again as a new job that continues it.
+
+One job per trial rather than a job array: the driver decides the next trial from the
+results so far (Optuna, adaptive seeds, fail_fast), and keeps `study.concurrency` in the
+queue, as `%concurrency` would. The study folder must be on a file system the compute
+nodes share with the login node (the payloads, outcomes and trial folders live there).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from model_trainer.errors import UsageError
+from model_trainer.files import atomic_write_bytes, read_json
+from model_trainer.study.executors.inline import CANCELLED
+from model_trainer.study.trial_task import TrialOutcome, TrialPayload
+from model_trainer.vocabulary import RecordState
+
+JOBS = ".slurm"  # in the study folder: each trial's script, payload, job id and outcome
+# squeue states of a job that has ended (the others: queued, running, requeued, ...)
+ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
+         "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT", "SPECIAL_EXIT", "REVOKED"}
+COMMANDS = ("sbatch", "squeue", "scontrol", "scancel")
+
+
+class SlurmExecutor:
+    """One SLURM job per trial; see the module docstring."""
+
+    runs_in_driver = False
+
+    def __init__(self, settings: Any, cpus: float, gpus: float):
+        self.settings, self.cpus, self.gpus = settings, cpus, gpus
+        self.jobs: dict[str, tuple[Any, Path]] = {}  # job id -> (key, the trial's job folder)
+
+    def __enter__(self) -> SlurmExecutor:
+        missing = [c for c in COMMANDS if shutil.which(c) is None]
+        if missing:
+            raise UsageError(f"study.executor: slurm needs SLURM's commands on PATH (run "
+                             f"mtrain on a login node); missing: {', '.join(missing)}")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass  # jobs still queued or running stay: a rerun re-attaches to them
+
+    @property
+    def running(self) -> int:
+        return len(self.jobs)
+
+    def submit(self, key: Any, payload: TrialPayload) -> None:
+        """Re-attach to the trial's job when it is still SLURM's (queued, running,
+        requeued) or ended with an outcome not yet collected; else submit a new one."""
+        folder = Path(payload.trial_dir).parent / JOBS / Path(payload.trial_dir).name
+        folder.mkdir(parents=True, exist_ok=True)
+        known = read_json(folder / "job.json")
+        job = known.get("job_id") if isinstance(known, dict) else None
+        if job and (self._alive(job) or _outcome(folder, job) is not None):
+            self.jobs[job] = (key, folder)
+            return
+        atomic_write_bytes(folder / "payload.pkl", pickle.dumps(payload))
+        (folder / "outcome.json").unlink(missing_ok=True)
+        script = folder / "job.sh"
+        atomic_write_bytes(script, self._script(folder, payload).encode())
+        job = _run(["sbatch", "--parsable", str(script)]).split(";")[0].strip()
+        atomic_write_bytes(folder / "job.json", json.dumps({"job_id": job}).encode())
+        self.jobs[job] = (key, folder)
+
+    def wait_one(self) -> tuple[Any, TrialOutcome]:
+        """The next job that has ended, with its trial's outcome."""
+        while True:
+            states = _states(list(self.jobs))
+            for job, (key, folder) in list(self.jobs.items()):
+                state = states.get(job)
+                if state is not None and state[0] not in ENDED:
+                    continue  # queued, running, requeued: still this trial's job
+                outcome = _outcome(folder, job)
+                if outcome is None and state is None:
+                    time.sleep(0.5)  # it left the queue as its last write landed
+                    outcome = _outcome(folder, job)
+                del self.jobs[job]
+                (folder / "job.json").unlink(missing_ok=True)  # collected
+                return key, outcome or _failure(job, state)
+            time.sleep(self.settings.poll_s)
+
+    def cancel_all(self, reason: Any = None) -> list[tuple[Any, TrialOutcome]]:
+        """Signal the running jobs (their trials save and stop), take their outcomes, and
+        cancel the queued ones: a rerun continues them all."""
+        if not self.jobs:
+            return []
+        _run(["scancel", "--signal=TERM", "--full", *self.jobs], check=False)
+        queued = [j for j, s in _states(list(self.jobs)).items() if s[0] == "PENDING"]
+        if queued:
+            _run(["scancel", *queued], check=False)
+        deadline, outcomes = time.monotonic() + 60, []
+        while self.jobs and time.monotonic() < deadline:
+            states = _states(list(self.jobs))
+            for job, (key, folder) in list(self.jobs.items()):
+                if job not in states or states[job][0] in ENDED:
+                    del self.jobs[job]
+                    (folder / "job.json").unlink(missing_ok=True)
+                    outcomes.append((key, _outcome(folder, job) or CANCELLED))
+            time.sleep(0.5)
+        return outcomes + [(key, CANCELLED) for key, _ in self.jobs.values()]
+
+    def _alive(self, job: str) -> bool:
+        state = _states([job]).get(job)
+        return state is not None and state[0] not in ENDED
+
+    def _script(self, folder: Path, payload: TrialPayload) -> str:
+        s = self.settings
+        cpus = s.cpus_per_trial or max(1, int(self.cpus))
+        gpus = s.gpus_per_trial if s.gpus_per_trial is not None else int(self.gpus)
+        options = [f"--job-name=mtrain-{Path(payload.trial_dir).name}",
+                   f"--output={folder}/slurm-%j.out", "--open-mode=append", "--requeue",
+                   f"--cpus-per-task={cpus}", f"--chdir={payload.cwd}"]
+        if gpus:
+            options.append(f"--gpus={gpus}")
+        for name, value in (("partition", s.partition), ("time", s.time), ("mem", s.mem),
+                            ("account", s.account), ("qos", s.qos)):
+            if value is not None:
+                options.append(f"--{name}={value}")
+        if s.time is not None and s.signal_margin_s > 0:
+            options.append(f"--signal=B:TERM@{s.signal_margin_s}")
+        lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in [*options, *s.extra_args])]
+        command = [sys.executable, "-m", "model_trainer.study.executors.slurm_job",
+                   str(folder)]
+        return "\n".join([*lines, f"exec {shlex.join(command)}", ""])
+
+
+def _outcome(folder: Path, job: str) -> TrialOutcome | None:
+    """The outcome the job `job` wrote (None when there is none, or another job's)."""
+    data = read_json(folder / "outcome.json")
+    if not isinstance(data, dict) or data.get("job_id") != job:
+        return None
+    fields = dict(data["outcome"])
+    fields["state"] = RecordState(fields["state"])
+    return TrialOutcome(**fields)
+
+
+def outcome_json(outcome: TrialOutcome, job: str) -> bytes:
+    """What slurm_job.py writes: the outcome and the job that made it."""
+    return json.dumps({"job_id": job, "outcome": {**asdict(outcome),
+                                                  "state": str(outcome.state)}}).encode()
+
+
+def _failure(job: str, state: tuple[str, str] | None) -> TrialOutcome:
+    """A job that ended without writing an outcome: SLURM's own account of it."""
+    detail = _run(["scontrol", "show", "job", job, "--oneliner"], check=False)
+    fields = dict(item.split("=", 1) for item in detail.split() if "=" in item)
+    name = fields.get("JobState") or (state[0] if state else "ended")
+    reason = fields.get("Reason") or (state[1] if state else "")
+    said = f"SLURM job {job} ended {name}" + (f" ({reason})" if reason not in ("", "None")
+                                             else "")
+    if fields.get("ExitCode"):
+        said += f", exit code {fields['ExitCode']}"
+    if name == "OUT_OF_MEMORY":
+        said += ": raise study.slurm.mem"
+    elif name == "TIMEOUT":
+        said += ": raise study.slurm.time"
+    return TrialOutcome(RecordState.FAILED, error=said)
+
+
+def _states(jobs: list[str]) -> dict[str, tuple[str, str]]:
+    """{job id: (state, reason)} of those of `jobs` squeue still knows (ended ones for a
+    while, MinJobAge); asked for all of the user's jobs, since squeue refuses a list that
+    holds one it forgot."""
+    if not jobs:
+        return {}
+    out = _run(["squeue", "--noheader", "--me", "--states=all", "--format=%i|%T|%r"])
+    wanted, states = set(jobs), {}
+    for line in out.splitlines():
+        job, _, rest = line.strip().partition("|")
+        state, _, reason = rest.partition("|")
+        if job in wanted:
+            states[job] = (state, reason)
+    return states
+
+
+def _run(command: list[str], check: bool = True) -> str:
+    """Run a SLURM command; its output (a failure with `check`: UsageError, SLURM's words)."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        message = (done.stderr or done.stdout).strip().splitlines()
+        raise UsageError(f"{command[0]} failed: {message[-1] if message else done.returncode}")
+    return done.stdout

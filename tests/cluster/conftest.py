@@ -1,0 +1,44 @@
+"""Real cluster parts for tests/cluster, started once per session by cluster/*.sh and
+stopped by the same scripts (they stop only the daemons they started)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+
+def _start(script: str, state: Path) -> dict[str, str]:
+    """Run cluster/<script> STATE; the `export A=B ...` lines it prints, as a mapping
+    (pytest.skip with its reason when the part cannot be installed here: exit 3)."""
+    done = subprocess.run(["bash", str(ROOT / "cluster" / script), str(state)],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode == 3:
+        pytest.skip(f"{script}: {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    env = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("export "):
+            for item in line.split()[1:]:
+                key, _, value = item.partition("=")
+                env[key] = value
+    return env
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A one-node SLURM (munged, slurmctld, slurmd) with partitions low and high; its
+    environment (SLURM_CONF) is set for the session."""
+    state = Path("/tmp") / f"mtrain-slurm-{uuid.uuid4().hex[:6]}"  # short: a socket path
+    env = _start("slurm_up.sh", state)
+    os.environ.update(env)
+    yield state
+    subprocess.run(["bash", str(ROOT / "cluster" / "slurm_down.sh"), str(state)],
+                   capture_output=True, timeout=120)
+    for key in env:
+        os.environ.pop(key, None)

@@ -36,7 +36,7 @@ test-fast: install
 # Debian's packages) and an S3 server (SeaweedFS from PyPI), started by cluster/*.sh; tests
 # whose part cannot be installed here skip with the reason.
 test-cluster: install
-	$(PY) -m pytest -q -p no:xdist tests/cluster; rc=$$?; \
+	$(PY) -m pytest -q -n 0 tests/cluster; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: no tests ran"; exit 1; fi; exit $$rc
 
 lint: install

@@ -12,8 +12,10 @@ from model_trainer.cli.boundary import boundary, stdout
 
 @boundary
 def analyze(
-    directory: Annotated[Path, typer.Argument(help="A study folder, a trial folder, or any "
-                                              "folder holding them.", show_default=False)],
+    directory: Annotated[str, typer.Argument(help="A study folder, a trial folder, or any "
+                                             "folder holding them; or a study in storage "
+                                             "(s3://bucket/prefix/study).",
+                                             show_default=False)],
     metric: Annotated[str | None, typer.Option(help="Objective metric, e.g. val_accuracy "
                                                "(default: the recipe's monitor).")] = None,
     mode: Annotated[Literal["min", "max"] | None, typer.Option(help="min or max.")] = None,
@@ -31,7 +33,8 @@ def analyze(
 ) -> None:
     """Answer the study's question: ranked trials, ablation statistics, plots and a report."""
     from model_trainer.analysis import analyze as run_analysis
+    from model_trainer.cli.options import local_folder
 
-    run_analysis(directory, metric=metric, mode=mode, filters=tuple(filters or ()), out=out,
+    run_analysis(local_folder(directory), metric=metric, mode=mode, filters=tuple(filters or ()), out=out,
                  plots=plots, fmt=fmt, console=stdout, include_pruned=include_pruned,
                  mixed_code=mixed_code)

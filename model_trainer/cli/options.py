@@ -27,3 +27,11 @@ MultirunOpt = Annotated[
     typer.Option("-m", "--multirun", help="Sweep: an override with several values "
                  "(model.args.hidden=32,64 seed=0,1) becomes a grid study over them."),
 ]
+
+
+def local_folder(text: str) -> Path:
+    """A folder argument: a local path, or a study in storage (`s3://...`) copied into the
+    local cache first (model_trainer/storage.py)."""
+    from model_trainer.storage import is_uri, local_copy
+
+    return local_copy(text) if is_uri(text) else Path(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,18 +12,20 @@ from model_trainer.cli.boundary import boundary, stdout
 
 @boundary
 def status(
-    path: Annotated[Path, typer.Argument(help="A study folder, a trial folder, or a folder "
-                                         "of trial folders (also a copy from a cluster).",
-                                         show_default=False)],
+    path: Annotated[str, typer.Argument(help="A study folder, a trial folder, or a folder "
+                                        "of trial folders (also a copy from a cluster); or a "
+                                        "study in storage (s3://bucket/prefix/study).",
+                                        show_default=False)],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw until nothing runs "
                                         "any more (Ctrl-C stops).")] = False,
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between redraws with "
                                             "--watch.")] = 2.0,
 ) -> None:
     """Show a study's counts, running trials, failures and best, or a trial's progress."""
+    from model_trainer.cli.options import local_folder
     from model_trainer.watch.folders import open_path
 
-    view = open_path(path)
+    view = open_path(local_folder(path))
     if not watch:
         stdout.print(view.render())
         return

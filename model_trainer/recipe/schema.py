@@ -265,6 +265,9 @@ class StudyConfig(ConfigNode):
     # where trials run: this machine's workers, Ray (local or study.address), SLURM jobs
     executor: Stateless[Literal["local", "ray", "slurm"]] = "local"
     slurm: Stateless[SlurmConfig] = field(default_factory=SlurmConfig)
+    # s3://bucket/prefix: trial folders mirrored there as they run, for machines that share
+    # no file system (model_trainer/storage.py)
+    storage: Stateless[str | None] = None
     address: Stateless[str | None] = None  # a Ray cluster's address (then trials run on Ray)
     retries: Stateless[int] = 0
     fail_fast: Stateless[int | None] = None

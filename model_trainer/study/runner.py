@@ -34,6 +34,7 @@ from model_trainer.study.planner import Planner, config_values
 from model_trainer.study.policy import apply_outcome, fail_fast, follow_horizon, requeue
 from model_trainer.study.result import StudyResult
 from model_trainer.study.sampling import ConfigSource
+from model_trainer.study.storage_sync import StudyStorage
 from model_trainer.study.trial_task import best_logged
 from model_trainer.trial.signals import reason_of
 from model_trainer.vocabulary import CodeChange, RecordState, StopReason
@@ -49,17 +50,23 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     console = console or Console(stderr=True)
     executor = executor or make_executor(loaded.recipe)  # resources checked, nothing started
     study_dir = study_folder(loaded)
+    store = None
+    if loaded.recipe.study.storage:  # refused or unreachable: exit 2 before anything runs
+        store = StudyStorage(loaded.recipe.study.storage, study_dir, console)
+        store.open()
     with FolderLock(study_dir, "study"):  # one driver per study folder
         # before the study folder changes at all: trials that ran other code stop it here
         versions = check_existing_study(loaded, study_dir, CodeChange(if_code_changed))
         index = _open_index(loaded, study_dir, console)
         try:
-            result = _run(loaded, index, study_dir, console, live, executor, versions)
+            result = _run(loaded, index, study_dir, console, live, executor, versions, store)
             remember(loaded, index, study_dir, versions)  # a cache: never fails the study
             return result
         finally:
             index.save()  # the whole index again: a compact snapshot for readers
             index.close()
+            if store is not None:
+                store.save_study()
 
 
 def before_loading(path: str | Path, overrides: list[str] | tuple[str, ...],
@@ -113,7 +120,8 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
 
 
 def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Console,
-         live: bool | None, executor: Any, versions: CodeVersions) -> StudyResult:
+         live: bool | None, executor: Any, versions: CodeVersions,
+         store: StudyStorage | None = None) -> StudyResult:
     recipe, study = loaded.recipe, loaded.recipe.study
     dims = [d for d in (parse_dimension(k, v)[0] for k, v in study.space.items()) if d]
     seeds = initial_seeds(study, recipe.seed)
@@ -161,6 +169,8 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                     index.changed(done)
                     raise _TrialStopped(StopReason(outcome.stop_reason or StopReason.INTERRUPTED))
                 apply_outcome(done, outcome, study.retries)
+                if store is not None:  # where it ran may not share this folder
+                    store.fetch_trial(done.trial_id)
                 index.changed(done)
                 display.finished(done)
                 if done.state is RecordState.PENDING:

@@ -33,6 +33,7 @@ class TrialPayload:
     pruner: dict[str, Any] | None = None  # study.pruner as plain data: the worker's on_eval
     command: list[str] = field(default_factory=lambda: list(sys.argv))  # the driver's
     code: dict[str, Any] | None = None  # its code's fingerprint, taken as the study started
+    storage: str | None = None  # study.storage: the trial folder is mirrored there
 
 
 @dataclass
@@ -63,19 +64,45 @@ def use_driver_directory(cwd: str) -> None:
 
 
 def execute_trial(payload: TrialPayload) -> TrialOutcome:
-    """Run one trial to its end; return its outcome, never raise for it."""
+    """Run one trial to its end; return its outcome, never raise for it. With
+    study.storage the trial folder is brought back from storage when this machine lacks
+    it, mirrored while it runs, and completed only once all of it is in storage."""
+    from model_trainer.storage import StorageError
+
+    use_driver_directory(payload.cwd)
+    if not payload.storage:
+        return _execute(payload, payload.trial_dir)
+    from model_trainer.trial.mirror import trial_mirror
+
+    try:
+        mirror = trial_mirror(payload.storage, Path(payload.trial_dir))
+        mirror.restore()
+    except StorageError as exc:
+        return TrialOutcome(RecordState.FAILED, error=f"storage: {exc}")
+    mirror.start()
+    outcome = _execute(payload, str(mirror.folder))
+    try:
+        mirror.finish()
+    except StorageError as exc:
+        if outcome.state is RecordState.COMPLETED:  # not done until storage holds it all
+            return TrialOutcome(RecordState.FAILED, error=f"storage: the trial finished but "
+                                f"its files did not all reach storage: {exc}")
+    return outcome
+
+
+def _execute(payload: TrialPayload, trial_dir: str) -> TrialOutcome:
     from model_trainer.errors import Diverged, Interrupted, MTrainError, Terminated, UserError
     from model_trainer.recipe.fingerprint import Fingerprint
     from model_trainer.recipe.load import rebuild_recipe
+    from model_trainer.storage import StorageError
     from model_trainer.study.pruning import make_pruning_callback
     from model_trainer.trial.experiment import run_experiment
 
-    use_driver_directory(payload.cwd)
     try:
         loaded = rebuild_recipe(payload.source, payload.overrides).variant(payload.params)
         on_eval = make_pruning_callback(payload, loaded.recipe.train.epochs) \
             if payload.pruner and payload.pruner["kind"] != "none" else None
-        result = run_experiment(loaded, trial_dir=payload.trial_dir, progress="off",
+        result = run_experiment(loaded, trial_dir=trial_dir, progress="off",
                                 on_eval=on_eval, study_info=payload.study_info,
                                 threads=payload.threads, command=payload.command,
                                 code=Fingerprint.from_dict(payload.code))
@@ -84,6 +111,8 @@ def execute_trial(payload: TrialPayload) -> TrialOutcome:
     except Interrupted as exc:
         reason = StopReason.TERMINATED if isinstance(exc, Terminated) else StopReason.INTERRUPTED
         return TrialOutcome(RecordState.INTERRUPTED, stop_reason=reason)
+    except StorageError as exc:  # storage went away: another attempt may reach it
+        return TrialOutcome(RecordState.FAILED, error=f"storage: {exc}")
     except UserError as exc:
         return TrialOutcome(RecordState.FAILED, error=f"{type(exc).__name__}: {exc}",
                             user_error=True)

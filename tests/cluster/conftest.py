@@ -42,3 +42,30 @@ def slurm():
                    capture_output=True, timeout=120)
     for key in env:
         os.environ.pop(key, None)
+
+
+def start_s3(state: Path) -> dict[str, str]:
+    """SeaweedFS's S3 server on 127.0.0.1 (cluster/s3_up.sh): its AWS_* environment."""
+    return _start("s3_up.sh", state)
+
+
+def stop_s3(state: Path) -> None:
+    subprocess.run(["bash", str(ROOT / "cluster" / "s3_down.sh"), str(state)],
+                   capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3 server for the session; each test takes a prefix of its own (`s3`)."""
+    state = Path("/tmp") / f"mtrain-s3-{uuid.uuid4().hex[:6]}"
+    env = start_s3(state)
+    yield state, env
+    stop_s3(state)
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """The session's S3 server in this test's environment, and a fresh prefix: the URI."""
+    for key, value in s3_server[1].items():
+        monkeypatch.setenv(key, value)
+    return f"s3://mtrain/t-{uuid.uuid4().hex[:8]}"

@@ -2,7 +2,8 @@
 
 `fail`: none | raise (every attempt) | nan (diverges) | kill (SIGKILLs its own worker
 on the first attempt, then trains normally: a dead Ray worker to retry) | oom (holds 1 GB:
-a job under a smaller --mem dies of it).
+a job under a smaller --mem dies of it) | vanish (once the file `marker`.go exists: removes
+the folder it names and SIGKILLs its own worker, as a node lost with its disk).
 `sleep` (seconds a forward pass sleeps) is part of the trial id; TINY_SLEEP in the
 environment slows a run down without changing its trials, so a rerun can go at full speed.
 """
@@ -30,6 +31,13 @@ class Tiny(nn.Module):
             raise RuntimeError("boom in forward")
         if self.fail == "kill" and self.marker and not Path(self.marker).exists():
             Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.fail == "vanish" and Path(self.marker + ".go").exists() \
+                and not Path(self.marker).exists():
+            import shutil
+
+            Path(self.marker).touch()
+            shutil.rmtree(Path(self.marker + ".go").read_text())
             os.kill(os.getpid(), signal.SIGKILL)
         if self.fail == "oom":
             self.held = torch.ones(256 * 1024 * 1024)  # 1 GiB, written: resident

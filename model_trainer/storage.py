@@ -1,0 +1,128 @@
+"""Object storage for studies on machines that share no file system (`study.storage`).
+
+A URI such as `s3://bucket/prefix` (any fsspec protocol works; S3 through s3fs, with the
+credentials and endpoint of the standard AWS variables, AWS_ENDPOINT_URL included) holds
+the study's folders under `<prefix>/<study folder name>/`, file for file as on disk.
+Every object is written whole (an S3 PUT is atomic), so a reader never sees half a file;
+a trial's status.json is uploaded after its checkpoints and metrics, so it never claims
+more than storage holds. What cannot be reached or is refused is a `StorageError` that
+says which URI and why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from model_trainer.errors import UserError
+
+
+class StorageError(UserError):
+    """Storage refused or could not be reached (exit 2: the user's setup, not a bug)."""
+
+
+def is_uri(text: str | os.PathLike) -> bool:
+    """Whether a path argument is a storage URI (`s3://...`) rather than a local path."""
+    return "://" in str(text)
+
+
+class Storage:
+    """One storage location: `uri` is the root (`s3://bucket/prefix`)."""
+
+    def __init__(self, uri: str):
+        import fsspec  # lazy: s3fs and botocore take a while to import
+
+        self.uri = uri.rstrip("/")
+        protocol, _, self.root = self.uri.partition("://")
+        try:
+            self.fs = fsspec.filesystem(protocol, skip_instance_cache=True,
+                                        **_options(protocol))
+        except (ImportError, ValueError) as exc:
+            raise StorageError(f"study.storage: {uri}: {exc} (for s3://, pip install "
+                               "'model_trainer[s3]')") from None
+
+    def path(self, rel: str = "") -> str:
+        return f"{self.root}/{rel}".rstrip("/")
+
+    def check(self) -> None:
+        """StorageError unless the root can be listed (credentials, endpoint, bucket)."""
+        self.call(lambda: self.fs.ls(self.root.split("/")[0]), "list")
+
+    def put(self, local: Path, rel: str) -> None:
+        self.call(lambda: self.fs.put_file(str(local), self.path(rel)), f"upload {rel}")
+
+    def files(self, rel: str) -> dict[str, int]:
+        """{path below `rel`: size} of every object under `rel` ({} when there is none)."""
+        base = self.path(rel)
+        found = self.call(lambda: self.fs.find(base, detail=True), f"list {rel}")
+        return {name[len(base) + 1:]: int(info.get("size") or 0)
+                for name, info in found.items() if name.startswith(base + "/")}
+
+    def read(self, rel: str) -> bytes | None:
+        """One object's bytes; None when there is none."""
+        try:
+            return self.call(lambda: self.fs.cat_file(self.path(rel)), f"read {rel}")
+        except FileNotFoundError:
+            return None
+
+    def download(self, rel: str, local: Path, skip_folders: Iterable[str] = (),
+                 only_missing: bool = False) -> int:
+        """Copy the objects under `rel` into the folder `local` (but those inside a folder
+        named in `skip_folders`, and with `only_missing` those `local` has), each written
+        whole (a temporary name, then renamed); how many were copied."""
+        copied, skipped = 0, set(skip_folders)
+        for name in self.files(rel):
+            target = local / name
+            if skipped & set(name.split("/")[:-1]) or (only_missing and target.exists()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.download")
+            self.call(lambda n=name, p=partial: self.fs.get_file(self.path(f"{rel}/{n}"),
+                                                                 str(p)), f"download {name}")
+            os.replace(partial, target)
+            copied += 1
+        return copied
+
+    def call(self, action: Any, what: str) -> Any:
+        """Run one storage call; its failure as a StorageError naming the URI."""
+        try:
+            return action()
+        except FileNotFoundError:
+            raise
+        except PermissionError as exc:
+            raise StorageError(f"{self.uri}: {what} refused: {_first_line(exc)} (check "
+                               "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
+        except Exception as exc:  # noqa: BLE001 (botocore's, aiohttp's, OSError: all say why)
+            endpoint = os.environ.get("AWS_ENDPOINT_URL")
+            where = f" (AWS_ENDPOINT_URL={endpoint})" if endpoint else ""
+            raise StorageError(f"{self.uri}: cannot {what}{where}: "
+                               f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def local_copy(uri: str) -> Path:
+    """A study (or a folder of studies) in storage, copied without its checkpoints into
+    a local cache folder ($MTRAIN_CACHE, else ~/.cache/model_trainer/storage) that
+    `mtrain status` and `mtrain analyze` then read: the folder."""
+    storage = Storage(uri)
+    storage.check()
+    cache = Path(os.environ.get("MTRAIN_CACHE") or Path.home() / ".cache" / "model_trainer"
+                 / "storage")
+    folder = cache / storage.root
+    if not storage.download("", folder, skip_folders=("checkpoints",)):
+        raise StorageError(f"{uri} holds no files")
+    return folder
+
+
+def _options(protocol: str) -> dict[str, Any]:
+    """A storage that went away fails in seconds, not after botocore's minutes of retries."""
+    if protocol in ("s3", "s3a"):
+        return {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60,
+                                  "retries": {"max_attempts": 3}}}
+    return {}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

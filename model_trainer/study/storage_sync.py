@@ -1,0 +1,49 @@
+"""The driver's side of `study.storage`: the study folder restored from storage where
+this machine lacks files of it (a rerun from another login node), each finished trial's
+files brought back into it (the worker may have run on a machine that does not share it),
+and the study's own files (its index, its recipe) sent to storage when the driver stops.
+Checkpoints stay in storage: the driver never needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from model_trainer.layout import CHECKPOINTS
+from model_trainer.storage import Storage, StorageError
+
+
+class StudyStorage:
+    def __init__(self, uri: str, study_dir: Path, console: Any):
+        self.storage, self.study_dir, self.console = Storage(uri), study_dir, console
+        self.rel = study_dir.name
+
+    def open(self) -> None:
+        """Check access (StorageError, exit 2, when refused or unreachable) and copy the
+        files this folder lacks."""
+        self.storage.check()
+        self.study_dir.mkdir(parents=True, exist_ok=True)
+        self.storage.download(self.rel, self.study_dir, skip_folders=(CHECKPOINTS,),
+                              only_missing=True)
+
+    def fetch_trial(self, trial_id: str) -> None:
+        """A finished trial's files, as storage has them, into the study folder."""
+        self._warn_on_failure(lambda: self.storage.download(
+            f"{self.rel}/{trial_id}", self.study_dir / trial_id, skip_folders=(CHECKPOINTS,)),
+            f"trial {trial_id}'s files were not brought back")
+
+    def save_study(self) -> None:
+        """The study folder's own files (not the trials'), to storage."""
+        def send() -> None:
+            for path in sorted(self.study_dir.iterdir()):
+                if path.is_file() and not path.name.startswith("."):
+                    self.storage.put(path, f"{self.rel}/{path.name}")
+
+        self._warn_on_failure(send, "the study's index was not sent (a rerun sends it)")
+
+    def _warn_on_failure(self, action: Any, what: str) -> None:
+        try:
+            action()
+        except StorageError as exc:
+            self.console.print(f"warning: storage: {what}: {exc}", style="yellow",
+                               markup=False, soft_wrap=True)

@@ -1,0 +1,98 @@
+"""A trial folder mirrored to storage while the trial runs (`study.storage`), and brought
+back from it where a retry runs on a machine that does not have it.
+
+A thread uploads what changed every few seconds (checkpoints first, then metrics.jsonl and
+the other files, status.json last), off the training loop; `finish` makes a last pass that
+must succeed before the trial counts as done, so a trial whose files did not all reach
+storage is a failed trial (retried by the study's policy), never a completed one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from model_trainer.layout import CHECKPOINTS, STATUS
+from model_trainer.storage import Storage, StorageError
+
+EVERY_S = 2.0
+LOCAL_DIR = "MTRAIN_LOCAL_DIR"  # where a worker keeps trial folders (node-local scratch)
+
+
+def trial_mirror(uri: str, trial_dir: Path) -> TrialMirror:
+    """The mirror of the trial folder `trial_dir` (`<study folder>/<trial id>`) at
+    `<uri>/<study folder name>/<trial id>`; the local folder is under MTRAIN_LOCAL_DIR
+    when the worker's environment sets it (a node's scratch), else `trial_dir`."""
+    rel = f"{trial_dir.parent.name}/{trial_dir.name}"
+    local = os.environ.get(LOCAL_DIR)
+    folder = Path(local) / rel if local else trial_dir
+    return TrialMirror(Storage(uri), folder, rel)
+
+
+class TrialMirror:
+    def __init__(self, storage: Storage, folder: Path, rel: str, every_s: float = EVERY_S):
+        self.storage, self.folder, self.rel, self.every_s = storage, folder, rel, every_s
+        self.sent: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) uploaded
+        self.error: StorageError | None = None  # the last failed pass (the run goes on)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def restore(self) -> int:
+        """Copy the trial's files from storage when storage is further along than this
+        folder (a retry on another machine, a folder lost); how many files came back."""
+        remote = _progress(self.storage.read(f"{self.rel}/{STATUS}"))
+        try:
+            local = _progress((self.folder / STATUS).read_bytes())
+        except OSError:
+            local = None
+        if remote is None or (local is not None and local >= remote):
+            return 0
+        return self.storage.download(self.rel, self.folder)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mtrain-mirror", daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        """Stop the thread and upload what is left (StorageError when it cannot)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sync()
+
+    def sync(self) -> None:
+        """Upload every file that changed since the last pass; status.json last."""
+        files = [p for p in self.folder.rglob("*") if p.is_file()
+                 and not any(part.startswith(".") for part in p.relative_to(self.folder).parts)]
+        files.sort(key=lambda p: (p.name == STATUS, p.parent.name != CHECKPOINTS))
+        for path in files:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced meanwhile: the next pass sends the new one
+                continue
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self.sent.get(path) == stamp:
+                continue
+            self.storage.put(path, f"{self.rel}/{path.relative_to(self.folder).as_posix()}")
+            self.sent[path] = stamp
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.sync()
+                self.error = None
+            except (StorageError, OSError) as exc:
+                self.error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+
+
+def _progress(data: bytes | None) -> tuple[int, int] | None:
+    """(global_step, epochs_done) of a status.json's bytes; None when unreadable."""
+    try:
+        status = json.loads(data) if data else None
+    except ValueError:
+        return None
+    if not isinstance(status, dict):
+        return None
+    return int(status.get("global_step") or 0), int(status.get("epochs_done") or 0)

@@ -147,6 +147,8 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
     if first is None:  # nothing left to run: no workers, no Ray
         return _result(_settled(index, adaptive), study_dir, adaptive)
     threads = max(1, int(study.resources.cpus))
+    # trials handed over at once: the concurrency, or all (an executor that queues them)
+    capacity = getattr(executor, "capacity", study.concurrency)
     display = StudyDisplay(index, index.total, study.concurrency, console, live, study_dir)
     finished: list[StudyTrial] = []
     stop_launching = None
@@ -159,8 +161,7 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                     index.changed(record)
                     executor.submit(record, planner.payload(record, threads))
                     display.started(record)
-                    record = planner.next_trial() if executor.running < study.concurrency \
-                        else None
+                    record = planner.next_trial() if executor.running < capacity else None
                 if executor.running == 0:
                     break
                 done, outcome = executor.wait_one()

@@ -26,7 +26,10 @@ def make_executor(recipe: Any) -> Any:
     if study.executor == "slurm":
         from model_trainer.study.executors.slurm import SlurmExecutor
 
-        return SlurmExecutor(study.slurm, res.cpus, res.gpus)
+        known_up_front = (study.sampler == "grid" and isinstance(study.seeds, list)
+                          and recipe.hypothesis is None and study.fail_fast is None)
+        return SlurmExecutor(study.slurm, res.cpus, res.gpus, study.concurrency,
+                             arrays=known_up_front)
     if study.concurrency == 1:  # in the driver's process
         from model_trainer.study.executors.inline import InlineExecutor
 

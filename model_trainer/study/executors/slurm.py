@@ -15,15 +15,19 @@ SLURM's queue and follows them with `squeue` and `scontrol` and those files only
 - a job warned before its time limit (`--signal`, `slurm.signal_margin_s`) saves its
   trial, which the driver submits again as a new job that continues it.
 
-One job per trial rather than a job array: the driver decides the next trial from the
-results so far (Optuna, adaptive seeds, fail_fast), and keeps `study.concurrency` in the
-queue, as `%concurrency` would. The study folder must be on a file system the compute
-nodes share with the login node (the payloads, outcomes and trial folders live there).
+A study whose trials are all known before any result (a grid with a list of seeds, no
+fail_fast) goes out as job arrays, `--array=0-N%concurrency`: SLURM then keeps the
+concurrency, and every trial is in the queue at once (counted as running from then). One
+whose next trial depends on results (Optuna, adaptive seeds, a hypothesis, fail_fast) or a
+retry goes out one job a trial, `study.concurrency` at a time. The study folder must be on
+a file system the compute nodes share with the login node (the payloads, outcomes and
+trial folders live there).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import shlex
 import shutil
@@ -52,9 +56,14 @@ class SlurmExecutor:
 
     runs_in_driver = False
 
-    def __init__(self, settings: Any, cpus: float, gpus: float):
+    def __init__(self, settings: Any, cpus: float, gpus: float, concurrency: int,
+                 arrays: bool):
         self.settings, self.cpus, self.gpus = settings, cpus, gpus
+        self.concurrency = concurrency
+        # how many trials the driver hands over at once: all of them for arrays
+        self.capacity = math.inf if arrays else concurrency
         self.jobs: dict[str, tuple[Any, Path]] = {}  # job id -> (key, the trial's job folder)
+        self.batch: list[tuple[Any, Path, TrialPayload]] = []  # to submit together
 
     def __enter__(self) -> SlurmExecutor:
         missing = [c for c in COMMANDS if shutil.which(c) is None]
@@ -68,7 +77,7 @@ class SlurmExecutor:
 
     @property
     def running(self) -> int:
-        return len(self.jobs)
+        return len(self.jobs) + len(self.batch)
 
     def submit(self, key: Any, payload: TrialPayload) -> None:
         """Re-attach to the trial's job when it is still SLURM's (queued, running,
@@ -82,14 +91,26 @@ class SlurmExecutor:
             return
         atomic_write_bytes(folder / "payload.pkl", pickle.dumps(payload))
         (folder / "outcome.json").unlink(missing_ok=True)
-        script = folder / "job.sh"
-        atomic_write_bytes(script, self._script(folder, payload).encode())
+        self.batch.append((key, folder, payload))
+
+    def _flush(self) -> None:
+        """Submit the trials handed over since the last call: one job, or one array."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        folders = [folder for _, folder, _ in batch]
+        script = folders[0] / "job.sh" if len(batch) == 1 else \
+            folders[0].parent / f"array-{folders[0].name}.sh"
+        atomic_write_bytes(script, self._script(folders, batch[0][2]).encode())
         job = _run(["sbatch", "--parsable", str(script)]).split(";")[0].strip()
-        atomic_write_bytes(folder / "job.json", json.dumps({"job_id": job}).encode())
-        self.jobs[job] = (key, folder)
+        for index, (key, folder, _) in enumerate(batch):
+            task = job if len(batch) == 1 else f"{job}_{index}"
+            atomic_write_bytes(folder / "job.json", json.dumps({"job_id": task}).encode())
+            self.jobs[task] = (key, folder)
 
     def wait_one(self) -> tuple[Any, TrialOutcome]:
         """The next job that has ended, with its trial's outcome."""
+        self._flush()
         while True:
             states = _states(list(self.jobs))
             for job, (key, folder) in list(self.jobs.items()):
@@ -108,6 +129,7 @@ class SlurmExecutor:
     def cancel_all(self, reason: Any = None) -> list[tuple[Any, TrialOutcome]]:
         """Signal the running jobs (their trials save and stop), take their outcomes, and
         cancel the queued ones: a rerun continues them all."""
+        self.batch = []  # never submitted: they stay pending
         if not self.jobs:
             return []
         _run(["scancel", "--signal=TERM", "--full", *self.jobs], check=False)
@@ -129,25 +151,35 @@ class SlurmExecutor:
         state = _states([job]).get(job)
         return state is not None and state[0] not in ENDED
 
-    def _script(self, folder: Path, payload: TrialPayload) -> str:
-        s = self.settings
+    def _script(self, folders: list[Path], payload: TrialPayload) -> str:
+        """The batch script of one trial's job, or of an array over `folders` (each task
+        runs the trial of its line in the list)."""
+        s, study_jobs = self.settings, folders[0].parent
         cpus = s.cpus_per_trial or max(1, int(self.cpus))
         gpus = s.gpus_per_trial if s.gpus_per_trial is not None else int(self.gpus)
-        options = [f"--job-name=mtrain-{Path(payload.trial_dir).name}",
-                   f"--output={folder}/slurm-%j.out", "--open-mode=append", "--requeue",
-                   f"--cpus-per-task={cpus}", f"--chdir={payload.cwd}"]
+        single = len(folders) == 1
+        name = Path(payload.trial_dir).name if single else study_jobs.parent.name
+        options = [f"--job-name=mtrain-{name}",
+                   f"--output={folders[0]}/slurm-%j.out" if single else
+                   f"--output={study_jobs}/slurm-%A_%a.out", "--open-mode=append",
+                   "--requeue", f"--cpus-per-task={cpus}", f"--chdir={payload.cwd}"]
+        if not single:
+            options.append(f"--array=0-{len(folders) - 1}%{self.concurrency}")
         if gpus:
             options.append(f"--gpus={gpus}")
-        for name, value in (("partition", s.partition), ("time", s.time), ("mem", s.mem),
-                            ("account", s.account), ("qos", s.qos)):
+        for key, value in (("partition", s.partition), ("time", s.time), ("mem", s.mem),
+                           ("account", s.account), ("qos", s.qos)):
             if value is not None:
-                options.append(f"--{name}={value}")
+                options.append(f"--{key}={value}")
         if s.time is not None and s.signal_margin_s > 0:
             options.append(f"--signal=B:TERM@{s.signal_margin_s}")
         lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in [*options, *s.extra_args])]
-        command = [sys.executable, "-m", "model_trainer.study.executors.slurm_job",
-                   str(folder)]
-        return "\n".join([*lines, f"exec {shlex.join(command)}", ""])
+        program = shlex.join([sys.executable, "-m", "model_trainer.study.executors.slurm_job"])
+        if single:
+            return "\n".join([*lines, f"exec {program} {shlex.quote(str(folders[0]))}", ""])
+        cases = [f"  {i}) folder={shlex.quote(str(f))} ;;" for i, f in enumerate(folders)]
+        return "\n".join([*lines, 'case "$SLURM_ARRAY_TASK_ID" in', *cases, "esac",
+                          f'exec {program} "$folder"', ""])
 
 
 def _outcome(folder: Path, job: str) -> TrialOutcome | None:
@@ -185,11 +217,12 @@ def _failure(job: str, state: tuple[str, str] | None) -> TrialOutcome:
 
 def _states(jobs: list[str]) -> dict[str, tuple[str, str]]:
     """{job id: (state, reason)} of those of `jobs` squeue still knows (ended ones for a
-    while, MinJobAge); asked for all of the user's jobs, since squeue refuses a list that
-    holds one it forgot."""
+    while, MinJobAge; an array's tasks as `<array>_<task>`); asked for all of the user's
+    jobs, since squeue refuses a list that holds one it forgot."""
     if not jobs:
         return {}
-    out = _run(["squeue", "--noheader", "--me", "--states=all", "--format=%i|%T|%r"])
+    out = _run(["squeue", "--noheader", "--me", "--states=all", "--array",
+                "--format=%i|%T|%r"])
     wanted, states = set(jobs), {}
     for line in out.splitlines():
         job, _, rest = line.strip().partition("|")

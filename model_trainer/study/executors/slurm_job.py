@@ -21,9 +21,14 @@ from model_trainer.study.trial_task import execute_trial
 def main(folder: Path) -> int:
     payload = pickle.loads((folder / "payload.pkl").read_bytes())
     outcome = execute_trial(payload)
-    atomic_write_bytes(folder / "outcome.json",
-                       outcome_json(outcome, os.environ.get("SLURM_JOB_ID", "")))
+    atomic_write_bytes(folder / "outcome.json", outcome_json(outcome, job_id()))
     return 0
+
+
+def job_id() -> str:
+    """This job's id as squeue names it: `<array>_<task>` for a task of an array."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID", "")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 
-.PHONY: install demo test test-fast test-cluster lint bench clean
+.PHONY: install demo test test-fast test-cluster image lint bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,16 @@ test-fast: install
 test-cluster: install
 	$(PY) -m pytest -q -n 0 tests/cluster; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: no tests ran"; exit 1; fi; exit $$rc
+
+# The container image (docs/studies.md, "Containers"): cluster/image_build.sh builds it with
+# podman from the working tree, cluster/image_check.sh runs it end to end (help, validate, a
+# 1-epoch run, a two-container Ray cluster running a 2-trial study). TORCH_VARIANT=cpu fails
+# the build where no CPU build of torch can be had, as on these machines; there:
+# make image TORCH_VARIANT=cuda. Not part of make test (minutes, GBs).
+TORCH_VARIANT ?= cpu
+image:
+	TORCH_VARIANT=$(TORCH_VARIANT) cluster/image_build.sh
+	cluster/image_check.sh mtrain:$(TORCH_VARIANT)
 
 lint: install
 	$(VENV)/bin/ruff check model_trainer tests benchmarks

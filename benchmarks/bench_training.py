@@ -154,17 +154,22 @@ def mtrain_whole(workload: str, epochs: int) -> float:
         return time.perf_counter() - start
 
 
-def step_overhead_us(workload: str, epochs: int = 30) -> float:
+# what a recipe adds to measure the cost of a feature per step (step_overhead_us)
+FEATURES = {"ema": "  ema: {decay: 0.999}\n",
+            "callback": "  callbacks: [benchmarks.workloads.StepCallback]\n"}
+
+
+def step_overhead_us(workload: str, epochs: int = 30, feature: str | None = None) -> float:
     """What model_trainer's loop adds to one train step, in microseconds: the same model
     and loader trained an epoch at a time by the plain loop and by `Loop.train_epoch`,
     alternating, the fastest epoch of each (the least disturbed by the machine), divided
-    by the steps of an epoch."""
+    by the steps of an epoch. `feature`: with train.ema, or a callback called every step."""
     from model_trainer.wrapper import ModelWrapper
 
     with tempfile.TemporaryDirectory() as out:
         path = Path(out) / "recipe.yaml"
         path.write_text(RECIPE.format(workload=workload, out=out, epochs=epochs,
-                                      **WORKLOADS[workload]))
+                                      **WORKLOADS[workload]) + FEATURES.get(feature, ""))
         wrapper = ModelWrapper(load_recipe(path).recipe)
         wrapper.setup()
     spec = WORKLOADS[workload]
@@ -266,6 +271,9 @@ def main() -> None:
         row["fixed_cost_per_run_ms"] = round(
             1000 * (whole["mtrain"] - whole["plain"] - 10 * extra_per_epoch), 1)
         row["step_overhead_us"] = round(step_overhead_us(workload), 1)
+        for feature in FEATURES:  # the cost of each when it is on
+            row[f"step_overhead_{feature}_us"] = round(step_overhead_us(workload,
+                                                                        feature=feature), 1)
         if "lightning" in medians:
             row["lightning_over_plain"] = round(medians["lightning"] / medians["plain"], 3)
         else:

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from model_trainer.callbacks import Callback
+
 
 class DictDataset(Dataset):
     def __init__(self, x: torch.Tensor, labels: torch.Tensor):
@@ -126,3 +128,13 @@ def tiny_loader(config, flag):
     x = torch.randn(32, 4, generator=generator)
     return DataLoader(DictDataset(x, (x[:, 0] > 0).long()), batch_size=16,
                       shuffle=flag == "train", generator=generator)
+
+
+
+class StepCallback(Callback):
+    """Called after every optimizer step: what a callback in `train.callbacks` costs."""
+
+    steps = 0
+
+    def on_after_optimizer_step(self, wrapper, optimizers):
+        self.steps += 1

@@ -81,3 +81,20 @@ def test_workers_listen_on_nothing_and_never_outlive_their_driver(tmp_path, endi
     alive = [p for p in seen - {driver.pid}
              if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     assert alive == [], "a worker outlived the study"
+
+
+def test_workers_get_the_drivers_environment_as_it_is_now(tmp_path, monkeypatch):
+    """The server the workers fork from started earlier, in another environment (a
+    notebook that sets credentials, then runs a study): the trials see the variables the
+    driver has now."""
+    import model_trainer
+    from model_trainer.study.executors.local import start_server
+
+    start_server(())  # running before the variable exists
+    monkeypatch.setenv("MTRAIN_TEST_LATE", "late")
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs").replace(
+        "args: {hidden: 4}", "args: {hidden: 4, fail: env}")
+        + "  concurrency: 2\n")
+    result = model_trainer.run(str(path))
+    assert result.counts == {"completed": 4}

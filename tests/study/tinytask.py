@@ -2,7 +2,8 @@
 
 `fail`: none | raise (every attempt) | nan (diverges) | kill (SIGKILLs its own worker
 on the first attempt, then trains normally: a dead Ray worker to retry) | oom (holds 1 GB:
-a job under a smaller --mem dies of it) | vanish (once the file `marker`.go exists: removes
+a job under a smaller --mem dies of it) | env (raises unless MTRAIN_TEST_LATE=late is in
+its process's environment) | vanish (once the file `marker`.go exists: removes
 the folder it names and SIGKILLs its own worker, as a node lost with its disk).
 `sleep` (seconds a forward pass sleeps) is part of the trial id; TINY_SLEEP in the
 environment slows a run down without changing its trials, so a rerun can go at full speed.
@@ -39,6 +40,8 @@ class Tiny(nn.Module):
             Path(self.marker).touch()
             shutil.rmtree(Path(self.marker + ".go").read_text())
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.fail == "env" and os.environ.get("MTRAIN_TEST_LATE") != "late":
+            raise RuntimeError("MTRAIN_TEST_LATE is not in this worker's environment")
         if self.fail == "oom":
             self.held = torch.ones(256 * 1024 * 1024)  # 1 GiB, written: resident
         sleep = self.sleep or float(os.environ.get("TINY_SLEEP") or 0)

@@ -193,7 +193,8 @@ class LocalExecutor:
         driver_end, worker_end = self._context.Pipe()
         with blank_main():
             process = self._context.Process(target=_worker_main, name="mtrain-worker",
-                                            args=(worker_end, os.getpid(), share))
+                                            args=(worker_end, os.getpid(), share,
+                                                  dict(os.environ)))
             process.start()
         worker_end.close()
         worker = _Worker(process, driver_end, share)
@@ -206,10 +207,14 @@ class LocalExecutor:
         self._free_shares.append(worker.gpus)
 
 
-def _worker_main(conn: Any, driver: int, gpus: str) -> None:
-    """A worker: die with the driver, see only its GPUs, run the trials it is sent."""
+def _worker_main(conn: Any, driver: int, gpus: str, environ: dict[str, str]) -> None:
+    """A worker: die with the driver, with the driver's environment as it is now (the
+    server it forks from may have started earlier, in another environment: credentials
+    set since), see only its GPUs, run the trials it is sent."""
     die_with(driver)
     os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the driver only, which passes it on
+    os.environ.clear()
+    os.environ.update(environ)
     os.environ["CUDA_VISIBLE_DEVICES"] = gpus  # before anything starts CUDA
     from model_trainer.study.trial_task import execute_trial
 

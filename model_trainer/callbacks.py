@@ -25,6 +25,7 @@ MOMENTS: dict[str, tuple[str, ...]] = {
     "on_epoch_start": ("epoch",),
     "on_before_optimizer_step": ("optimizers",),
     "on_after_optimizer_step": ("optimizers",),
+    "on_train_epoch_end": ("epoch",),
     "on_evaluation_start": ("flag",),
     "on_evaluation_done": ("flag",),
     "on_evaluation_end": ("epoch", "metrics"),
@@ -49,6 +50,10 @@ class Callback:
 
     def on_after_optimizer_step(self, wrapper: Any, optimizers: list) -> None:
         """After the optimizer step (the weights just changed; gradients zeroed)."""
+
+    def on_train_epoch_end(self, wrapper: Any, epoch: int) -> None:
+        """After the epoch's last train batch (its train row written), before its
+        evaluation."""
 
     def on_evaluation_start(self, wrapper: Any, flag: str) -> None:
         """Before the batches of an evaluation of split `flag` (val or test)."""

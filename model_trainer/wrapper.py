@@ -42,6 +42,7 @@ from model_trainer.train.optim import as_scheduler, build_optimizer, build_sched
 from model_trainer.train.seeding import seed_everything
 from model_trainer.train.shard import shard_loader
 from model_trainer.train.state import TrainState
+from model_trainer.train.swa import SWA
 
 PREDICTION_KEYS = ("preds", "predictions", "y_pred", "logits", "scores", "probs", "output")
 OUTPUT_TARGET_KEYS = ("y_true", "targets", "labels", "target", "y")
@@ -302,5 +303,7 @@ class ModelWrapper:
                           import_object(c.target)(**c.args) for c in recipe.train.callbacks]
         if recipe.train.ema is not None:
             self.callbacks.append(EMA(recipe.train.ema.decay))
+        if recipe.train.swa is not None:
+            self.callbacks.append(SWA(recipe.train.swa.start_epoch))
         self._before_step = overriding(self.callbacks, "on_before_optimizer_step")
         self._after_step = overriding(self.callbacks, "on_after_optimizer_step")

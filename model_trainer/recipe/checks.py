@@ -68,6 +68,10 @@ def _check_train(recipe: Recipe, report: Report, warn: Report) -> None:
     _at_least(t.checkpoint.keep_best, 0, "train.checkpoint.keep_best", report)
     if t.ema is not None and not 0 < t.ema.decay < 1:
         report("train.ema.decay", f"must be between 0 and 1 (like 0.999), got {t.ema.decay}")
+    if t.swa is not None:
+        _at_least(t.swa.start_epoch, 1, "train.swa.start_epoch", report)
+        if t.ema is not None:
+            report("train.swa", "and train.ema both average the weights: choose one")
     _at_least(t.checkpoint.keep_every, 1, "train.checkpoint.keep_every", report)
     warmup = t.scheduler.warmup
     if warmup is not None and (warmup.steps is None) == (warmup.epochs is None):

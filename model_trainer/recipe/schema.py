@@ -103,6 +103,11 @@ class EMAConfig(ConfigNode):
 
 
 @dataclass
+class SWAConfig(ConfigNode):
+    start_epoch: int = 1  # the first epoch whose end joins the average
+
+
+@dataclass
 class CallbackConfig(ConfigNode):
     target: str = MISSING  # dotted path of a Callback class (or a factory of one)
     args: dict[str, Any] = field(default_factory=dict)
@@ -163,6 +168,9 @@ class TrainConfig(ConfigNode):
     # an exponential moving average of the weights: evaluations, best.pt and the test
     # split use it (train/ema.py); it changes the numbers, so it is part of the identity
     ema: EMAConfig | None = field(default=None, metadata=ADDED)
+    # stochastic weight averaging: the equal average of the weights at the ends of epochs
+    # start_epoch.. is what evaluations and best.pt use (train/swa.py); part of the identity
+    swa: SWAConfig | None = field(default=None, metadata=ADDED)
 
     renamed_keys: ClassVar[dict[str, str]] = {"tensorboard": "train.loggers: [tensorboard]"}
 

@@ -28,24 +28,24 @@ class EMA(Callback):
 
     def on_train_start(self, wrapper: Any) -> None:
         if self.average is None:  # not restored from a checkpoint
-            self.average = [p.detach().clone() for p in _params(wrapper.model)]
+            self.average = [p.detach().clone() for p in params(wrapper.model)]
 
     def on_after_optimizer_step(self, wrapper: Any, optimizers: list) -> None:
         if self.average is None:
             self.on_train_start(wrapper)
         if self.weights is None:  # the live parameters (the list is made once)
-            self.weights = [p.detach() for p in _params(wrapper.model)]
+            self.weights = [p.detach() for p in params(wrapper.model)]
         torch._foreach_lerp_(self.average, self.weights, 1.0 - self.decay)
 
     def on_evaluation_start(self, wrapper: Any, flag: str) -> None:
         if self.average is not None:
-            params = _params(wrapper.model)
-            self.kept = [p.detach().clone() for p in params]
-            copy_into(params, self.average)
+            live = params(wrapper.model)
+            self.kept = [p.detach().clone() for p in live]
+            copy_into(live, self.average)
 
     def on_evaluation_done(self, wrapper: Any, flag: str) -> None:
         if self.kept is not None:
-            copy_into(_params(wrapper.model), self.kept)
+            copy_into(params(wrapper.model), self.kept)
             self.kept = None
 
     def on_checkpoint_save(self, wrapper: Any) -> Any:
@@ -53,11 +53,11 @@ class EMA(Callback):
 
     def on_checkpoint_load(self, wrapper: Any, state: Any) -> None:
         if isinstance(state, dict) and state.get("average") is not None:
-            device = next(iter(_params(wrapper.model)), torch.empty(0)).device
+            device = next(iter(params(wrapper.model)), torch.empty(0)).device
             self.average = [t.to(device) for t in state["average"]]
 
 
-def _params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+def params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in unwrap(model).parameters() if p.dtype.is_floating_point]
 
 
@@ -68,10 +68,11 @@ def copy_into(params: list[torch.Tensor], values: list[torch.Tensor]) -> None:
 
 def averaged_weights(module: torch.nn.Module, saved: dict[str, Any]) -> bool:
     """Put the average a checkpoint holds into `module` (what load_trial gives when the
-    trial used train.ema); whether there was one."""
+    trial used train.ema or train.swa); whether there was one."""
     for state in saved.get("callbacks") or []:
-        if isinstance(state, dict) and state.get("average") is not None and "decay" in state:
-            copy_into(_params(module), [t.to(p.device) for t, p in
-                                        zip(state["average"], _params(module), strict=True)])
+        if isinstance(state, dict) and state.get("average") is not None and (
+                "decay" in state or "swa_count" in state):  # train.ema's or train.swa's
+            copy_into(params(module), [t.to(p.device) for t, p in
+                                        zip(state["average"], params(module), strict=True)])
             return True
     return False

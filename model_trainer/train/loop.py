@@ -168,6 +168,7 @@ class Loop:
                 self.mid_epoch_stop = True
                 return  # mid-epoch: fit evaluates and saves it (end_steps)
         self._log_epoch(epoch)
+        self._call("on_train_epoch_end", epoch)
 
     def end_epoch(self, epoch: int) -> None:
         """Evaluate when due, step epoch-wise schedulers, checkpoint."""

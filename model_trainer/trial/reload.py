@@ -30,7 +30,7 @@ def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str
                data: bool = False, device: str = "cpu") -> Any:
     """The trial's wrapper with its model trained: `path` is a trial folder, or a study
     folder with `trial_id`; `checkpoint_name` is "best" or "last"; `.model` is the
-    nn.Module (in eval mode, on `device`; with train.ema, its averaged weights); `data=True`
+    nn.Module (in eval mode, on `device`; with train.ema or train.swa, its averaged weights); `data=True`
     also builds the loaders."""
     folder = trial_folder(Path(path), trial_id)
     if checkpoint_name not in CHECKPOINT_FILES:
@@ -61,7 +61,7 @@ def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str
         wrapper.model = module
     saved = checkpoint.load_file(file)
     module.load_state_dict(saved["model"])
-    if recipe.train.ema is not None:  # the weights it was judged by: the average
+    if recipe.train.ema is not None or recipe.train.swa is not None:  # as it was judged
         averaged_weights(module, saved)
     module.eval()
     return wrapper

@@ -48,7 +48,12 @@ class Storage:
 
     def check(self) -> None:
         """StorageError unless the root can be listed (credentials, endpoint, bucket)."""
-        self.call(lambda: self.fs.ls(self.root.split("/")[0]), "list")
+        bucket = self.root.split("/")[0]
+        try:
+            self.call(lambda: self.fs.ls(bucket), "list")
+        except FileNotFoundError:
+            raise StorageError(f"{self.uri}: there is no bucket {bucket!r} (create it, or "
+                               "correct the URI)") from None
 
     def put(self, local: Path, rel: str) -> None:
         self.call(lambda: self.fs.put_file(str(local), self.path(rel)), f"upload {rel}")

@@ -115,8 +115,9 @@ def test_a_trial_whose_worker_and_folder_were_lost_resumes_from_storage(s3, tmp_
     assert all(torch.equal(weights[k], v) for k, v in expected["model"].items())
 
 
-def test_wrong_credentials_are_a_clear_exit_2(s3, tmp_path, monkeypatch):
+def test_wrong_credentials_or_bucket_are_a_clear_exit_2(s3, tmp_path, monkeypatch):
     path = study_file(tmp_path, s3)
+    good = os.environ["AWS_SECRET_ACCESS_KEY"]
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     for command in (["run", str(path)], ["analyze", f"{s3}/tiny-study", "--no-plots"],
                     ["status", f"{s3}/tiny-study"]):
@@ -125,6 +126,10 @@ def test_wrong_credentials_are_a_clear_exit_2(s3, tmp_path, monkeypatch):
         assert f"{s3}" in done.output and "refused" in done.output, done.output
         assert "AWS_SECRET_ACCESS_KEY" in done.output and "Traceback" not in done.output
     assert not (tmp_path / "runs" / "tiny-study" / "study_index.json").exists()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", good)
+    missing = runner.invoke(app, ["run", str(path), "study.storage=s3://no-such-bucket/x"])
+    assert missing.exit_code == 2 and "there is no bucket 'no-such-bucket'" in missing.output, \
+        missing.output
 
 
 def test_the_server_going_away_fails_the_trial_and_a_rerun_completes_it(tmp_path,

@@ -49,6 +49,7 @@ JOBS = ".slurm"  # in the study folder: each trial's script, payload, job id and
 ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
          "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT", "SPECIAL_EXIT", "REVOKED"}
 COMMANDS = ("sbatch", "squeue", "scontrol", "scancel")
+QUERY_TRIES = 5
 
 
 class SlurmExecutor:
@@ -64,6 +65,7 @@ class SlurmExecutor:
         self.capacity = math.inf if arrays else concurrency
         self.jobs: dict[str, tuple[Any, Path]] = {}  # job id -> (key, the trial's job folder)
         self.batch: list[tuple[Any, Path, TrialPayload]] = []  # to submit together
+        self.queue: dict[str, tuple[str, str]] | None = None  # squeue, read once a batch
 
     def __enter__(self) -> SlurmExecutor:
         missing = [c for c in COMMANDS if shutil.which(c) is None]
@@ -86,7 +88,10 @@ class SlurmExecutor:
         folder.mkdir(parents=True, exist_ok=True)
         known = read_json(folder / "job.json")
         job = known.get("job_id") if isinstance(known, dict) else None
-        if job and (self._alive(job) or _outcome(folder, job) is not None):
+        if self.queue is None:
+            self.queue = _states()
+        alive = job in self.queue and self.queue[job][0] not in ENDED
+        if job and (alive or _outcome(folder, job) is not None):
             self.jobs[job] = (key, folder)
             return
         atomic_write_bytes(folder / "payload.pkl", pickle.dumps(payload))
@@ -95,7 +100,7 @@ class SlurmExecutor:
 
     def _flush(self) -> None:
         """Submit the trials handed over since the last call: one job, or one array."""
-        batch, self.batch = self.batch, []
+        batch, self.batch, self.queue = self.batch, [], None
         if not batch:
             return
         folders = [folder for _, folder, _ in batch]
@@ -112,7 +117,7 @@ class SlurmExecutor:
         """The next job that has ended, with its trial's outcome."""
         self._flush()
         while True:
-            states = _states(list(self.jobs))
+            states = _states()
             for job, (key, folder) in list(self.jobs.items()):
                 state = states.get(job)
                 if state is not None and state[0] not in ENDED:
@@ -129,16 +134,17 @@ class SlurmExecutor:
     def cancel_all(self, reason: Any = None) -> list[tuple[Any, TrialOutcome]]:
         """Signal the running jobs (their trials save and stop), take their outcomes, and
         cancel the queued ones: a rerun continues them all."""
-        self.batch = []  # never submitted: they stay pending
+        unsent = [(key, CANCELLED) for key, _, _ in self.batch]  # never submitted
+        self.batch = []
         if not self.jobs:
-            return []
+            return unsent
         _run(["scancel", "--signal=TERM", "--full", *self.jobs], check=False)
-        queued = [j for j, s in _states(list(self.jobs)).items() if s[0] == "PENDING"]
+        queued = [j for j, s in _states().items() if j in self.jobs and s[0] == "PENDING"]
         if queued:
             _run(["scancel", *queued], check=False)
-        deadline, outcomes = time.monotonic() + 60, []
+        deadline, outcomes = time.monotonic() + 60, unsent
         while self.jobs and time.monotonic() < deadline:
-            states = _states(list(self.jobs))
+            states = _states()
             for job, (key, folder) in list(self.jobs.items()):
                 if job not in states or states[job][0] in ENDED:
                     del self.jobs[job]
@@ -147,13 +153,9 @@ class SlurmExecutor:
             time.sleep(0.5)
         return outcomes + [(key, CANCELLED) for key, _ in self.jobs.values()]
 
-    def _alive(self, job: str) -> bool:
-        state = _states([job]).get(job)
-        return state is not None and state[0] not in ENDED
-
     def _script(self, folders: list[Path], payload: TrialPayload) -> str:
-        """The batch script of one trial's job, or of an array over `folders` (each task
-        runs the trial of its line in the list)."""
+        """The batch script of one trial's job, or of an array over `folders` (task i runs
+        the trial of folders[i])."""
         s, study_jobs = self.settings, folders[0].parent
         cpus = s.cpus_per_trial or max(1, int(self.cpus))
         gpus = s.gpus_per_trial if s.gpus_per_trial is not None else int(self.gpus)
@@ -202,10 +204,11 @@ def _failure(job: str, state: tuple[str, str] | None) -> TrialOutcome:
     """A job that ended without writing an outcome: SLURM's own account of it."""
     detail = _run(["scontrol", "show", "job", job, "--oneliner"], check=False)
     fields = dict(item.split("=", 1) for item in detail.split() if "=" in item)
-    name = fields.get("JobState") or (state[0] if state else "ended")
+    name = fields.get("JobState") or (state[0] if state else None)
     reason = fields.get("Reason") or (state[1] if state else "")
-    said = f"SLURM job {job} ended {name}" + (f" ({reason})" if reason not in ("", "None")
-                                             else "")
+    said = f"SLURM job {job} ended " + (name or "and is no longer known to SLURM")
+    if reason not in ("", "None"):
+        said += f" ({reason})"
     if fields.get("ExitCode"):
         said += f", exit code {fields['ExitCode']}"
     if name == "OUT_OF_MEMORY":
@@ -215,19 +218,24 @@ def _failure(job: str, state: tuple[str, str] | None) -> TrialOutcome:
     return TrialOutcome(RecordState.FAILED, error=said)
 
 
-def _states(jobs: list[str]) -> dict[str, tuple[str, str]]:
-    """{job id: (state, reason)} of those of `jobs` squeue still knows (ended ones for a
-    while, MinJobAge; an array's tasks as `<array>_<task>`); asked for all of the user's
-    jobs, since squeue refuses a list that holds one it forgot."""
-    if not jobs:
-        return {}
-    out = _run(["squeue", "--noheader", "--me", "--states=all", "--array",
-                "--format=%i|%T|%r"])
-    wanted, states = set(jobs), {}
+def _states() -> dict[str, tuple[str, str]]:
+    """{job id: (state, reason)} of the user's jobs squeue knows (ended ones for a while,
+    MinJobAge; an array's tasks as `<array>_<task>`): one call for all, since squeue
+    refuses a list of ids that holds one it forgot."""
+    command = ["squeue", "--noheader", "--me", "--states=all", "--array", "--format=%i|%T|%r"]
+    for attempt in range(QUERY_TRIES):  # a busy slurmctld times out now and then
+        try:
+            out = _run(command)
+            break
+        except UsageError:
+            if attempt == QUERY_TRIES - 1:
+                raise
+            time.sleep(2.0)
+    states = {}
     for line in out.splitlines():
         job, _, rest = line.strip().partition("|")
         state, _, reason = rest.partition("|")
-        if job in wanted:
+        if job:
             states[job] = (state, reason)
     return states
 

@@ -94,7 +94,6 @@ def _execute(payload: TrialPayload, trial_dir: str) -> TrialOutcome:
     from model_trainer.errors import Diverged, Interrupted, MTrainError, Terminated, UserError
     from model_trainer.recipe.fingerprint import Fingerprint
     from model_trainer.recipe.load import rebuild_recipe
-    from model_trainer.storage import StorageError
     from model_trainer.study.pruning import make_pruning_callback
     from model_trainer.trial.experiment import run_experiment
 
@@ -111,8 +110,6 @@ def _execute(payload: TrialPayload, trial_dir: str) -> TrialOutcome:
     except Interrupted as exc:
         reason = StopReason.TERMINATED if isinstance(exc, Terminated) else StopReason.INTERRUPTED
         return TrialOutcome(RecordState.INTERRUPTED, stop_reason=reason)
-    except StorageError as exc:  # storage went away: another attempt may reach it
-        return TrialOutcome(RecordState.FAILED, error=f"storage: {exc}")
     except UserError as exc:
         return TrialOutcome(RecordState.FAILED, error=f"{type(exc).__name__}: {exc}",
                             user_error=True)

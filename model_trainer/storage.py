@@ -106,16 +106,18 @@ class Storage:
                                f"{type(exc).__name__}: {_first_line(exc)}") from None
 
 
-def local_copy(uri: str) -> Path:
-    """A study (or a folder of studies) in storage, copied without its checkpoints into
-    a local cache folder ($MTRAIN_CACHE, else ~/.cache/model_trainer/storage) that
-    `mtrain status` and `mtrain analyze` then read: the folder."""
+def local_copy(uri: str, checkpoints: bool = False) -> Path:
+    """A study, a trial or a folder of studies in storage, copied (without checkpoints
+    unless asked) into a local cache folder ($MTRAIN_CACHE, else
+    ~/.cache/model_trainer/storage) that `mtrain status`, `mtrain analyze` and
+    `load_trial` then read: the folder."""
     storage = Storage(uri)
     storage.check()
     cache = Path(os.environ.get("MTRAIN_CACHE") or Path.home() / ".cache" / "model_trainer"
                  / "storage")
     folder = cache / storage.root
-    if not storage.download("", folder, skip_folders=("checkpoints",)):
+    skip = () if checkpoints else ("checkpoints",)
+    if not storage.download("", folder, skip_folders=skip):
         raise StorageError(f"{uri} holds no files")
     return folder
 

@@ -12,8 +12,9 @@ from model_trainer.cli.boundary import boundary, stdout
 
 @boundary
 def predict(
-    path: Annotated[Path, typer.Argument(help="A trial folder (or a study folder with "
-                                         "--trial).", show_default=False)],
+    path: Annotated[str, typer.Argument(help="A trial folder (or a study folder with "
+                                        "--trial), local or in storage (s3://...).",
+                                        show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Where to write the table: .parquet "
                                       "or .csv.", show_default=False)],
     split: Annotated[Literal["train", "val", "test"], typer.Option(

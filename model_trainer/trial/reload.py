@@ -18,6 +18,7 @@ from model_trainer.layout import CHECKPOINTS, RECIPE, STATUS
 from model_trainer.recipe.load import LoadedRecipe, load_recipe
 from model_trainer.recipe.resolve import add_working_directory_to_path, import_object
 from model_trainer.recipe.trial_file import load_trial_recipe
+from model_trainer.storage import is_uri, local_copy
 from model_trainer.train import checkpoint, distributed
 from model_trainer.train.device import Precision
 from model_trainer.train.ema import averaged_weights
@@ -29,9 +30,13 @@ ONE_PROCESS = ["train.strategy=single", "train.devices=1", "train.progress=off"]
 def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str | None = None,
                data: bool = False, device: str = "cpu") -> Any:
     """The trial's wrapper with its model trained: `path` is a trial folder, or a study
-    folder with `trial_id`; `checkpoint_name` is "best" or "last"; `.model` is the
-    nn.Module (in eval mode, on `device`; with train.ema or train.swa, its averaged weights); `data=True`
-    also builds the loaders."""
+    folder with `trial_id` (either may be in study.storage: `s3://...`); `checkpoint_name`
+    is "best" or "last"; `.model` is the nn.Module (in eval mode, on `device`; with
+    train.ema or train.swa, its averaged weights); `data=True` also builds the loaders."""
+    if is_uri(path):  # a trial in study.storage: copied, checkpoints included, first
+        path = local_copy(f"{str(path).rstrip('/')}/{trial_id}" if trial_id else str(path),
+                          checkpoints=True)
+        trial_id = None
     folder = trial_folder(Path(path), trial_id)
     if checkpoint_name not in CHECKPOINT_FILES:
         raise UsageError(f"checkpoint must be one of {', '.join(CHECKPOINT_FILES)}, got "

@@ -71,6 +71,15 @@ def test_trials_in_folders_of_their_own_reach_storage_and_analyze_reads_the_uri(
         assert analysed.loc[trial.trial_id, "at_best_val_accuracy"] == pytest.approx(trial.value)
     status = runner.invoke(app, ["status", f"{s3}/tiny-study"], env={"COLUMNS": "200"})
     assert status.exit_code == 0 and "4 completed" in status.output, status.output
+    first = trials[0]  # the trained model straight from storage, checkpoints and all
+    model = model_trainer.load_trial(f"{s3}/tiny-study", "last", trial_id=first).model
+    trained = torch.load(tmp_path / "scratch" / "tiny-study" / first / "checkpoints" /
+                         "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items())
+    out = tmp_path / "preds.csv"
+    predicted = runner.invoke(app, ["predict", f"{s3}/tiny-study", "--trial", first,
+                                    "--split", "val", "--out", str(out)])
+    assert predicted.exit_code == 0 and out.is_file(), predicted.output
 
 
 def test_a_trial_whose_worker_and_folder_were_lost_resumes_from_storage(s3, tmp_path):

@@ -187,6 +187,29 @@ def step_overhead_us(workload: str, epochs: int = 30, feature: str | None = None
     return 1e6 * (min(ours_s) - min(plain_s)) / len(wrapper.train_loader)
 
 
+def eval_overhead_ms(workload: str, epochs: int = 30) -> float:
+    """What model_trainer adds to one evaluation on val, in milliseconds: `Loop.evaluate`
+    (loss, train.metrics, custom_evaluation) against the plain loop's evaluation of the
+    same model and loader, alternating, the fastest of each."""
+    from model_trainer.wrapper import ModelWrapper
+
+    with tempfile.TemporaryDirectory() as out:
+        path = Path(out) / "recipe.yaml"
+        path.write_text(RECIPE.format(workload=workload, out=out, epochs=epochs,
+                                      **WORKLOADS[workload]))
+        wrapper = ModelWrapper(load_recipe(path).recipe)
+        wrapper.setup()
+    plain_s, ours_s = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        plain_evaluate(wrapper.model, wrapper.val_loader)
+        plain_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        wrapper.loop.evaluate("val")
+        ours_s.append(time.perf_counter() - start)
+    return 1e3 * (min(ours_s) - min(plain_s))
+
+
 def gaps(ends: list[float]) -> list[float]:
     return [b - a for a, b in zip(ends, ends[1:], strict=False)]
 
@@ -271,6 +294,7 @@ def main() -> None:
         row["fixed_cost_per_run_ms"] = round(
             1000 * (whole["mtrain"] - whole["plain"] - 10 * extra_per_epoch), 1)
         row["step_overhead_us"] = round(step_overhead_us(workload), 1)
+        row["eval_overhead_ms"] = round(eval_overhead_ms(workload), 2)
         for feature in FEATURES:  # the cost of each when it is on
             row[f"step_overhead_{feature}_us"] = round(step_overhead_us(workload,
                                                                         feature=feature), 1)

@@ -4,6 +4,7 @@ stopped by the same scripts (they stop only the daemons they started)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -40,6 +41,7 @@ def slurm():
     yield state
     subprocess.run(["bash", str(ROOT / "cluster" / "slurm_down.sh"), str(state)],
                    capture_output=True, timeout=120)
+    shutil.rmtree(state, ignore_errors=True)
     for key in env:
         os.environ.pop(key, None)
 
@@ -54,6 +56,11 @@ def stop_s3(state: Path) -> None:
                    capture_output=True, timeout=120)
 
 
+def remove(state: Path) -> None:
+    """A stopped part's folder (its data, logs and pids)."""
+    shutil.rmtree(state, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """One S3 server for the session; each test takes a prefix of its own (`s3`)."""
@@ -61,6 +68,7 @@ def s3_server():
     env = start_s3(state)
     yield state, env
     stop_s3(state)
+    remove(state)
 
 
 @pytest.fixture

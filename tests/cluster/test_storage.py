@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import model_trainer
 from model_trainer.cli.app import app
-from tests.cluster.conftest import start_s3, stop_s3
+from tests.cluster.conftest import remove, start_s3, stop_s3
 from tests.study.tinytask import RECIPE
 
 ROOT = Path(__file__).parents[2]
@@ -177,3 +177,4 @@ def test_the_server_going_away_fails_the_trial_and_a_rerun_completes_it(tmp_path
         assert "tiny-study/study_index.json" in stored(uri)
     finally:
         stop_s3(state)
+        remove(state)

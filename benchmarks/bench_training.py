@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -159,11 +160,9 @@ FEATURES = {"ema": "  ema: {decay: 0.999}\n",
             "callback": "  callbacks: [benchmarks.workloads.StepCallback]\n"}
 
 
-def step_overhead_us(workload: str, epochs: int = 30, feature: str | None = None) -> float:
-    """What model_trainer's loop adds to one train step, in microseconds: the same model
-    and loader trained an epoch at a time by the plain loop and by `Loop.train_epoch`,
-    alternating, the fastest epoch of each (the least disturbed by the machine), divided
-    by the steps of an epoch. `feature`: with train.ema, or a callback called every step."""
+def _set_up(workload: str, epochs: int, feature: str | None = None) -> Any:
+    """model_trainer's wrapper for the workload, set up (loaders, model, optimizer) as a
+    run would, without a trial folder."""
     from model_trainer.wrapper import ModelWrapper
 
     with tempfile.TemporaryDirectory() as out:
@@ -172,6 +171,15 @@ def step_overhead_us(workload: str, epochs: int = 30, feature: str | None = None
                                       **WORKLOADS[workload]) + FEATURES.get(feature, ""))
         wrapper = ModelWrapper(load_recipe(path).recipe)
         wrapper.setup()
+    return wrapper
+
+
+def step_overhead_us(workload: str, epochs: int = 30, feature: str | None = None) -> float:
+    """What model_trainer's loop adds to one train step, in microseconds: the same model
+    and loader trained an epoch at a time by the plain loop and by `Loop.train_epoch`,
+    alternating, the fastest epoch of each (the least disturbed by the machine), divided
+    by the steps of an epoch. `feature`: with train.ema, or a callback called every step."""
+    wrapper = _set_up(workload, epochs, feature)
     spec = WORKLOADS[workload]
     model = import_object(spec["model"])()
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.0)
@@ -191,14 +199,7 @@ def eval_overhead_ms(workload: str, epochs: int = 30) -> float:
     """What model_trainer adds to one evaluation on val, in milliseconds: `Loop.evaluate`
     (loss, train.metrics, custom_evaluation) against the plain loop's evaluation of the
     same model and loader, alternating, the fastest of each."""
-    from model_trainer.wrapper import ModelWrapper
-
-    with tempfile.TemporaryDirectory() as out:
-        path = Path(out) / "recipe.yaml"
-        path.write_text(RECIPE.format(workload=workload, out=out, epochs=epochs,
-                                      **WORKLOADS[workload]))
-        wrapper = ModelWrapper(load_recipe(path).recipe)
-        wrapper.setup()
+    wrapper = _set_up(workload, epochs)
     plain_s, ours_s = [], []
     for _ in range(epochs):
         start = time.perf_counter()

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # written out for type checkers and linters; tests/test_imports.py checks it
     "MISSING", "Callback", "DataConfig", "Derived", "ModelConfig", "ModelWrapper", "Stateful",
-    "Stateless",
-    "load_recipe", "load_trial", "make_loader", "run", "__version__",
+    "Stateless", "load_recipe", "load_trial", "make_loader", "run", "__version__",
 ]
 
 if TYPE_CHECKING:

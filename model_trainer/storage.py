@@ -12,11 +12,13 @@ says which URI and why.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from model_trainer.errors import UserError
+from model_trainer.files import atomic_write
 
 
 class StorageError(UserError):
@@ -58,12 +60,16 @@ class Storage:
     def put(self, local: Path, rel: str) -> None:
         self.call(lambda: self.fs.put_file(str(local), self.path(rel)), f"upload {rel}")
 
+    def write(self, rel: str, data: bytes) -> None:
+        self.call(lambda: self.fs.pipe_file(self.path(rel), data), f"upload {rel}")
+
     def files(self, rel: str) -> dict[str, int]:
         """{path below `rel`: size} of every object under `rel` ({} when there is none)."""
         base = self.path(rel)
         found = self.call(lambda: self.fs.find(base, detail=True), f"list {rel}")
-        return {name[len(base) + 1:]: int(info.get("size") or 0)
-                for name, info in found.items() if name.startswith(base + "/")}
+        prefix = base.strip("/") + "/"  # some file systems name them with a leading /
+        return {name.lstrip("/")[len(prefix):]: int(info.get("size") or 0)
+                for name, info in found.items() if name.lstrip("/").startswith(prefix)}
 
     def read(self, rel: str) -> bytes | None:
         """One object's bytes; None when there is none."""
@@ -76,17 +82,16 @@ class Storage:
                  only_missing: bool = False) -> int:
         """Copy the objects under `rel` into the folder `local` (but those inside a folder
         named in `skip_folders`, and with `only_missing` those `local` has), each written
-        whole (a temporary name, then renamed); how many were copied."""
+        atomically; how many were copied."""
         copied, skipped = 0, set(skip_folders)
         for name in self.files(rel):
             target = local / name
             if skipped & set(name.split("/")[:-1]) or (only_missing and target.exists()):
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.download")
-            self.call(lambda n=name, p=partial: self.fs.get_file(self.path(f"{rel}/{n}"),
-                                                                 str(p)), f"download {name}")
-            os.replace(partial, target)
+            source = self.path(f"{rel}/{name}")
+            self.call(lambda t=target, f=source: atomic_write(
+                t, lambda out: shutil.copyfileobj(self.fs.open(f, "rb"), out)),
+                f"download {name}")
             copied += 1
         return copied
 

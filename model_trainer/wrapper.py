@@ -215,8 +215,7 @@ class ModelWrapper:
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         if train.log_grad_norm:  # summed on the device; read at the log point
-            self.loop.window.add("grad_norm", norm.detach())
-            self.loop.epoch_means.add("grad_norm", norm.detach())
+            self.log_value("grad_norm", norm)
 
     def _step_scaled(self, optimizers: list[Any], factor: float) -> None:
         """A warmup step: each rate scaled by `factor` for this step, then given back to

@@ -10,12 +10,18 @@ import pytest
 HEAVY = ("torch", "ray", "matplotlib", "pandas", "optuna", "mlflow")
 
 
+def loaded_by(imports: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh interpreter has loaded after `import <imports>`."""
+    code = (f"import sys, {imports}; "
+            f"print(' '.join(m for m in {modules!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
 def test_cli_import_pulls_in_no_heavy_library():
     # model_trainer.watch is what `mtrain status` runs: it must start fast too
-    code = ("import sys, model_trainer.cli.app, model_trainer.recipe, model_trainer.watch.folders; "
-            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    imports = "model_trainer.cli.app, model_trainer.recipe, model_trainer.watch.folders"
+    assert loaded_by(imports, HEAVY) == []
 
 
 def test_help_and_version_run():
@@ -30,11 +36,8 @@ def test_help_and_version_run():
 def test_the_package_and_the_analysis_import_no_recipe_loader():
     # `import model_trainer` gives the markers; analysis reads files: neither needs
     # OmegaConf nor the recipe loader behind it
-    code = ("import sys, model_trainer, model_trainer.analysis; "
-            "print(' '.join(m for m in ('omegaconf', 'model_trainer.recipe.load') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert loaded_by("model_trainer, model_trainer.analysis",
+                     ("omegaconf", "model_trainer.recipe.load")) == []
 
 
 def test_the_recipe_package_still_gives_its_names():
@@ -45,3 +48,21 @@ def test_the_recipe_package_still_gives_its_names():
     assert all(getattr(recipe, name) is not None for name in recipe.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         recipe.nosuch  # noqa: B018
+
+
+def test_the_signal_handlers_come_before_the_recipe_schema():
+    """`mtrain` installs its handlers once model_trainer.trial.signals is imported: that
+    import must not pull in the package's names (the schema alone took ~15 ms, and a
+    SIGTERM 0.1 s after start on a loaded machine found no handler)."""
+    assert loaded_by("model_trainer.trial.signals", (
+        "model_trainer.recipe.schema", "model_trainer.callbacks", "yaml")) == []
+
+
+def test_the_packages_names_load_on_first_use():
+    import model_trainer
+
+    assert set(model_trainer.__all__) == set(model_trainer._LAZY) | {"__version__"}
+    assert model_trainer.ModelConfig.__module__ == "model_trainer.recipe.schema"
+    assert model_trainer.load_recipe.__name__ == "load_any_recipe"
+    with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
+        model_trainer.nosuch  # noqa: B018

@@ -59,7 +59,8 @@ def test_evaluation_step_override_and_whole_split_accuracy(tmp_path):
 def test_custom_evaluation_is_merged_and_can_be_monitored(tmp_path):
     result = run(tmp_path, "Answer", "train.monitor.metric=val_answer", "train.monitor.mode=max")
     assert result.final_metrics["val_answer"] == 44.0  # before epoch 3 completes
-    assert result.best == {"metric": "val_answer", "mode": "max", "value": 44.0, "epoch": 3}
+    assert result.best == {"metric": "val_answer", "mode": "max", "value": 44.0, "epoch": 3,
+                           "step": 18}
 
 
 def test_fit_override_still_writes_rows_status_and_reruns_skip(tmp_path):

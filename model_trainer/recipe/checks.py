@@ -145,6 +145,11 @@ def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool,
     if s.address is not None and s.executor == "slurm":
         report("study.address", "names a Ray cluster, but study.executor is slurm: choose "
                "one (remove study.address, or set study.executor: ray)")
+    if s.executor == "slurm":
+        for name, value in (("cpus", s.resources.cpus), ("gpus", s.resources.gpus)):
+            if value != int(value):
+                report(f"study.resources.{name}", f"SLURM gives whole {name}: "
+                       f"{value:g} is not one (study.executor is slurm)")
     _at_least(s.slurm.cpus_per_trial, 1, "study.slurm.cpus_per_trial", report)
     _at_least(s.slurm.gpus_per_trial, 0, "study.slurm.gpus_per_trial", report)
     if not s.slurm.poll_s > 0:

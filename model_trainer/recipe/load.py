@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 from model_trainer import dotted
 from model_trainer.errors import RecipeError, RecipeIssue, UsageError, UserError
 from model_trainer.recipe.checks import check_recipe
-from model_trainer.recipe.environment import environment_names
 from model_trainer.recipe.groups import candidate_keys, read_groups, recipe_folder
 from model_trainer.recipe.identity import study_id, trial_id
 from model_trainer.recipe.interpolate import ENV_NOTE, resolve
@@ -145,8 +143,9 @@ def _load(read: Any, override_texts: list[str], multirun: bool, folder: str,
     issues += problems
     overrides, problems = _checked_overrides(overrides, sources.groups)
     issues += problems
-    for name in environment_names([o.value for o in overrides]) - set(sources.env):
-        sources.env[name] = os.environ.get(name)
+    sources.read_environment([o.value for o in overrides])
+    sources.read_environment([layer.data for options in sources.groups.values()
+                              for layers in options.values() for layer in layers])
     return _validate(sources, overrides, issues, code=code)
 
 
@@ -196,15 +195,21 @@ def _validate(sources: RecipeSources, overrides: list[Override],
     filled = set(space) if isinstance(space, dict) else set()  # a study's trials fill these
 
     def report(key: str, message: str) -> None:
-        if message == UNFILLED and (key in filled or _typed_later(key, resolved.data)):
+        if message == UNFILLED and key in filled:
             return
         if not any(_related(key, bad) for bad in quiet):
             issues.append(locate(key, message))
 
+    def report_untyped(key: str, message: str) -> None:
+        """The recipe's own types: `???` in args that a config class types is that class's
+        to report (check_paths builds them), knowing which of its fields are Derived."""
+        if not (message == UNFILLED and _typed_later(key, resolved.data)):
+            report(key, message)
+
     def warn(key: str, message: str) -> None:
         warnings.append(locate(key, message))
 
-    recipe = build_dataclass(resolved.data, Recipe, "", report)
+    recipe = build_dataclass(resolved.data, Recipe, "", report_untyped)
     if recipe is not INVALID and recipe.hypothesis is not None and "study" not in resolved.data:
         recipe.study = StudyConfig(seeds=AdaptiveSeedsConfig())  # the claims design it
     if recipe is not INVALID:

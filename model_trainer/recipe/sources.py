@@ -33,6 +33,12 @@ class RecipeSources:
     # config groups next to the recipe: key -> option -> its files (recipe/groups.py)
     groups: dict[str, dict[str, list[YamlSource]]] = field(default_factory=dict)
 
+    def read_environment(self, data: Any) -> None:
+        """Add the environment values that `data` (overrides' values, config group
+        options) reads, as they are now; names already read keep their values."""
+        for name in environment_names(data) - set(self.env):
+            self.env[name] = os.environ.get(name)
+
     @property
     def files(self) -> list[str]:
         """The absolute paths of the files, in merge order."""

@@ -102,14 +102,15 @@ def build(value: Any, tp: Any, key: str, report: Report, kind: Kind = Kind.STATE
 
     if isinstance(value, InterpolatedText):
         return _build_text(value, tp, key, report, kind)
+    if tp is Any:  # free-form: each `???` reported, kept for a study or a config class
+        for path, leaf in [((), value), *dotted.walk(value)] if kind is not Kind.DERIVED \
+                else ():
+            if isinstance(leaf, str) and leaf == MISSING:
+                report(f"{key}.{dotted.join(path)}" if path else key, UNFILLED)
+        return value
     if isinstance(value, str) and value == MISSING and kind is not Kind.DERIVED:
         report(key, UNFILLED)
         return INVALID
-    if tp is Any:
-        unfilled = [p for p, v in dotted.walk(value) if isinstance(v, str) and v == MISSING]
-        for path in unfilled if kind is not Kind.DERIVED else ():
-            report(f"{key}.{dotted.join(path)}", UNFILLED)
-        return INVALID if unfilled and kind is not Kind.DERIVED else value
     if origin in (Union, types.UnionType):
         return _build_union(value, tp, key, report, kind)
     if value is None:

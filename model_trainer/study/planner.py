@@ -84,7 +84,10 @@ class Planner:
             study_info={"study_id": self.index.study_id, "number": record.number,
                         "params": record.params, "seed": record.seed,
                         "position": self.position[id(record)]},  # Hyperband's bracket
-            code=_plain_code(self.versions.of(record.params)), storage=study.storage)
+            # a SLURM job may start hours later: it fingerprints the code it imports then
+            code=None if study.executor == "slurm" else _plain_code(
+                self.versions.of(record.params)),
+            storage=study.storage)
 
     def config_done(self, number: int) -> None:
         """Tell the sampler a configuration's value once all its seeds have finished."""

@@ -53,8 +53,10 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     store = None
     if loaded.recipe.study.storage:  # refused or unreachable: exit 2 before anything runs
         store = StudyStorage(loaded.recipe.study.storage, study_dir, console)
-        store.open()
+        store.storage.check()
     with FolderLock(study_dir, "study"):  # one driver per study folder
+        if store is not None:
+            store.restore()  # what this folder lacks (a rerun from another machine)
         # before the study folder changes at all: trials that ran other code stop it here
         versions = check_existing_study(loaded, study_dir, CodeChange(if_code_changed))
         index = _open_index(loaded, study_dir, console)

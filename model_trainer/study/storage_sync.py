@@ -11,6 +11,7 @@ from typing import Any
 
 from model_trainer.layout import CHECKPOINTS
 from model_trainer.storage import Storage, StorageError
+from model_trainer.trial.mirror import further_along
 
 
 class StudyStorage:
@@ -18,19 +19,21 @@ class StudyStorage:
         self.storage, self.study_dir, self.console = Storage(uri), study_dir, console
         self.rel = study_dir.name
 
-    def open(self) -> None:
-        """Check access (StorageError, exit 2, when refused or unreachable) and copy the
-        files this folder lacks."""
-        self.storage.check()
-        self.study_dir.mkdir(parents=True, exist_ok=True)
+    def restore(self) -> None:
+        """Copy the files this folder lacks (checkpoints stay in storage)."""
         self.storage.download(self.rel, self.study_dir, skip_folders=(CHECKPOINTS,),
                               only_missing=True)
 
     def fetch_trial(self, trial_id: str) -> None:
-        """A finished trial's files, as storage has them, into the study folder."""
-        self._warn_on_failure(lambda: self.storage.download(
-            f"{self.rel}/{trial_id}", self.study_dir / trial_id, skip_folders=(CHECKPOINTS,)),
-            f"trial {trial_id}'s files were not brought back")
+        """A finished trial's files, as storage has them, into the study folder, where
+        storage is further along (the trial ran elsewhere; not when it ran here)."""
+        rel, folder = f"{self.rel}/{trial_id}", self.study_dir / trial_id
+
+        def fetch() -> None:
+            if further_along(self.storage, rel, folder):
+                self.storage.download(rel, folder, skip_folders=(CHECKPOINTS,))
+
+        self._warn_on_failure(fetch, f"trial {trial_id}'s files were not brought back")
 
     def save_study(self) -> None:
         """The study folder's own files (not the trials'), to storage."""

@@ -27,6 +27,7 @@ from model_trainer.callbacks import overriding
 from model_trainer.errors import MonitorError
 from model_trainer.metrics_file import EPOCH_SPAN, full_names
 from model_trainer.train import checkpoint, contract, distributed, kept
+from model_trainer.train.averaging import WeightAverage
 from model_trainer.train.cadence import Cadence
 from model_trainer.train.data import batch_size, to_device
 from model_trainer.train.metrics import Means, SplitMetrics
@@ -118,7 +119,7 @@ class Loop:
         """One pass over the train loader (after an interrupt: from batch `batch_in_epoch`)."""
         w, state, recipe = self.w, self.state, self.w.recipe
         accum, log_every = recipe.train.grad_accum, recipe.train.log_every
-        max_steps, eval_steps = recipe.train.max_steps, recipe.train.eval_every_steps
+        by_steps = recipe.train.max_steps is not None or recipe.train.eval_every_steps is not None
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device, recipe.train.channels_last)
         w.model.train()
@@ -159,14 +160,9 @@ class Loop:
                     return
             if self.stop_request is not None and self._agree_to_stop(log_point):
                 return  # a whole step is done: a safe point to save and stop
-            mid_epoch = total is None or index + 1 < total
-            if eval_steps is not None and mid_epoch and state.global_step % eval_steps == 0 \
-                    and self.evaluate_at_step(epoch):
+            if by_steps and (total is None or index + 1 < total) and self._ends_at_step(epoch):
                 self.mid_epoch_stop = True
-                return  # early stopping or pruning: fit saves it (end_steps)
-            if max_steps is not None and state.global_step >= max_steps and mid_epoch:
-                self.mid_epoch_stop = True
-                return  # mid-epoch: fit evaluates and saves it (end_steps)
+                return  # mid-epoch: fit saves it there (end_steps)
         self._log_epoch(epoch)
         self._call("on_train_epoch_end", epoch)
 
@@ -174,9 +170,10 @@ class Loop:
         """Evaluate when due, step epoch-wise schedulers, checkpoint."""
         recipe, state = self.w.recipe, self.state
         metrics = full_names(Split.TRAIN, self.epoch_figures)
-        steps = recipe.train.eval_every_steps
+        steps, last = recipe.train.eval_every_steps, recipe.train.max_steps
         if (self.session.smoke or epoch % recipe.train.eval_every == 0
-                or epoch == recipe.train.epochs
+                or epoch == recipe.train.epochs  # the run's last epoch is always evaluated
+                or (last is not None and state.global_step >= last)
                 or (steps is not None and state.global_step % steps == 0)):
             metrics.update(self.evaluate_and_report(epoch, metrics))
         monitor = metrics.get(recipe.train.monitor.metric)
@@ -193,14 +190,24 @@ class Loop:
             self.cadence.hold_best(self._capture())
 
     def end_steps(self, epoch: int) -> None:
-        """train.max_steps reached mid-epoch: the last train row, an evaluation, and a
-        checkpoint at this step (a rerun with more steps continues from this batch)."""
+        """The run ends mid-epoch (train.max_steps, or early stopping at a step evaluation):
+        the last train row, an evaluation (unless this step had one), and a checkpoint at
+        this step (a rerun with more steps continues from this batch)."""
         if not self.window.empty():
             self._log_train(epoch)
         evaluated = self.evaluated_step == self.state.global_step
         if (self.w.val_loader is not None or self.session.smoke) and not evaluated:
             self.evaluate_and_report(epoch, {})
         self.save_checkpoint()
+
+    def _ends_at_step(self, epoch: int) -> bool:
+        """After a mid-epoch optimizer step: evaluate when train.eval_every_steps says so;
+        whether the run ends here (early stopping at that evaluation, or train.max_steps)."""
+        train, step = self.w.recipe.train, self.state.global_step
+        if train.eval_every_steps is not None and step % train.eval_every_steps == 0 \
+                and self.evaluate_at_step(epoch):
+            return True
+        return train.max_steps is not None and step >= train.max_steps
 
     def evaluate_at_step(self, epoch: int) -> bool:
         """train.eval_every_steps: evaluate mid-epoch (a val row at this step); a best is
@@ -237,9 +244,8 @@ class Loop:
         """Put the best checkpoint's weights in the model for the test split, as the
         monitor chose them; "last" when there is none (no evaluation, no folder)."""
         folder = self.session.checkpoint_dir
-        best_at = self.state.best or {}
-        if folder is not None and best_at.get("epoch") == self.state.epoch \
-                and best_at.get("step", self.state.global_step) == self.state.global_step:
+        if folder is not None and self.state.best is not None \
+                and self.state.best.get("step") == self.state.global_step:
             return "best"  # the last evaluation was the best: the model holds its weights
         best = folder / checkpoint.BEST if folder is not None else None
         self.session.flush()
@@ -249,8 +255,9 @@ class Loop:
         saved = checkpoint.load_file(best)
         distributed.unwrap(self.w.model).load_state_dict(saved["model"])
         for callback, state in zip(self.w.callbacks, saved.get("callbacks") or [],
-                                   strict=False):  # their state at the best epoch (an EMA)
-            callback.on_checkpoint_load(self.w, state)
+                                   strict=False):  # a weight average's, at the best epoch
+            if isinstance(callback, WeightAverage):  # (the others' state is not rewound)
+                callback.on_checkpoint_load(self.w, state)
         return "best"
 
     def stop_reason(self) -> StopReason | None:
@@ -346,7 +353,7 @@ class Loop:
         self._call("on_evaluation_end", epoch, dict(metrics))
         if not mid_epoch:
             self._rank_for_keeping(metrics[recipe.train.monitor.metric], epoch)
-        if track(state, metrics, recipe, epoch, state.global_step if mid_epoch else None):
+        if track(state, metrics, recipe, epoch):
             self.best_pending = True  # saved with the epoch's checkpoint: one write, not two
         session.display.evaluation(epoch, state.global_step, metrics)
         if not mid_epoch and session.on_eval is not None and session.on_eval(epoch, dict(metrics)):
@@ -362,13 +369,16 @@ class Loop:
     def _call(self, moment: str, *args: Any) -> None:
         """Call `moment` on each callback that overrides it (train/callbacks.py)."""
         called = overriding(self.w.callbacks, moment)
+        own_row = bool(called) and moment in _AFTER_TRAIN_ROWS
+        if own_row:  # what they log here is a train row of its own, now
+            window, self.window = self.window, Means()
         for callback in called:
             getattr(callback, moment)(self.w, *args)
-        if called and moment in _AFTER_TRAIN_ROWS and not self.window.empty():
-            # what they logged after the epoch's train row: a train row of its own, now
-            window, self.window = self.window, Means()
-            row = distributed.reduced_means(window).compute()
-            self.session.log(Split.TRAIN, row, self.state.global_step, self.state.epoch)
+        if own_row:
+            logged, self.window = self.window, window
+            if not logged.empty():
+                row = distributed.reduced_means(logged).compute()
+                self.session.log(Split.TRAIN, row, self.state.global_step, self.state.epoch)
         if moment == "on_epoch_end" and self.callback_stop is not None:
             message = f"a callback asked to stop: {self.callback_stop}"
             log.info(message)
@@ -400,7 +410,7 @@ class Loop:
         every = f"epoch-{epoch:04d}.pt" if spec.keep_every and epoch % spec.keep_every == 0 \
             and self.state.batch_in_epoch == 0 else None
         ranked = (*top, spec.keep_best, self.w.recipe.train.monitor.mode) \
-            if top is not None and top[0] == epoch else None
+            if top is not None else None  # this checkpoint's evaluation joined the k best
         return Keep(every, ranked) if every or ranked else None
 
     def _rank_for_keeping(self, value: float, epoch: int) -> None:

@@ -16,7 +16,7 @@ class TrainState:
     epoch: int = 0  # completed epochs
     global_step: int = 0  # optimizer steps taken
     batch_in_epoch: int = 0  # batches of epoch `epoch + 1` done (> 0 only after an interrupt)
-    best: dict[str, Any] | None = None  # {"metric", "mode", "value", "epoch"}
+    best: dict[str, Any] | None = None  # {"metric", "mode", "value", "epoch", "step"}
     bad_evals: int = 0  # evaluations in a row without improvement (early stopping)
     last_eval: dict[str, float] = field(default_factory=dict)  # full names: val_loss, ...
     diverged: bool = False  # a non-finite training loss was seen

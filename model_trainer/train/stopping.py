@@ -22,10 +22,9 @@ def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
-def track(state: TrainState, metrics: dict[str, float], recipe: Any, epoch: int,
-          step: int | None = None) -> bool:
-    """Update best and the early-stopping count after an evaluation; True on a new best.
-    `step` is the optimizer step of an evaluation made mid-epoch (train.eval_every_steps)."""
+def track(state: TrainState, metrics: dict[str, float], recipe: Any, epoch: int) -> bool:
+    """Update best and the early-stopping count after an evaluation; True on a new best
+    (recorded with the epoch and the optimizer step whose weights it judged)."""
     monitor, stopping = recipe.train.monitor, recipe.train.early_stopping
     if monitor.metric not in metrics:
         return False
@@ -33,9 +32,7 @@ def track(state: TrainState, metrics: dict[str, float], recipe: Any, epoch: int,
     best = state.best["value"] if state.best else None
     if is_better(value, best, monitor.mode, stopping.min_delta):
         state.best = {"metric": monitor.metric, "mode": monitor.mode, "value": value,
-                      "epoch": epoch}
-        if step is not None:
-            state.best["step"] = step
+                      "epoch": epoch, "step": state.global_step}
         state.bad_evals = 0
         return True
     state.bad_evals += 1

@@ -35,6 +35,7 @@ class TrialMirror:
     def __init__(self, storage: Storage, folder: Path, rel: str, every_s: float = EVERY_S):
         self.storage, self.folder, self.rel, self.every_s = storage, folder, rel, every_s
         self.sent: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) uploaded
+        self.sent_status: bytes | None = None  # status.json as last uploaded
         self.error: StorageError | None = None  # the last failed pass (the run goes on)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,14 +43,15 @@ class TrialMirror:
     def restore(self) -> int:
         """Copy the trial's files from storage when storage is further along than this
         folder (a retry on another machine, a folder lost); how many files came back."""
-        remote = _progress(self.storage.read(f"{self.rel}/{STATUS}"))
-        try:
-            local = _progress((self.folder / STATUS).read_bytes())
-        except OSError:
-            local = None
-        if remote is None or (local is not None and local >= remote):
+        if not further_along(self.storage, self.rel, self.folder):
             return 0
-        return self.storage.download(self.rel, self.folder)
+        copied = self.storage.download(self.rel, self.folder)
+        for path in self.folder.rglob("*"):  # as storage has them: not sent again
+            if path.is_file():
+                stat = path.stat()
+                self.sent[path] = (stat.st_mtime_ns, stat.st_size)
+        self.sent_status = (self.folder / STATUS).read_bytes()
+        return copied
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="mtrain-mirror", daemon=True)
@@ -63,20 +65,28 @@ class TrialMirror:
         self.sync()
 
     def sync(self) -> None:
-        """Upload every file that changed since the last pass; status.json last."""
-        files = [p for p in self.folder.rglob("*") if p.is_file()
+        """Upload every file that changed since the last pass, checkpoints first; status.json
+        last, as it was when the pass began (so it never claims a checkpoint that a later
+        write made and this pass did not send)."""
+        try:
+            status = (self.folder / STATUS).read_bytes()
+        except FileNotFoundError:
+            status = None
+        files = [p for p in self.folder.rglob("*") if p.is_file() and p.name != STATUS
                  and not any(part.startswith(".") for part in p.relative_to(self.folder).parts)]
-        files.sort(key=lambda p: (p.name == STATUS, p.parent.name != CHECKPOINTS))
+        files.sort(key=lambda p: p.parent.name != CHECKPOINTS)
         for path in files:
             try:
                 stat = path.stat()
             except FileNotFoundError:  # replaced meanwhile: the next pass sends the new one
                 continue
             stamp = (stat.st_mtime_ns, stat.st_size)
-            if self.sent.get(path) == stamp:
-                continue
-            self.storage.put(path, f"{self.rel}/{path.relative_to(self.folder).as_posix()}")
-            self.sent[path] = stamp
+            if self.sent.get(path) != stamp:
+                self.storage.put(path, f"{self.rel}/{path.relative_to(self.folder).as_posix()}")
+                self.sent[path] = stamp
+        if status is not None and status != self.sent_status:
+            self.storage.write(f"{self.rel}/{STATUS}", status)
+            self.sent_status = status
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
@@ -85,6 +95,17 @@ class TrialMirror:
                 self.error = None
             except (StorageError, OSError) as exc:
                 self.error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+
+
+def further_along(storage: Storage, rel: str, folder: Path) -> bool:
+    """Whether storage's copy of a trial folder is further along than `folder` (its
+    status.json's step, then epochs; a folder without one is behind any)."""
+    remote = _progress(storage.read(f"{rel}/{STATUS}"))
+    try:
+        local = _progress((folder / STATUS).read_bytes())
+    except OSError:
+        local = None
+    return remote is not None and (local is None or remote > local)
 
 
 def _progress(data: bytes | None) -> tuple[int, int] | None:

@@ -20,8 +20,8 @@ from model_trainer.recipe.resolve import add_working_directory_to_path, import_o
 from model_trainer.recipe.trial_file import load_trial_recipe
 from model_trainer.storage import is_uri, local_copy
 from model_trainer.train import checkpoint, distributed
+from model_trainer.train.averaging import averaged_weights
 from model_trainer.train.device import Precision
-from model_trainer.train.ema import averaged_weights
 from model_trainer.trial.evaluate import CHECKPOINT_FILES
 
 ONE_PROCESS = ["train.strategy=single", "train.devices=1", "train.progress=off"]

@@ -35,8 +35,7 @@ def is_finished(status: TrialStatus, recipe: Any, folder: Path) -> bool:
     steps = recipe.train.max_steps
     if steps is not None and status.global_step >= steps:
         return True
-    if status.stop_reason == StopReason.MAX_STEPS and (steps is None or
-                                                       status.global_step < steps):
+    if status.stop_reason == StopReason.MAX_STEPS:
         return False  # more steps, or none: go on
     return status.epochs_done >= recipe.train.epochs
 

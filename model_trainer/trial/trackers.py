@@ -107,10 +107,7 @@ class MLflowTracker(Tracker):
         run = self.client.create_run(experiment_id, run_name=status.trial_id, tags=tags)
         from mlflow.entities import Param
 
-        hidden = hidden_values(recipe)
-        params = [Param(key, hidden.get(key) or _param_text(value))
-                  for key, kind, value in attributes(recipe)
-                  if kind is Kind.STATEFUL]
+        params = [Param(key, _param_text(value)) for key, value in stateful_values(recipe).items()]
         for start in range(0, len(params), 100):  # MLflow takes 100 params per batch
             self.client.log_batch(run.info.run_id, params=params[start:start + 100])
         return run.info.run_id
@@ -137,9 +134,7 @@ class WandbTracker(Tracker):
     def __init__(self, folder: Path, recipe: Any, status: TrialStatus):
         import wandb
 
-        hidden = hidden_values(recipe)
-        config = {key: hidden.get(key) or value for key, kind, value in attributes(recipe)
-                  if kind is Kind.STATEFUL}
+        config = stateful_values(recipe)
         place = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT") or recipe.name,
@@ -154,6 +149,14 @@ class WandbTracker(Tracker):
     def close(self, state: TrialState | None) -> None:
         ended = state in (TrialState.COMPLETED, TrialState.PRUNED)
         self.run.finish(exit_code=0 if ended else 1)
+
+
+def stateful_values(recipe: Any) -> dict[str, Any]:
+    """The trial's stateful attributes by dotted key, as a tracker's params or config; a
+    value read from the environment is shown as its `${oc.env:...}` text, never itself."""
+    hidden = hidden_values(recipe)
+    return {key: hidden.get(key, value) for key, kind, value in attributes(recipe)
+            if kind is Kind.STATEFUL}
 
 
 def make_trackers(names: list[str], folder: Path, recipe: Any,

@@ -110,6 +110,8 @@ CASES = [
      "study.address", 18, "names a Ray cluster, but study.executor is slurm"),
     ("slurm-cpus", add("study:\n  executor: slurm\n  slurm: {cpus_per_trial: 0}\n"),
      "study.slurm.cpus_per_trial", 18, "must be >= 1"),
+    ("slurm-fractional-gpus", add("study:\n  executor: slurm\n  resources: {cpus: 1, gpus: 0.5}\n"),
+     "study.resources.gpus", 18, "SLURM gives whole gpus: 0.5 is not one"),
     ("study-random-no-trials", add("study:\n  sampler: random\n"), "study.trials", 16,
      "is required by sampler 'random'"),
     ("study-unknown-key", add("study:\n  sampel: grid\n"), "study.sampel", 17,

@@ -149,3 +149,18 @@ def test_cfg_job_prints_the_resolved_recipe(grouped):
         assert result.exit_code == 0, result.output
         assert result.output == shown.output
     assert not (grouped.parent / "runs").exists()
+
+
+def test_an_options_environment_values_travel_with_the_recipe(grouped, monkeypatch):
+    """An option file's `${oc.env:...}` is read when the recipe loads, like the recipe's
+    own: a study's worker, with another environment, rebuilds the same trial."""
+    from model_trainer.recipe.load import rebuild_recipe
+
+    (grouped.parent / "model" / "env.yaml").write_text(
+        PLAIN.replace("depth: 1", "depth: ${oc.decode:${oc.env:MTRAIN_TEST_DEPTH}}"))
+    monkeypatch.setenv("MTRAIN_TEST_DEPTH", "4")
+    loaded = load_recipe(grouped, ["model=env"])
+    assert loaded.recipe.model.args["depth"] == 4
+    monkeypatch.setenv("MTRAIN_TEST_DEPTH", "9")  # the worker's own environment
+    again = rebuild_recipe(loaded.source, loaded.overrides)
+    assert again.recipe.model.args["depth"] == 4 and again.trial_id == loaded.trial_id

@@ -42,3 +42,25 @@ def test_an_override_or_a_study_space_fills_a_mandatory_value():
 def test_a_missing_section_is_named():
     assert issues(BASE.replace("data:\n" + LOADER, "")) == [
         "r.yaml: data: missing required section (it needs data.target)"]
+
+
+def test_a_mandatory_value_in_config_typed_args_is_an_error_and_keeps_its_siblings():
+    """args typed by model.config: `???` that nothing fills is reported at its key (the
+    config class checks it), never replaced by the class's defaults for every arg."""
+    text = BASE.replace("    hidden: 8\n    act: relu\n", "    hidden: ???\n    act: gelu\n")
+    assert issues(text) == ["r.yaml:8: model.args.hidden: is ??? (a mandatory value that "
+                            "nothing filled: set it in the recipe or with KEY=VALUE)"]
+    assert load_recipe_text(text, ["model.args.hidden=16"]).recipe.model.args.act == "gelu"
+
+
+def test_a_study_fills_a_mandatory_value_and_its_siblings_stay():
+    """A study's space fills `???` in untyped args: the other args stay the recipe's, so
+    two recipes that differ in them are two studies."""
+    def study(root: str) -> str:
+        return BASE.replace(LOADER, LOADER + f"  args:\n    root: ???\n    size: {root}\n") + \
+            "study:\n  space:\n    data.args.root: {choice: [a, b]}\n"
+
+    small, large = load_recipe_text(study("2")), load_recipe_text(study("5"))
+    assert small.recipe.data.args == {"root": "???", "size": 2}
+    assert small.variant({"data.args.root": "a"}).recipe.data.args == {"root": "a", "size": 2}
+    assert small.study_id != large.study_id

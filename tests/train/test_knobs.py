@@ -168,6 +168,12 @@ def test_eval_every_steps_evaluates_mid_epoch_and_best_pt_holds_that_step(tmp_pa
     best_row = min(val, key=lambda r: r["metrics"]["loss"])
     best = torch.load(result.trial_dir / "checkpoints" / "best.pt", weights_only=True)
     assert best["loop"]["global_step"] == best_row["step"]
+    model = tiny.TinyNet(tiny.TinyConfig(num_classes=3)).eval()  # that step's val loss, by hand
+    model.load_state_dict(best["model"])
+    x, y = tiny.tensors(96, seed=456)
+    with torch.no_grad():
+        by_hand = float(torch.nn.functional.cross_entropy(model(x)[0], y))
+    assert best_row["metrics"]["loss"] == pytest.approx(by_hand, rel=1e-5)
     assert result.trial_id == load(tmp_path, "train.epochs=2").trial_id  # stateless
 
 
@@ -230,3 +236,39 @@ def test_safetensors_weights_beside_last_and_best_equal_the_checkpoints(tmp_path
     assert not list((plain.trial_dir / "checkpoints").glob("*.safetensors"))
     assert plain.trial_id == load(tmp_path, "train.epochs=1",
                                   "train.checkpoint.format=safetensors").trial_id
+
+
+def test_the_test_split_uses_the_best_steps_weights_after_a_mid_epoch_stop(tmp_path):
+    """The best evaluation is max_steps=3's, mid-epoch 1 (nothing beats it by 100); the
+    rerun ends epoch 1 at step 6. The test split must run on best.pt (step 3), not on the
+    weights the model holds: its row equals best.pt's test loss computed by hand."""
+    extra = ("data.target=tests.train.tiny.make_loader_with_test",
+             "train.early_stopping.min_delta=100", "train.epochs=1")
+    run_experiment(load(tmp_path, "train.max_steps=3", *extra))
+    result = run_experiment(load(tmp_path, *extra))
+    best = torch.load(result.trial_dir / "checkpoints" / "best.pt", weights_only=True)
+    assert best["loop"]["global_step"] == 3
+    model = tiny.TinyNet(tiny.TinyConfig(num_classes=3)).eval()
+    model.load_state_dict(best["model"])
+    x, y = tiny.tensors(96, seed=789)
+    with torch.no_grad():
+        by_hand = float(torch.nn.functional.cross_entropy(model(x)[0], y))
+    test = rows(result.trial_dir, "test")[-1]  # the rerun's (the first run had its own)
+    assert test["step"] == 6 and test["checkpoint"] == "best" and test["metrics"]["loss"] == pytest.approx(by_hand,
+                                                                                      rel=1e-5)
+
+
+def test_max_steps_at_an_epochs_end_evaluates_there_and_keep_best_keeps_mid_epoch_ends(
+        tmp_path):
+    """max_steps=12 ends epoch 2 exactly: evaluated there although eval_every=5; and
+    max_steps=9 ending mid-epoch 2 is an evaluation keep_best keeps (top-0002.pt)."""
+    ended = run_experiment(load(tmp_path / "a", "train.max_steps=12", "train.eval_every=5",
+                                "train.epochs=5"))
+    assert [r["step"] for r in rows(ended.trial_dir, "val")] == [12]
+    assert (ended.trial_dir / "checkpoints" / "best.pt").exists()
+    kept = run_experiment(load(tmp_path / "b", "train.max_steps=9", "train.epochs=5",
+                               "train.checkpoint={keep_best: 3}"))
+    names = sorted(p.name for p in (kept.trial_dir / "checkpoints").glob("top-*.pt"))
+    assert names == ["top-0001.pt", "top-0002.pt"]
+    saved = torch.load(kept.trial_dir / "checkpoints" / "top-0002.pt", weights_only=True)
+    assert saved["loop"]["global_step"] == 9

@@ -58,7 +58,7 @@ def test_fit_runs_the_epochs_calls_train_step_per_batch_and_counts_update_steps(
     state = w.loop.state
     assert state.epoch == 2 and state.global_step == 6 and state.stop_reason == "epochs reached"
     assert state.best == {"metric": "val_loss", "mode": "min", "value": pytest.approx(0.4),
-                          "epoch": 2}
+                          "epoch": 2, "step": 6}
 
 
 def test_early_stopping_counts_evaluations_without_improvement():

@@ -50,6 +50,7 @@ ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL
          "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT", "SPECIAL_EXIT", "REVOKED"}
 COMMANDS = ("sbatch", "squeue", "scontrol", "scancel")
 QUERY_TRIES = 5
+LATE_OUTCOME_S = 3.0  # how long an ended job's outcome file is waited for
 
 
 class SlurmExecutor:
@@ -123,8 +124,9 @@ class SlurmExecutor:
                 if state is not None and state[0] not in ENDED:
                     continue  # queued, running, requeued: still this trial's job
                 outcome = _outcome(folder, job)
-                if outcome is None and state is None:
-                    time.sleep(0.5)  # it left the queue as its last write landed
+                deadline = time.monotonic() + LATE_OUTCOME_S
+                while outcome is None and time.monotonic() < deadline:
+                    time.sleep(0.5)  # its last write may not be visible here yet (NFS)
                     outcome = _outcome(folder, job)
                 del self.jobs[job]
                 (folder / "job.json").unlink(missing_ok=True)  # collected

@@ -20,6 +20,9 @@ from model_trainer.study.trial_task import execute_trial
 
 def main(folder: Path) -> int:
     payload = pickle.loads((folder / "payload.pkl").read_bytes())
+    # a requeued job keeps its id: the outcome of its run before the requeue must not stand
+    # for this run's (one that dies without an outcome is then reported as SLURM saw it)
+    (folder / "outcome.json").unlink(missing_ok=True)
     outcome = execute_trial(payload)
     atomic_write_bytes(folder / "outcome.json", outcome_json(outcome, job_id()))
     return 0

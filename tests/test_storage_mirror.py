@@ -1,0 +1,105 @@
+"""study.storage's logic in process, on fsspec's in-memory file system (the real S3 server
+runs in tests/cluster): what a mirror pass uploads and in which order, when a folder is
+restored, what a download skips."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import fsspec
+import pytest
+
+from model_trainer.storage import Storage, StorageError
+from model_trainer.trial.mirror import TrialMirror, further_along
+
+
+@pytest.fixture
+def storage():
+    root = f"memory://bucket-{uuid.uuid4().hex[:8]}/runs"
+    fsspec.filesystem("memory").pipe(root.removeprefix("memory://") + "/.keep", b"")
+    return Storage(root)
+
+
+class Recording(Storage):
+    """Storage that records the order of uploads."""
+
+    def __init__(self, uri):
+        super().__init__(uri)
+        self.order = []
+
+    def put(self, local, rel):
+        self.order.append(rel)
+        super().put(local, rel)
+
+    def write(self, rel, data):
+        self.order.append(rel)
+        super().write(rel, data)
+
+
+def status(step: int) -> str:
+    return json.dumps({"global_step": step, "epochs_done": step // 6})
+
+
+def test_a_pass_sends_what_changed_checkpoints_first_status_last(storage, tmp_path):
+    folder = tmp_path / "study" / "t1"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text("{}\n")
+    (folder / "checkpoints" / "last.pt").write_bytes(b"weights")
+    (folder / "status.json").write_text(status(6))
+    (folder / "checkpoints" / ".last.pt.tmp").write_bytes(b"half")  # never sent
+    recording = Recording(storage.uri)
+    mirror = TrialMirror(recording, folder, "study/t1")
+    mirror.sync()
+    assert recording.order == ["study/t1/checkpoints/last.pt", "study/t1/metrics.jsonl",
+                               "study/t1/status.json"]
+    recording.order = []
+    mirror.sync()
+    assert recording.order == []  # nothing changed, nothing sent
+    (folder / "metrics.jsonl").write_text("{}\n{}\n")
+    mirror.sync()
+    assert recording.order == ["study/t1/metrics.jsonl"]
+    assert storage.read("study/t1/checkpoints/last.pt") == b"weights"
+
+
+def test_a_folder_behind_storage_is_restored_one_ahead_is_not(storage, tmp_path):
+    source = tmp_path / "node-a" / "t1"
+    (source / "checkpoints").mkdir(parents=True)
+    (source / "checkpoints" / "last.pt").write_bytes(b"step 12")
+    (source / "status.json").write_text(status(12))
+    TrialMirror(storage, source, "study/t1").sync()
+    elsewhere = tmp_path / "node-b" / "t1"
+    mirror = TrialMirror(storage, elsewhere, "study/t1")
+    assert further_along(storage, "study/t1", elsewhere)
+    assert mirror.restore() == 2
+    assert (elsewhere / "checkpoints" / "last.pt").read_bytes() == b"step 12"
+    recording = Recording(storage.uri)
+    mirror.storage = recording
+    mirror.sync()
+    assert recording.order == []  # what came from storage is not sent back
+    (elsewhere / "status.json").write_text(status(18))  # further along here
+    assert not further_along(storage, "study/t1", elsewhere)
+    assert TrialMirror(storage, elsewhere, "study/t1").restore() == 0
+
+
+def test_a_download_skips_checkpoints_and_what_is_there_when_asked(storage, tmp_path):
+    folder = tmp_path / "src"
+    (folder / "t1" / "checkpoints").mkdir(parents=True)
+    (folder / "t1" / "checkpoints" / "best.pt").write_bytes(b"w")
+    (folder / "t1" / "metrics.jsonl").write_text("new\n")
+    (folder / "study_index.json").write_text("{}")
+    for path in folder.rglob("*"):
+        if path.is_file():
+            storage.put(path, f"study/{path.relative_to(folder).as_posix()}")
+    local = tmp_path / "local"
+    (local / "t1").mkdir(parents=True)
+    (local / "t1" / "metrics.jsonl").write_text("old\n")
+    copied = storage.download("study", local, skip_folders=("checkpoints",), only_missing=True)
+    assert copied == 1 and (local / "study_index.json").exists()
+    assert (local / "t1" / "metrics.jsonl").read_text() == "old\n"
+    assert not (local / "t1" / "checkpoints").exists()
+
+
+def test_a_missing_bucket_is_said_so():
+    with pytest.raises(StorageError, match="there is no bucket 'no-such-bucket-x'"):
+        Storage("memory://no-such-bucket-x/runs").check()

@@ -49,8 +49,7 @@ class Fingerprint:
     @property
     def digest(self) -> str:
         parts = {"code": {n: m["hash"] for n, m in self.modules.items()},
-                 "data": {k: {x: y for x, y in v.items() if x not in ("mtime", "path")}
-                          for k, v in self.data.items()}}
+                 "data": {k: stamp_content(v) for k, v in self.data.items()}}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -255,8 +254,12 @@ def path_stamp(path: Path) -> dict[str, Any]:
 def same_stamp(before: dict[str, Any], after: dict[str, Any]) -> bool:
     """Equal but for the modification time and the place (a copy or an rsync changes
     only those)."""
-    strip = lambda d: {k: v for k, v in d.items() if k not in ("mtime", "path")}  # noqa: E731
-    return strip(before) == strip(after)
+    return stamp_content(before) == stamp_content(after)
+
+
+def stamp_content(stamp: dict[str, Any]) -> dict[str, Any]:
+    """A data stamp without its modification time and place: what identifies the data."""
+    return {k: v for k, v in stamp.items() if k not in ("mtime", "path")}
 
 
 def _file_stamp(path: Path) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
+from model_trainer import dotted
 from model_trainer.errors import RecipeError, RecipeIssue, UsageError
 from model_trainer.recipe.overrides import SPACE, Action, Override, Sweep
 from model_trainer.recipe.yaml_source import YamlSource
@@ -64,9 +64,7 @@ def candidate_keys(layers: list[YamlSource], items: list[Override | Sweep]) -> s
     keys |= {i.key for i in items if isinstance(i, Override) and i.action is not Action.DELETE
              and isinstance(i.value, str)}
     for layer in layers:
-        space: Any = layer.data if isinstance(layer.data, dict) else {}
-        for part in SPACE:
-            space = space.get(part) if isinstance(space, dict) else None
+        space = dotted.at(layer.data, SPACE)
         keys |= set(space) if isinstance(space, dict) else set()
     return keys
 

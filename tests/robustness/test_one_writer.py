@@ -164,10 +164,14 @@ class DeletesItsFolder(TinyWrapper):
         out = super().train_step(batch)
         folder = self.loop.session.checkpoint_dir.parent
         if self.state.epoch == 1 and folder.exists():
-            # epoch 1's status.json may still be being written (renamed from a temp file
-            # that rmtree has listed): let it land, or rmtree fails in this hook
+            # a file may land while rmtree walks the folder (epoch 1's status.json, the
+            # provenance record written on its own thread): retry as a clean-up script would
             self.loop.session.flush()
-            shutil.rmtree(folder)
+            for _ in range(100):
+                shutil.rmtree(folder, ignore_errors=True)
+                if not folder.exists():
+                    break
+                time.sleep(0.02)
         return out
 
 

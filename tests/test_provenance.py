@@ -126,3 +126,46 @@ def test_files_that_look_like_secrets_never_enter_git_diff_and_are_listed(repo, 
     quiet = run_experiment(load(repo / "other", "train.epochs=1"), threads=1)
     assert not (quiet.trial_dir / "git.diff").exists()
     assert record_of(quiet)["git"]["diff_file"] is None and record_of(quiet)["git"]["dirty"]
+
+
+def test_git_state_from_a_subfolder_names_paths_from_the_root_and_a_detached_head(repo):
+    from model_trainer.trial.provenance import git_state
+
+    sub = repo / "src dir"
+    sub.mkdir()
+    (sub / "a file.py").write_text("X = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "second")
+    (sub / "a file.py").write_text("X = 2\n")
+    (sub / "nested").mkdir()
+    (sub / "nested" / "new one.py").write_text("Y = 1\n")
+    (sub / ".env").write_text("TOKEN=x\n")
+    state, diff = git_state(sub, exclude=repo / "runs")
+    assert state["root"] == str(repo.resolve()) and state["branch"] == git(
+        repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    assert state["commit"] == git(repo, "rev-parse", "HEAD").strip() and state["dirty"]
+    assert state["untracked_files"] == ["src dir/nested/new one.py"]
+    assert state["skipped_files"] == ["src dir/.env"]
+    assert b"+X = 2" in diff and b"+Y = 1" in diff and b"TOKEN" not in diff
+    git(repo, "stash", "-u")
+    git(repo, "checkout", "-q", "HEAD~1")
+    state, diff = git_state(repo)
+    assert state["branch"] == "HEAD" and not state["dirty"] and diff == b""
+    assert state["commit"] == git(repo, "rev-parse", "HEAD").strip()
+
+
+def test_a_repository_without_a_commit_has_no_git_record(tmp_path):
+    from model_trainer.trial.provenance import git_state
+
+    git(tmp_path, "init", "-q")
+    (tmp_path / "model.py").write_text("X = 1\n")
+    assert git_state(tmp_path) == (None, b"")
+
+
+def test_a_staged_rename_is_a_change_in_the_diff(repo):
+    from model_trainer.trial.provenance import git_state
+
+    git(repo, "mv", "model.py", "renamed.py")
+    state, diff = git_state(repo)
+    assert state["dirty"] and state["untracked_files"] == []
+    assert b"renamed.py" in diff and b"model.py" in diff

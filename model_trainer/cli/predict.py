@@ -30,7 +30,7 @@ def predict(
     """Write a trial's predictions on a split (or on the samples of --input): the batch's
     per-sample values and the model's output (and its argmax), one row a sample."""
     from model_trainer.errors import UsageError
-    from model_trainer.trial.predict import predict as predict_table
+    from model_trainer.trial.predictions import predict as predict_table
 
     if out.suffix not in (".parquet", ".csv"):
         raise UsageError(f"--out must end in .parquet or .csv, got {out.name}")

@@ -55,6 +55,7 @@ def test_a_clean_checkout_is_recorded_with_its_commit_and_no_diff(repo):
     assert record["cwd"] == str(repo) and record["attempt"] == 1
     assert record["python"] == platform.python_version() and record["torch"] == torch.__version__
     assert record["cuda"] == torch.version.cuda
+    assert record["cudnn"] is None and record["gpus"] == []  # device: cpu loads neither
     by_metadata = {}  # what importlib.metadata says, each name's first install on sys.path
     for dist in importlib.metadata.distributions():
         name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()

@@ -92,6 +92,23 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     return _load(lambda: read_sources(path), list(overrides), multirun, recipe_folder(path))
 
 
+def may_run_a_study(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                    multirun: bool = False) -> bool:
+    """Whether the recipe at `path` may run a study: with -m, an override of `study` or
+    `hypothesis`, or either section in the recipe or a base. Reads the files only (a
+    quarter of a load): a single run is not validated twice before it starts."""
+    sections = ("study", "hypothesis")
+    if multirun or any(o.lstrip("+~").partition("=")[0].partition(".")[0] in sections
+                       for o in overrides):
+        return True
+    try:
+        layers = read_sources(path).layers
+    except UserError:
+        return True  # the full load reports it
+    return any(isinstance(layer.data, dict) and any(k in layer.data for k in sections)
+               for layer in layers)
+
+
 def peek_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
                 multirun: bool = False) -> Recipe | None:
     """The recipe with every check that needs none of the user's code (no module named by

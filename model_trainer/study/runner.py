@@ -19,7 +19,7 @@ from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
 from model_trainer.recipe import LoadedRecipe
-from model_trainer.recipe.load import peek_recipe
+from model_trainer.recipe.load import may_run_a_study, peek_recipe
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
@@ -77,6 +77,8 @@ def before_loading(path: str | Path, overrides: list[str] | tuple[str, ...],
     study from its files alone (see study/finished.py); otherwise None, and a study that
     will run on the local pool has its workers' server start now, importing torch and
     the recipe's modules while this process validates the recipe."""
+    if not may_run_a_study(path, overrides, multirun):
+        return None
     recipe = peek_recipe(path, overrides, multirun)
     found = finished_study(recipe)
     if found is not None:

@@ -62,20 +62,22 @@ def versions() -> dict[str, str]:
 def collect(command: list[str], cwd: str, device: str, output_dir: str,
             in_study: bool = False) -> tuple[dict[str, Any], bytes]:
     """The record of this process and its uncommitted changes (the diff's bytes); the GPUs
-    are looked up only for a trial that may use them (`device` auto or cuda). Files under
+    and cuDNN are looked up only for a trial that may use them (`device` auto or cuda:
+    loading cuDNN to ask its version takes a CPU trial ~8 ms for nothing). Files under
     `output_dir` (the runs themselves) are not changes to the code. A study's trial may
     reuse the working tree's state another trial of this process saw just before."""
     import torch
 
     where, exclude = Path(cwd), Path(cwd, output_dir)
+    cuda = device in ("auto", "cuda") or device.startswith("cuda:")
     git, diff = recent_git_state(where, exclude) if in_study else git_state(where, exclude)
     record: dict[str, Any] = {
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": list(command), "python_executable": sys.executable, "cwd": cwd,
         "host": socket.gethostname(), "platform": platform.platform(), "git": git,
         "python": platform.python_version(), "torch": torch.__version__,
-        "cuda": torch.version.cuda, "cudnn": _cudnn_version(),
-        "gpus": _gpu_names() if device in ("auto", "cuda") or device.startswith("cuda:") else [],
+        "cuda": torch.version.cuda, "cudnn": _cudnn_version() if cuda else None,
+        "gpus": _gpu_names() if cuda else [],
         "nvidia_driver": _nvidia_driver(),
         "threads": torch.get_num_threads(),  # torch's intra-op threads (train.threads)
         "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},

@@ -327,6 +327,23 @@ def test_a_finished_study_reruns_from_its_files_without_importing_torch(tmp_path
     assert all(status_of(tmp_path, t["trial_id"])["attempts"] == 1 for t in trials_of(tmp_path))
 
 
+def test_only_a_recipe_that_may_run_a_study_is_peeked_at_before_loading(tmp_path):
+    """A single run is not validated twice; a study in a base file, an override or -m is."""
+    from model_trainer.recipe.load import may_run_a_study
+
+    (tmp_path / "base.yaml").write_text("study: {concurrency: 1}\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nname: x\n")
+    (tmp_path / "single.yaml").write_text("name: x\ntrain: {epochs: 1}\n")
+    (tmp_path / "claim.yaml").write_text("name: x\nhypothesis: {}\n")
+    single = tmp_path / "single.yaml"
+    assert may_run_a_study(tmp_path / "child.yaml") and may_run_a_study(tmp_path / "claim.yaml")
+    assert not may_run_a_study(single) and not may_run_a_study(single, ["train.epochs=2"])
+    assert may_run_a_study(single, ["study.concurrency=2"])
+    assert may_run_a_study(single, ["+study={concurrency: 2}"])
+    assert may_run_a_study(single, ["seed=0,1"], multirun=True)
+    assert may_run_a_study(tmp_path / "missing.yaml")  # the full load says what is wrong
+
+
 @pytest.mark.slow
 def test_a_rerun_that_may_have_work_takes_the_full_path(tmp_path, monkeypatch):
     path = user_module_study(tmp_path, monkeypatch)

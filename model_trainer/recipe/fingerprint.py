@@ -20,6 +20,7 @@ attribute on the factory.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -309,9 +310,14 @@ def _plain(value: Any) -> Any:
 
 def _installed(path: str) -> bool:
     """Inside the Python installation (the standard library, site-packages)."""
-    prefixes = {os.path.realpath(p) + os.sep for p in
-                (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
-    return path.startswith(tuple(prefixes))
+    return path.startswith(_installation())
+
+
+@functools.cache
+def _installation() -> tuple[str, ...]:
+    """The Python installation's folders, resolved once (realpath costs ~20 us each)."""
+    return tuple({os.path.realpath(p) + os.sep for p in
+                  (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)})
 
 
 def _shown(path: str) -> str:

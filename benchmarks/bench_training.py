@@ -283,7 +283,9 @@ def main() -> None:
         row = {f"{name}_epoch_s": round(m, 4) for name, m in medians.items()}
         row["mtrain_over_plain"] = round(medians["mtrain"] / medians["plain"], 3)
         wholes: dict[str, list[float]] = {"plain": [], "mtrain": []}
-        for _ in range(args.rounds):  # whole 10-epoch runs, setup and test included
+        # whole 10-epoch runs, set-up and test included: 0.2 s each for the MLP, where this
+        # machine's noise is a large share, so three times as many
+        for _ in range(3 * args.rounds):
             wholes["plain"].append(plain_whole(workload, 10))
             wholes["mtrain"].append(mtrain_whole(workload, 10))
         whole = {name: statistics.median(t) for name, t in wholes.items()}

@@ -1,8 +1,8 @@
 """The reproducibility record of a trial: which code, environment and machine ran it.
 
-Written as a trial starts, beside status.json, by a thread of its own (git runs as
-subprocesses, tens of milliseconds a short trial should not wait for): `provenance.json`
-(the git commit, a dirty
+Collected on a thread from the moment a trial is asked for (git runs as a subprocess
+beside the trial's set-up, not its first epoch) and written beside status.json once the
+trial folder is ready: `provenance.json` (the git commit, a dirty
 flag, the command line and working directory, Python, torch, CUDA and cuDNN versions, the
 GPUs and their driver, the host, every installed package) and `git.diff` (the changes not
 committed, new files included, capped in size). A later attempt that runs with other code

@@ -15,8 +15,10 @@ family at 1 / (PERMUTATIONS + 1) = 5%. The study is rebuilt in memory (`create_s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -59,31 +61,53 @@ def configurations(frame: pd.DataFrame, attributes: list[str], column: str) -> p
     return frame.groupby(attributes, dropna=True, sort=False)[column].mean().reset_index()
 
 
-def _fanova(configs: pd.DataFrame, group: Group, attributes: list[str], column: str,
-            objective: Objective) -> dict[str, float]:
+def _study(configs: pd.DataFrame, group: Group, attributes: list[str], column: str,
+           objective: Objective) -> Any:
+    """An in-memory Optuna study of the configurations (built once: Optuna deep-copies
+    every trial it adds)."""
     import optuna
 
     values = {a: [_primitive(v) for v in configs[a]] for a in attributes}
     dists = {a: _distribution(values[a], group.space.get(a), group.level_order.get(a))
              for a in attributes}
+    with _quiet_optuna():
+        study = optuna.create_study(direction="minimize" if objective.mode == "min" else "maximize")
+        y = configs[column].astype(float).to_numpy()
+        for i in range(len(configs)):
+            study.add_trial(optuna.trial.create_trial(
+                params={a: values[a][i] for a in attributes}, distributions=dists,
+                value=float(y[i])))
+    return study
+
+
+def _fanova(study: Any, target: np.ndarray | None = None) -> dict[str, float]:
+    """fANOVA's share of each dimension, of the trials' values or of `target` (one value
+    per trial, by trial number)."""
+    import optuna
+
+    with _quiet_optuna():
+        evaluator = optuna.importance.FanovaImportanceEvaluator(
+            n_trees=N_TREES, max_depth=MAX_DEPTH, seed=SEED)
+        found = optuna.importance.get_param_importances(
+            study, evaluator=evaluator, normalize=False,
+            target=None if target is None else lambda trial: float(target[trial.number]))
+    return {k: float(v) for k, v in found.items()}
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna's log at warnings only, and its warnings hidden (normalize=False and a
+    target are "experimental")."""
+    import optuna
+
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # normalize=False is "experimental"
-            study = optuna.create_study(direction="minimize" if objective.mode == "min" else "maximize")
-            y = configs[column].astype(float).to_numpy()
-            for i in range(len(configs)):
-                study.add_trial(optuna.trial.create_trial(
-                    params={a: values[a][i] for a in attributes}, distributions=dists,
-                    value=float(y[i])))
-            evaluator = optuna.importance.FanovaImportanceEvaluator(
-                n_trees=N_TREES, max_depth=MAX_DEPTH, seed=SEED)
-            found = optuna.importance.get_param_importances(study, evaluator=evaluator,
-                                                            normalize=False)
+            warnings.simplefilter("ignore")
+            yield
     finally:
         optuna.logging.set_verbosity(verbosity)
-    return {k: float(v) for k, v in found.items()}
 
 
 def group_importance(frame: pd.DataFrame, group: Group, objective: Objective) -> tuple[dict[str, float], str]:
@@ -106,11 +130,12 @@ def group_importance(frame: pd.DataFrame, group: Group, objective: Objective) ->
             "the objective")
     if np.ptp(configs[column].to_numpy(dtype=float)) == 0:
         return {}, f"{none} (it is the same for every configuration)"
-    shares = _fanova(configs, group, attributes, column, objective)
+    study = _study(configs, group, attributes, column, objective)
+    shares = _fanova(study)
     values = np.array(list(shares.values()))
     if values.sum() < MIN_EXPLAINED or np.ptp(values) < MIN_EXPLAINED:
         return {}, f"{none} (every share is equal, which is no finding)"
-    noise = _noise_level(configs, group, attributes, column, objective)
+    noise = _noise_level(study, configs[column].to_numpy(dtype=float))
     found = {k: v for k, v in shares.items() if v > noise}
     if not found:
         return {}, (f"no parameter importance for {group.key}: no dimension explains the "
@@ -125,17 +150,11 @@ def group_importance(frame: pd.DataFrame, group: Group, objective: Objective) ->
     return dict(sorted(found.items(), key=lambda kv: -kv[1])), note
 
 
-def _noise_level(configs: pd.DataFrame, group: Group, attributes: list[str], column: str,
-                 objective: Objective) -> float:
-    """The largest share of any dimension when the objective is shuffled across the
+def _noise_level(study: Any, y: np.ndarray) -> float:
+    """The largest share of any dimension when the objective `y` is shuffled across the
     configurations (which breaks every link between the dimensions and it)."""
     rng = np.random.default_rng(SEED)
-    y = configs[column].to_numpy()
-    largest = 0.0
-    for _ in range(PERMUTATIONS):
-        shuffled = configs.assign(**{column: rng.permutation(y)})
-        largest = max(largest, *_fanova(shuffled, group, attributes, column, objective).values())
-    return largest
+    return max(max(_fanova(study, rng.permutation(y)).values()) for _ in range(PERMUTATIONS))
 
 
 def importances(usable: pd.DataFrame, groups: dict[str, Group], objective: Objective,

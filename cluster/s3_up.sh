@@ -7,7 +7,7 @@ set -euo pipefail
 STATE_DIR=${1:?usage: s3_up.sh STATE_DIR}
 mkdir -p "$STATE_DIR"
 STATE_DIR=$(cd "$STATE_DIR" && pwd)
-VENV=/work/main/.venv
+VENV=${MTRAIN_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.venv}  # the checkout's own
 WEED=$VENV/bin/weed
 KEY=mtrain-test SECRET=mtrain-test-secret BUCKET=mtrain
 

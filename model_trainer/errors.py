@@ -149,3 +149,9 @@ def rebuild(type_name: str, message: str, exit_code: int | None,
     if exit_code == 2:
         return UserError(message)
     return TrainingError(f"training failed: {type_name}: {message}", traceback=traceback)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message as one line for an error of ours (its type when empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

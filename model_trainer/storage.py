@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from model_trainer.errors import UserError
+from model_trainer.errors import UserError, first_line
 from model_trainer.files import atomic_write
 
 
@@ -102,13 +102,13 @@ class Storage:
         except FileNotFoundError:
             raise
         except PermissionError as exc:
-            raise StorageError(f"{self.uri}: {what} refused: {_first_line(exc)} (check "
+            raise StorageError(f"{self.uri}: {what} refused: {first_line(exc)} (check "
                                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)") from None
         except Exception as exc:  # noqa: BLE001 (botocore's, aiohttp's, OSError: all say why)
             endpoint = os.environ.get("AWS_ENDPOINT_URL")
             where = f" (AWS_ENDPOINT_URL={endpoint})" if endpoint else ""
             raise StorageError(f"{self.uri}: cannot {what}{where}: "
-                               f"{type(exc).__name__}: {_first_line(exc)}") from None
+                               f"{type(exc).__name__}: {first_line(exc)}") from None
 
 
 def local_copy(uri: str, checkpoints: bool = False) -> Path:
@@ -135,6 +135,3 @@ def _options(protocol: str) -> dict[str, Any]:
     return {}
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

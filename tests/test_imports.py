@@ -64,5 +64,6 @@ def test_the_packages_names_load_on_first_use():
     assert set(model_trainer.__all__) == set(model_trainer._LAZY) | {"__version__"}
     assert model_trainer.ModelConfig.__module__ == "model_trainer.recipe.schema"
     assert model_trainer.load_recipe.__name__ == "load_any_recipe"
+    assert set(model_trainer.__all__) <= set(dir(model_trainer))  # completion sees them
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         model_trainer.nosuch  # noqa: B018

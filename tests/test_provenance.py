@@ -163,6 +163,16 @@ def test_a_repository_without_a_commit_has_no_git_record(tmp_path):
     assert git_state(tmp_path) == (None, b"")
 
 
+def test_the_work_tree_is_the_one_git_finds_a_stale_git_folder_below_is_not_one(repo):
+    from model_trainer.trial.provenance import git_state
+
+    (repo / "sub" / ".git").mkdir(parents=True)  # empty: not a repository
+    (repo / "sub" / "new.py").write_text("X = 1\n")
+    state, diff = git_state(repo / "sub")
+    assert state["root"] == str(repo.resolve()) and state["untracked_files"] == ["sub/new.py"]
+    assert b"+X = 1" in diff
+
+
 def test_a_staged_rename_is_a_change_in_the_diff(repo):
     from model_trainer.trial.provenance import git_state
 
@@ -170,3 +180,16 @@ def test_a_staged_rename_is_a_change_in_the_diff(repo):
     state, diff = git_state(repo)
     assert state["dirty"] and state["untracked_files"] == []
     assert b"renamed.py" in diff and b"model.py" in diff
+
+
+def test_a_record_that_cannot_be_collected_is_a_warning_and_the_trial_completes(
+        tmp_path, monkeypatch, caplog):
+    from model_trainer.trial import provenance
+
+    def broken(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(provenance, "collect", broken)
+    result = run_experiment(load(tmp_path / "runs", "train.epochs=1"), threads=1)
+    assert result.state == "completed" and not (result.trial_dir / "provenance.json").exists()
+    assert "provenance record" in caplog.text and "no space left on device" in caplog.text

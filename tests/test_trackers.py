@@ -203,3 +203,21 @@ def test_a_value_read_from_the_environment_is_never_written_out(tmp_path, monkey
     monkeypatch.setenv("MTRAIN_KEEP_ENV_VALUES", "1")  # the opt-in
     again = runner.invoke(app, ["run", str(recipe), "train.epochs=2"])
     assert again.exit_code == 0 and "hunter2-secret" in (trial / "recipe.yaml").read_text()
+
+
+def test_a_mapping_read_from_the_environment_is_hidden_leaf_by_leaf(monkeypatch):
+    """`${oc.decode:${oc.env:...}}` makes a mapping: its leaves are attributes of their
+    own, and none of them shows the value (trackers' params and config, `mtrain show`)."""
+    from model_trainer.recipe.view import attribute_rows
+    from model_trainer.trial.trackers import stateful_values
+    from model_trainer.recipe import load_recipe_text
+    from tests.train.tiny import RECIPE
+
+    monkeypatch.setenv("MTRAIN_TEST_SECRET", "{user: ana, password: hunter2}")
+    loaded = load_recipe_text(RECIPE.replace(
+        "args: {n: 96}", "args: {n: 96, cred: '${oc.decode:${oc.env:MTRAIN_TEST_SECRET}}'}"))
+    assert loaded.recipe.data.args["cred"]["password"] == "hunter2"  # the run has it
+    values = stateful_values(loaded.recipe)
+    assert values["data.args.cred.password"] == "${oc.decode:${oc.env:MTRAIN_TEST_SECRET}}"
+    assert "hunter2" not in str(values)
+    assert "hunter2" not in str([(r.key, r.value) for r in attribute_rows(loaded)])

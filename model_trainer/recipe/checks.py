@@ -147,13 +147,13 @@ def _check_study(recipe: Recipe, report: Report, warn: Report, code: bool,
                "one (remove study.address, or set study.executor: ray)")
     if s.executor == "slurm":
         for name, value in (("cpus", s.resources.cpus), ("gpus", s.resources.gpus)):
-            if value != int(value):
+            if math.isfinite(value) and not float(value).is_integer():
                 report(f"study.resources.{name}", f"SLURM gives whole {name}: "
                        f"{value:g} is not one (study.executor is slurm)")
     _at_least(s.slurm.cpus_per_trial, 1, "study.slurm.cpus_per_trial", report)
     _at_least(s.slurm.gpus_per_trial, 0, "study.slurm.gpus_per_trial", report)
-    if not s.slurm.poll_s > 0:
-        report("study.slurm.poll_s", f"must be > 0, got {s.slurm.poll_s}")
+    if not (math.isfinite(s.slurm.poll_s) and s.slurm.poll_s > 0):
+        report("study.slurm.poll_s", f"must be a finite number > 0, got {s.slurm.poll_s}")
     if s.sampler in ("random", "tpe") and s.trials is None:
         report("study.trials", f"is required by sampler '{s.sampler}' (how many configurations)")
     grid_size, dims = 1, []

@@ -15,7 +15,7 @@ from model_trainer import dotted
 from model_trainer.recipe.identity import attributes, to_plain
 from model_trainer.recipe.interpolate import escape_interpolations
 from model_trainer.recipe.load import LoadedRecipe
-from model_trainer.recipe.markers import MISSING
+from model_trainer.recipe.markers import MISSING, Kind
 from model_trainer.recipe.schema import Recipe
 from model_trainer.yaml_rules import dump_yaml
 
@@ -32,10 +32,20 @@ class Row:
 
 def attribute_rows(loaded: LoadedRecipe) -> list[Row]:
     """One row per leaf attribute, in schema order (a value read from the environment as
-    the variable, not its value: see `hidden_values`)."""
-    hidden = hidden_values(loaded.recipe)
-    return [Row(key, hidden.get(key) or value_text(value), kind.value, loaded.origin(key))
-            for key, kind, value in attributes(loaded.recipe)]
+    the variable, not its value: see `shown_attributes`)."""
+    return [Row(key, value if hidden else value_text(value), kind.value, loaded.origin(key))
+            for key, kind, value, hidden in shown_attributes(loaded.recipe)]
+
+
+def shown_attributes(recipe: Recipe) -> list[tuple[str, Kind, Any, bool]]:
+    """(key, kind, value, hidden) per leaf attribute: a value read from the environment,
+    or inside a mapping read from it (`${oc.decode:${oc.env:...}}`), as that text."""
+    hidden = hidden_values(recipe)
+    shown = []
+    for key, kind, value in attributes(recipe):
+        text = dotted.nearest(hidden, key)
+        shown.append((key, kind, value if text is None else text, text is not None))
+    return shown
 
 
 def hidden_values(recipe: Recipe) -> dict[str, str]:

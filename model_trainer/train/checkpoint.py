@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from model_trainer.errors import CheckpointError
+from model_trainer.errors import CheckpointError, first_line
 from model_trainer.files import TEMP_SUFFIX, atomic_write, fsync_dir
 from model_trainer.layout import BEST_CHECKPOINT as BEST
 from model_trainer.layout import LAST_CHECKPOINT as LAST
@@ -72,7 +72,7 @@ def restore(loop: Loop, state: dict[str, Any], rank: int = 0, world: int = 1) ->
         try:
             unwrap(w.model).load_state_dict(state["model"])
         except RuntimeError as exc:
-            raise ValueError(f"the model does not match it: {_first_line(exc)}") from None
+            raise ValueError(f"the model does not match it: {first_line(exc)}") from None
     for optimizer, saved in zip(each(w.optimizer), state["optimizers"], strict=True):
         optimizer.load_state_dict(saved)
     for scheduler, saved in zip(each(w.scheduler), state.get("schedulers", []), strict=True):
@@ -148,12 +148,7 @@ def _problem(exc: Exception) -> str:
                 f"does not unpickle (set {TRUST_ENV}=1 only for files you made yourself)")
     if isinstance(exc, ValueError) and not isinstance(exc, pickle.UnpicklingError):
         return text
-    return f"{type(exc).__name__}: {_first_line(exc)[:200]}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return f"{type(exc).__name__}: {first_line(exc, 200)}"
 
 
 def save_last(folder: Path, data: bytes, weights: bytes | None = None) -> Path:
@@ -191,10 +186,18 @@ def weights_name(checkpoint_name: str) -> str:
 
 
 def serialize_weights(state: dict[str, Any]) -> bytes:
-    """The checkpoint's model weights in the safetensors format (contiguous copies)."""
+    """The checkpoint's model weights in the safetensors format: contiguous, and a copy of
+    each name after the first that shares memory with another (tied weights: safetensors
+    refuses shared tensors), so every name of the state dict loads back."""
     from safetensors.torch import save
 
-    return save({k: v.contiguous() for k, v in state["model"].items()})
+    seen: set[int] = set()
+    weights = {}
+    for name, tensor in state["model"].items():
+        place = tensor.untyped_storage().data_ptr()
+        weights[name] = tensor.contiguous() if place not in seen else tensor.clone()
+        seen.add(place)
+    return save(weights)
 
 
 def link_last(folder: Path, name: str, source: str = LAST) -> Path:

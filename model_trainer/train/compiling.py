@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from model_trainer.errors import TrainingError, UsageError
+from model_trainer.errors import TrainingError, UsageError, first_line
 
 
 class CompiledModel(torch.nn.Module):
@@ -29,7 +29,7 @@ class CompiledModel(torch.nn.Module):
         except Exception as exc:
             if not type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
                 raise  # the model's own error
-            line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            line = first_line(exc)
             raise TrainingError(f"train.compile: torch.compile failed on {self.name}: "
                                 f"{line} (run without train.compile to train it uncompiled)"
                                 ) from None

@@ -283,15 +283,12 @@ class Loop:
 
     def evaluate(self, flag: str) -> dict[str, float]:
         """Loss, metrics and custom_evaluation over the whole split (unprefixed names)."""
-        w = self.w
-        loader = w.val_loader if flag == Split.VAL else w.test_loader
-        row: dict[str, float] = {}
+        loader = self.w.val_loader if flag == Split.VAL else self.w.test_loader
         self._call("on_evaluation_start", flag)
         try:
-            row = self._evaluate(flag, loader)
+            return self._evaluate(flag, loader)
         finally:
             self._call("on_evaluation_done", flag)
-        return row
 
     def _evaluate(self, flag: str, loader: Any) -> dict[str, float]:
         w = self.w

@@ -125,9 +125,6 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
     if force and (folder / STATUS).exists():
         with FolderLock(folder, "trial"):  # never move a folder another process writes
             move_aside(folder)
-    collected = provenance.start_collecting(  # git runs while the trial is set up
-        command or sys.argv, os.getcwd(), recipe.device, recipe.output_dir,
-        in_study=study_info is not None)
     code = code or fingerprint(recipe)
     choice = code_check.choose(folder, trial_id, code, CodeChange(if_code_changed))
     folder, trial_id = choice.folder, choice.trial_id
@@ -145,6 +142,9 @@ def run_experiment(loaded: LoadedRecipe, *, trial_dir: str | Path | None = None,
                                status.epochs_done, status.best, rows, skipped=True,
                                test_checkpoint=status.test_checkpoint,
                                at_best=_val_at(folder, status.best))
+        collected = provenance.start_collecting(  # git runs while the trial is set up
+            command or sys.argv, os.getcwd(), recipe.device, recipe.output_dir,
+            in_study=study_info is not None)
         return _run(recipe, trial_id, folder, display, on_eval, study_info,
                     loaded.source.files, smoke=False, collected=collected, code=code,
                     accepted=choice.accepted)

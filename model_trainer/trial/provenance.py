@@ -219,8 +219,9 @@ _recent_lock = threading.Lock()
 def recent_git_state(cwd: Path, exclude: Path) -> tuple[dict[str, Any] | None, bytes]:
     """`git_state`, asked at most once every GIT_REUSE_S per directory: a study's worker
     starting trials of a few milliseconds each would otherwise spend most of its time
-    running git (three processes a trial). Such a trial's record is the tree's state at
-    most that long before it started (its code's own fingerprint is exact)."""
+    running git (two processes a trial, more for a dirty tree). Such a trial's record is
+    the tree's state at most that long before it started (its code's own fingerprint is
+    exact)."""
     key = (str(cwd), str(exclude))
     with _recent_lock:
         found = _recent.get(key)
@@ -235,9 +236,10 @@ def recent_git_state(cwd: Path, exclude: Path) -> tuple[dict[str, Any] | None, b
 def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | None, bytes]:
     """The commit, branch and dirty flag of the repository `cwd` is in, and the diff of
     its uncommitted changes against HEAD (new, not ignored files included, except under
-    `exclude`); None outside a repository or without git. One `git status` says it all
-    for a clean tree; `git diff` runs only where tracked files changed (each git process
-    costs a running trial about 2 ms of a core)."""
+    `exclude`); None outside a repository or without git. `git status` (after git names
+    the work tree) says it all for a clean tree; `git diff` runs only where tracked files
+    changed (each git process costs about 2 ms of a core). With --no-renames a staged
+    rename is a deletion and a new file."""
     top = _work_tree(cwd)
     if top is None:
         return None, b""
@@ -277,21 +279,9 @@ def git_state(cwd: Path, exclude: Path | None = None) -> tuple[dict[str, Any] | 
 
 
 def _work_tree(cwd: Path) -> Path | None:
-    """The top of the work tree `cwd` is in, found the way git finds it without starting
-    it: the nearest folder holding `.git`, not looking into GIT_CEILING_DIRECTORIES; git
-    is asked where GIT_DIR or GIT_WORK_TREE put it elsewhere."""
-    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
-        found = _git(cwd, "rev-parse", "--show-toplevel")
-        return Path(found.decode().strip()).resolve() if found else None
-    ceilings = {Path(p).resolve() for p in
-                os.environ.get("GIT_CEILING_DIRECTORIES", "").split(os.pathsep) if p}
-    here = cwd.resolve()
-    for folder in (here, *here.parents):
-        if folder != here and folder in ceilings:
-            return None
-        if (folder / ".git").exists():
-            return folder
-    return None
+    """The top of the work tree `cwd` is in, as git finds it; None outside one."""
+    found = _git(cwd, "rev-parse", "--show-toplevel")
+    return Path(found.decode().strip()).resolve() if found else None
 
 
 def _read_status(out: bytes) -> tuple[str | None, str | None, list[str], list[str]]:
@@ -300,8 +290,7 @@ def _read_status(out: bytes) -> tuple[str | None, str | None, list[str], list[st
     `HEAD`, as `git rev-parse --abbrev-ref HEAD` says it."""
     commit = branch = None
     changed, new = [], []
-    entries = iter(out.decode(errors="replace").split("\0"))
-    for entry in entries:
+    for entry in out.decode(errors="replace").split("\0"):
         if entry.startswith("# branch.oid "):
             oid = entry.removeprefix("# branch.oid ")
             commit = None if oid == "(initial)" else oid
@@ -310,14 +299,9 @@ def _read_status(out: bytes) -> tuple[str | None, str | None, list[str], list[st
             branch = "HEAD" if head == "(detached)" else head
         elif entry.startswith("? "):
             new.append(entry[2:])
-        elif entry[:2] in ("1 ", "2 ", "u "):  # the path follows 8, 9 or 10 fields
-            changed.append(entry.split(" ", FIELDS_BEFORE_PATH[entry[0]])[-1])
-            if entry[0] == "2":  # a staged rename: its old path is the next entry
-                changed.append(next(entries, ""))
+        elif entry[:2] in ("1 ", "u "):  # the path follows 8 (changed) or 10 (unmerged)
+            changed.append(entry.split(" ", 8 if entry[0] == "1" else 10)[-1])  # fields
     return commit, branch, changed, sorted(new)
-
-
-FIELDS_BEFORE_PATH = {"1": 8, "2": 9, "u": 10}  # in a status line: changed, renamed, unmerged
 
 
 def _looks_secret(name: str) -> bool:

@@ -24,7 +24,8 @@ from model_trainer.train.averaging import averaged_weights
 from model_trainer.train.device import Precision
 from model_trainer.trial.evaluate import CHECKPOINT_FILES
 
-ONE_PROCESS = ["train.strategy=single", "train.devices=1", "train.progress=off"]
+ONE_PROCESS = ["train.strategy=single", "train.devices=1", "train.progress=off",
+               "train.compile=false"]  # a trained model is run, not compiled again
 
 
 def load_trial(path: str | Path, checkpoint_name: str = "best", *, trial_id: str | None = None,

@@ -22,9 +22,8 @@ from typing import Any
 
 from model_trainer.layout import MLFLOW_STORE, TENSORBOARD
 from model_trainer.metrics_file import full_names
-from model_trainer.recipe.identity import attributes
 from model_trainer.recipe.markers import Kind
-from model_trainer.recipe.view import hidden_values
+from model_trainer.recipe.view import shown_attributes
 from model_trainer.trial.status_record import TrialStatus
 from model_trainer.vocabulary import TrialState
 
@@ -154,8 +153,7 @@ class WandbTracker(Tracker):
 def stateful_values(recipe: Any) -> dict[str, Any]:
     """The trial's stateful attributes by dotted key, as a tracker's params or config; a
     value read from the environment is shown as its `${oc.env:...}` text, never itself."""
-    hidden = hidden_values(recipe)
-    return {key: hidden.get(key, value) for key, kind, value in attributes(recipe)
+    return {key: value for key, kind, value, _ in shown_attributes(recipe)
             if kind is Kind.STATEFUL}
 
 

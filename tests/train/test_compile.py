@@ -9,6 +9,7 @@ import torch
 
 from model_trainer.errors import TrainingError, UsageError
 from model_trainer.trial.experiment import run_experiment
+from tests.train import tiny
 from tests.train.tiny import load
 
 
@@ -22,6 +23,10 @@ def test_a_compiled_run_matches_a_plain_one_and_its_checkpoints_resume_uncompile
                                                                rel=1e-2)
     saved = torch.load(compiled.trial_dir / "checkpoints" / "last.pt", weights_only=True)
     assert not any("_orig_mod" in k or k.startswith("module.") for k in saved["model"])
+    from model_trainer import load_trial
+
+    reloaded = load_trial(compiled.trial_dir, data=True)  # as mtrain predict loads it
+    assert type(reloaded.model) is tiny.TinyNet and not reloaded.model.training
     longer = run_experiment(load(tmp_path / "a", "train.epochs=3"))  # resumed, not compiled
     assert longer.trial_dir == compiled.trial_dir and longer.epochs_done == 3
 

@@ -238,6 +238,23 @@ def test_safetensors_weights_beside_last_and_best_equal_the_checkpoints(tmp_path
                                   "train.checkpoint.format=safetensors").trial_id
 
 
+def test_safetensors_weights_of_a_model_with_tied_weights_load_back_under_every_name():
+    """An embedding tied to the output layer (as language models do): safetensors refuses
+    tensors that share memory; each name is written and reads back equal, the checkpoint's
+    own snapshot included."""
+    from safetensors.torch import load
+
+    from model_trainer.train.checkpoint import serialize_weights, snapshot
+
+    embed, head = torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False)
+    head.weight = embed.weight
+    model = torch.nn.Sequential(embed, head).state_dict()
+    for state in ({"model": model}, snapshot({"model": model})):
+        weights = load(serialize_weights(state))
+        assert weights.keys() == model.keys()
+        assert all(torch.equal(weights[k], model[k]) for k in model)
+
+
 def test_the_test_split_uses_the_best_steps_weights_after_a_mid_epoch_stop(tmp_path):
     """The best evaluation is max_steps=3's, mid-epoch 1 (nothing beats it by 100); the
     rerun ends epoch 1 at step 6. The test split must run on best.pt (step 3), not on the

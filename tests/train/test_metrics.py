@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from sklearn.metrics import (
@@ -164,3 +165,19 @@ def test_builtin_metrics_summed_in_folds_equal_sklearn_over_many_batches_and_a_r
         errors.update(out[:, 0], out[:, 1], None, len(out))
     assert errors.compute()["mae"] == pytest.approx(
         mean_absolute_error(outputs[:, 1].numpy(), outputs[:, 0].numpy()), rel=1e-6)
+
+
+def test_dense_per_sample_values_are_summed_before_many_wait():
+    """A segmentation-sized output: its errors are summed as soon as FOLD_SIZE values
+    wait, not held for FOLD_EVERY batches; the mean is numpy's."""
+    errors = SplitMetrics(["mse"])
+    g = torch.Generator().manual_seed(1)
+    pairs = [(torch.randn(2, 128, 128, generator=g), torch.randn(2, 128, 128, generator=g))
+             for _ in range(3)]
+    for out, y in pairs:
+        errors.update(out, y, None, len(out))
+        assert sum(v.numel() for w in errors.means._waiting.values() for v in w) \
+            < Means.FOLD_SIZE
+    diff = np.concatenate([(o - y).numpy().ravel() for o, y in pairs])
+    assert errors.compute()["mse"] == pytest.approx(float(np.mean(diff.astype(np.float64) ** 2)),
+                                                    rel=1e-9)

@@ -134,6 +134,8 @@ class Loop:
             next(batches)
         if skip and self.resume_rng is not None:
             set_rng_state(self.resume_rng)
+        if total is None and recipe.train.eval_every_steps is not None:
+            batches = Lookahead(batches)  # a step evaluation on the epoch's last step waits
         for index, batch in enumerate(batches, start=skip):
             if total is not None and index >= total:
                 break
@@ -160,7 +162,8 @@ class Loop:
                     return
             if self.stop_request is not None and self._agree_to_stop(log_point):
                 return  # a whole step is done: a safe point to save and stop
-            if by_steps and (total is None or index + 1 < total) and self._ends_at_step(epoch):
+            if by_steps and (total is None or index + 1 < total) \
+                    and self._ends_at_step(epoch, batches):
                 self.mid_epoch_stop = True
                 return  # mid-epoch: fit saves it there (end_steps)
         self._log_epoch(epoch)
@@ -200,11 +203,14 @@ class Loop:
             self.evaluate_and_report(epoch, {})
         self.save_checkpoint()
 
-    def _ends_at_step(self, epoch: int) -> bool:
-        """After a mid-epoch optimizer step: evaluate when train.eval_every_steps says so;
-        whether the run ends here (early stopping at that evaluation, or train.max_steps)."""
+    def _ends_at_step(self, epoch: int, batches: Any) -> bool:
+        """After a mid-epoch optimizer step: evaluate when train.eval_every_steps says so
+        (not on the epoch's last step, found by looking ahead in a loader without a
+        length: end_epoch evaluates there, once); whether the run ends here (early
+        stopping at that evaluation, or train.max_steps)."""
         train, step = self.w.recipe.train, self.state.global_step
         if train.eval_every_steps is not None and step % train.eval_every_steps == 0 \
+                and not (isinstance(batches, Lookahead) and batches.exhausted()) \
                 and self.evaluate_at_step(epoch):
             return True
         return train.max_steps is not None and step >= train.max_steps
@@ -484,6 +490,29 @@ class Loop:
         self.session.log(Split.TRAIN, row, self.state.global_step, epoch)
         self.session.display.update(epoch, self.state.global_step, row)
         self._check_finite(row)
+
+
+class Lookahead:
+    """An iterator that can say whether another item follows, by fetching it early."""
+
+    _EMPTY = object()
+
+    def __init__(self, items: Any):
+        self.items, self.held = items, self._EMPTY
+
+    def __iter__(self) -> Lookahead:
+        return self
+
+    def __next__(self) -> Any:
+        if self.held is not self._EMPTY:
+            item, self.held = self.held, self._EMPTY
+            return item
+        return next(self.items)
+
+    def exhausted(self) -> bool:
+        if self.held is self._EMPTY:
+            self.held = next(self.items, self._EMPTY)
+        return self.held is self._EMPTY
 
 
 def _mover(device: torch.device, channels_last: bool = False) -> Any:

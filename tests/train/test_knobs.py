@@ -289,3 +289,42 @@ def test_max_steps_at_an_epochs_end_evaluates_there_and_keep_best_keeps_mid_epoc
     assert names == ["top-0001.pt", "top-0002.pt"]
     saved = torch.load(kept.trial_dir / "checkpoints" / "top-0002.pt", weights_only=True)
     assert saved["loop"]["global_step"] == 9
+
+
+def _batches(flag: str) -> list[dict[str, torch.Tensor]]:
+    x, y = tiny.tensors(96, seed=123 if flag == "train" else 456)
+    return [{"x": x[i:i + 16], "labels": y[i:i + 16]} for i in range(0, 96, 16)]
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        return iter(_batches("train"))
+
+
+def sized_loader(config, flag):
+    """Six fixed batches a split, from a loader with a length."""
+    return None if flag == "test" else torch.utils.data.DataLoader(_batches(flag), batch_size=None)
+
+
+def unsized_loader(config, flag):
+    """The same train batches from a stream: a loader without a length."""
+    if flag != "train":
+        return sized_loader(config, flag)
+    return torch.utils.data.DataLoader(_Stream(), batch_size=None)
+
+
+def test_step_evaluations_of_a_loader_without_a_length_are_those_of_one_with_a_length(tmp_path):
+    """eval_every_steps=3 over epochs of 6 batches: the step that ends an epoch is
+    evaluated once (at the epoch's end), whether or not the loader knows its length;
+    the rows are the same numbers."""
+    found = {}
+    for name in ("sized", "unsized"):
+        target = f"data.target=tests.train.test_knobs.{name}_loader"
+        result = run_experiment(load(tmp_path / name, target, "train.eval_every_steps=3",
+                                     "train.epochs=2"))
+        found[name] = [(r["step"], r["metrics"]["loss"]) for r in rows(result.trial_dir, "val")]
+        assert result.epochs_done == 2
+    assert [step for step, _ in found["unsized"]] == [step for step, _ in found["sized"]] \
+        == [3, 6, 9, 12]
+    assert [v for _, v in found["unsized"]] == pytest.approx([v for _, v in found["sized"]],
+                                                             rel=1e-6)

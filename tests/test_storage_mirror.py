@@ -82,6 +82,25 @@ def test_a_folder_behind_storage_is_restored_one_ahead_is_not(storage, tmp_path)
     assert TrialMirror(storage, elsewhere, "study/t1").restore() == 0
 
 
+def test_a_folder_the_driver_brought_back_without_checkpoints_gets_them(storage, tmp_path):
+    """The driver copies a finished trial's files but its checkpoints; a worker that later
+    runs the trial in that folder (a rerun with more epochs) must resume from storage's
+    checkpoint, not train again from the start."""
+    source = tmp_path / "node-a" / "t1"
+    (source / "checkpoints").mkdir(parents=True)
+    (source / "checkpoints" / "last.pt").write_bytes(b"step 12")
+    (source / "metrics.jsonl").write_text("row\n")
+    (source / "status.json").write_text(status(12))
+    TrialMirror(storage, source, "study/t1").sync()
+    driver = tmp_path / "driver" / "t1"
+    storage.download("study/t1", driver, skip_folders=("checkpoints",))
+    assert not further_along(storage, "study/t1", driver)  # the same progress
+    mirror = TrialMirror(storage, driver, "study/t1")
+    assert mirror.restore() == 1
+    assert (driver / "checkpoints" / "last.pt").read_bytes() == b"step 12"
+    assert mirror.restore() == 0  # now it has them
+
+
 def test_a_download_skips_checkpoints_and_what_is_there_when_asked(storage, tmp_path):
     folder = tmp_path / "src"
     (folder / "t1" / "checkpoints").mkdir(parents=True)

@@ -9,12 +9,13 @@ storage is a failed trial (retried by the study's policy), never a completed one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from pathlib import Path
 
-from model_trainer.layout import CHECKPOINTS, STATUS
+from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, STATUS
 from model_trainer.storage import Storage, StorageError
 
 EVERY_S = 2.0
@@ -42,15 +43,22 @@ class TrialMirror:
 
     def restore(self) -> int:
         """Copy the trial's files from storage when storage is further along than this
-        folder (a retry on another machine, a folder lost); how many files came back."""
-        if not further_along(self.storage, self.rel, self.folder):
+        folder (a retry on another machine, a folder lost), or only its checkpoints when
+        the folder has none (the driver brings a trial's other files back without them);
+        how many files came back."""
+        if further_along(self.storage, self.rel, self.folder):
+            copied = self.storage.download(self.rel, self.folder)
+        elif not (self.folder / CHECKPOINTS / LAST_CHECKPOINT).exists():
+            rel = f"{self.rel}/{CHECKPOINTS}"
+            copied = self.storage.download(rel, self.folder / CHECKPOINTS)
+        else:
             return 0
-        copied = self.storage.download(self.rel, self.folder)
         for path in self.folder.rglob("*"):  # as storage has them: not sent again
             if path.is_file():
                 stat = path.stat()
                 self.sent[path] = (stat.st_mtime_ns, stat.st_size)
-        self.sent_status = (self.folder / STATUS).read_bytes()
+        with contextlib.suppress(FileNotFoundError):
+            self.sent_status = (self.folder / STATUS).read_bytes()
         return copied
 
     def start(self) -> None:

@@ -122,3 +122,21 @@ def test_a_download_skips_checkpoints_and_what_is_there_when_asked(storage, tmp_
 def test_a_missing_bucket_is_said_so():
     with pytest.raises(StorageError, match="there is no bucket 'no-such-bucket-x'"):
         Storage("memory://no-such-bucket-x/runs").check()
+
+
+def test_a_study_whose_name_storage_holds_for_another_study_runs_beside_it(storage, tmp_path):
+    """Storage's `<name>/` belongs to another study (another machine's output folder, the
+    same name): this study keeps to `<name>-<its id>`, locally and in storage, and trains
+    its own trial instead of taking the other one's results."""
+    import model_trainer
+    from tests.study.tinytask import RECIPE
+
+    storage.write("tiny-study/study_index.json", json.dumps({"study_id": "someone-else"}).encode())
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs") + f"  storage: {storage.uri}\n")
+    result = model_trainer.run(path, ["study.seeds=[0]", "study.space={model.args.hidden: "
+                                      "{choice: [2]}}", "train.epochs=1"])
+    mine = f"tiny-study-{result.study_id}"
+    assert result.study_dir == tmp_path / "runs" / mine and len(result.trials) == 1
+    assert json.loads(storage.read(f"{mine}/study_index.json"))["study_id"] == result.study_id
+    assert json.loads(storage.read("tiny-study/study_index.json"))["study_id"] == "someone-else"

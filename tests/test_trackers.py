@@ -208,9 +208,9 @@ def test_a_value_read_from_the_environment_is_never_written_out(tmp_path, monkey
 def test_a_mapping_read_from_the_environment_is_hidden_leaf_by_leaf(monkeypatch):
     """`${oc.decode:${oc.env:...}}` makes a mapping: its leaves are attributes of their
     own, and none of them shows the value (trackers' params and config, `mtrain show`)."""
+    from model_trainer.recipe import load_recipe_text
     from model_trainer.recipe.view import attribute_rows
     from model_trainer.trial.trackers import stateful_values
-    from model_trainer.recipe import load_recipe_text
     from tests.train.tiny import RECIPE
 
     monkeypatch.setenv("MTRAIN_TEST_SECRET", "{user: ana, password: hunter2}")

@@ -54,6 +54,9 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     if loaded.recipe.study.storage:  # refused or unreachable: exit 2 before anything runs
         store = StudyStorage(loaded.recipe.study.storage, study_dir, console)
         store.storage.check()
+        if store.owner() not in (None, loaded.study_id):  # another study of this name there
+            study_dir = study_dir.with_name(f"{loaded.recipe.name}-{loaded.study_id}")
+            store = StudyStorage(loaded.recipe.study.storage, study_dir, console)
     with FolderLock(study_dir, "study"):  # one driver per study folder
         if store is not None:
             store.restore()  # what this folder lacks (a rerun from another machine)

@@ -6,10 +6,11 @@ Checkpoints stay in storage: the driver never needs them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from model_trainer.layout import CHECKPOINTS
+from model_trainer.layout import CHECKPOINTS, STUDY_INDEX
 from model_trainer.storage import Storage, StorageError
 from model_trainer.trial.mirror import further_along
 
@@ -18,6 +19,15 @@ class StudyStorage:
     def __init__(self, uri: str, study_dir: Path, console: Any):
         self.storage, self.study_dir, self.console = Storage(uri), study_dir, console
         self.rel = study_dir.name
+
+    def owner(self) -> str | None:
+        """The id of the study storage holds under this folder's name (None: none)."""
+        data = self.storage.read(f"{self.rel}/{STUDY_INDEX}")
+        try:
+            found = json.loads(data) if data else None
+        except ValueError:
+            return None
+        return found.get("study_id") if isinstance(found, dict) else None
 
     def restore(self) -> None:
         """Copy the files this folder lacks (checkpoints stay in storage)."""

@@ -89,11 +89,14 @@ class Storage:
             if skipped & set(name.split("/")[:-1]) or (only_missing and target.exists()):
                 continue
             source = self.path(f"{rel}/{name}")
-            self.call(lambda t=target, f=source: atomic_write(
-                t, lambda out: shutil.copyfileobj(self.fs.open(f, "rb"), out)),
-                f"download {name}")
+            self.call(lambda t=target, f=source: atomic_write(t, lambda out: self._copy(f, out)),
+                      f"download {name}")
             copied += 1
         return copied
+
+    def _copy(self, source: str, out: Any) -> None:
+        with self.fs.open(source, "rb") as handle:
+            shutil.copyfileobj(handle, out)
 
     def call(self, action: Any, what: str) -> Any:
         """Run one storage call; its failure as a StorageError naming the URI."""

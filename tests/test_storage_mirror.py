@@ -140,3 +140,8 @@ def test_a_study_whose_name_storage_holds_for_another_study_runs_beside_it(stora
     assert result.study_dir == tmp_path / "runs" / mine and len(result.trials) == 1
     assert json.loads(storage.read(f"{mine}/study_index.json"))["study_id"] == result.study_id
     assert json.loads(storage.read("tiny-study/study_index.json"))["study_id"] == "someone-else"
+
+
+def test_a_status_with_steps_that_are_not_numbers_is_read_as_unreadable(storage, tmp_path):
+    storage.write("study/t1/status.json", b'{"global_step": "twelve", "epochs_done": 2}')
+    assert not further_along(storage, "study/t1", tmp_path / "t1")  # no error escapes

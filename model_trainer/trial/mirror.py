@@ -37,7 +37,6 @@ class TrialMirror:
         self.storage, self.folder, self.rel, self.every_s = storage, folder, rel, every_s
         self.sent: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) uploaded
         self.sent_status: bytes | None = None  # status.json as last uploaded
-        self.error: StorageError | None = None  # the last failed pass (the run goes on)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -98,11 +97,8 @@ class TrialMirror:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            try:
-                self.sync()
-                self.error = None
-            except (StorageError, OSError) as exc:
-                self.error = exc if isinstance(exc, StorageError) else StorageError(str(exc))
+            with contextlib.suppress(StorageError, OSError):  # the run goes on; finish()
+                self.sync()  # makes the pass that must succeed
 
 
 def further_along(storage: Storage, rel: str, folder: Path) -> bool:
@@ -124,4 +120,7 @@ def _progress(data: bytes | None) -> tuple[int, int] | None:
         return None
     if not isinstance(status, dict):
         return None
-    return int(status.get("global_step") or 0), int(status.get("epochs_done") or 0)
+    try:
+        return int(status.get("global_step") or 0), int(status.get("epochs_done") or 0)
+    except (TypeError, ValueError):  # not numbers: unreadable, as a garbled file is
+        return None

@@ -46,7 +46,9 @@ class Storage:
                                "'model_trainer[s3]')") from None
 
     def path(self, rel: str = "") -> str:
-        return f"{self.root}/{rel}".rstrip("/")
+        """The object name of `rel` below the root (one `/` between them: a memory file
+        system, unlike s3fs, does not read `a//b` as `a/b`)."""
+        return f"{self.root}/{rel.lstrip('/')}".rstrip("/")
 
     def check(self) -> None:
         """StorageError unless the root can be listed (credentials, endpoint, bucket)."""

@@ -17,36 +17,44 @@ def status(
                                         "study in storage (s3://bucket/prefix/study).",
                                         show_default=False)],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw until nothing runs "
-                                        "any more (Ctrl-C stops).")] = False,
+                                        "any more (Ctrl-C stops); a study in storage is "
+                                        "copied again for each redraw.")] = False,
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between redraws with "
                                             "--watch.")] = 2.0,
 ) -> None:
     """Show a study's counts, running trials, failures and best, or a trial's progress."""
     from model_trainer.cli.options import local_folder
+    from model_trainer.storage import is_uri
     from model_trainer.watch.folders import open_path
 
     view = open_path(local_folder(path))
     if not watch:
         stdout.print(view.render())
         return
+
+    def wait() -> None:
+        time.sleep(interval)
+        if is_uri(path):  # a copy: fetched again, or it would say the same forever
+            local_folder(path)
+
     try:
         if stdout.is_terminal:
-            _watch_live(view, interval)
+            _watch_live(view, wait)
         else:  # a log: one snapshot per redraw
             while True:
                 stdout.print(view.render())
                 if not view.active:
                     break
-                time.sleep(interval)
+                wait()
                 stdout.print()
     except KeyboardInterrupt:  # the usual way to leave a watch: not an interruption of work
         pass
 
 
-def _watch_live(view, interval: float) -> None:
+def _watch_live(view, wait) -> None:
     from rich.live import Live
 
     with Live(view.render(), console=stdout, auto_refresh=False) as live:
         while view.active:
-            time.sleep(interval)
+            wait()
             live.update(view.render(), refresh=True)

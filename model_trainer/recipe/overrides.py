@@ -77,7 +77,8 @@ def parse_overrides(texts: list[str]) -> tuple[list[Override | Sweep], list[Reci
         try:
             override = parser.parse_override(text)
         except HydraException as exc:
-            issues.append(RecipeIssue(key, f"cannot parse: {str(exc).splitlines()[0]}", where))
+            issues.append(RecipeIssue(key, f"cannot parse: {str(exc).splitlines()[0]}"
+                                      f"{_quote_hint(text)}", where))
             continue
         except RecursionError:
             override = None
@@ -98,6 +99,15 @@ def parse_overrides(texts: list[str]) -> tuple[list[Override | Sweep], list[Reci
             action = Action.ADD if override.is_add() else Action.SET
             parsed.append(Override(key, plain(override.value()), text, action))
     return parsed, issues
+
+
+def _quote_hint(text: str) -> str:
+    """Hydra's grammar ends an unquoted `${...}` at its first `}`, so a nested
+    interpolation parses only inside quotes (in a recipe file it needs none)."""
+    head, _, value = text.partition("=")
+    if value.count("${") < 2 or value[:1] in "'\"":
+        return ""
+    return f" (a nested interpolation must be quoted on the command line: {head}=\"{value}\")"
 
 
 def plain(value: Any) -> Any:

@@ -178,3 +178,45 @@ def test_a_folder_of_single_runs_lists_them(tmp_path):
                else -r.best["value"])
     assert "trials in" in text and "2 done: 2 completed" in text
     assert f"best {best.best['metric']}={best.best['value']:.4g}: {best.trial_id}\n" in text
+
+
+def test_watch_of_a_study_in_storage_follows_it_until_it_ends(tiny_study, tmp_path, monkeypatch):
+    """`status --watch s3://...` copies the study again at every redraw: a trial that
+    completes in storage ends the watch (it redrew the first copy forever)."""
+    import json
+    import uuid
+
+    import fsspec
+
+    from model_trainer.cli import status as status_command
+    from model_trainer.storage import Storage
+
+    monkeypatch.setenv("MTRAIN_CACHE", str(tmp_path / "cache"))
+    uri = f"memory://bucket-{uuid.uuid4().hex[:8]}/runs"
+    fsspec.filesystem("memory").pipe(uri.removeprefix("memory://") + "/.keep", b"")
+    storage = Storage(uri)
+    study = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    running = study / study_trials(study)[0]["trial_id"]
+    for path in study.rglob("*"):
+        rel = f"{study.name}/{path.relative_to(study)}"
+        if path.is_file() and path.name != "study_index.json" and "checkpoints" not in rel:
+            storage.write(rel, path.read_bytes())  # as a running driver has left it so far
+    done = (running / "status.json").read_bytes()
+    storage.write(f"{study.name}/{running.name}/status.json",
+                  json.dumps({**json.loads(done), "state": "running"}).encode())
+    sleeps = []
+
+    def sleep(seconds):  # the trial completes in storage during the first wait
+        sleeps.append(seconds)
+        if len(sleeps) > 3:
+            raise KeyboardInterrupt  # the watch did not end: stop the test
+        storage.write(f"{study.name}/{running.name}/status.json", done)
+
+    monkeypatch.setattr(status_command.time, "sleep", sleep)
+    result = runner.invoke(app, ["status", f"{uri}/{study.name}", "--watch", "--interval",
+                                 "0.2"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert len(sleeps) == 1, result.output
+    first, last = result.output.split("trials in ")[1:]  # one snapshot per redraw: two
+    assert "3 completed; 1 running" in first, result.output
+    assert "4 done: 4 completed" in last and "running" not in last, result.output

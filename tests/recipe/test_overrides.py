@@ -60,3 +60,15 @@ def test_file_errors_keep_their_lines_next_to_override_errors(base):
 def test_override_fixes_a_file_error(base):
     assert load(base.replace("lr: 1.0e-3", "lr: x"), "train.optimizer.lr=0.1") \
         .train.optimizer.lr == 0.1
+
+
+def test_a_nested_interpolation_on_the_command_line_says_to_quote_it(base, monkeypatch):
+    """Hydra's override grammar ends an unquoted `${...}` at its first `}`: a nested one
+    cannot parse there (the same text in a file can); the error says what works."""
+    monkeypatch.setenv("MT_NESTED", "{a: 1}")
+    found = issues(base, "++data.args.cred=${oc.decode:${oc.env:MT_NESTED}}")
+    assert any("override '++data.args.cred=${oc.decode:${oc.env:MT_NESTED}}'" in line
+               and """++data.args.cred="${oc.decode:${oc.env:MT_NESTED}}\"""" in line
+               for line in found), found
+    quoted = load(base, '++data.args.cred="${oc.decode:${oc.env:MT_NESTED}}"')
+    assert quoted.data.args["cred"] == {"a": 1}

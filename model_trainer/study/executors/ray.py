@@ -15,7 +15,7 @@ from typing import Any
 
 from model_trainer.errors import UsageError
 from model_trainer.study.executors.inline import CANCELLED
-from model_trainer.study.executors.ray_node import LOOPBACK
+from model_trainer.study.executors.ray_node import is_loopback
 from model_trainer.study.trial_task import TrialOutcome, TrialPayload, execute_trial
 from model_trainer.vocabulary import RecordState
 
@@ -35,7 +35,7 @@ class RayExecutor:
         # with _node_ip_address below, this keeps a local Ray (or a driver of a loopback
         # cluster) on 127.0.0.1 (set to 1, Ray rewrites the address to the machine's
         # public one); a driver of a real cluster keeps Ray's default
-        if self._address is None or self._address.split(":")[0] in LOOPBACK:
+        if self._address is None or is_loopback(self._address):
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         debug = os.environ.get("MTRAIN_DEBUG") == "1"
         if not debug:

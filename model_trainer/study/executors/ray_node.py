@@ -16,10 +16,25 @@ addresses as given; the variable is set to 0 for the daemons and drivers it star
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 
-LOOPBACK = ("127.0.0.1", "localhost")
+
+def is_loopback(address: str) -> bool:
+    """Whether a node address or a Ray address (`127.0.0.1:6379`, `ray://localhost:10001`,
+    `[::1]:6379`) names this machine's loopback interface."""
+    host = address.partition("://")[2] if "://" in address else address
+    if host.startswith("["):  # [IPv6]:port
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+        host = host.partition(":")[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def node_ip_address(args: list[str]) -> str | None:
@@ -50,7 +65,8 @@ def _as_given(host: str) -> str:
 
 def start(args: list[str]) -> int:
     """Run `ray start ARGS` (in this process), on loopback when its node address is."""
-    if node_ip_address(args) in LOOPBACK:
+    node = node_ip_address(args)
+    if node is not None and is_loopback(node):
         keep_loopback()
     from ray.scripts.scripts import main
 

@@ -130,6 +130,13 @@ def test_predict_writes_each_samples_output_as_the_model_gives_it(study_dir, tmp
     assert table["prediction"].tolist() == logits.argmax(1).tolist()
     bad = CliRunner().invoke(app, ["predict", str(trial), "--out", str(tmp_path / "p.txt")])
     assert bad.exit_code == 2 and "--out must end in .parquet or .csv" in bad.output
+    # a link at --out is refused, as analyze refuses one: the file it names is untouched
+    precious = tmp_path / "precious.csv"
+    precious.write_text("keep me\n")
+    (tmp_path / "link.csv").symlink_to(precious)
+    linked = CliRunner().invoke(app, ["predict", str(trial), "--out", str(tmp_path / "link.csv")])
+    assert linked.exit_code == 2 and "link.csv is a link" in linked.output, linked.output
+    assert precious.read_text() == "keep me\n"
 
 
 def test_predict_on_a_file_of_inputs(study_dir, tmp_path):

@@ -30,14 +30,16 @@ def predict(
     """Write a trial's predictions on a split (or on the samples of --input): the batch's
     per-sample values and the model's output (and its argmax), one row a sample."""
     from model_trainer.errors import UsageError
+    from model_trainer.files import atomic_write_bytes
     from model_trainer.trial.predictions import predict as predict_table
 
     if out.suffix not in (".parquet", ".csv"):
         raise UsageError(f"--out must end in .parquet or .csv, got {out.name}")
+    if out.is_symlink():
+        raise UsageError(f"{out} is a link; predict never writes through one (it would "
+                         "replace the file it names): remove it or choose another --out")
     table = predict_table(path, split, ckpt, trial_id=trial, inputs=input_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        table.to_parquet(out, index=False)
-    else:
-        table.to_csv(out, index=False)
+    data = table.to_parquet(index=False) if out.suffix == ".parquet" \
+        else table.to_csv(index=False).encode()
+    atomic_write_bytes(out, data)  # a file already there stays whole until the new one is
     stdout.print(f"wrote {len(table)} rows to {out}", markup=False, soft_wrap=True)

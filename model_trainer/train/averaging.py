@@ -33,6 +33,9 @@ class WeightAverage(Callback):
             copy_into(params(wrapper.model), self.kept)
             self.kept = None
 
+    def end_batch(self, wrapper: Any) -> None:
+        """The built-in loop's batch is done (its train_step returned)."""
+
     def on_checkpoint_load(self, wrapper: Any, state: Any) -> None:
         if isinstance(state, dict) and state.get("average") is not None:
             device = next(iter(params(wrapper.model)), torch.empty(0)).device

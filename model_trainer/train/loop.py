@@ -77,6 +77,7 @@ class Loop:
         self.session = session or Session()
         self.state = TrainState()
         self.accumulation = NO_ACCUMULATION
+        self.stepping = False  # in the built-in loop's train_step (weight averages wait)
         self.epoch_means = Means()  # what train_step returned, this epoch (checkpointed)
         self.window = Means()  # the same since the last train log row (checkpointed)
         self.train_metrics = SplitMetrics([])  # train.metrics on this epoch's train batches
@@ -122,6 +123,7 @@ class Loop:
         by_steps = recipe.train.max_steps is not None or recipe.train.eval_every_steps is not None
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device, recipe.train.channels_last)
+        averages = [c.end_batch for c in w.callbacks if isinstance(c, WeightAverage)]
         w.model.train()
         seed_epoch(w.train_loader, recipe.seed, epoch, distributed.rank())  # order, RNG streams
         batches = iter(w.train_loader)
@@ -140,8 +142,14 @@ class Loop:
             if total is not None and index >= total:
                 break
             self.accumulation = accumulation_group(index, accum, total)
-            with distributed.step_context(w.model, sync=self.accumulation.is_update_step):
-                outputs = w.train_step(move(batch))
+            self.stepping = True
+            try:
+                with distributed.step_context(w.model, sync=self.accumulation.is_update_step):
+                    outputs = w.train_step(move(batch))
+            finally:
+                self.stepping = False
+            for end_batch in averages:
+                end_batch(w)
             if type(outputs) is not dict:
                 contract.check_step_outputs(outputs)
             if outputs:

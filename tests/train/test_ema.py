@@ -82,3 +82,49 @@ def test_load_trial_gives_the_average_and_a_resume_continues_it(tmp_path):
     assert first.trial_id == again.trial_id != load(tmp_path, "train.epochs=2").trial_id
     status = json.loads((again.trial_dir / "status.json").read_text())
     assert status["state"] == "completed"
+
+
+class TwoOptimizers(TinyWrapper):
+    """A train_step that steps two optimizers (as a GAN steps D, then G)."""
+
+    def make_optimizer(self, model):
+        first, *rest = model.parameters()
+        return torch.optim.SGD([first], lr=0.1), torch.optim.SGD(rest, lr=0.1)
+
+    def train_step(self, batch):
+        first, second = self.optimizer
+        _, loss = self.forward(batch)
+        self.backward(loss)
+        self.optimizer_step(first)
+        self.optimizer_step(second)
+        return {"loss": loss.detach()}
+
+
+def test_the_average_moves_once_a_batch_when_a_train_step_steps_several_optimizers(tmp_path):
+    """ema_k = 0.9 ema_(k-1) + 0.1 w_k with w_k the weights once batch k is done, however
+    many optimizers its train_step stepped (it moved once per optimizer step: 0.81 a batch)."""
+    after = {}  # global step -> the weights after the batch's last optimizer step
+
+    class Recorder(model_trainer.Callback):
+        def on_train_start(self, wrapper):
+            after[-1] = [p.detach().clone() for p in wrapper.model.parameters()]
+
+        def on_after_optimizer_step(self, wrapper, optimizers):
+            after[wrapper.state.global_step] = [p.detach().clone()
+                                                for p in wrapper.model.parameters()]
+
+    tiny.Recorder, tiny.TwoOptimizers = Recorder, TwoOptimizers
+    try:
+        result = run_experiment(load(tmp_path, *EMA, "train.epochs=1",
+                                     "wrapper=tests.train.tiny.TwoOptimizers",
+                                     "train.callbacks=[tests.train.tiny.Recorder]"))
+    finally:
+        del tiny.Recorder, tiny.TwoOptimizers
+    assert len(after) == 1 + 6  # the start, and six batches of two optimizer steps each
+    expected = after[-1]
+    for step in range(6):
+        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, after[step], strict=True)]
+    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
+    for a, e in zip(average, expected, strict=True):
+        assert torch.allclose(a, e, atol=1e-6)

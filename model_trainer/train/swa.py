@@ -23,6 +23,7 @@ class SWA(WeightAverage):
         super().__init__()
         self.start_epoch, self.count = start_epoch, 0
         self.average_norms: list[dict[str, torch.Tensor]] | None = None  # for the average
+        self.norms_count = 0  # the `count` of the average those statistics were made for
         self.own_norms: list[dict[str, torch.Tensor]] | None = None  # during evaluations
 
     def on_train_epoch_end(self, wrapper: Any, epoch: int) -> None:
@@ -39,8 +40,11 @@ class SWA(WeightAverage):
         super().on_evaluation_start(wrapper, flag)  # the average in the model's weights
         if self.average is not None and norms(wrapper.model):
             self.own_norms = norm_buffers(wrapper.model)
-            self._update_norms(wrapper)
-            self.average_norms = norm_buffers(wrapper.model)
+            if self.average_norms is not None and self.norms_count == self.count:
+                load_norms(wrapper.model, self.average_norms)  # this average's, made before
+            else:
+                self._update_norms(wrapper)
+                self.average_norms, self.norms_count = norm_buffers(wrapper.model), self.count
 
     def on_evaluation_done(self, wrapper: Any, flag: str) -> None:
         if self.own_norms is not None:
@@ -49,12 +53,14 @@ class SWA(WeightAverage):
         super().on_evaluation_done(wrapper, flag)
 
     def on_checkpoint_save(self, wrapper: Any) -> Any:
-        return {"swa_count": self.count, "average": self.average, "norms": self.average_norms}
+        return {"swa_count": self.count, "average": self.average, "norms": self.average_norms,
+                "norms_count": self.norms_count}
 
     def on_checkpoint_load(self, wrapper: Any, state: Any) -> None:
         super().on_checkpoint_load(wrapper, state)
         if isinstance(state, dict):
             self.count = int(state.get("swa_count") or 0)
+            self.norms_count = int(state.get("norms_count", self.count))  # older: as evaluated
             self.average_norms = state.get("norms")
 
     def _update_norms(self, wrapper: Any) -> None:

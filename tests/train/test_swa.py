@@ -118,3 +118,27 @@ def test_batch_norm_statistics_are_recomputed_for_the_average(tmp_path, monkeypa
         assert float(F.cross_entropy(reloaded(vx)[0], vy)) == pytest.approx(expected, rel=1e-5)
     trained = saved["model"]["net.1.running_mean"]  # the model's own statistics, kept
     assert not torch.allclose(trained, torch.zeros_like(trained))
+
+
+def test_batch_norm_statistics_are_recomputed_only_when_the_average_changed(tmp_path,
+                                                                           monkeypatch):
+    """A pass over the train split for each new average, not for each evaluation: a
+    mid-epoch evaluation and the test split reuse the statistics of the average they
+    evaluate (each evaluation made a pass of its own), with the same numbers."""
+    from model_trainer.train.swa import SWA as Averaging
+
+    monkeypatch.setattr(tiny, "NormNet", NormNet, raising=False)
+    passes = []
+    update = Averaging._update_norms
+    monkeypatch.setattr(Averaging, "_update_norms",
+                        lambda self, wrapper: (passes.append(self.count), update(self, wrapper)))
+    result = run_experiment(load(tmp_path, *SWA, "train.epochs=3",
+                                 "model.target=tests.train.tiny.NormNet",
+                                 "data.target=tests.train.tiny.make_loader_with_test",
+                                 "train.batch_size=48", "train.eval_every_steps=1"))
+    assert passes == [1, 2]  # the averages of epochs 2 and 2-3; each once
+    rows = [json.loads(r) for r in (result.trial_dir / "metrics.jsonl").read_text().splitlines()]
+    val = {r["step"]: r["metrics"]["loss"] for r in rows if r["split"] == "val"}
+    assert val[5] == val[4]  # mid-epoch 3: the average of epoch 2, as evaluated at its end
+    test = next(r for r in rows if r["split"] == "test")
+    assert test["checkpoint"] in ("best", "last")

@@ -140,6 +140,10 @@ def test_a_study_whose_name_storage_holds_for_another_study_runs_beside_it(stora
     assert result.study_dir == tmp_path / "runs" / mine and len(result.trials) == 1
     assert json.loads(storage.read(f"{mine}/study_index.json"))["study_id"] == result.study_id
     assert json.loads(storage.read("tiny-study/study_index.json"))["study_id"] == "someone-else"
+    # each trial knows its place in storage, the same on every node (its W&B run id's)
+    trial = result.trials[0].trial_id
+    status = json.loads(storage.read(f"{mine}/{trial}/status.json"))
+    assert status["study"]["storage"] == f"{storage.uri}/{mine}/{trial}"
 
 
 def test_a_status_with_steps_that_are_not_numbers_is_read_as_unreadable(storage, tmp_path):

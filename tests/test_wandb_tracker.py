@@ -113,3 +113,24 @@ def test_a_resumed_trial_continues_its_run_and_secrets_stay_out(tmp_path, monkey
     for path in (first.trial_dir / "wandb").rglob("*"):
         if path.is_file():
             assert b"hunter2-secret" not in path.read_bytes(), path
+
+
+def test_the_run_id_follows_the_trial_to_another_nodes_folder(tmp_path):
+    """With study.storage a trial retried on another node's scratch folder
+    (MTRAIN_LOCAL_DIR) keeps its W&B run id (it hashed the folder's path: a new run);
+    without storage, the same trial id in two folders is two runs."""
+    from types import SimpleNamespace
+
+    from model_trainer.trial.trackers import wandb_run_id
+
+    def status(storage=None):
+        study = {"study_id": "study-1", **({"storage": storage} if storage else {})}
+        return SimpleNamespace(trial_id="tiny-abc", study=study)
+
+    node_a, node_b = tmp_path / "a" / "study" / "tiny-abc", tmp_path / "b" / "study" / "tiny-abc"
+    home = "s3://bucket/runs/study/tiny-abc"
+    assert wandb_run_id(status(home), node_a) == wandb_run_id(status(home), node_b)
+    assert wandb_run_id(status(home), node_a) != wandb_run_id(status(home + "-2"), node_a)
+    assert wandb_run_id(status(), node_a) != wandb_run_id(status(), node_b)
+    assert wandb_run_id(status(), node_a).startswith("tiny-abc-")
+

@@ -83,7 +83,9 @@ class Planner:
             threads=threads, cwd=os.getcwd(), pruner=to_plain(study.pruner),
             study_info={"study_id": self.index.study_id, "number": record.number,
                         "params": record.params, "seed": record.seed,
-                        "position": self.position[id(record)]},  # Hyperband's bracket
+                        "position": self.position[id(record)],  # Hyperband's bracket
+                        **({"storage": f"{study.storage.rstrip('/')}/{self.study_dir.name}/"
+                                       f"{record.trial_id}"} if study.storage else {})},
             # a SLURM job may start hours later: it fingerprints the code it imports then
             code=None if study.executor == "slurm" else _plain_code(
                 self.versions.of(record.params)),

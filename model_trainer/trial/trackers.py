@@ -122,8 +122,8 @@ class MLflowTracker(Tracker):
 
 
 class WandbTracker(Tracker):
-    """One W&B run per trial folder (its id is stable, so a resumed trial continues its
-    run), grouped by study, in the project WANDB_PROJECT or else the recipe's name; the
+    """One W&B run per trial (its id is stable, so a resumed trial continues its run,
+    wandb_run_id), grouped by study, in the project WANDB_PROJECT or else the recipe's name; the
     config is the stateful attributes (values read from the environment hidden), metrics
     are logged as `<split>_<name>` at the global step. W&B's files go to the trial's
     `wandb/` folder; WANDB_MODE=offline keeps them there, for `wandb sync` later."""
@@ -134,11 +134,10 @@ class WandbTracker(Tracker):
         import wandb
 
         config = stateful_values(recipe)
-        place = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT") or recipe.name,
             group=(status.study or {}).get("study_id"), name=status.trial_id,
-            id=f"{status.trial_id}-{place}", resume="allow", dir=str(folder), config=config,
+            id=wandb_run_id(status, folder), resume="allow", dir=str(folder), config=config,
             tags=["mtrain"], settings=wandb.Settings(console="off", quiet=True),
             reinit="create_new")
 
@@ -148,6 +147,15 @@ class WandbTracker(Tracker):
     def close(self, state: TrialState | None) -> None:
         ended = state in (TrialState.COMPLETED, TrialState.PRUNED)
         self.run.finish(exit_code=0 if ended else 1)
+
+
+def wandb_run_id(status: TrialStatus, folder: Path) -> str:
+    """The trial id and a hash of where the trial lives: its place in study storage when
+    its study has one (the same on every node, so a retry on another node's scratch
+    folder continues the run), else its folder (the same recipe run in two folders is two
+    runs)."""
+    place = (status.study or {}).get("storage") or str(folder.resolve())
+    return f"{status.trial_id}-{hashlib.sha256(place.encode()).hexdigest()[:8]}"
 
 
 def stateful_values(recipe: Any) -> dict[str, Any]:

@@ -49,6 +49,16 @@ def metric_name(split: str, name: str) -> str:
     return f"{split}_{name}"
 
 
+LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "time", "wer")
+
+
+def guess_mode(metric: str) -> str:
+    """'min' for metrics that read like a cost (loss, error, perplexity...), else 'max':
+    the direction wherever a metric is ranked without a mode given."""
+    name = metric.lower()
+    return "min" if any(word in name for word in LOWER_IS_BETTER) else "max"
+
+
 def full_names(split: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """`metrics` of one `split` under their full names: {"val_loss": ...} for {"loss": ...}."""
     return {metric_name(split, k): v for k, v in metrics.items()}

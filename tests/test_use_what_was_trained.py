@@ -192,3 +192,27 @@ def test_the_analysis_gives_the_same_trials_and_best_as_the_study_result(tiny_st
         assert analysed.best("train_loss", mode)["trial_id"] == \
             result.best("train_loss", mode).trial_id
     assert analysed.best("no_such_metric") is None
+
+
+def test_best_by_an_error_metric_picks_the_lowest_by_default(tiny_study, tmp_path):
+    """best("val_mae") without a mode picks the lowest error, as analyze ranks an error
+    (it picked the highest: only names with "loss" counted as lower-is-better)."""
+    import json
+
+    from rich.console import Console
+
+    from model_trainer.analysis import analyze
+
+    result = model_trainer.run(str(tiny_study))
+    maes = {}
+    for number, trial in enumerate(result.trials):
+        maes[trial.trial_id] = 0.5 + 0.1 * ((number * 7) % 5)  # a different value each
+        row = {"step": 1, "epoch": 1, "split": "val", "time": 0.0,
+               "metrics": {"mae": maes[trial.trial_id]}}
+        with open(trial.folder / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+    lowest = min(maes, key=maes.get)
+    assert result.best("val_mae").trial_id == lowest
+    analysed = analyze(result.study_dir, plots=False, out=tmp_path / "analysis",
+                       console=Console(file=open("/dev/null", "w")))
+    assert analysed.best("val_mae")["trial_id"] == lowest

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model_trainer.analysis.objective import guess_mode
+from model_trainer.metrics_file import guess_mode
 
 BEST_CHECKPOINT = "best"
 

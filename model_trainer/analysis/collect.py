@@ -17,10 +17,10 @@ import pandas as pd
 from model_trainer import dotted
 from model_trainer.analysis import best_epoch, metrics_table, readers, walk
 from model_trainer.analysis.loaded import Group, Loaded, TrialData
-from model_trainer.analysis.objective import guess_mode
 from model_trainer.analysis.varied import attribute, find_varied
 from model_trainer.journal import journal_path, with_journal
 from model_trainer.layout import METRICS, RECIPE, STATUS, STUDY_INDEX, STUDY_RECIPE
+from model_trainer.metrics_file import guess_mode
 
 SAMPLERS = ("grid", "random", "tpe")
 

@@ -7,14 +7,7 @@ from dataclasses import dataclass
 
 from model_trainer.errors import UsageError
 from model_trainer.layout import STUDY_INDEX
-
-_LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "time", "wer")
-
-
-def guess_mode(metric: str) -> str:
-    """'min' for metrics that read like a cost (loss, error, perplexity...), else 'max'."""
-    name = metric.lower()
-    return "min" if any(word in name for word in _LOWER_IS_BETTER) else "max"
+from model_trainer.metrics_file import guess_mode
 
 
 @dataclass(frozen=True)

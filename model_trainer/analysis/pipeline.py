@@ -25,6 +25,7 @@ from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
 from model_trainer.hypothesis import claims_of, guarantee, read_verdicts
 from model_trainer.layout import ANALYSIS
+from model_trainer.metrics_file import guess_mode
 from model_trainer.vocabulary import TrialState
 
 FORMATS = ("html", "md")
@@ -65,11 +66,12 @@ class AnalysisResult:
         """The completed trial with the best value, as its row of `dataframe()`: by the
         objective (each trial's value at its best evaluation) by default, else by
         `metric` (a logged name such as `train_loss`: its best over the trial's rows) in
-        `mode` (by default the objective's for it, else min for a loss, else max)."""
+        `mode` (by default the objective's for it, else min for a cost such as a loss or an
+        error, else max: metrics_file.guess_mode)."""
         objective = self.objective
         metric = metric or objective.metric
         mode = mode or (objective.mode if metric == objective.metric
-                        else "min" if "loss" in metric else "max")
+                        else guess_mode(metric))
         if mode not in ("max", "min"):
             raise UsageError(f"mode must be max or min, got {mode!r}")
         done = self.trials[self.trials["state"] == TrialState.COMPLETED]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.layout import BEST_CHECKPOINT, CHECKPOINTS, LAST_CHECKPOINT, METRICS
-from model_trainer.metrics_file import named_metrics, read_rows, training_rows
+from model_trainer.metrics_file import guess_mode, named_metrics, read_rows, training_rows
 from model_trainer.study.index import StudyTrial
 from model_trainer.vocabulary import RecordState
 
@@ -81,10 +81,11 @@ class StudyResult:
         """The completed trial with the best value: of the study's objective by default,
         else of `metric` (a logged name such as `val_accuracy` or `test_loss`, its best
         value over the trial's evaluations) in `mode` (max or min; by default min for a
-        loss, else max)."""
+        cost: a loss, an error, mse, mae, perplexity... (metrics_file.guess_mode), else
+        max)."""
         metric = metric or self.objective["metric"]
         mode = mode or (self.objective["mode"] if metric == self.objective["metric"]
-                        else "min" if "loss" in metric else "max")
+                        else guess_mode(metric))
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be max or min, got {mode!r}")
         done = [t for t in self.trials if t.state == RecordState.COMPLETED]

@@ -149,3 +149,35 @@ def test_a_study_whose_name_storage_holds_for_another_study_runs_beside_it(stora
 def test_a_status_with_steps_that_are_not_numbers_is_read_as_unreadable(storage, tmp_path):
     storage.write("study/t1/status.json", b'{"global_step": "twelve", "epochs_done": 2}')
     assert not further_along(storage, "study/t1", tmp_path / "t1")  # no error escapes
+
+
+def test_a_running_study_sends_its_index_to_storage_as_trials_finish(storage, tmp_path):
+    """Readers of storage (`mtrain status s3://...` on another machine) see a running
+    study's index, with its finished trials, before the driver stops (it was sent only
+    when the driver stopped)."""
+    import model_trainer
+    from model_trainer.journal import read_index
+    from tests.study import tinytask
+    from tests.study.tinytask import RECIPE
+
+    seen = []
+
+    class Look(model_trainer.Callback):  # in the driver: a concurrency-1 study runs there
+        def on_train_start(self, wrapper):
+            local = tmp_path / "seen"
+            storage.download("tiny-study", local, skip_folders=("checkpoints",))
+            index = read_index(local / "study_index.json") if \
+                (local / "study_index.json").exists() else None
+            seen.append(sorted(t["state"] for t in index["trials"]) if index else None)
+
+    tinytask.Look = Look
+    try:
+        path = tmp_path / "study.yaml"
+        path.write_text(RECIPE.format(out=tmp_path / "runs") + f"  storage: {storage.uri}\n")
+        model_trainer.run(path, ["study.seeds=[0]", "study.concurrency=1", "train.epochs=1",
+                                 "study.space={model.args.hidden: {choice: [2, 3]}}",
+                                 "train.callbacks=[tests.study.tinytask.Look]"])
+    finally:
+        del tinytask.Look
+    assert seen[0] is None  # the first trial: nothing finished, nothing sent yet
+    assert seen[1] is not None and "completed" in seen[1], seen

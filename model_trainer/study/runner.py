@@ -180,6 +180,8 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                 if store is not None:  # where it ran may not share this folder
                     store.fetch_trial(done.trial_id)
                 index.changed(done)
+                if store is not None:
+                    store.save_study_now_and_then()  # readers of storage see it go on
                 display.finished(done)
                 if done.state is RecordState.PENDING:
                     planner.requeued(done)

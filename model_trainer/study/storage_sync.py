@@ -1,12 +1,15 @@
 """The driver's side of `study.storage`: the study folder restored from storage where
 this machine lacks files of it (a rerun from another login node), each finished trial's
 files brought back into it (the worker may have run on a machine that does not share it),
-and the study's own files (its index, its recipe) sent to storage when the driver stops.
-Checkpoints stay in storage: the driver never needs them."""
+and the study's own files (its index and journal, its recipe) sent to storage as trials
+finish (at most every SEND_EVERY_S) and when the driver stops, so `mtrain status s3://...`
+shows a running study's pending trials too. Checkpoints stay in storage: the driver never
+needs them."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +17,14 @@ from model_trainer.layout import CHECKPOINTS, STUDY_INDEX
 from model_trainer.storage import Storage, StorageError
 from model_trainer.trial.mirror import further_along
 
+SEND_EVERY_S = 30.0  # the study's index to storage while it runs: at most this often
+
 
 class StudyStorage:
     def __init__(self, uri: str, study_dir: Path, console: Any):
         self.storage, self.study_dir, self.console = Storage(uri), study_dir, console
         self.rel = study_dir.name
+        self.sent_at: float | None = None  # when save_study last ran (monotonic)
 
     def owner(self) -> str | None:
         """The id of the study storage holds under this folder's name (None: none)."""
@@ -45,8 +51,15 @@ class StudyStorage:
 
         self._warn_on_failure(fetch, f"trial {trial_id}'s files were not brought back")
 
+    def save_study_now_and_then(self) -> None:
+        """`save_study` unless it ran less than SEND_EVERY_S ago."""
+        if self.sent_at is None or time.monotonic() - self.sent_at >= SEND_EVERY_S:
+            self.save_study()
+
     def save_study(self) -> None:
         """The study folder's own files (not the trials'), to storage."""
+        self.sent_at = time.monotonic()
+
         def send() -> None:
             for path in sorted(self.study_dir.iterdir()):
                 if path.is_file() and not path.name.startswith("."):

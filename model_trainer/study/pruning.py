@@ -63,13 +63,17 @@ def make_pruner(spec: dict[str, Any], epochs: int) -> Any:
     raise ValueError(f"unknown pruner kind {kind!r}")
 
 
-def make_pruning_callback(payload: Any, epochs: int) -> Callable[[int, dict[str, float]], bool]:
-    """on_eval(epoch, metrics) -> True when the trial should stop as pruned."""
+def make_pruning_callback(payload: Any, epochs: int, folder: Path | None = None,
+                          ) -> Callable[[int, dict[str, float]], bool]:
+    """on_eval(epoch, metrics) -> True when the trial should stop as pruned. `folder`: the
+    trial folder it writes when not the payload's (a node's scratch, MTRAIN_LOCAL_DIR):
+    its own curve is read there, and its siblings there and in the driver's study folder."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     metric, mode = payload.objective["metric"], payload.objective["mode"]
-    trial_dir = Path(payload.trial_dir)
+    trial_dir = Path(folder or payload.trial_dir)
+    study_dirs = list(dict.fromkeys([trial_dir.parent, Path(payload.trial_dir).parent]))
     position = payload.study_info.get("position")
     mine: dict[int, float] = {}  # this attempt's evaluations (the file has earlier ones too)
 
@@ -80,7 +84,7 @@ def make_pruning_callback(payload: Any, epochs: int) -> Callable[[int, dict[str,
             # would be left out of the analysis although it trained to the end
         mine[epoch] = float(value)
         me = _Curve(position, TrialState.RUNNING, {**_read_curve(trial_dir, metric), **mine})
-        others = _sibling_curves(trial_dir.parent, metric, exclude=trial_dir)
+        others = _sibling_curves(study_dirs, metric, exclude=trial_dir.name)
         pruner = make_pruner(payload.pruner, epochs)  # fresh: Hyperband sizes itself once
         return _should_prune(pruner, payload.pruner["kind"], me, others, mode,
                              str(payload.study_info.get("study_id", "study")))
@@ -150,19 +154,22 @@ def _numbered(curves: list[_Curve]) -> list[_Curve | None]:
     return [placed.get(i) for i in range(size)] + loose
 
 
-def _sibling_curves(study_dir: Path, metric: str, exclude: Path) -> list[_Curve]:
-    """Every other trial of the study folder that has evaluated the objective."""
-    curves = []
-    for folder in sorted(p.parent for p in study_dir.glob(f"*/{STATUS}")):
-        status = TrialStatus.load(folder)
-        if folder == exclude or status is None:
-            continue
-        values = _read_curve(folder, metric)
-        position = (status.study or {}).get("position")
-        if values:
-            curves.append(_Curve(position if isinstance(position, int) else None,
-                                 status.state, values))
-    return curves
+def _sibling_curves(study_dirs: list[Path], metric: str, exclude: str) -> list[_Curve]:
+    """Every other trial of the study folders that has evaluated the objective; a trial
+    in several (a node's scratch and the driver's folder) as the furthest along."""
+    curves: dict[str, _Curve] = {}
+    for study_dir in study_dirs:
+        for folder in sorted(p.parent for p in study_dir.glob(f"*/{STATUS}")):
+            status = TrialStatus.load(folder)
+            if folder.name == exclude or status is None:
+                continue
+            values = _read_curve(folder, metric)
+            position = (status.study or {}).get("position")
+            seen = curves.get(folder.name)
+            if values and (seen is None or len(values) > len(seen.values)):
+                curves[folder.name] = _Curve(position if isinstance(position, int) else None,
+                                             status.state, values)
+    return [curves[name] for name in sorted(curves)]
 
 
 def _read_curve(folder: Path, metric: str) -> dict[int, float]:

@@ -99,7 +99,7 @@ def _execute(payload: TrialPayload, trial_dir: str) -> TrialOutcome:
 
     try:
         loaded = rebuild_recipe(payload.source, payload.overrides).variant(payload.params)
-        on_eval = make_pruning_callback(payload, loaded.recipe.train.epochs) \
+        on_eval = make_pruning_callback(payload, loaded.recipe.train.epochs, Path(trial_dir)) \
             if payload.pruner and payload.pruner["kind"] != "none" else None
         result = run_experiment(loaded, trial_dir=trial_dir, progress="off",
                                 on_eval=on_eval, study_info=payload.study_info,

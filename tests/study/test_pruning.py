@@ -53,10 +53,12 @@ def native(spec: dict, trials: list[dict[int, float]], mode: str) -> list[int | 
 
 
 def from_files(spec: dict, trials: list[dict[int, float]], mode: str,
-               study_dir: Path) -> list[int | None]:
+               study_dir: Path, driver_dir: Path | None = None) -> list[int | None]:
     """The same trials as trial folders, each asking the callback after each evaluation.
     Folder names sort in another order than the trials ran, as trial ids do, and each
-    trial is resumed once (a new callback, as a new attempt builds) at epoch 4."""
+    trial is resumed once (a new callback, as a new attempt builds) at epoch 4. With
+    `driver_dir`, the payload names the trial's folder there (the driver's path), while
+    the trials write `study_dir` (a node's scratch, MTRAIN_LOCAL_DIR)."""
     pruned_at = []
     for position, curve in enumerate(trials):
         name = f"trial-{position * 7919 % 101:03d}"
@@ -67,14 +69,14 @@ def from_files(spec: dict, trials: list[dict[int, float]], mode: str,
                                     "position": position})
         status.save(folder)
         payload = SimpleNamespace(objective={"metric": "val_score", "mode": mode},
-                                  trial_dir=str(folder), pruner=spec,
+                                  trial_dir=str((driver_dir or study_dir) / name), pruner=spec,
                                   study_info={"study_id": STUDY, "position": position})
-        on_eval = make_pruning_callback(payload, EPOCHS)
+        on_eval = make_pruning_callback(payload, EPOCHS, folder)
         writer = MetricsWriter(folder / "metrics.jsonl")
         stop = None
         for epoch in sorted(curve):
             if epoch == 4:
-                on_eval = make_pruning_callback(payload, EPOCHS)
+                on_eval = make_pruning_callback(payload, EPOCHS, folder)
             writer.append("val", {"score": curve[epoch]}, step=epoch * 10, epoch=epoch)
             if on_eval(epoch, {"val_score": curve[epoch]}):
                 stop = epoch
@@ -100,3 +102,15 @@ def test_file_fed_pruner_decides_as_optuna_does_in_a_live_study(tmp_path, spec, 
     expected = native(spec, trials, mode)
     assert any(expected) and not all(expected), "the curves should make some prunes"
     assert from_files(spec, trials, mode, tmp_path) == expected
+
+
+@pytest.mark.parametrize("spec", [{"kind": "median"}, {"kind": "hyperband"}])
+def test_a_trial_on_a_nodes_scratch_folder_prunes_from_the_files_it_writes(tmp_path, spec):
+    """With MTRAIN_LOCAL_DIR a trial writes a folder other than the driver's path that its
+    payload names: the pruner reads that folder and its siblings there (it read the
+    driver's path, absent on the node, and never pruned)."""
+    trials = curves(16, seed=len(str(spec)), mode="max")
+    expected = native(spec, trials, "max")
+    assert any(expected)
+    assert from_files(spec, trials, "max", tmp_path / "scratch" / "study",
+                      driver_dir=tmp_path / "driver" / "study") == expected

@@ -113,3 +113,31 @@ def test_an_outcome_of_another_job_is_not_this_jobs(tmp_path):
         TrialOutcome(RecordState.INTERRUPTED), "8"))
     assert slurm._outcome(folder, "9") is None
     assert slurm._outcome(folder, "8").state is RecordState.INTERRUPTED
+
+
+def test_a_retry_beside_a_running_array_waits_for_room(fake, tmp_path):
+    """study.concurrency=2 as an array of four; trial a fails and is retried while b and c
+    run and d waits in the array: the retry goes out only once fewer than two of the
+    study's jobs have not ended (it went out at once: three running)."""
+    run = executor()
+    for trial in ("a", "b", "c", "d"):
+        run.submit(trial, payload(tmp_path, trial))
+    fake.queue = ("42_0|FAILED|NonZeroExitCode\n42_1|RUNNING|None\n42_2|RUNNING|None\n"
+                  "42_3|PENDING|JobArrayTaskLimit\n")
+    assert run.wait_one()[0] == "a"
+    run.submit("a", payload(tmp_path, "a"))  # the runner retries it
+    done = TrialOutcome(RecordState.COMPLETED, value=0.5, stop_reason="epochs reached")
+    (tmp_path / ".slurm" / "b" / "outcome.json").write_bytes(slurm.outcome_json(done, "42_1"))
+    fake.queue = "42_1|COMPLETED|None\n42_2|RUNNING|None\n42_3|RUNNING|None\n"
+    assert run.wait_one() == ("b", done)
+    assert len([c for c in fake.commands if c[0] == "sbatch"]) == 1  # c and d run: no room
+    assert run.running == 3  # c, d, and the retry that waits
+    (tmp_path / ".slurm" / "c" / "outcome.json").write_bytes(slurm.outcome_json(done, "42_2"))
+    fake.queue = "42_2|COMPLETED|None\n42_3|RUNNING|None\n"
+    assert run.wait_one() == ("c", done)
+    sbatches = [c for c in fake.commands if c[0] == "sbatch"]
+    assert len(sbatches) == 2 and "--array" not in Path(sbatches[1][-1]).read_text()
+    assert sorted(run.jobs) == ["42_3", "43"]  # the retry is not taken for ended: new
+    (tmp_path / ".slurm" / "a" / "outcome.json").write_bytes(slurm.outcome_json(done, "43"))
+    fake.queue = "42_3|RUNNING|None\n43|COMPLETED|None\n"
+    assert run.wait_one() == ("a", done)

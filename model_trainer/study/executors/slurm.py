@@ -18,8 +18,9 @@ SLURM's queue and follows them with `squeue` and `scontrol` and those files only
 A study whose trials are all known before any result (a grid with a list of seeds, no
 fail_fast) goes out as job arrays, `--array=0-N%concurrency`: SLURM then keeps the
 concurrency, and every trial is in the queue at once (counted as running from then). One
-whose next trial depends on results (Optuna, adaptive seeds, a hypothesis, fail_fast) or a
-retry goes out one job a trial, `study.concurrency` at a time. The study folder must be on
+whose next trial depends on results (Optuna, adaptive seeds, a hypothesis, fail_fast) goes
+out one job a trial, `study.concurrency` at a time; a retry beside an array waits until
+fewer than `study.concurrency` of the study's jobs have not ended. The study folder must be on
 a file system the compute nodes share with the login node (the payloads, outcomes and
 trial folders live there).
 """
@@ -66,6 +67,7 @@ class SlurmExecutor:
         self.capacity = math.inf if arrays else concurrency
         self.jobs: dict[str, tuple[Any, Path]] = {}  # job id -> (key, the trial's job folder)
         self.batch: list[tuple[Any, Path, TrialPayload]] = []  # to submit together
+        self.waiting: list[tuple[Any, Path, TrialPayload]] = []  # for room beside an array
         self.queue: dict[str, tuple[str, str]] | None = None  # squeue, read once a batch
 
     def __enter__(self) -> SlurmExecutor:
@@ -80,7 +82,7 @@ class SlurmExecutor:
 
     @property
     def running(self) -> int:
-        return len(self.jobs) + len(self.batch)
+        return len(self.jobs) + len(self.batch) + len(self.waiting)
 
     def submit(self, key: Any, payload: TrialPayload) -> None:
         """Re-attach to the trial's job when it is still SLURM's (queued, running,
@@ -100,28 +102,49 @@ class SlurmExecutor:
         self.batch.append((key, folder, payload))
 
     def _flush(self) -> None:
-        """Submit the trials handed over since the last call: one job, or one array."""
+        """Submit the trials handed over since the last call: one job, or one array. Beside
+        an array (which keeps the concurrency itself) they wait for room instead."""
         batch, self.batch, self.queue = self.batch, [], None
-        if not batch:
-            return
+        if self.capacity == math.inf and self.jobs:
+            self.waiting.extend(batch)
+        elif batch:
+            self._send(batch)
+
+    def _send_waiting(self, states: dict[str, tuple[str, str]]) -> set[str]:
+        """Trials that wait beside an array (retries) go out one job each while fewer than
+        study.concurrency of the study's jobs have not ended (an array's queued tasks
+        count: they will run); the ids of the jobs sent (`states` does not know them)."""
+        unended = sum(1 for job in self.jobs if job not in states or states[job][0] not in ENDED)
+        sent: set[str] = set()
+        while self.waiting and unended < self.concurrency:
+            sent |= self._send([self.waiting.pop(0)])
+            unended += 1
+        return sent
+
+    def _send(self, batch: list[tuple[Any, Path, TrialPayload]]) -> set[str]:
+        """Submit `batch` as one job or one array; the job ids (an array's tasks)."""
         folders = [folder for _, folder, _ in batch]
         script = folders[0] / "job.sh" if len(batch) == 1 else \
             folders[0].parent / f"array-{folders[0].name}.sh"
         atomic_write_bytes(script, self._script(folders, batch[0][2]).encode())
         job = _run(["sbatch", "--parsable", str(script)]).split(";")[0].strip()
+        tasks = set()
         for index, (key, folder, _) in enumerate(batch):
             task = job if len(batch) == 1 else f"{job}_{index}"
             atomic_write_bytes(folder / "job.json", json.dumps({"job_id": task}).encode())
             self.jobs[task] = (key, folder)
+            tasks.add(task)
+        return tasks
 
     def wait_one(self) -> tuple[Any, TrialOutcome]:
         """The next job that has ended, with its trial's outcome."""
         self._flush()
         while True:
             states = _states()
+            sent = self._send_waiting(states)
             for job, (key, folder) in list(self.jobs.items()):
                 state = states.get(job)
-                if state is not None and state[0] not in ENDED:
+                if job in sent or (state is not None and state[0] not in ENDED):
                     continue  # queued, running, requeued: still this trial's job
                 outcome = _outcome(folder, job)
                 deadline = time.monotonic() + LATE_OUTCOME_S
@@ -136,8 +159,8 @@ class SlurmExecutor:
     def cancel_all(self, reason: Any = None) -> list[tuple[Any, TrialOutcome]]:
         """Signal the running jobs (their trials save and stop), take their outcomes, and
         cancel the queued ones: a rerun continues them all."""
-        unsent = [(key, CANCELLED) for key, _, _ in self.batch]  # never submitted
-        self.batch = []
+        unsent = [(key, CANCELLED) for key, _, _ in self.batch + self.waiting]  # never submitted
+        self.batch, self.waiting = [], []
         if not self.jobs:
             return unsent
         _run(["scancel", "--signal=TERM", "--full", *self.jobs], check=False)

@@ -216,3 +216,27 @@ def test_best_by_an_error_metric_picks_the_lowest_by_default(tiny_study, tmp_pat
     analysed = analyze(result.study_dir, plots=False, out=tmp_path / "analysis",
                        console=Console(file=open("/dev/null", "w")))
     assert analysed.best("val_mae")["trial_id"] == lowest
+
+
+def test_predict_a_model_whose_output_is_a_dict(tmp_path):
+    """A dict output (as train.metrics accept it): its predictions entry (logits) gives
+    output_0.. and prediction, its other per-sample tensors a column each (it was
+    refused: only a tensor output could be written)."""
+    from model_trainer.trial.experiment import run_experiment
+    from model_trainer.trial.predictions import predict
+    from tests.train import tiny
+
+    result = run_experiment(tiny.load(tmp_path, "model.target=tests.train.tiny.DictOutNet",
+                                      "train.epochs=1"))
+    table = predict(result.trial_dir, "val", "last")
+    model = model_trainer.load_trial(result.trial_dir, "last").model
+    x, labels = tiny.tensors(96, seed=456)
+    with torch.no_grad():
+        output = model(x)[0]
+    assert list(table.columns) == ["labels", "output_0", "output_1", "output_2", "prediction",
+                                   "score"]
+    assert table["labels"].tolist() == labels.tolist()
+    assert table[["output_0", "output_1", "output_2"]].to_numpy() == pytest.approx(
+        output["logits"].numpy(), abs=1e-6)
+    assert table["prediction"].tolist() == output["logits"].argmax(1).tolist()
+    assert table["score"].to_numpy() == pytest.approx(output["score"].numpy(), abs=1e-6)

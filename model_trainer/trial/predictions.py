@@ -6,8 +6,10 @@ batches (or the file's rows, `train.batch_size` at a time) through the wrapper's
 tensors: the model's keyword arguments; loaded with weights_only) or `.npz` (named arrays),
 one sample per row of the first dimension.
 One row per sample: the batch's values that are one number per sample (labels, an id),
-then the output's, flattened: `output` for one number a sample, `output_0`,
-`output_1`, ... for a vector (logits), and `prediction`, their argmax, for a vector.
+then the predictions', flattened: `output` for one number a sample, `output_0`,
+`output_1`, ... for a vector (logits), and `prediction`, their argmax, for a vector. A
+dict output's predictions are the entry train.metrics use (`metric_inputs`: logits,
+preds, scores, probs, output...); its other per-sample tensors follow, by their names.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def predict(path: str | Path, split: str = Split.TEST, checkpoint: str = "best",
     with torch.no_grad():
         for batch in batches:
             output, _ = wrapper.evaluation_step(batch)
-            frames.append(_rows(batch, output))
+            frames.append(_rows(batch, output, wrapper.metric_inputs(output, batch)[0]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -76,13 +78,18 @@ def _file_batches(path: Path, size: int, device: torch.device) -> list[Any]:
     return batches
 
 
-def _rows(batch: Any, output: Any) -> Any:
+def _rows(batch: Any, output: Any, predictions: Any) -> Any:
+    """One row a sample: the batch's per-sample values, the predictions' columns, then
+    the other per-sample tensors of a dict output, by their names."""
     import pandas as pd
 
-    if not isinstance(output, torch.Tensor):
-        raise UsageError("predict writes models whose output is a tensor (one row a "
-                         f"sample); this one returns {type(output).__name__}")
-    n = output.shape[0]
+    if not isinstance(predictions, torch.Tensor):
+        kind = (f"a dict with keys {', '.join(map(str, output))} (name its predictions "
+                "logits, preds, scores, probs or output)" if isinstance(output, dict)
+                else type(output).__name__)
+        raise UsageError("predict writes models whose predictions are a tensor (one row a "
+                         f"sample); this one returns {kind}")
+    n = predictions.shape[0]
     columns: dict[str, Any] = {}
     items = batch.items() if isinstance(batch, dict) else enumerate(batch) \
         if isinstance(batch, list | tuple) else []
@@ -90,10 +97,17 @@ def _rows(batch: Any, output: Any) -> Any:
         if isinstance(value, torch.Tensor) and value.dim() == 1 and len(value) == n:
             columns[str(key) if isinstance(batch, dict) else f"input_{key}"] = \
                 value.cpu().numpy()
-    out = output.detach().float().cpu().reshape(n, -1)
+    out = predictions.detach().float().cpu().reshape(n, -1)
     if out.shape[1] == 1:
         columns["output"] = out[:, 0].numpy()
     else:
         columns.update({f"output_{i}": out[:, i].numpy() for i in range(out.shape[1])})
         columns["prediction"] = out.argmax(dim=1).numpy()
+    for key, value in output.items() if isinstance(output, dict) else ():
+        if value is predictions or not isinstance(value, torch.Tensor) or value.dim() == 0 \
+                or value.shape[0] != n:
+            continue
+        flat = value.detach().float().cpu().reshape(n, -1)
+        columns.update({str(key): flat[:, 0].numpy()} if flat.shape[1] == 1 else
+                       {f"{key}_{i}": flat[:, i].numpy() for i in range(flat.shape[1])})
     return pd.DataFrame(columns)

@@ -56,6 +56,14 @@ class TinyNet(nn.Module):
         return logits, (F.cross_entropy(logits, labels) if labels is not None else None)
 
 
+class DictOutNet(TinyNet):
+    """TinyNet whose output is a dict: the logits and a per-sample score beside them."""
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
+        logits, loss = super().forward(x, labels)
+        return {"logits": logits, "score": logits.max(dim=1).values}, loss
+
+
 def tensors(n: int, seed: int = 123) -> tuple[torch.Tensor, torch.Tensor]:
     """Three classes, separable by the sign pattern of two features (plus noise)."""
     g = torch.Generator().manual_seed(seed)

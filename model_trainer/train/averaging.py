@@ -37,9 +37,12 @@ class WeightAverage(Callback):
         """The built-in loop's batch is done (its train_step returned)."""
 
     def on_checkpoint_load(self, wrapper: Any, state: Any) -> None:
-        if isinstance(state, dict) and state.get("average") is not None:
+        """The average as saved, none included (a best.pt from before SWA's first epoch:
+        the test split rewound there evaluates the weights, not the last average)."""
+        if isinstance(state, dict) and "average" in state:
             device = next(iter(params(wrapper.model)), torch.empty(0)).device
-            self.average = [t.to(device) for t in state["average"]]
+            saved = state["average"]
+            self.average = None if saved is None else [t.to(device) for t in saved]
 
 
 def params(model: torch.nn.Module) -> list[torch.nn.Parameter]:

@@ -128,3 +128,29 @@ def test_the_average_moves_once_a_batch_when_a_train_step_steps_several_optimize
     average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
     for a, e in zip(average, expected, strict=True):
         assert torch.allclose(a, e, atol=1e-6)
+
+
+@pytest.mark.parametrize("average", ["++train.ema={decay: 0.9}", "++train.swa={start_epoch: 1}"])
+def test_the_test_split_at_an_earlier_best_uses_that_epochs_average(tmp_path, average):
+    """The best evaluation is an early one (monitor val_loss, mode max): the test split
+    rewinds to best.pt, weights and average; its loss equals the best average run by hand
+    on the test data (not the last epoch's average)."""
+    import torch.nn.functional as F
+
+    result = run_experiment(load(tmp_path, average, "train.epochs=3",
+                                 "data.target=tests.train.tiny.make_loader_with_test",
+                                 "train.monitor={metric: val_loss, mode: max}",
+                                 "train.eval_every_steps=4"))
+    rows = [json.loads(r) for r in (result.trial_dir / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in rows if r["split"] == "val"]
+    best = max(val, key=lambda r: r["metrics"]["loss"])
+    assert best["step"] != val[-1]["step"]  # an earlier evaluation is the best
+    test = next(r for r in rows if r["split"] == "test")
+    assert test["checkpoint"] == "best"
+    model = model_trainer.load_trial(result.trial_dir, "best").model  # the average there
+    x, y = tiny.tensors(96, seed=789)
+    with torch.no_grad():
+        expected = float(F.cross_entropy(model(x)[0], y))
+    assert test["metrics"]["loss"] == pytest.approx(expected, rel=1e-5)
+    saved = torch.load(result.trial_dir / "checkpoints" / "best.pt", weights_only=True)
+    assert saved["loop"]["global_step"] == best["step"]

@@ -16,6 +16,7 @@ step the losses are summed on the device.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class Loop:
         self.state = TrainState()
         self.accumulation = NO_ACCUMULATION
         self.stepping = False  # in the built-in loop's train_step (weight averages wait)
+        self.lookahead: Lookahead | None = None  # this epoch's, for a loader without a length
         self.epoch_means = Means()  # what train_step returned, this epoch (checkpointed)
         self.window = Means()  # the same since the last train log row (checkpointed)
         self.train_metrics = SplitMetrics([])  # train.metrics on this epoch's train batches
@@ -135,9 +137,14 @@ class Loop:
         for _ in range(skip):  # a resumed epoch: the same order, then the saved RNG states
             next(batches)
         if skip and self.resume_rng is not None:
+            if self.resume_rng.get("held") is not None:  # fetched early before the stop
+                set_rng_state(self.resume_rng["held"])
+                held = next(batches, None)
+                batches = itertools.chain([] if held is None else [held], batches)
             set_rng_state(self.resume_rng)
-        if total is None and recipe.train.eval_every_steps is not None:
-            batches = Lookahead(batches)  # a step evaluation on the epoch's last step waits
+        self.lookahead = Lookahead(batches) if total is None and by_steps else None
+        if self.lookahead is not None:  # whether a step evaluation or max_steps ends the epoch
+            batches = self.lookahead
         for index, batch in enumerate(batches, start=skip):
             if total is not None and index >= total:
                 break
@@ -208,20 +215,20 @@ class Loop:
             self._log_train(epoch)
         evaluated = self.evaluated_step == self.state.global_step
         if (self.w.val_loader is not None or self.session.smoke) and not evaluated:
-            self.evaluate_and_report(epoch, {})
+            self.evaluate_and_report(epoch, {}, keep_rng=True)
         self.save_checkpoint()
 
     def _ends_at_step(self, epoch: int, batches: Any) -> bool:
-        """After a mid-epoch optimizer step: evaluate when train.eval_every_steps says so
-        (not on the epoch's last step, found by looking ahead in a loader without a
-        length: end_epoch evaluates there, once); whether the run ends here (early
-        stopping at that evaluation, or train.max_steps)."""
+        """After a mid-epoch optimizer step: evaluate when train.eval_every_steps says so;
+        whether the run ends here (early stopping at that evaluation, or train.max_steps).
+        Neither on the epoch's last step, found by looking ahead in a loader without a
+        length: end_epoch evaluates and counts the epoch there, once."""
         train, step = self.w.recipe.train, self.state.global_step
-        if train.eval_every_steps is not None and step % train.eval_every_steps == 0 \
-                and not (isinstance(batches, Lookahead) and batches.exhausted()) \
-                and self.evaluate_at_step(epoch):
-            return True
-        return train.max_steps is not None and step >= train.max_steps
+        due = train.eval_every_steps is not None and step % train.eval_every_steps == 0
+        last = train.max_steps is not None and step >= train.max_steps
+        if (due or last) and isinstance(batches, Lookahead) and batches.exhausted():
+            return False  # the epoch's last step: end_epoch evaluates and counts it
+        return (due and self.evaluate_at_step(epoch)) or last
 
     def evaluate_at_step(self, epoch: int) -> bool:
         """train.eval_every_steps: evaluate mid-epoch (a val row at this step); a best is
@@ -229,7 +236,7 @@ class Loop:
         if self.w.val_loader is None:
             return False
         self.evaluated_step = self.state.global_step
-        row = self.evaluate(Split.VAL)
+        row = self._evaluate_mid_epoch()
         if not row:
             return False
         self.log(Split.VAL, row, epoch=epoch)
@@ -304,6 +311,18 @@ class Loop:
         finally:
             self._call("on_evaluation_done", flag)
 
+    def _evaluate_mid_epoch(self) -> dict[str, float]:
+        """`evaluate` on val with the RNGs put back after it: the rest of the epoch draws
+        the same random numbers however often it is evaluated (a loader's iterator draws
+        a seed, a custom evaluation may sample), so a run stopped at a step and resumed
+        equals one that never stopped there. (At an epoch's end the next epoch seeds
+        them again.)"""
+        before = rng_state()
+        try:
+            return self.evaluate(Split.VAL)
+        finally:
+            set_rng_state(before)
+
     def _evaluate(self, flag: str, loader: Any) -> dict[str, float]:
         w = self.w
         row: dict[str, float] = {}
@@ -339,9 +358,11 @@ class Loop:
         return SplitMetrics(list(recipe.train.metrics), binary_output=recipe.train.binary_output,
                             recipe=recipe, whole_split=whole_split)
 
-    def evaluate_and_report(self, epoch: int, train_metrics: dict[str, float]) -> dict[str, float]:
-        """Evaluate on val, log the row, track best and early stopping, ask on_eval to prune."""
-        row = self.evaluate(Split.VAL)
+    def evaluate_and_report(self, epoch: int, train_metrics: dict[str, float],
+                            keep_rng: bool = False) -> dict[str, float]:
+        """Evaluate on val (`keep_rng`: mid-epoch), log the row, track best and early
+        stopping, ask on_eval to prune."""
+        row = self._evaluate_mid_epoch() if keep_rng else self.evaluate(Split.VAL)
         if not row:
             return {}
         self.log(Split.VAL, row, epoch=epoch)
@@ -441,7 +462,10 @@ class Loop:
     def _capture(self) -> dict[str, Any] | None:
         """The state a checkpoint holds (tensors still the live ones); None where nothing
         is saved. Runs on every rank: gathering the RNG states is a collective."""
-        rank_rngs = distributed.gather(rng_state())
+        rngs = rng_state()
+        if self.lookahead is not None and self.lookahead.holds():  # a batch fetched early:
+            rngs["held"] = self.lookahead.rng_before  # a resume fetches it from these again
+        rank_rngs = distributed.gather(rngs)
         if (self.session.checkpoint_dir is None or not self.session.saves_checkpoints
                 or self.w.model is None):
             return None
@@ -501,12 +525,16 @@ class Loop:
 
 
 class Lookahead:
-    """An iterator that can say whether another item follows, by fetching it early."""
+    """An iterator that can say whether another item follows, by fetching it early; the
+    RNG states from before that fetch are kept (a checkpoint taken while the item is held
+    saves them beside the current ones: a resume fetches it again from them, drawing the
+    same random numbers, then goes on from the current ones)."""
 
     _EMPTY = object()
 
     def __init__(self, items: Any):
         self.items, self.held = items, self._EMPTY
+        self.rng_before: dict[str, Any] | None = None
 
     def __iter__(self) -> Lookahead:
         return self
@@ -519,8 +547,13 @@ class Lookahead:
 
     def exhausted(self) -> bool:
         if self.held is self._EMPTY:
+            self.rng_before = rng_state()
             self.held = next(self.items, self._EMPTY)
         return self.held is self._EMPTY
+
+    def holds(self) -> bool:
+        """Whether an item was fetched early and not taken yet."""
+        return self.held is not self._EMPTY
 
 
 def _mover(device: torch.device, channels_last: bool = False) -> Any:

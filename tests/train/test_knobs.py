@@ -328,3 +328,72 @@ def test_step_evaluations_of_a_loader_without_a_length_are_those_of_one_with_a_l
         == [3, 6, 9, 12]
     assert [v for _, v in found["unsized"]] == pytest.approx([v for _, v in found["sized"]],
                                                              rel=1e-6)
+
+
+class _NoisyStream(torch.utils.data.IterableDataset):
+    """The train batches with noise drawn from the global RNG as each is fetched (an
+    augmentation): where a batch is fetched in the RNG's sequence changes its values."""
+
+    def __iter__(self):
+        for batch in _batches("train"):
+            yield {"x": batch["x"] + 0.3 * torch.randn(batch["x"].shape), "labels": batch["labels"]}
+
+
+def noisy_unsized_loader(config, flag):
+    if flag != "train":
+        return sized_loader(config, flag)
+    return torch.utils.data.DataLoader(_NoisyStream(), batch_size=None)
+
+
+def test_max_steps_at_the_end_of_an_epoch_of_a_loader_without_a_length_counts_it(tmp_path):
+    """max_steps=6 over epochs of 6 batches the loader does not announce: the epoch is
+    done (evaluated and counted at its end) as with a loader with a length (it stopped
+    mid-epoch: no epoch counted), and a rerun to 12 steps gives the same numbers."""
+    found = {}
+    for name in ("sized", "unsized"):
+        target = f"data.target=tests.train.test_knobs.{name}_loader"
+        first = run_experiment(load(tmp_path / name, target, "train.max_steps=6",
+                                    "train.epochs=5"))
+        assert first.epochs_done == 1, name
+        again = run_experiment(load(tmp_path / name, target, "train.max_steps=12",
+                                    "train.epochs=5"))
+        assert again.epochs_done == 2, name
+        found[name] = [(r["step"], r["epoch"], r["metrics"]["loss"])
+                       for r in rows(again.trial_dir, "val")]
+    assert [r[:2] for r in found["unsized"]] == [r[:2] for r in found["sized"]] \
+        == [(6, 1), (12, 2)]
+    assert [r[2] for r in found["unsized"]] == pytest.approx([r[2] for r in found["sized"]],
+                                                             rel=1e-6)
+
+
+def _last_weights(trial_dir):
+    return torch.load(trial_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize(("loader", "steps"), [
+    ("sized_loader", ()), ("sized_loader", ("train.eval_every_steps=2",)),
+    ("noisy_unsized_loader", ()), ("noisy_unsized_loader", ("train.eval_every_steps=2",)),
+    ("noisy_unsized_loader", ("train.eval_every_steps=3",)),
+])
+def test_a_run_stopped_mid_epoch_by_max_steps_resumes_exactly(tmp_path, loader, steps):
+    """Stopped at max_steps=4 and rerun to 9 steps, the weights equal a straight run's bit
+    for bit: with dropout, with noise drawn as batches are fetched, and with a loader
+    without a length, where the loop fetches batch 5 early to know whether the epoch ends
+    at step 4 (the checkpoint held the RNG after that fetch, and the stop's own evaluation
+    drew a seed from it: both made the resumed run differ)."""
+    common = (f"data.target=tests.train.test_knobs.{loader}", "train.epochs=5", *steps)
+    run_experiment(load(tmp_path / "a", *common, "train.max_steps=4"))
+    resumed = run_experiment(load(tmp_path / "a", *common, "train.max_steps=9"))
+    straight = run_experiment(load(tmp_path / "b", *common, "train.max_steps=9"))
+    a, b = _last_weights(resumed.trial_dir), _last_weights(straight.trial_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_evaluations_do_not_change_the_training(tmp_path):
+    """Step evaluations every 2 steps or none: the same weights after the epoch (an
+    evaluation's random draws, such as its loader's seed, are not the training's)."""
+    common = ("data.target=tests.train.test_knobs.noisy_unsized_loader", "train.epochs=1")
+    often = run_experiment(load(tmp_path / "a", *common, "train.eval_every_steps=2"))
+    never = run_experiment(load(tmp_path / "b", *common))
+    a, b = _last_weights(often.trial_dir), _last_weights(never.trial_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -193,3 +193,18 @@ def test_a_record_that_cannot_be_collected_is_a_warning_and_the_trial_completes(
     result = run_experiment(load(tmp_path / "runs", "train.epochs=1"), threads=1)
     assert result.state == "completed" and not (result.trial_dir / "provenance.json").exists()
     assert "provenance record" in caplog.text and "no space left on device" in caplog.text
+
+
+def test_an_egg_info_is_read_from_its_header_as_importlib_reads_it(tmp_path, monkeypatch):
+    """A project installed as egg-info (an editable install): its name and version are the
+    header's, not a `Version:` line of the description after it."""
+    from model_trainer.trial.provenance import installed_packages
+
+    info = tmp_path / "My_Project.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: My_Project\nVersion: 1.2.3\n"
+                                   "Summary: x\n\n# My project\nVersion: 9.9.9\nName: other\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = installed_packages()
+    dist = importlib.metadata.PathDistribution(info)
+    assert found["my-project"] == dist.version == "1.2.3"

@@ -198,14 +198,36 @@ def installed_packages() -> dict[str, str]:
                 continue
             name, dash, version = stem.rpartition("-") if kind == "dist-info" else ("", "", "")
             if not (dash and _VERSION.fullmatch(version)):  # not a wheel's: read its metadata
-                dist = importlib.metadata.PathDistribution(Path(entry or ".") / folder)
-                name, version = dist.metadata["Name"] or "", dist.version
+                name, version = _name_and_version(Path(entry or ".") / folder)
             if name:
                 found.setdefault(_normalised(name), version)
     return dict(sorted(found.items()))
 
 
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+!]*")  # a PEP 440 version as a folder name holds it
+
+
+def _name_and_version(folder: Path) -> tuple[str, str]:
+    """Name and Version from the header of a distribution's METADATA or PKG-INFO: the
+    lines before the first blank one (the description after it can be a whole README,
+    which importlib.metadata parses too: ~0.6 ms an editable project)."""
+    found: dict[str, str] = {}
+    for file in ("METADATA", "PKG-INFO"):
+        try:
+            with open(folder / file, encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    if not line.strip():
+                        break
+                    key, _, value = line.partition(":")
+                    if key in ("Name", "Version") and key not in found:
+                        found[key] = value.strip()
+        except OSError:
+            continue
+        break
+    if "Name" not in found or "Version" not in found:  # an odd one: the full parser
+        dist = importlib.metadata.PathDistribution(folder)
+        return dist.metadata["Name"] or "", dist.version or ""
+    return found["Name"], found["Version"]
 
 
 def _normalised(name: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from model_trainer.trial.experiment import run_experiment
-from tests.files import metrics
+from tests.files import metrics, rows
 from tests.train.tiny import LINEAR, load
 
 
@@ -81,3 +81,29 @@ def test_plateau_scheduler_reduces_on_the_monitor(tmp_path):
 def test_grad_clip_and_bf16_run_on_cpu(tmp_path):
     result = linear(tmp_path, "train.grad_clip=0.01", "train.precision=bf16")
     assert result.state == "completed" and torch.isfinite(weights(result)).all()
+
+
+def test_a_custom_train_steps_tensors_are_summed_as_returned(tmp_path, monkeypatch):
+    """The built-in train_step's losses are summed 64 steps at a time (the loop holds
+    them); a custom train_step may return a tensor it changes afterwards (here one buffer
+    refilled every step): it is summed at once, so its train rows equal the built-in's."""
+    from tests.train import tiny
+
+    class Reusing(tiny.TinyWrapper):
+        buffer = None
+
+        def train_step(self, batch):
+            loss = super().train_step(batch)["loss"]
+            if self.buffer is None:
+                self.buffer = torch.zeros((), dtype=loss.dtype)
+            self.buffer.copy_(loss)  # returned, then overwritten at the next step
+            return {"loss": self.buffer}
+
+    monkeypatch.setattr(tiny, "Reusing", Reusing, raising=False)
+    built_in = run_experiment(load(tmp_path / "a", "train.epochs=1", "train.log_every=2"))
+    custom = run_experiment(load(tmp_path / "b", "train.epochs=1", "train.log_every=2",
+                                 "wrapper=tests.train.tiny.Reusing"))
+    ours = [r["metrics"] for r in rows(built_in, "train")]
+    theirs = [r["metrics"] for r in rows(custom, "train")]
+    assert len(ours) == len(theirs) == 4  # three log points and the epoch's row
+    assert [m["loss"] for m in theirs] == pytest.approx([m["loss"] for m in ours], rel=1e-9)

@@ -114,9 +114,6 @@ class ModelWrapper:
         self.track_train_metrics(output, batch)
         return {"loss": loss.detach()}
 
-    train_step.returns_fresh = True  # tensors made per step, never changed: the loop sums
-    # them later, 64 steps at a time (an override's returns are summed at once)
-
     def evaluation_step(self, batch: Any) -> tuple[Any, torch.Tensor | None]:
         """`(output, loss)` of one evaluation batch (gradients are off)."""
         return self.forward(batch)

@@ -126,7 +126,6 @@ class Loop:
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device, recipe.train.channels_last)
         averages = [c.end_batch for c in w.callbacks if isinstance(c, WeightAverage)]
-        ours = getattr(type(w).train_step, "returns_fresh", False)  # the built-in one
         w.model.train()
         seed_epoch(w.train_loader, recipe.seed, epoch, distributed.rank())  # order, RNG streams
         batches = iter(w.train_loader)
@@ -162,12 +161,7 @@ class Loop:
                 contract.check_step_outputs(outputs)
             if outputs:
                 for key, value in outputs.items():
-                    if not isinstance(value, torch.Tensor):
-                        continue
-                    if ours and value.dim() == 0:  # our loss.detach(): summed 64 at a time
-                        self.window.add_values(key, value, 1)
-                        self.epoch_means.add_values(key, value, 1)
-                    else:  # a custom train_step's: may change later, summed at once
+                    if isinstance(value, torch.Tensor):
                         self.window.add(key, value)
                         self.epoch_means.add(key, value)
             state.batch_in_epoch = index + 1

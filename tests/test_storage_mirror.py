@@ -151,24 +151,26 @@ def test_a_status_with_steps_that_are_not_numbers_is_read_as_unreadable(storage,
     assert not further_along(storage, "study/t1", tmp_path / "t1")  # no error escapes
 
 
-def test_a_running_study_sends_its_index_to_storage_as_trials_finish(storage, tmp_path):
+def test_a_running_study_sends_its_index_to_storage_as_it_goes(storage, tmp_path,
+                                                                monkeypatch):
     """Readers of storage (`mtrain status s3://...` on another machine) see a running
-    study's index, with its finished trials, before the driver stops (it was sent only
-    when the driver stopped)."""
+    study's index: the trial that runs and those that finished (it was sent only when the
+    driver stopped)."""
     import model_trainer
     from model_trainer.journal import read_index
+    from model_trainer.study import storage_sync
     from tests.study import tinytask
     from tests.study.tinytask import RECIPE
 
+    monkeypatch.setattr(storage_sync, "SEND_EVERY_S", 0.0)
     seen = []
 
     class Look(model_trainer.Callback):  # in the driver: a concurrency-1 study runs there
         def on_train_start(self, wrapper):
             local = tmp_path / "seen"
             storage.download("tiny-study", local, skip_folders=("checkpoints",))
-            index = read_index(local / "study_index.json") if \
-                (local / "study_index.json").exists() else None
-            seen.append(sorted(t["state"] for t in index["trials"]) if index else None)
+            index = read_index(local / "study_index.json")
+            seen.append(sorted(t["state"] for t in index["trials"]))
 
     tinytask.Look = Look
     try:
@@ -179,5 +181,27 @@ def test_a_running_study_sends_its_index_to_storage_as_trials_finish(storage, tm
                                  "train.callbacks=[tests.study.tinytask.Look]"])
     finally:
         del tinytask.Look
-    assert seen[0] is None  # the first trial: nothing finished, nothing sent yet
-    assert seen[1] is not None and "completed" in seen[1], seen
+    assert seen == [["running"], ["completed", "running"]]
+
+
+def test_a_send_put_off_goes_once_its_time_has_passed(storage, tmp_path, monkeypatch):
+    """Sends of the study's files are at most every SEND_EVERY_S; a change within that
+    time reaches storage once it has passed, without another call (the next trial may run
+    for hours)."""
+    import time
+
+    from model_trainer.study import storage_sync
+    from model_trainer.study.storage_sync import StudyStorage
+
+    monkeypatch.setattr(storage_sync, "SEND_EVERY_S", 0.3)
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "study_index.json").write_text("1")
+    store = StudyStorage(storage.uri, folder, console=None)
+    store.save_study_now_and_then()
+    assert storage.read("study/study_index.json") == b"1"  # the first goes at once
+    (folder / "study_index.json").write_text("2")
+    store.save_study_now_and_then()
+    assert storage.read("study/study_index.json") == b"1"  # put off
+    time.sleep(0.6)
+    assert storage.read("study/study_index.json") == b"2"  # gone since, on its own

@@ -171,6 +171,8 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                     record = planner.next_trial() if executor.running < capacity else None
                 if executor.running == 0:
                     break
+                if store is not None:  # readers of storage see what runs and what ended
+                    store.save_study_now_and_then()
                 done, outcome = executor.wait_one()
                 if outcome.state is RecordState.INTERRUPTED and executor.runs_in_driver:
                     done.state = RecordState.INTERRUPTED  # the signal was ours: stop
@@ -180,8 +182,6 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
                 if store is not None:  # where it ran may not share this folder
                     store.fetch_trial(done.trial_id)
                 index.changed(done)
-                if store is not None:
-                    store.save_study_now_and_then()  # readers of storage see it go on
                 display.finished(done)
                 if done.state is RecordState.PENDING:
                     planner.requeued(done)

@@ -2,13 +2,14 @@
 this machine lacks files of it (a rerun from another login node), each finished trial's
 files brought back into it (the worker may have run on a machine that does not share it),
 and the study's own files (its index and journal, its recipe) sent to storage as trials
-finish (at most every SEND_EVERY_S) and when the driver stops, so `mtrain status s3://...`
-shows a running study's pending trials too. Checkpoints stay in storage: the driver never
+start and finish (at most every SEND_EVERY_S: a change within that time goes once it has
+passed) and when the driver stops, so `mtrain status s3://...` shows a running study. Checkpoints stay in storage: the driver never
 needs them."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class StudyStorage:
         self.storage, self.study_dir, self.console = Storage(uri), study_dir, console
         self.rel = study_dir.name
         self.sent_at: float | None = None  # when save_study last ran (monotonic)
+        self._lock = threading.RLock()  # one send at a time: the driver's or the timer's
+        self._timer: threading.Timer | None = None  # a send put off by SEND_EVERY_S
 
     def owner(self) -> str | None:
         """The id of the study storage holds under this folder's name (None: none)."""
@@ -52,20 +55,32 @@ class StudyStorage:
         self._warn_on_failure(fetch, f"trial {trial_id}'s files were not brought back")
 
     def save_study_now_and_then(self) -> None:
-        """`save_study` unless it ran less than SEND_EVERY_S ago."""
-        if self.sent_at is None or time.monotonic() - self.sent_at >= SEND_EVERY_S:
-            self.save_study()
+        """`save_study` now, or once SEND_EVERY_S have passed since the last one (a timer:
+        what changed meanwhile reaches storage then, however long the next trial takes)."""
+        with self._lock:
+            if self._timer is not None:
+                return  # a send is already due: it will take this change too
+            wait = 0.0 if self.sent_at is None else SEND_EVERY_S - (time.monotonic() - self.sent_at)
+            if wait <= 0:
+                self.save_study()
+                return
+            self._timer = threading.Timer(wait, self.save_study)
+            self._timer.daemon = True
+            self._timer.start()
 
     def save_study(self) -> None:
         """The study folder's own files (not the trials'), to storage."""
-        self.sent_at = time.monotonic()
-
         def send() -> None:
             for path in sorted(self.study_dir.iterdir()):
                 if path.is_file() and not path.name.startswith("."):
                     self.storage.put(path, f"{self.rel}/{path.name}")
 
-        self._warn_on_failure(send, "the study's index was not sent (a rerun sends it)")
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()  # this send takes what it was due to send
+                self._timer = None
+            self.sent_at = time.monotonic()
+            self._warn_on_failure(send, "the study's index was not sent (a rerun sends it)")
 
     def _warn_on_failure(self, action: Any, what: str) -> None:
         try:

@@ -240,3 +240,6 @@ def test_predict_a_model_whose_output_is_a_dict(tmp_path):
         output["logits"].numpy(), abs=1e-6)
     assert table["prediction"].tolist() == output["logits"].argmax(1).tolist()
     assert table["score"].to_numpy() == pytest.approx(output["score"].numpy(), abs=1e-6)
+    torch.save({"x": x}, tmp_path / "samples.pt")  # samples of one's own: no labels
+    given = predict(result.trial_dir, checkpoint="last", inputs=tmp_path / "samples.pt")
+    assert given["prediction"].tolist() == output["logits"].argmax(1).tolist()

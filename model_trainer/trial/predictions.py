@@ -43,7 +43,7 @@ def predict(path: str | Path, split: str = Split.TEST, checkpoint: str = "best",
     with torch.no_grad():
         for batch in batches:
             output, _ = wrapper.evaluation_step(batch)
-            frames.append(_rows(batch, output, wrapper.metric_inputs(output, batch)[0]))
+            frames.append(_rows(batch, output, _predictions(wrapper, output, batch)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -76,6 +76,18 @@ def _file_batches(path: Path, size: int, device: torch.device) -> list[Any]:
         part = {k: v[start:start + size].to(device) for k, v in named.items()}
         batches.append(part[None] if None in part else part)
     return batches
+
+
+def _predictions(wrapper: Any, output: Any, batch: Any) -> Any:
+    """The output itself, or for a dict the entry train.metrics read (`metric_inputs`;
+    its failure, such as a batch of --input without targets, said, not a traceback)."""
+    if not isinstance(output, dict):
+        return output
+    try:
+        return wrapper.metric_inputs(output, batch)[0]
+    except Exception as exc:  # noqa: BLE001 - the user's metric_inputs
+        raise UsageError(f"predict: metric_inputs could not pick the predictions of the "
+                         f"model's dict output: {type(exc).__name__}: {exc}") from None
 
 
 def _rows(batch: Any, output: Any, predictions: Any) -> Any:

@@ -19,8 +19,9 @@ A study whose trials are all known before any result (a grid with a list of seed
 fail_fast) goes out as job arrays, `--array=0-N%concurrency`: SLURM then keeps the
 concurrency, and every trial is in the queue at once (counted as running from then). One
 whose next trial depends on results (Optuna, adaptive seeds, a hypothesis, fail_fast) goes
-out one job a trial, `study.concurrency` at a time; a retry beside an array waits until
-fewer than `study.concurrency` of the study's jobs have not ended. The study folder must be on
+out one job a trial, `study.concurrency` at a time. A trial handed over while the study
+has jobs (a retry beside an array, those left after a restart that re-attached to queued
+jobs) waits until fewer than `study.concurrency` of them have not ended. The study folder must be on
 a file system the compute nodes share with the login node (the payloads, outcomes and
 trial folders live there).
 """

@@ -60,7 +60,7 @@ class SWA(WeightAverage):
         super().on_checkpoint_load(wrapper, state)
         if isinstance(state, dict):
             self.count = int(state.get("swa_count") or 0)
-            self.norms_count = int(state.get("norms_count", self.count))  # older: as evaluated
+            self.norms_count = int(state.get("norms_count", -1))  # older files: made again
             self.average_norms = state.get("norms")
 
     def _update_norms(self, wrapper: Any) -> None:

@@ -67,10 +67,14 @@ class Storage:
 
     def files(self, rel: str) -> dict[str, int]:
         """{path below `rel`: size} of every object under `rel` ({} when there is none)."""
+        return {name: int(info.get("size") or 0) for name, info in self._listing(rel).items()}
+
+    def _listing(self, rel: str) -> dict[str, dict[str, Any]]:
+        """{path below `rel`: what the file system says of it} of every object under it."""
         base = self.path(rel)
         found = self.call(lambda: self.fs.find(base, detail=True), f"list {rel}")
         prefix = base.strip("/") + "/"  # some file systems name them with a leading /
-        return {name.lstrip("/")[len(prefix):]: int(info.get("size") or 0)
+        return {name.lstrip("/")[len(prefix):]: info
                 for name, info in found.items() if name.lstrip("/").startswith(prefix)}
 
     def read(self, rel: str) -> bytes | None:
@@ -81,15 +85,21 @@ class Storage:
             return None
 
     def download(self, rel: str, local: Path, skip_folders: Iterable[str] = (),
-                 only_missing: bool = False) -> int:
+                 only_missing: bool = False, seen: dict[str, Any] | None = None) -> int:
         """Copy the objects under `rel` into the folder `local` (but those inside a folder
-        named in `skip_folders`, and with `only_missing` those `local` has), each written
-        atomically; how many were copied."""
+        named in `skip_folders`, with `only_missing` those `local` has, and those whose
+        size and version are as `seen` holds from an earlier call, which this one updates),
+        each written atomically; how many were copied."""
         copied, skipped = 0, set(skip_folders)
-        for name in self.files(rel):
+        for name, info in self._listing(rel).items():
             target = local / name
             if skipped & set(name.split("/")[:-1]) or (only_missing and target.exists()):
                 continue
+            version = _version(info)
+            if seen is not None:
+                if version is not None and seen.get(name) == version and target.exists():
+                    continue
+                seen[name] = version
             source = self.path(f"{rel}/{name}")
             self.call(lambda t=target, f=source: atomic_write(t, lambda out: self._copy(f, out)),
                       f"download {name}")
@@ -116,18 +126,28 @@ class Storage:
                                f"{type(exc).__name__}: {first_line(exc)}") from None
 
 
-def local_copy(uri: str, checkpoints: bool = False) -> Path:
+def _version(info: dict[str, Any]) -> tuple[Any, ...] | None:
+    """An object's size and version as its file system lists them (S3's ETag, else a
+    modification time), or None when it gives neither (then it is always copied)."""
+    stamp = next((info[k] for k in ("ETag", "etag", "LastModified", "mtime", "created")
+                  if info.get(k) is not None), None)
+    return None if stamp is None else (info.get("size"), str(stamp))
+
+
+def local_copy(uri: str, checkpoints: bool = False,
+               seen: dict[str, Any] | None = None) -> Path:
     """A study, a trial or a folder of studies in storage, copied (without checkpoints
     unless asked) into a local cache folder ($MTRAIN_CACHE, else
     ~/.cache/model_trainer/storage) that `mtrain status`, `mtrain analyze` and
-    `load_trial` then read: the folder."""
+    `load_trial` then read: the folder. `seen` (kept by the caller between calls): only
+    the objects that changed since are copied again."""
     storage = Storage(uri)
     storage.check()
     cache = Path(os.environ.get("MTRAIN_CACHE") or Path.home() / ".cache" / "model_trainer"
                  / "storage")
     folder = cache / storage.root
     skip = () if checkpoints else ("checkpoints",)
-    if not storage.download("", folder, skip_folders=skip):
+    if not storage.download("", folder, skip_folders=skip, seen=seen) and not seen:
         raise StorageError(f"{uri} holds no files")
     return folder
 

@@ -181,15 +181,16 @@ def test_a_folder_of_single_runs_lists_them(tmp_path):
 
 
 def test_watch_of_a_study_in_storage_follows_it_until_it_ends(tiny_study, tmp_path, monkeypatch):
-    """`status --watch s3://...` copies the study again at every redraw: a trial that
-    completes in storage ends the watch (it redrew the first copy forever)."""
+    """`status --watch s3://...` fetches what changed in storage before each redraw (it
+    redrew the first copy forever): only the objects that changed, a failed fetch is a
+    warning that keeps the last copy, and a trial that completes in storage ends it."""
     import json
     import uuid
 
     import fsspec
 
     from model_trainer.cli import status as status_command
-    from model_trainer.storage import Storage
+    from model_trainer.storage import Storage, StorageError
 
     monkeypatch.setenv("MTRAIN_CACHE", str(tmp_path / "cache"))
     uri = f"memory://bucket-{uuid.uuid4().hex[:8]}/runs"
@@ -204,19 +205,33 @@ def test_watch_of_a_study_in_storage_follows_it_until_it_ends(tiny_study, tmp_pa
     done = (running / "status.json").read_bytes()
     storage.write(f"{study.name}/{running.name}/status.json",
                   json.dumps({**json.loads(done), "state": "running"}).encode())
-    sleeps = []
+    fetched, sleeps = [], []
+    copy = Storage._copy
+    monkeypatch.setattr(Storage, "_copy", lambda self, source, out: (
+        fetched.append(source.rsplit("/", 2)[-2:]), copy(self, source, out)))
+    check = Storage.check
 
-    def sleep(seconds):  # the trial completes in storage during the first wait
+    def flaky_check(self):  # storage unreachable at the first redraw only
+        if len(sleeps) == 1:
+            raise StorageError(f"{self.uri}: cannot list: ConnectTimeoutError")
+        check(self)
+
+    def sleep(seconds):  # the trial completes in storage during the second wait
         sleeps.append(seconds)
-        if len(sleeps) > 3:
+        fetched.clear()
+        if len(sleeps) > 4:
             raise KeyboardInterrupt  # the watch did not end: stop the test
-        storage.write(f"{study.name}/{running.name}/status.json", done)
+        if len(sleeps) == 2:
+            storage.write(f"{study.name}/{running.name}/status.json", done)
 
+    monkeypatch.setattr(Storage, "check", flaky_check)
     monkeypatch.setattr(status_command.time, "sleep", sleep)
     result = runner.invoke(app, ["status", f"{uri}/{study.name}", "--watch", "--interval",
                                  "0.2"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert len(sleeps) == 1, result.output
-    first, last = result.output.split("trials in ")[1:]  # one snapshot per redraw: two
-    assert "3 completed; 1 running" in first, result.output
-    assert "4 done: 4 completed" in last and "running" not in last, result.output
+    assert len(sleeps) == 2, result.output
+    assert "warning:" in result.output and "ConnectTimeoutError" in result.output
+    assert fetched == [[running.name, "status.json"]]  # the one object that changed
+    snapshots = result.output.split("trials in ")[1:]  # one per redraw: three
+    assert len(snapshots) == 3 and "3 completed; 1 running" in snapshots[1], result.output
+    assert "4 done: 4 completed" in snapshots[2] and "running" not in snapshots[2]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -53,10 +54,11 @@ LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "nl
 
 
 def guess_mode(metric: str) -> str:
-    """'min' for metrics that read like a cost (loss, error, perplexity...), else 'max':
-    the direction wherever a metric is ranked without a mode given."""
-    name = metric.lower()
-    return "min" if any(word in name for word in LOWER_IS_BETTER) else "max"
+    """'min' for metrics that read like a cost (a word of the name, split at `_`, `/`,
+    `-` and camelCase, starts with loss, err, mse, mae, perplexity...), else 'max': the
+    direction wherever a metric is ranked without a mode given."""
+    words = re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", metric).lower())
+    return "min" if any(w.startswith(LOWER_IS_BETTER) for w in words) else "max"
 
 
 def full_names(split: str, metrics: dict[str, Any]) -> dict[str, Any]:

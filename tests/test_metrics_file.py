@@ -9,6 +9,7 @@ import pytest
 from model_trainer.metrics_file import (
     MetricsTail,
     MetricsWriter,
+    guess_mode,
     last_row,
     metric_name,
     parse_rows,
@@ -80,3 +81,13 @@ def test_a_line_that_is_not_utf8_is_skipped_and_counted_by_every_reader(tmp_path
 def test_a_metric_is_named_by_its_split_and_its_name():
     assert metric_name("val", "loss") == "val_loss"
     assert metric_name("test", "top_5") == "test_top_5"
+
+
+@pytest.mark.parametrize(("name", "mode"), [
+    ("val_loss", "min"), ("train_epoch_loss", "min"), ("val_mae", "min"), ("test_rmse", "min"),
+    ("val_error", "min"), ("val_perplexity", "min"), ("val_nll", "min"), ("val/loss", "min"),
+    ("valLoss", "min"), ("val_wer", "min"), ("val_accuracy", "max"), ("val_f1", "max"),
+    ("val_answer_acc", "max"), ("val_inferred_acc", "max"),  # "wer", "err" inside a word
+])
+def test_a_metric_is_lower_is_better_when_a_word_of_its_name_says_so(name, mode):
+    assert guess_mode(name) == mode

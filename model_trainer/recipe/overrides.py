@@ -105,9 +105,12 @@ def _quote_hint(text: str) -> str:
     """Hydra's grammar ends an unquoted `${...}` at its first `}`, so a nested
     interpolation parses only inside quotes (in a recipe file it needs none)."""
     head, _, value = text.partition("=")
-    if value.count("${") < 2 or value[:1] in "'\"":
+    start = value.find("${")
+    nested = start >= 0 and -1 < value.find("${", start + 2) < value.find("}", start)
+    if not nested or value[:1] in "'\"":
         return ""
-    return f" (a nested interpolation must be quoted on the command line: {head}=\"{value}\")"
+    return (" (a nested interpolation must be quoted on the command line, the quotes inside "
+            f"the shell's: '{head}=\"{value}\"')")
 
 
 def plain(value: Any) -> Any:

@@ -37,7 +37,7 @@ def run(recipe: str | Path | dict | LoadedRecipe, overrides: list[str] | tuple[s
                                   multirun=multirun)
     else:
         if not force and not smoke:
-            from model_trainer.study.runner import before_loading
+            from model_trainer.study.early import before_loading
 
             done = before_loading(recipe, overrides, multirun)
             if done is not None:  # a finished study: answered from its files, no torch

@@ -31,7 +31,7 @@ def run(
     from model_trainer.api import run as run_recipe
     from model_trainer.cli.summary import horizon_note
     from model_trainer.recipe import load_recipe
-    from model_trainer.study.runner import before_loading
+    from model_trainer.study.early import before_loading
 
     if cfg is not None or resolve:
         from model_trainer.errors import UsageError

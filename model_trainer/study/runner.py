@@ -19,7 +19,6 @@ from model_trainer.files import atomic_write_bytes
 from model_trainer.layout import STATUS, STUDY_INDEX, STUDY_RECIPE
 from model_trainer.locks import FolderLock
 from model_trainer.recipe import LoadedRecipe
-from model_trainer.recipe.load import may_run_a_study, peek_recipe
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
@@ -27,8 +26,8 @@ from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.claims import ClaimSeeds, design
 from model_trainer.study.code_versions import CodeVersions, check_existing_study
 from model_trainer.study.display import StudyDisplay
-from model_trainer.study.executors import make_executor, start_workers_early
-from model_trainer.study.finished import finished_study, forget, remember
+from model_trainer.study.executors import make_executor
+from model_trainer.study.finished import forget, remember
 from model_trainer.study.index import StudyIndex, StudyTrial, study_folder_for
 from model_trainer.study.planner import Planner, config_values
 from model_trainer.study.policy import apply_outcome, fail_fast, follow_horizon, requeue
@@ -72,23 +71,6 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
             index.close()
             if store is not None:
                 store.save_study()
-
-
-def before_loading(path: str | Path, overrides: list[str] | tuple[str, ...],
-                   multirun: bool) -> StudyResult | None:
-    """What a run does before it imports the recipe's code: the result of a finished
-    study from its files alone (see study/finished.py); otherwise None, and a study that
-    will run on the local pool has its workers' server start now, importing torch and
-    the recipe's modules while this process validates the recipe."""
-    if not may_run_a_study(path, overrides, multirun):
-        return None
-    recipe = peek_recipe(path, overrides, multirun)
-    found = finished_study(recipe)
-    if found is not None:
-        return _result(*found)
-    if recipe is not None and recipe.study is not None:
-        start_workers_early(recipe)
-    return None
 
 
 def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> StudyIndex:
@@ -152,7 +134,7 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
         index.save()
     first = planner.next_trial()
     if first is None:  # nothing left to run: no workers, no Ray
-        return _result(_settled(index, adaptive), study_dir, adaptive)
+        return result_of(_settled(index, adaptive), study_dir, adaptive)
     threads = max(1, int(study.resources.cpus))
     # trials handed over at once: the concurrency, or all (an executor that queues them)
     capacity = getattr(executor, "capacity", study.concurrency)
@@ -200,8 +182,8 @@ def _run(loaded: LoadedRecipe, index: StudyIndex, study_dir: Path, console: Cons
     if stop_launching:
         console.print(f"stopped launching trials: {stop_launching}", style="yellow",
                       markup=False)
-        return _result(index, study_dir, adaptive)
-    return _result(_settled(index, adaptive), study_dir, adaptive)
+        return result_of(index, study_dir, adaptive)
+    return result_of(_settled(index, adaptive), study_dir, adaptive)
 
 
 def _settled(index: StudyIndex, adaptive: Any) -> StudyIndex:
@@ -226,7 +208,7 @@ def study_folder(loaded: LoadedRecipe) -> Path:
     return study_folder_for(loaded.recipe.output_dir, loaded.recipe.name, loaded.study_id)
 
 
-def _result(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyResult:
+def result_of(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyResult:
     counts = index.counts()
     notes = adaptive.report(index.trials, index.objective["mode"]) if adaptive else []
     past = sum(t.past_horizon for t in index.trials if t.state is RecordState.COMPLETED)

@@ -102,9 +102,9 @@ def _open_index(loaded: LoadedRecipe, study_dir: Path, console: Console) -> Stud
         console.print(f"trial {record.trial_id} was {record.state} but its folder is gone: "
                       "running it again", markup=False, soft_wrap=True)
         record.state, record.attempts = RecordState.PENDING, 0
+    index.save()  # first: a study folder whose study.yaml has no index is one nothing names
     if not (study_dir / STUDY_RECIPE).exists():
         atomic_write_bytes(study_dir / STUDY_RECIPE, recipe_yaml(recipe).encode())
-    index.save()
     return index
 
 

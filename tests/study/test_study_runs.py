@@ -367,3 +367,29 @@ def test_a_rerun_that_may_have_work_takes_the_full_path(tmp_path, monkeypatch):
     (tmp_path / "runs" / "tiny-study").rename(tmp_path / "runs" / "tiny-study-old")
     assert rerun(path, "study.concurrency=2")[1]
     assert (tmp_path / "runs" / "tiny-study" / "study_index.json").exists()
+
+
+def test_a_study_stopped_while_it_writes_its_first_files_runs_on_rerun(tmp_path, monkeypatch):
+    """SIGTERM (here: the interrupt it becomes) right after the study folder got its
+    recipe file: the rerun runs the study (it found study.yaml without an index and
+    refused the folder as one that no file names the study of)."""
+    import model_trainer
+    from model_trainer.errors import Interrupted
+    from model_trainer.layout import STUDY_RECIPE
+    from model_trainer.study import runner as study_runner
+
+    path = tmp_path / "study.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "runs"))
+    write = study_runner.atomic_write_bytes
+
+    def stopped_after(target, data, *args, **kwargs):
+        write(target, data, *args, **kwargs)
+        if Path(target).name == STUDY_RECIPE:
+            raise KeyboardInterrupt  # the signal lands right after this write
+
+    monkeypatch.setattr(study_runner, "atomic_write_bytes", stopped_after)
+    with pytest.raises((Interrupted, KeyboardInterrupt)):
+        model_trainer.run(path, ["study.concurrency=1"])
+    monkeypatch.undo()
+    result = model_trainer.run(path, ["study.concurrency=1"])
+    assert result.counts.get("completed") == 4, result.counts

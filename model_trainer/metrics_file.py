@@ -53,12 +53,17 @@ def metric_name(split: str, name: str) -> str:
 LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "rmse", "perplexity", "ppl", "nll", "time", "wer")
 
 
+COST_ENDINGS = ("loss", "error", "time")  # logloss, top1error, runtime
+
+
 def guess_mode(metric: str) -> str:
-    """'min' for metrics that read like a cost (a word of the name, split at `_`, `/`,
-    `-` and camelCase, starts with loss, err, mse, mae, perplexity...), else 'max': the
-    direction wherever a metric is ranked without a mode given."""
-    words = re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", metric).lower())
-    return "min" if any(w.startswith(LOWER_IS_BETTER) for w in words) else "max"
+    """'min' for metrics that read like a cost (a word of the name, split at `_`, `/`, `-`
+    and camelCase, starts with loss, err, mse, mae, perplexity... or ends with loss, error
+    or time), else 'max': the direction wherever a metric is ranked without a mode."""
+    split = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", metric)
+    words = re.split(r"[^a-z0-9]+", split.lower())
+    return "min" if any(w.startswith(LOWER_IS_BETTER) or w.endswith(COST_ENDINGS)
+                        for w in words) else "max"
 
 
 def full_names(split: str, metrics: dict[str, Any]) -> dict[str, Any]:

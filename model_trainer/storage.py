@@ -96,13 +96,14 @@ class Storage:
             if skipped & set(name.split("/")[:-1]) or (only_missing and target.exists()):
                 continue
             version = _version(info)
-            if seen is not None:
-                if version is not None and seen.get(name) == version and target.exists():
-                    continue
-                seen[name] = version
+            if seen is not None and version is not None and seen.get(name) == version \
+                    and target.exists():
+                continue
             source = self.path(f"{rel}/{name}")
             self.call(lambda t=target, f=source: atomic_write(t, lambda out: self._copy(f, out)),
                       f"download {name}")
+            if seen is not None:  # only once copied: a failed copy is tried again
+                seen[name] = version
             copied += 1
         return copied
 

@@ -88,6 +88,8 @@ def test_a_metric_is_named_by_its_split_and_its_name():
     ("val_error", "min"), ("val_perplexity", "min"), ("val_nll", "min"), ("val/loss", "min"),
     ("valLoss", "min"), ("val_wer", "min"), ("val_accuracy", "max"), ("val_f1", "max"),
     ("val_answer_acc", "max"), ("val_inferred_acc", "max"),  # "wer", "err" inside a word
+    ("val_logloss", "min"), ("valloss", "min"), ("val_CELoss", "min"), ("val_BCELoss", "min"),
+    ("val_top1error", "min"), ("val_runtime", "min"), ("val_auroc", "max"),
 ])
 def test_a_metric_is_lower_is_better_when_a_word_of_its_name_says_so(name, mode):
     assert guess_mode(name) == mode

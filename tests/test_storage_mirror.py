@@ -205,3 +205,26 @@ def test_a_send_put_off_goes_once_its_time_has_passed(storage, tmp_path, monkeyp
     assert storage.read("study/study_index.json") == b"1"  # put off
     time.sleep(0.6)
     assert storage.read("study/study_index.json") == b"2"  # gone since, on its own
+
+
+def test_a_copy_that_failed_is_fetched_again(storage, tmp_path, monkeypatch):
+    """local_copy(seen=...) fetches only what changed since; an object whose copy failed
+    is fetched at the next call, though it did not change (it was taken as fetched)."""
+    from model_trainer.storage import local_copy
+
+    monkeypatch.setenv("MTRAIN_CACHE", str(tmp_path / "cache"))
+    storage.write("study/t1/status.json", b"old")
+    seen: dict = {}
+    folder = local_copy(f"{storage.uri}/study", seen=seen)
+    storage.write("study/t1/status.json", b"new")
+    copy = Storage._copy
+
+    def failing(self, source, out):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(Storage, "_copy", failing)
+    with pytest.raises(StorageError):
+        local_copy(f"{storage.uri}/study", seen=seen)
+    monkeypatch.setattr(Storage, "_copy", copy)
+    local_copy(f"{storage.uri}/study", seen=seen)
+    assert (folder / "t1" / "status.json").read_bytes() == b"new"

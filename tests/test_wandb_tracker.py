@@ -133,7 +133,11 @@ def test_the_run_id_follows_the_trial_to_another_nodes_folder(tmp_path):
     assert wandb_run_id(status(home), node_a) != wandb_run_id(status(home + "-2"), node_a)
     assert wandb_run_id(status(), node_a) != wandb_run_id(status(), node_b)
     assert wandb_run_id(status(), node_a).startswith("tiny-abc-")
-    # a run W&B already keeps in the folder (an attempt made under another id scheme)
-    (node_a / "wandb" / "offline-run-20261201_101010-tiny-abc-0123abcd").mkdir(parents=True)
-    assert wandb_run_id(status(home), node_a) == "tiny-abc-0123abcd"
+    # a run W&B already keeps in the folder under the folder's hash (made before the trial
+    # knew its place in storage) keeps its id; a copied folder's run (another hash) does not
+    before = wandb_run_id(status(), node_a)
+    (node_a / "wandb" / f"offline-run-20261201_101010-{before}").mkdir(parents=True)
+    assert wandb_run_id(status(home), node_a) == before
+    (node_b / "wandb" / f"offline-run-20261201_101010-{before}").mkdir(parents=True)
+    assert wandb_run_id(status(home), node_b) == wandb_run_id(status(home), tmp_path / "c")
 

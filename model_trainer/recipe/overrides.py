@@ -11,6 +11,7 @@ top of the recipe's files like one more layer (recipe/merge.py); every error nam
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -105,12 +106,13 @@ def _quote_hint(text: str) -> str:
     """Hydra's grammar ends an unquoted `${...}` at its first `}`, so a nested
     interpolation parses only inside quotes (in a recipe file it needs none)."""
     head, _, value = text.partition("=")
-    start = value.find("${")
-    nested = start >= 0 and -1 < value.find("${", start + 2) < value.find("}", start)
+    starts = [m.start() for m in re.finditer(r"\$\{", value)]
+    nested = any(-1 < value.find("${", i + 2) < value.find("}", i) for i in starts)
     if not nested or value[:1] in "'\"":
         return ""
-    return (" (a nested interpolation must be quoted on the command line, the quotes inside "
-            f"the shell's: '{head}=\"{value}\"')")
+    quoted = f"{head}=\"{value}\""
+    shell = f"'{quoted}'" if "'" not in value else quoted  # the quotes inside the shell's
+    return f" (a nested interpolation must be quoted on the command line: {shell})"
 
 
 def plain(value: Any) -> Any:

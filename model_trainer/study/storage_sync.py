@@ -64,9 +64,14 @@ class StudyStorage:
             if wait <= 0:
                 self.save_study()
                 return
-            self._timer = threading.Timer(wait, self.save_study)
+            self._timer = threading.Timer(wait, self._timed_send)
             self._timer.daemon = True
             self._timer.start()
+
+    def _timed_send(self) -> None:
+        with self._lock:  # a timer cancelled once it had fired (a send took its place) sends nothing
+            if self._timer is threading.current_thread():
+                self.save_study()
 
     def save_study(self) -> None:
         """The study folder's own files (not the trials'), to storage."""

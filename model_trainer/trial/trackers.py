@@ -150,18 +150,21 @@ class WandbTracker(Tracker):
 
 
 def wandb_run_id(status: TrialStatus, folder: Path) -> str:
-    """The id of the run W&B already keeps in the trial folder (an earlier attempt's,
-    whatever made its id), else the trial id and a hash of where the trial lives: its
-    place in study storage when its study has one (the same on every node, so a retry on
-    another node's scratch folder continues the run), else its folder (the same recipe
-    run in two folders is two runs)."""
-    runs = sorted(p.name.removeprefix("offline-") for p in (folder / "wandb").glob("*run-*-*"))
-    earlier = [name.split("-", 2)[2] for name in runs if name.startswith("run-")
-               and name.count("-") >= 2]
-    if earlier and earlier[-1].startswith(f"{status.trial_id}-"):
-        return earlier[-1]
-    place = (status.study or {}).get("storage") or str(folder.resolve())
-    return f"{status.trial_id}-{hashlib.sha256(place.encode()).hexdigest()[:8]}"
+    """The trial id and a hash of where the trial lives: its place in study storage when
+    its study has one (the same on every node, so a retry on another node's scratch
+    folder continues the run), else its folder (the same recipe run in two folders, or a
+    copied folder, is two runs). A run W&B already keeps in the folder under the folder's
+    hash (made before the trial knew its place in storage) keeps that id."""
+    def run_id(place: str) -> str:
+        return f"{status.trial_id}-{hashlib.sha256(place.encode()).hexdigest()[:8]}"
+
+    here = run_id(str(folder.resolve()))
+    storage = (status.study or {}).get("storage")
+    if storage is None:
+        return here
+    kept = {p.name.removeprefix("offline-").split("-", 2)[-1]
+            for p in (folder / "wandb").glob("*run-*-*")}
+    return here if here in kept else run_id(storage)
 
 
 def stateful_values(recipe: Any) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def test_a_nested_interpolation_on_the_command_line_says_to_quote_it(base, monke
     assert any("override '++data.args.cred=${oc.decode:${oc.env:MT_NESTED}}'" in line
                and """'++data.args.cred="${oc.decode:${oc.env:MT_NESTED}}"'""" in line
                for line in found), found
+    later = issues(base, "++data.args.y=${x}_${oc.env:A,${b}}")  # the second one nests
+    assert any("must be quoted" in line for line in later), later
     side_by_side = issues(base, "++data.args.x=${a}${b}}")  # two, not nested: no such hint
     assert not any("nested" in line for line in side_by_side), side_by_side
     quoted = load(base, '++data.args.cred="${oc.decode:${oc.env:MT_NESTED}}"')

@@ -18,8 +18,9 @@ def status(
                                         "study in storage (s3://bucket/prefix/study).",
                                         show_default=False)],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw until nothing runs "
-                                        "any more (Ctrl-C stops); a study in storage is "
-                                        "copied again for each redraw.")] = False,
+                                        "any more (Ctrl-C stops); for a study in storage, "
+                                        "what changed there is fetched before each redraw."
+                                        )] = False,
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between redraws with "
                                             "--watch.")] = 2.0,
 ) -> None:

@@ -3,8 +3,8 @@ this machine lacks files of it (a rerun from another login node), each finished 
 files brought back into it (the worker may have run on a machine that does not share it),
 and the study's own files (its index and journal, its recipe) sent to storage as trials
 start and finish (at most every SEND_EVERY_S: a change within that time goes once it has
-passed) and when the driver stops, so `mtrain status s3://...` shows a running study. Checkpoints stay in storage: the driver never
-needs them."""
+passed) and when the driver stops, so `mtrain status s3://...` shows a running study.
+Checkpoints stay in storage: the driver never needs them."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class StudyStorage:
             self._timer.start()
 
     def _timed_send(self) -> None:
-        with self._lock:  # a timer cancelled once it had fired (a send took its place) sends nothing
+        with self._lock:  # a timer that fired as a send took its place sends nothing
             if self._timer is threading.current_thread():
                 self.save_study()
 

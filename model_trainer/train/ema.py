@@ -4,8 +4,8 @@ After every training step, each floating-point parameter's average moves towards
 ema = decay * ema + (1 - decay) * weight (one fused `torch._foreach` update on the
 device). A step is a batch of the built-in loop once its train_step has returned, however
 many optimizers it stepped (a GAN steps two: the average still moves once); in a custom
-fit(), every optimizer step. Evaluations use it as train/averaging.py says. Buffers (batch-norm statistics)
-are the model's own.
+fit(), every optimizer step. Evaluations use it as train/averaging.py says. Buffers
+(batch-norm statistics) are the model's own.
 """
 
 from __future__ import annotations

@@ -195,7 +195,8 @@ def serialize_weights(state: dict[str, Any]) -> bytes:
     weights = {}
     for name, tensor in state["model"].items():
         place = tensor.untyped_storage().data_ptr()
-        weights[name] = tensor.contiguous() if place not in seen else tensor.clone()
+        weights[name] = tensor.contiguous() if place not in seen \
+            else tensor.clone(memory_format=torch.contiguous_format)
         seen.add(place)
     return save(weights)
 

@@ -30,6 +30,7 @@ from model_trainer.errors import (
     Terminated,
     TrainingError,
     UserError,
+    first_line,
     rebuild,
 )
 from model_trainer.files import folder_identity, remove_stale_temps
@@ -235,7 +236,7 @@ def _check_loads(path: Path) -> None:
         checkpoint.load_file(path)
     except Exception as exc:  # noqa: BLE001 (whatever torch.load raises, said as a finding)
         raise CheckpointError(f"the smoke test's checkpoint does not load back: "
-                              f"{type(exc).__name__}: {str(exc).splitlines()[0]} (what "
+                              f"{type(exc).__name__}: {first_line(exc)} (what "
                               "checkpoint_extra returns must be tensors and plain types)") \
             from None
 

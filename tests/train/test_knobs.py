@@ -249,6 +249,7 @@ def test_safetensors_weights_of_a_model_with_tied_weights_load_back_under_every_
     embed, head = torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False)
     head.weight = embed.weight
     model = torch.nn.Sequential(embed, head).state_dict()
+    model["transposed"] = model["0.weight"].t()  # shares memory, and is not contiguous
     for state in ({"model": model}, snapshot({"model": model})):
         weights = load(serialize_weights(state))
         assert weights.keys() == model.keys()

@@ -12,6 +12,7 @@ top of the recipe's files like one more layer (recipe/merge.py); every error nam
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -110,8 +111,7 @@ def _quote_hint(text: str) -> str:
     nested = any(-1 < value.find("${", i + 2) < value.find("}", i) for i in starts)
     if not nested or value[:1] in "'\"":
         return ""
-    quoted = f"{head}=\"{value}\""
-    shell = f"'{quoted}'" if "'" not in value else quoted  # the quotes inside the shell's
+    shell = shlex.quote(f"{head}=\"{value}\"")  # Hydra's quotes, kept by the shell's
     return f" (a nested interpolation must be quoted on the command line: {shell})"
 
 

@@ -74,5 +74,12 @@ def test_a_nested_interpolation_on_the_command_line_says_to_quote_it(base, monke
     assert any("must be quoted" in line for line in later), later
     side_by_side = issues(base, "++data.args.x=${a}${b}}")  # two, not nested: no such hint
     assert not any("nested" in line for line in side_by_side), side_by_side
+    # what the hint says to type is one shell word that reads back as Hydra's quoted text
+    import shlex
+
+    text = "++data.args.z=${oc.decode:${oc.env:A,'b'}}"
+    hint = next(line for line in issues(base, text) if "must be quoted" in line)
+    typed = hint.rsplit("command line: ", 1)[1].removesuffix(")")
+    assert shlex.split(typed) == ['++data.args.z="' + text.partition("=")[2] + '"'], typed
     quoted = load(base, '++data.args.cred="${oc.decode:${oc.env:MT_NESTED}}"')
     assert quoted.data.args["cred"] == {"a": 1}

@@ -243,3 +243,34 @@ def test_predict_a_model_whose_output_is_a_dict(tmp_path):
     torch.save({"x": x}, tmp_path / "samples.pt")  # samples of one's own: no labels
     given = predict(result.trial_dir, checkpoint="last", inputs=tmp_path / "samples.pt")
     assert given["prediction"].tolist() == output["logits"].argmax(1).tolist()
+
+
+def test_predict_keeps_every_entry_of_a_dict_output_and_says_what_it_cannot_use():
+    """An entry named like a column (`output` beside `logits`) is written apart, not over
+    the predictions' columns; a metric_inputs that fails is an exit-2 error naming it; a
+    tensor output is written as it is whatever metric_inputs says; a dict without a
+    predictions entry is refused, naming the keys it may have."""
+    from types import SimpleNamespace
+
+    from model_trainer.errors import UsageError
+    from model_trainer.trial.predictions import _predictions, _rows
+    from model_trainer.wrapper import PREDICTION_KEYS
+
+    logits, other = torch.randn(4, 3), torch.randn(4, 2)
+    batch = {"x": torch.randn(4, 5), "labels": torch.tensor([0, 1, 2, 0])}
+    table = _rows(batch, {"logits": logits, "output": other}, logits)
+    assert list(table.columns) == ["labels", "output_0", "output_1", "output_2", "prediction",
+                                   "output.output_0", "output.output_1"]
+    assert table[["output_0", "output_1", "output_2"]].to_numpy() == pytest.approx(logits.numpy())
+    assert table[["output.output_0", "output.output_1"]].to_numpy() == pytest.approx(other.numpy())
+
+    def failing(output, batch):
+        raise KeyError("labels")
+
+    wrapper = SimpleNamespace(metric_inputs=failing)
+    assert _predictions(wrapper, logits, batch) is logits  # a tensor: as it is
+    with pytest.raises(UsageError, match="metric_inputs could not pick.*KeyError"):
+        _predictions(wrapper, {"logits": logits}, batch)
+    with pytest.raises(UsageError) as refused:
+        _rows(batch, {"h": other}, {"h": other})
+    assert all(key in str(refused.value) for key in PREDICTION_KEYS)

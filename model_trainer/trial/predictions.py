@@ -23,6 +23,7 @@ import torch
 from model_trainer.errors import UsageError
 from model_trainer.trial.reload import load_trial
 from model_trainer.vocabulary import Split
+from model_trainer.wrapper import PREDICTION_KEYS
 
 
 def predict(path: str | Path, split: str = Split.TEST, checkpoint: str = "best", *,
@@ -97,8 +98,8 @@ def _rows(batch: Any, output: Any, predictions: Any) -> Any:
 
     if not isinstance(predictions, torch.Tensor):
         kind = (f"a dict with keys {', '.join(map(str, output))} (name its predictions "
-                "logits, preds, scores, probs or output)" if isinstance(output, dict)
-                else type(output).__name__)
+                f"{' or '.join(PREDICTION_KEYS)}, or override metric_inputs)"
+                if isinstance(output, dict) else type(output).__name__)
         raise UsageError("predict writes models whose predictions are a tensor (one row a "
                          f"sample); this one returns {kind}")
     n = predictions.shape[0]
@@ -120,6 +121,9 @@ def _rows(batch: Any, output: Any, predictions: Any) -> Any:
                 or value.shape[0] != n:
             continue
         flat = value.detach().float().cpu().reshape(n, -1)
-        columns.update({str(key): flat[:, 0].numpy()} if flat.shape[1] == 1 else
-                       {f"{key}_{i}": flat[:, i].numpy() for i in range(flat.shape[1])})
+        named = {str(key): flat[:, 0].numpy()} if flat.shape[1] == 1 else \
+            {f"{key}_{i}": flat[:, i].numpy() for i in range(flat.shape[1])}
+        if named.keys() & columns.keys():  # an entry named like a column (output): kept apart
+            named = {f"output.{name}": column for name, column in named.items()}
+        columns.update(named)
     return pd.DataFrame(columns)

@@ -141,3 +141,29 @@ def test_a_retry_beside_a_running_array_waits_for_room(fake, tmp_path):
     (tmp_path / ".slurm" / "a" / "outcome.json").write_bytes(slurm.outcome_json(done, "43"))
     fake.queue = "42_3|RUNNING|None\n43|COMPLETED|None\n"
     assert run.wait_one() == ("a", done)
+
+
+def test_an_outcome_written_late_is_waited_for_only_after_a_completed_job(fake, tmp_path,
+                                                                           monkeypatch):
+    """A completed job's outcome may show on a shared file system a moment later: it is
+    waited for (briefly) and taken; a job that failed wrote none, so its failure is said
+    at once, not after that wait."""
+    import threading
+    import time
+
+    monkeypatch.setattr(slurm, "LATE_OUTCOME_S", 2.0)
+    run = executor()
+    for trial in ("a", "b"):
+        run.submit(trial, payload(tmp_path, trial))
+    run._flush()
+    done = TrialOutcome(RecordState.COMPLETED, value=0.5, stop_reason="epochs reached")
+    late = threading.Timer(0.3, lambda: (tmp_path / ".slurm" / "a" / "outcome.json")
+                           .write_bytes(slurm.outcome_json(done, "42_0")))
+    late.start()
+    fake.queue = "42_0|COMPLETED|None\n42_1|RUNNING|None\n"
+    assert run.wait_one() == ("a", done)
+    fake.queue = "42_1|FAILED|NonZeroExitCode\n"
+    started = time.monotonic()
+    key, failed = run.wait_one()
+    assert key == "b" and failed.state is RecordState.FAILED
+    assert time.monotonic() - started < 1.0  # not LATE_OUTCOME_S

@@ -148,9 +148,12 @@ class SlurmExecutor:
                 if job in sent or (state is not None and state[0] not in ENDED):
                     continue  # queued, running, requeued: still this trial's job
                 outcome = _outcome(folder, job)
-                deadline = time.monotonic() + LATE_OUTCOME_S
+                # a job that ended well (or that squeue forgot) wrote its outcome: its last
+                # write may not be visible here yet (NFS); a failed one never wrote it
+                late = state is None or state[0] == "COMPLETED"
+                deadline = time.monotonic() + (LATE_OUTCOME_S if late else 0.0)
                 while outcome is None and time.monotonic() < deadline:
-                    time.sleep(0.5)  # its last write may not be visible here yet (NFS)
+                    time.sleep(0.1)
                     outcome = _outcome(folder, job)
                 del self.jobs[job]
                 (folder / "job.json").unlink(missing_ok=True)  # collected

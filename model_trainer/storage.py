@@ -11,6 +11,7 @@ says which URI and why.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -65,10 +66,6 @@ class Storage:
     def write(self, rel: str, data: bytes) -> None:
         self.call(lambda: self.fs.pipe_file(self.path(rel), data), f"upload {rel}")
 
-    def files(self, rel: str) -> dict[str, int]:
-        """{path below `rel`: size} of every object under `rel` ({} when there is none)."""
-        return {name: int(info.get("size") or 0) for name, info in self._listing(rel).items()}
-
     def _listing(self, rel: str) -> dict[str, dict[str, Any]]:
         """{path below `rel`: what the file system says of it} of every object under it."""
         base = self.path(rel)
@@ -82,6 +79,14 @@ class Storage:
         try:
             return self.call(lambda: self.fs.cat_file(self.path(rel)), f"read {rel}")
         except FileNotFoundError:
+            return None
+
+    def read_json(self, rel: str) -> Any | None:
+        """One object's JSON, or None when there is none or it is not valid JSON (as
+        files.read_json for a local file)."""
+        try:
+            return json.loads(self.read(rel) or b"")
+        except ValueError:
             return None
 
     def download(self, rel: str, local: Path, skip_folders: Iterable[str] = (),

@@ -29,9 +29,9 @@ MultirunOpt = Annotated[
 ]
 
 
-def local_folder(text: str) -> Path:
+def local_folder(text: str, seen: dict | None = None) -> Path:
     """A folder argument: a local path, or a study in storage (`s3://...`) copied into the
-    local cache first (model_trainer/storage.py)."""
+    local cache first (model_trainer/storage.py; with `seen`, what changed since)."""
     from model_trainer.storage import is_uri, local_copy
 
-    return local_copy(text) if is_uri(text) else Path(text)
+    return local_copy(text, seen=seen) if is_uri(text) else Path(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,11 +24,12 @@ def status(
                                             "--watch.")] = 2.0,
 ) -> None:
     """Show a study's counts, running trials, failures and best, or a trial's progress."""
-    from model_trainer.storage import StorageError, is_uri, local_copy
+    from model_trainer.cli.options import local_folder
+    from model_trainer.storage import StorageError, is_uri
     from model_trainer.watch.folders import open_path
 
     seen: dict = {}  # a study in storage: what the copy holds, so a redraw fetches changes
-    view = open_path(local_copy(path, seen=seen) if is_uri(path) else Path(path))
+    view = open_path(local_folder(path, seen))
     if not watch:
         stdout.print(view.render())
         return
@@ -38,7 +38,7 @@ def status(
         time.sleep(interval)
         if is_uri(path):  # a copy: fetched again, or it would say the same forever
             try:
-                local_copy(path, seen=seen)
+                local_folder(path, seen)
             except StorageError as exc:  # the last copy stands; the next redraw tries again
                 stderr.print(f"warning: {exc}", markup=False, soft_wrap=True)
 

@@ -63,16 +63,16 @@ def make_pruner(spec: dict[str, Any], epochs: int) -> Any:
     raise ValueError(f"unknown pruner kind {kind!r}")
 
 
-def make_pruning_callback(payload: Any, epochs: int, folder: Path | None = None,
+def make_pruning_callback(payload: Any, epochs: int, folder: Path,
                           ) -> Callable[[int, dict[str, float]], bool]:
     """on_eval(epoch, metrics) -> True when the trial should stop as pruned. `folder`: the
-    trial folder it writes when not the payload's (a node's scratch, MTRAIN_LOCAL_DIR):
+    trial folder it writes (the payload's, or a node's scratch under MTRAIN_LOCAL_DIR):
     its own curve is read there, and its siblings there and in the driver's study folder."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     metric, mode = payload.objective["metric"], payload.objective["mode"]
-    trial_dir = Path(folder or payload.trial_dir)
+    trial_dir = Path(folder)
     study_dirs = list(dict.fromkeys([trial_dir.parent, Path(payload.trial_dir).parent]))
     position = payload.study_info.get("position")
     mine: dict[int, float] = {}  # this attempt's evaluations (the file has earlier ones too)

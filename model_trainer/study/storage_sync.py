@@ -8,7 +8,6 @@ Checkpoints stay in storage: the driver never needs them."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -31,11 +30,7 @@ class StudyStorage:
 
     def owner(self) -> str | None:
         """The id of the study storage holds under this folder's name (None: none)."""
-        data = self.storage.read(f"{self.rel}/{STUDY_INDEX}")
-        try:
-            found = json.loads(data) if data else None
-        except ValueError:
-            return None
+        found = self.storage.read_json(f"{self.rel}/{STUDY_INDEX}")
         return found.get("study_id") if isinstance(found, dict) else None
 
     def restore(self) -> None:

@@ -10,11 +10,12 @@ storage is a failed trial (retried by the study's policy), never a completed one
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
+from model_trainer.files import read_json
 from model_trainer.layout import CHECKPOINTS, LAST_CHECKPOINT, STATUS
 from model_trainer.storage import Storage, StorageError
 
@@ -104,20 +105,13 @@ class TrialMirror:
 def further_along(storage: Storage, rel: str, folder: Path) -> bool:
     """Whether storage's copy of a trial folder is further along than `folder` (its
     status.json's step, then epochs; a folder without one is behind any)."""
-    remote = _progress(storage.read(f"{rel}/{STATUS}"))
-    try:
-        local = _progress((folder / STATUS).read_bytes())
-    except OSError:
-        local = None
+    remote = _progress(storage.read_json(f"{rel}/{STATUS}"))
+    local = _progress(read_json(folder / STATUS))
     return remote is not None and (local is None or remote > local)
 
 
-def _progress(data: bytes | None) -> tuple[int, int] | None:
-    """(global_step, epochs_done) of a status.json's bytes; None when unreadable."""
-    try:
-        status = json.loads(data) if data else None
-    except ValueError:
-        return None
+def _progress(status: Any) -> tuple[int, int] | None:
+    """(global_step, epochs_done) of a status.json's content; None when unreadable."""
     if not isinstance(status, dict):
         return None
     try:

@@ -33,9 +33,6 @@ class WeightAverage(Callback):
             copy_into(params(wrapper.model), self.kept)
             self.kept = None
 
-    def end_batch(self, wrapper: Any) -> None:
-        """The built-in loop's batch is done (its train_step returned)."""
-
     def on_checkpoint_load(self, wrapper: Any, state: Any) -> None:
         """The average as saved, none included (a best.pt from before SWA's first epoch:
         the test split rewound there evaluates the weights, not the last average)."""

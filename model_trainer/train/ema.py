@@ -35,6 +35,7 @@ class EMA(WeightAverage):
             self._move(wrapper)
 
     def end_batch(self, wrapper: Any) -> None:
+        """The built-in loop's batch is done (its train_step returned)."""
         if self.stepped:
             self.stepped = False
             self._move(wrapper)

@@ -16,7 +16,6 @@ step the losses are summed on the device.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -31,12 +30,18 @@ from model_trainer.train import checkpoint, contract, distributed, kept
 from model_trainer.train.averaging import WeightAverage
 from model_trainer.train.cadence import Cadence
 from model_trainer.train.data import batch_size, to_device
+from model_trainer.train.ema import EMA
 from model_trainer.train.metrics import Means, SplitMetrics
 from model_trainer.train.optim import each
 from model_trainer.train.reporting import Keep, Session
 from model_trainer.train.seeding import rng_state, seed_epoch, set_rng_state
 from model_trainer.train.state import TrainState
-from model_trainer.train.stopping import stop_reason, track
+from model_trainer.train.stopping import (
+    max_steps_reached,
+    step_evaluation_due,
+    stop_reason,
+    track,
+)
 from model_trainer.vocabulary import Split, StopReason
 
 if TYPE_CHECKING:
@@ -125,7 +130,7 @@ class Loop:
         by_steps = recipe.train.max_steps is not None or recipe.train.eval_every_steps is not None
         total = SMOKE_BATCHES if self.session.smoke else _length(w.train_loader)
         move = _mover(w.device, recipe.train.channels_last)
-        averages = [c.end_batch for c in w.callbacks if isinstance(c, WeightAverage)]
+        averages = [c.end_batch for c in w.callbacks if isinstance(c, EMA)]
         w.model.train()
         seed_epoch(w.train_loader, recipe.seed, epoch, distributed.rank())  # order, RNG streams
         batches = iter(w.train_loader)
@@ -136,15 +141,15 @@ class Loop:
             self.train_metrics = self.split_metrics(whole_split=False)
         for _ in range(skip):  # a resumed epoch: the same order, then the saved RNG states
             next(batches)
-        if skip and self.resume_rng is not None:
-            if self.resume_rng.get("held") is not None:  # fetched early before the stop
-                set_rng_state(self.resume_rng["held"])
-                held = next(batches, None)
-                batches = itertools.chain([] if held is None else [held], batches)
-            set_rng_state(self.resume_rng)
         self.lookahead = Lookahead(batches) if total is None and by_steps else None
         if self.lookahead is not None:  # whether a step evaluation or max_steps ends the epoch
             batches = self.lookahead
+        if skip and self.resume_rng is not None:
+            held = self.resume_rng.get("held")
+            if held is not None and self.lookahead is not None:  # fetched early before the
+                set_rng_state(held)  # stop: again, from the same states
+                self.lookahead.exhausted()
+            set_rng_state(self.resume_rng)
         for index, batch in enumerate(batches, start=skip):
             if total is not None and index >= total:
                 break
@@ -178,7 +183,7 @@ class Loop:
             if self.stop_request is not None and self._agree_to_stop(log_point):
                 return  # a whole step is done: a safe point to save and stop
             if by_steps and (total is None or index + 1 < total) \
-                    and self._ends_at_step(epoch, batches):
+                    and self._ends_at_step(epoch):
                 self.mid_epoch_stop = True
                 return  # mid-epoch: fit saves it there (end_steps)
         self._log_epoch(epoch)
@@ -188,11 +193,9 @@ class Loop:
         """Evaluate when due, step epoch-wise schedulers, checkpoint."""
         recipe, state = self.w.recipe, self.state
         metrics = full_names(Split.TRAIN, self.epoch_figures)
-        steps, last = recipe.train.eval_every_steps, recipe.train.max_steps
         if (self.session.smoke or epoch % recipe.train.eval_every == 0
                 or epoch == recipe.train.epochs  # the run's last epoch is always evaluated
-                or (last is not None and state.global_step >= last)
-                or (steps is not None and state.global_step % steps == 0)):
+                or max_steps_reached(state, recipe) or step_evaluation_due(state, recipe)):
             metrics.update(self.evaluate_and_report(epoch, metrics))
         monitor = metrics.get(recipe.train.monitor.metric)
         for scheduler in each(self.w.scheduler):
@@ -218,15 +221,14 @@ class Loop:
             self.evaluate_and_report(epoch, {}, keep_rng=True)
         self.save_checkpoint()
 
-    def _ends_at_step(self, epoch: int, batches: Any) -> bool:
+    def _ends_at_step(self, epoch: int) -> bool:
         """After a mid-epoch optimizer step: evaluate when train.eval_every_steps says so;
         whether the run ends here (early stopping at that evaluation, or train.max_steps).
         Neither on the epoch's last step, found by looking ahead in a loader without a
         length: end_epoch evaluates and counts the epoch there, once."""
-        train, step = self.w.recipe.train, self.state.global_step
-        due = train.eval_every_steps is not None and step % train.eval_every_steps == 0
-        last = train.max_steps is not None and step >= train.max_steps
-        if (due or last) and isinstance(batches, Lookahead) and batches.exhausted():
+        due = step_evaluation_due(self.state, self.w.recipe)
+        last = max_steps_reached(self.state, self.w.recipe)
+        if (due or last) and self.lookahead is not None and self.lookahead.exhausted():
             return False  # the epoch's last step: end_epoch evaluates and counts it
         return (due and self.evaluate_at_step(epoch)) or last
 

@@ -39,6 +39,17 @@ def track(state: TrainState, metrics: dict[str, float], recipe: Any, epoch: int)
     return False
 
 
+def max_steps_reached(state: TrainState, recipe: Any) -> bool:
+    """train.max_steps is set and the run has taken that many optimizer steps."""
+    return recipe.train.max_steps is not None and state.global_step >= recipe.train.max_steps
+
+
+def step_evaluation_due(state: TrainState, recipe: Any) -> bool:
+    """train.eval_every_steps asks for an evaluation after this optimizer step."""
+    every = recipe.train.eval_every_steps
+    return every is not None and state.global_step % every == 0
+
+
 def stop_reason(state: TrainState, recipe: Any, smoke: bool = False) -> StopReason | None:
     """The `done` predicate: why the loop must stop now, or None to go on."""
     patience = recipe.train.early_stopping.patience
@@ -50,7 +61,7 @@ def stop_reason(state: TrainState, recipe: Any, smoke: bool = False) -> StopReas
         return StopReason.SMOKE
     if patience is not None and state.bad_evals >= patience:
         return StopReason.EARLY_STOP
-    if recipe.train.max_steps is not None and state.global_step >= recipe.train.max_steps:
+    if max_steps_reached(state, recipe):
         return StopReason.MAX_STEPS
     if state.epoch >= recipe.train.epochs:
         return StopReason.EPOCHS_REACHED

@@ -154,3 +154,43 @@ def test_the_test_split_at_an_earlier_best_uses_that_epochs_average(tmp_path, av
     assert test["metrics"]["loss"] == pytest.approx(expected, rel=1e-5)
     saved = torch.load(result.trial_dir / "checkpoints" / "best.pt", weights_only=True)
     assert saved["loop"]["global_step"] == best["step"]
+
+
+class OwnLoop(TinyWrapper):
+    """A whole custom loop: one epoch of plain steps through the wrapper's building blocks."""
+
+    def fit(self):
+        self.model.train()
+        for batch in self.train_loader:
+            _, loss = self.forward(batch)
+            self.backward(loss)
+            self.optimizer_step()
+            self.state.global_step += 1
+        self.state.epoch = 1
+        self.loop.save_checkpoint()
+
+
+def test_in_a_custom_fit_the_average_moves_after_every_optimizer_step(tmp_path):
+    """A custom fit() has no built-in batches: the average moves at each optimizer step,
+    ema_k = 0.9 ema_(k-1) + 0.1 w_k, computed here from the weights after each step."""
+    weights = []
+
+    class Recorder(model_trainer.Callback):
+        def on_after_optimizer_step(self, wrapper, optimizers):
+            weights.append([p.detach().clone() for p in wrapper.model.parameters()])
+
+    tiny.Recorder, tiny.OwnLoop = Recorder, OwnLoop
+    try:
+        result = run_experiment(load(tmp_path, *EMA, "train.epochs=1",
+                                     "wrapper=tests.train.tiny.OwnLoop",
+                                     "train.callbacks=[tests.train.tiny.Recorder]"))
+    finally:
+        del tiny.Recorder, tiny.OwnLoop
+    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
+    average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
+    assert len(weights) == 6
+    expected = weights[0]  # the average starts at the weights of its first move
+    for step in weights[1:]:
+        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, step, strict=True)]
+    for a, e in zip(average, expected, strict=True):
+        assert torch.allclose(a, e, atol=1e-6)

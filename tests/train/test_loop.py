@@ -83,11 +83,21 @@ def test_grad_clip_and_bf16_run_on_cpu(tmp_path):
     assert result.state == "completed" and torch.isfinite(weights(result)).all()
 
 
-def test_a_custom_train_steps_tensors_are_summed_as_returned(tmp_path, monkeypatch):
-    """The built-in train_step's losses are summed 64 steps at a time (the loop holds
-    them); a custom train_step may return a tensor it changes afterwards (here one buffer
-    refilled every step): it is summed at once, so its train rows equal the built-in's."""
+def test_a_loss_in_a_reused_buffer_is_summed_as_it_is_returned(tmp_path, monkeypatch):
+    """The loop reads what train_step returns at once: a tensor may be refilled at the next
+    step (a custom train_step's buffer, or a model whose forward writes its loss into one,
+    as CUDA graphs do with their outputs). Both give the plain model's train rows (holding
+    the losses to sum them later gave the last value over and over)."""
     from tests.train import tiny
+
+    class BufferLossNet(tiny.TinyNet):
+        def forward(self, x, labels=None):
+            logits, loss = super().forward(x, labels)
+            if loss is None:
+                return logits, None
+            if not hasattr(self, "loss_buffer"):
+                self.loss_buffer = torch.zeros((), dtype=loss.dtype)
+            return logits, self.loss_buffer.detach().copy_(loss)  # the same memory each step
 
     class Reusing(tiny.TinyWrapper):
         buffer = None
@@ -100,10 +110,13 @@ def test_a_custom_train_steps_tensors_are_summed_as_returned(tmp_path, monkeypat
             return {"loss": self.buffer}
 
     monkeypatch.setattr(tiny, "Reusing", Reusing, raising=False)
-    built_in = run_experiment(load(tmp_path / "a", "train.epochs=1", "train.log_every=2"))
-    custom = run_experiment(load(tmp_path / "b", "train.epochs=1", "train.log_every=2",
-                                 "wrapper=tests.train.tiny.Reusing"))
-    ours = [r["metrics"] for r in rows(built_in, "train")]
-    theirs = [r["metrics"] for r in rows(custom, "train")]
-    assert len(ours) == len(theirs) == 4  # three log points and the epoch's row
-    assert [m["loss"] for m in theirs] == pytest.approx([m["loss"] for m in ours], rel=1e-9)
+    monkeypatch.setattr(tiny, "BufferLossNet", BufferLossNet, raising=False)
+    common = ("train.epochs=1", "train.log_every=2")
+    plain = run_experiment(load(tmp_path / "a", *common))
+    expected = [r["metrics"]["loss"] for r in rows(plain, "train")]
+    assert len(expected) == 4 and len(set(expected)) == 4  # three log points, the epoch's
+    for name, extra in (("b", "wrapper=tests.train.tiny.Reusing"),
+                        ("c", "model.target=tests.train.tiny.BufferLossNet")):
+        other = run_experiment(load(tmp_path / name, *common, extra))
+        found = [r["metrics"]["loss"] for r in rows(other, "train")]
+        assert found == pytest.approx(expected, rel=1e-9), extra

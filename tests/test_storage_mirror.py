@@ -203,8 +203,16 @@ def test_a_send_put_off_goes_once_its_time_has_passed(storage, tmp_path, monkeyp
     (folder / "study_index.json").write_text("2")
     store.save_study_now_and_then()
     assert storage.read("study/study_index.json") == b"1"  # put off
-    time.sleep(0.6)
+    deadline = time.monotonic() + 10
+    while storage.read("study/study_index.json") != b"2" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert storage.read("study/study_index.json") == b"2"  # gone since, on its own
+    # a timer that fired while another send held the lock (the final one, which took its
+    # place: no timer is current any more) sends nothing once it gets the lock
+    (folder / "study_index.json").write_text("3")
+    assert store._timer is None
+    store._timed_send()
+    assert storage.read("study/study_index.json") == b"2"
 
 
 def test_a_copy_that_failed_is_fetched_again(storage, tmp_path, monkeypatch):

@@ -146,3 +146,13 @@ def test_batch_norm_statistics_are_recomputed_only_when_the_average_changed(tmp_
     with torch.no_grad():
         assert test["metrics"]["loss"] == pytest.approx(float(F.cross_entropy(model(x)[0], y)),
                                                         rel=1e-5)
+    # a checkpoint written before the statistics' count was saved: they are made again
+    # once (they may be an older average's), at the first evaluation after the resume
+    last = result.trial_dir / "checkpoints" / "last.pt"
+    saved = torch.load(last, weights_only=True)
+    del next(s for s in saved["callbacks"] if s and "swa_count" in s)["norms_count"]
+    torch.save(saved, last)
+    run_experiment(load(tmp_path, *SWA, "train.epochs=4", "model.target=tests.train.tiny.NormNet",
+                        "data.target=tests.train.tiny.make_loader_with_test",
+                        "train.batch_size=48", "train.eval_every_steps=1"))
+    assert passes == [1, 2, 2, 3]  # epoch 4's mid-epoch evaluation, then its new average

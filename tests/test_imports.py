@@ -61,6 +61,12 @@ def test_the_signal_handlers_come_before_the_recipe_schema():
 def test_the_packages_names_load_on_first_use():
     import model_trainer
 
+    # in a fresh interpreter: importing the package loads none of them, and a study
+    # worker's trial task does not load the study runner (model_trainer.study is lazy too)
+    lazy = tuple(sorted({module for module, _ in model_trainer._LAZY.values()}))
+    assert loaded_by("model_trainer, model_trainer.study.trial_task",
+                     (*lazy, "model_trainer.study.runner")) == []
+
     assert set(model_trainer.__all__) == set(model_trainer._LAZY) | {"__version__"}
     assert model_trainer.ModelConfig.__module__ == "model_trainer.recipe.schema"
     assert model_trainer.load_recipe.__name__ == "load_any_recipe"

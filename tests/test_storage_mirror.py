@@ -140,6 +140,16 @@ def test_a_study_whose_name_storage_holds_for_another_study_runs_beside_it(stora
     assert result.study_dir == tmp_path / "runs" / mine and len(result.trials) == 1
     assert json.loads(storage.read(f"{mine}/study_index.json"))["study_id"] == result.study_id
     assert json.loads(storage.read("tiny-study/study_index.json"))["study_id"] == "someone-else"
+    # every reader of the study's folder finds it there: a rerun answers from its files
+    # (it looked under <name>, found nothing finished, and took the full path)
+    from model_trainer.study import early
+    from model_trainer.study.runner import study_folder
+
+    overrides = ["study.seeds=[0]", "study.space={model.args.hidden: {choice: [2]}}",
+                 "train.epochs=1"]
+    assert study_folder(model_trainer.load_recipe(path, overrides)) == result.study_dir
+    answered = early.before_loading(path, overrides, False)
+    assert answered is not None and answered.study_dir == result.study_dir
     # each trial knows its place in storage, the same on every node (its W&B run id's)
     trial = result.trials[0].trial_id
     status = json.loads(storage.read(f"{mine}/{trial}/status.json"))

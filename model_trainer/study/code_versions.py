@@ -18,6 +18,7 @@ from model_trainer.errors import CodeChanged, RecipeError, UsageError
 from model_trainer.layout import STUDY_INDEX
 from model_trainer.locks import FolderLock
 from model_trainer.recipe.fingerprint import Fingerprint, fingerprint
+from model_trainer.storage import StorageError
 from model_trainer.study.index import StudyIndex, study_folder_for
 from model_trainer.trial.code_check import comparable, record, recorded_code
 from model_trainer.trial.status_record import TrialStatus
@@ -89,8 +90,12 @@ def check_existing_study(loaded: Any, study_dir: Path | None = None,
     changes (`mtrain validate`, and a run before it opens the study)."""
     versions = CodeVersions(loaded)
     if study_dir is None:
-        study_dir = study_folder_for(loaded.recipe.output_dir, loaded.recipe.name,
-                                     loaded.study_id)
+        recipe = loaded.recipe
+        try:
+            study_dir = study_folder_for(recipe.output_dir, recipe.name, loaded.study_id,
+                                         recipe.study.storage if recipe.study else None)
+        except StorageError:  # validate offline: the folder this machine would use
+            study_dir = study_folder_for(recipe.output_dir, recipe.name, loaded.study_id)
     index = StudyIndex.load(study_dir / STUDY_INDEX)
     if index is not None and index.study_id == loaded.study_id:
         check_trials(versions, index, study_dir, when)

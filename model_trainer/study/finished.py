@@ -30,6 +30,7 @@ from model_trainer.recipe.fingerprint import fingerprint, path_stamp, same_stamp
 from model_trainer.recipe.load import LoadedRecipe
 from model_trainer.recipe.schema import Recipe
 from model_trainer.recipe.view import recipe_yaml
+from model_trainer.storage import StorageError
 from model_trainer.study.code_versions import CodeVersions
 from model_trainer.study.executors import check_resources
 from model_trainer.study.index import StudyIndex, study_folder_for
@@ -82,8 +83,12 @@ def finished_study(recipe: Recipe | None) -> tuple[StudyIndex, Path] | None:
         if done is None or any(done.get(k) != v for k, v in expected.items()):
             continue
         study_id = done.get("study_id")
-        if not isinstance(study_id, str) or study_folder_for(
-                recipe.output_dir, recipe.name, study_id) != folder:
+        try:
+            home = study_folder_for(recipe.output_dir, recipe.name, study_id,
+                                    recipe.study.storage) if isinstance(study_id, str) else None
+        except StorageError:
+            return None  # the full path says what is wrong with storage
+        if home != folder:
             return None  # not where this recipe's study would be looked for
         if done.get("files") != _stamps_now(done.get("files")) or not _resources_ok(recipe):
             return None

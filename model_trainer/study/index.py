@@ -122,11 +122,19 @@ class StudyIndex:
         return counts
 
 
-def study_folder_for(output_dir: str | Path, name: str, study_id: str) -> Path:
-    """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`.
-    UsageError (exit 2) for a folder that holds a study nothing says the id of."""
+def study_folder_for(output_dir: str | Path, name: str, study_id: str,
+                     storage: str | None = None) -> Path:
+    """`<output_dir>/<name>`, unless a different study lives there, in that folder or, with
+    `study.storage`, under that name in storage (another machine's study of the same name):
+    then `<name>-<study_id>`. UsageError (exit 2) for a folder that holds a study nothing
+    says the id of; StorageError when storage cannot be read."""
     folder = Path(output_dir) / name
     owner = folder_owner(folder)
+    if owner is None and storage:
+        from model_trainer.storage import Storage
+
+        stored = Storage(storage).read_json(f"{name}/{STUDY_INDEX}")
+        owner = stored.get("study_id") if isinstance(stored, dict) else None
     if owner is UNKNOWN:
         raise UsageError(f"{folder} holds a study, but its study_index.json cannot be read and "
                          "no trial in it says which study it belongs to, so this run cannot "

@@ -22,6 +22,7 @@ from model_trainer.recipe import LoadedRecipe
 from model_trainer.recipe.seeds import initial_seeds
 from model_trainer.recipe.space import parse_dimension
 from model_trainer.recipe.view import recipe_yaml
+from model_trainer.storage import Storage
 from model_trainer.study.adaptive import adaptive_seeds
 from model_trainer.study.claims import ClaimSeeds, design
 from model_trainer.study.code_versions import CodeVersions, check_existing_study
@@ -48,14 +49,11 @@ def run_study(loaded: LoadedRecipe, *, console: Console | None = None,
     `if_code_changed`: what to do with trials that ran other code (study/code_versions.py)."""
     console = console or Console(stderr=True)
     executor = executor or make_executor(loaded.recipe)  # resources checked, nothing started
+    uri = loaded.recipe.study.storage
+    if uri:  # refused or unreachable: exit 2 before anything runs
+        Storage(uri).check()
     study_dir = study_folder(loaded)
-    store = None
-    if loaded.recipe.study.storage:  # refused or unreachable: exit 2 before anything runs
-        store = StudyStorage(loaded.recipe.study.storage, study_dir, console)
-        store.storage.check()
-        if store.owner() not in (None, loaded.study_id):  # another study of this name there
-            study_dir = study_dir.with_name(f"{loaded.recipe.name}-{loaded.study_id}")
-            store = StudyStorage(loaded.recipe.study.storage, study_dir, console)
+    store = StudyStorage(uri, study_dir, console) if uri else None
     with FolderLock(study_dir, "study"):  # one driver per study folder
         if store is not None:
             store.restore()  # what this folder lacks (a rerun from another machine)
@@ -204,8 +202,11 @@ class _TrialStopped(Exception):
 
 
 def study_folder(loaded: LoadedRecipe) -> Path:
-    """`<output_dir>/<name>`, unless a different study lives there: then `<name>-<study_id>`."""
-    return study_folder_for(loaded.recipe.output_dir, loaded.recipe.name, loaded.study_id)
+    """`<output_dir>/<name>`, unless a different study lives there (or in storage under
+    that name): then `<name>-<study_id>`."""
+    recipe = loaded.recipe
+    return study_folder_for(recipe.output_dir, recipe.name, loaded.study_id,
+                            recipe.study.storage if recipe.study else None)
 
 
 def result_of(index: StudyIndex, study_dir: Path, adaptive: Any = None) -> StudyResult:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from model_trainer.layout import CHECKPOINTS, STUDY_INDEX
+from model_trainer.layout import CHECKPOINTS
 from model_trainer.storage import Storage, StorageError
 from model_trainer.trial.mirror import further_along
 
@@ -27,11 +27,6 @@ class StudyStorage:
         self.sent_at: float | None = None  # when save_study last ran (monotonic)
         self._lock = threading.RLock()  # one send at a time: the driver's or the timer's
         self._timer: threading.Timer | None = None  # a send put off by SEND_EVERY_S
-
-    def owner(self) -> str | None:
-        """The id of the study storage holds under this folder's name (None: none)."""
-        found = self.storage.read_json(f"{self.rel}/{STUDY_INDEX}")
-        return found.get("study_id") if isinstance(found, dict) else None
 
     def restore(self) -> None:
         """Copy the files this folder lacks (checkpoints stay in storage)."""

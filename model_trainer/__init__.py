@@ -5,7 +5,9 @@ Light on import: every name below loads on first use (`ModelWrapper`, `make_load
 from its first milliseconds.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from model_trainer.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -42,14 +44,4 @@ _LAZY = {
 }
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'model_trainer' has no attribute {name!r}")
-    import importlib
-
-    module, attribute = _LAZY[name]
-    return getattr(importlib.import_module(module), attribute)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -6,8 +6,9 @@ package (`model_trainer` imports the markers) does not import the loader and Ome
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from model_trainer.lazy import lazy_names
 
 _WHERE = {
     "attribute_kinds": "identity", "study_id": "identity", "to_plain": "identity",
@@ -30,11 +31,5 @@ if TYPE_CHECKING:
     from model_trainer.recipe.schema import DataConfig, ModelConfig, Recipe
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'model_trainer.recipe' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"model_trainer.recipe.{_WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, {
+    name: f"model_trainer.recipe.{module}" for name, module in _WHERE.items()})

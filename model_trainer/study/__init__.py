@@ -5,7 +5,9 @@ task only, and the driver starts its workers' server before it imports the runne
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from model_trainer.lazy import lazy_names
 
 if TYPE_CHECKING:
     from model_trainer.study.result import StudyResult
@@ -16,13 +18,4 @@ _LAZY = {"StudyResult": "model_trainer.study.result", "run_study": "model_traine
          "study_folder": "model_trainer.study.runner"}
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'model_trainer.study' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -66,6 +66,17 @@ def guess_mode(metric: str) -> str:
                         for w in words) else "max"
 
 
+def ranked_by(metric: str | None, mode: str | None, objective: tuple[str, str],
+              ) -> tuple[str, str]:
+    """(metric, mode) a `best(metric, mode)` ranks by: the objective (metric, mode) by
+    default, a metric's mode by guess_mode; ValueError for a mode other than max or min."""
+    metric = metric or objective[0]
+    mode = mode or (objective[1] if metric == objective[0] else guess_mode(metric))
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be max or min, got {mode!r}")
+    return metric, mode
+
+
 def full_names(split: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """`metrics` of one `split` under their full names: {"val_loss": ...} for {"loss": ...}."""
     return {metric_name(split, k): v for k, v in metrics.items()}

@@ -192,6 +192,12 @@ def test_the_analysis_gives_the_same_trials_and_best_as_the_study_result(tiny_st
         assert analysed.best("train_loss", mode)["trial_id"] == \
             result.best("train_loss", mode).trial_id
     assert analysed.best("no_such_metric") is None
+    from model_trainer.errors import UsageError
+
+    with pytest.raises(UsageError, match="mode must be max or min, got 'lowest'"):
+        analysed.best("train_loss", "lowest")
+    with pytest.raises(ValueError, match="mode must be max or min, got 'lowest'"):
+        result.best("train_loss", "lowest")
 
 
 def test_best_by_an_error_metric_picks_the_lowest_by_default(tiny_study, tmp_path):

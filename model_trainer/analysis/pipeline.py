@@ -25,7 +25,7 @@ from model_trainer.analysis.stats import usable_trials
 from model_trainer.errors import UsageError
 from model_trainer.hypothesis import claims_of, guarantee, read_verdicts
 from model_trainer.layout import ANALYSIS
-from model_trainer.metrics_file import guess_mode
+from model_trainer.metrics_file import ranked_by
 from model_trainer.vocabulary import TrialState
 
 FORMATS = ("html", "md")
@@ -69,11 +69,10 @@ class AnalysisResult:
         `mode` (by default the objective's for it, else min for a cost such as a loss or an
         error, else max: metrics_file.guess_mode)."""
         objective = self.objective
-        metric = metric or objective.metric
-        mode = mode or (objective.mode if metric == objective.metric
-                        else guess_mode(metric))
-        if mode not in ("max", "min"):
-            raise UsageError(f"mode must be max or min, got {mode!r}")
+        try:
+            metric, mode = ranked_by(metric, mode, (objective.metric, objective.mode))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         done = self.trials[self.trials["state"] == TrialState.COMPLETED]
         if metric == objective.metric and mode == objective.mode:
             values = done.set_index("trial_id")[objective.column]

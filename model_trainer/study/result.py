@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from model_trainer.layout import BEST_CHECKPOINT, CHECKPOINTS, LAST_CHECKPOINT, METRICS
-from model_trainer.metrics_file import guess_mode, named_metrics, read_rows, training_rows
+from model_trainer.metrics_file import named_metrics, ranked_by, read_rows, training_rows
 from model_trainer.study.index import StudyTrial
 from model_trainer.vocabulary import RecordState
 
@@ -83,11 +83,8 @@ class StudyResult:
         value over the trial's evaluations) in `mode` (max or min; by default min for a
         cost: a loss, an error, mse, mae, perplexity... (metrics_file.guess_mode), else
         max)."""
-        metric = metric or self.objective["metric"]
-        mode = mode or (self.objective["mode"] if metric == self.objective["metric"]
-                        else guess_mode(metric))
-        if mode not in ("max", "min"):
-            raise ValueError(f"mode must be max or min, got {mode!r}")
+        metric, mode = ranked_by(metric, mode, (self.objective["metric"],
+                                                self.objective["mode"]))
         done = [t for t in self.trials if t.state == RecordState.COMPLETED]
         scored = [(self._value(t, metric, mode), t) for t in done]
         scored = [(v, t) for v, t in scored if v is not None]

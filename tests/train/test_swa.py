@@ -137,10 +137,11 @@ def test_batch_norm_statistics_are_recomputed_only_when_the_average_changed(tmp_
                                  "data.target=tests.train.tiny.make_loader_with_test",
                                  "train.batch_size=48", "train.eval_every_steps=1"))
     assert passes == [1, 2]  # the averages of epochs 2 and 2-3; each once
-    rows = [json.loads(r) for r in (result.trial_dir / "metrics.jsonl").read_text().splitlines()]
-    val = {r["step"]: r["metrics"]["loss"] for r in rows if r["split"] == "val"}
+    from tests.files import rows
+
+    val = {r["step"]: r["metrics"]["loss"] for r in rows(result, "val")}
     assert val[5] == val[4]  # mid-epoch 3: the average of epoch 2, as evaluated at its end
-    test = next(r for r in rows if r["split"] == "test")  # the last average's statistics, reused
+    test = rows(result, "test")[0]  # the last average's statistics, reused
     model = model_trainer.load_trial(result.trial_dir, test["checkpoint"]).model
     x, y = tiny.tensors(96, seed=789)
     with torch.no_grad():

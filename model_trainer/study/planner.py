@@ -19,6 +19,7 @@ from model_trainer.study.code_versions import CodeVersions
 from model_trainer.study.index import StudyIndex, StudyTrial
 from model_trainer.study.sampling import ConfigSource
 from model_trainer.study.trial_task import TrialPayload
+from model_trainer.trial.mirror import storage_place
 from model_trainer.vocabulary import RecordState
 
 
@@ -84,8 +85,9 @@ class Planner:
             study_info={"study_id": self.index.study_id, "number": record.number,
                         "params": record.params, "seed": record.seed,
                         "position": self.position[id(record)],  # Hyperband's bracket
-                        **({"storage": f"{study.storage.rstrip('/')}/{self.study_dir.name}/"
-                                       f"{record.trial_id}"} if study.storage else {})},
+                        **({"storage": f"{study.storage.rstrip('/')}/"
+                                       f"{storage_place(self.study_dir / record.trial_id)}"}
+                           if study.storage else {})},
             # a SLURM job may start hours later: it fingerprints the code it imports then
             code=None if study.executor == "slurm" else _plain_code(
                 self.versions.of(record.params)),

@@ -23,11 +23,17 @@ EVERY_S = 2.0
 LOCAL_DIR = "MTRAIN_LOCAL_DIR"  # where a worker keeps trial folders (node-local scratch)
 
 
+def storage_place(trial_dir: Path) -> str:
+    """Where a trial folder (`<study folder>/<trial id>`) lives below study.storage's URI:
+    the same on every node (its W&B run id hashes it)."""
+    return f"{trial_dir.parent.name}/{trial_dir.name}"
+
+
 def trial_mirror(uri: str, trial_dir: Path) -> TrialMirror:
     """The mirror of the trial folder `trial_dir` (`<study folder>/<trial id>`) at
     `<uri>/<study folder name>/<trial id>`; the local folder is under MTRAIN_LOCAL_DIR
     when the worker's environment sets it (a node's scratch), else `trial_dir`."""
-    rel = f"{trial_dir.parent.name}/{trial_dir.name}"
+    rel = storage_place(trial_dir)
     local = os.environ.get(LOCAL_DIR)
     folder = Path(local) / rel if local else trial_dir
     return TrialMirror(Storage(uri), folder, rel)

@@ -114,3 +114,28 @@ def test_a_trial_on_a_nodes_scratch_folder_prunes_from_the_files_it_writes(tmp_p
     assert any(expected)
     assert from_files(spec, trials, "max", tmp_path / "scratch" / "study",
                       driver_dir=tmp_path / "driver" / "study") == expected
+
+
+def test_a_sibling_in_both_the_scratch_and_the_driver_folder_counts_once_as_the_furthest(
+        tmp_path):
+    """A trial the driver brought back and a node's scratch copy of it: the pruner sees it
+    once, with the longer curve; the trial asking is not its own sibling in either."""
+    from model_trainer.study.pruning import _sibling_curves
+
+    def trial(study_dir, name, epochs, state=TrialState.COMPLETED):
+        folder = study_dir / name
+        folder.mkdir(parents=True)
+        TrialStatus(name, "t", state=state, study={"position": 0}).save(folder)
+        writer = MetricsWriter(folder / "metrics.jsonl")
+        for epoch in range(1, epochs + 1):
+            writer.append("val", {"score": epoch / 10}, step=epoch, epoch=epoch)
+        writer.close()
+
+    scratch, driver = tmp_path / "scratch" / "study", tmp_path / "driver" / "study"
+    trial(driver, "other", 2)
+    trial(scratch, "other", 5, TrialState.RUNNING)
+    trial(driver, "me", 3)
+    trial(scratch, "me", 1, TrialState.RUNNING)
+    curves = _sibling_curves([scratch, driver], "val_score", exclude="me")
+    assert [(c.state, sorted(c.values)) for c in curves] == [
+        (TrialState.RUNNING, [1, 2, 3, 4, 5])]

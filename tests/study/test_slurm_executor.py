@@ -167,3 +167,29 @@ def test_an_outcome_written_late_is_waited_for_only_after_a_completed_job(fake, 
     key, failed = run.wait_one()
     assert key == "b" and failed.state is RecordState.FAILED
     assert time.monotonic() - started < 1.0  # not LATE_OUTCOME_S
+
+
+def test_a_requeued_job_that_dies_leaves_no_outcome_of_its_earlier_run(tmp_path, monkeypatch):
+    """A requeued job keeps its id: the outcome its run before the requeue wrote must not
+    stand for the new run, which here dies before writing one (the driver then says what
+    SLURM saw instead of reporting the old success)."""
+    import pickle
+
+    from model_trainer.study.executors import slurm_job
+
+    folder = tmp_path / ".slurm" / "a"
+    folder.mkdir(parents=True)
+    (folder / "payload.pkl").write_bytes(pickle.dumps(payload(tmp_path, "a")))
+    old = TrialOutcome(RecordState.COMPLETED, value=0.5, stop_reason="epochs reached")
+    (folder / "outcome.json").write_bytes(slurm.outcome_json(old, "42_0"))
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "42")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")
+
+    def dies(payload):  # killed (the node, the OOM killer) before it writes an outcome
+        assert slurm._outcome(folder, "42_0") is None  # the old one is gone by now
+        raise SystemExit(137)
+
+    monkeypatch.setattr(slurm_job, "execute_trial", dies)
+    with pytest.raises(SystemExit):
+        slurm_job.main(folder)
+    assert not (folder / "outcome.json").exists()

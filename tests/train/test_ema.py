@@ -16,6 +16,47 @@ from tests.train.tiny import TinyWrapper, load
 EMA = ("++train.ema={decay: 0.9}", "train.log_every=1")
 
 
+def recorded_run(tmp_path, monkeypatch, *overrides):
+    """A tiny run with a callback recording the weights: `(None, w)` at the start, then
+    `(global_step, w)` after each optimizer step (the step counted before it: a built-in
+    batch's optimizer steps share one). The result and the records."""
+    records = []
+
+    def weights(wrapper):
+        return [p.detach().clone() for p in wrapper.model.parameters()]
+
+    class Recorder(model_trainer.Callback):
+        def on_train_start(self, wrapper):
+            records.append((None, weights(wrapper)))
+
+        def on_after_optimizer_step(self, wrapper, optimizers):
+            records.append((wrapper.state.global_step, weights(wrapper)))
+
+    monkeypatch.setattr(tiny, "Recorder", Recorder, raising=False)
+    result = run_experiment(load(tmp_path, *overrides,
+                                 "train.callbacks=[tests.train.tiny.Recorder]"))
+    return result, records
+
+
+def ema_of(sequence, decay=0.9):
+    """ema_k = decay ema_(k-1) + (1 - decay) w_k from ema_0 = w_0, computed here."""
+    sequence = iter(sequence)
+    average = next(sequence)
+    for w in sequence:
+        average = [decay * a + (1 - decay) * x for a, x in zip(average, w, strict=True)]
+    return average
+
+
+def saved_average(result, checkpoint="last"):
+    saved = torch.load(result.trial_dir / "checkpoints" / f"{checkpoint}.pt", weights_only=True)
+    return next(s for s in saved["callbacks"] if s and "average" in s)["average"]
+
+
+def assert_close(average, expected):
+    for a, e in zip(average, expected, strict=True):
+        assert torch.allclose(a, e, atol=1e-6)
+
+
 class TrackingWrapper(TinyWrapper):
     """Records the weights its evaluations ran with."""
 
@@ -41,30 +82,11 @@ def test_evaluations_use_the_average_a_plain_loop_computes(tmp_path, monkeypatch
         float(torch.cat([a.flatten() for a in average]).sum()), rel=1e-5)
 
 
-def test_the_average_is_exact_against_an_independent_update(tmp_path):
+def test_the_average_is_exact_against_an_independent_update(tmp_path, monkeypatch):
     """Start, one epoch of 6 steps: ema_k = 0.9 ema_(k-1) + 0.1 w_k from ema_0 = w_0."""
-    weights = []
-
-    class Recorder(model_trainer.Callback):
-        def on_train_start(self, wrapper):
-            weights.append([p.detach().clone() for p in wrapper.model.parameters()])
-
-        def on_after_optimizer_step(self, wrapper, optimizers):
-            weights.append([p.detach().clone() for p in wrapper.model.parameters()])
-
-    tiny.Recorder = Recorder
-    try:
-        result = run_experiment(load(tmp_path, *EMA, "train.epochs=1",
-                                     "train.callbacks=[tests.train.tiny.Recorder]"))
-    finally:
-        del tiny.Recorder
-    expected = weights[0]
-    for step in weights[1:]:
-        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, step, strict=True)]
-    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
-    average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
-    for a, e in zip(average, expected, strict=True):
-        assert torch.allclose(a, e, atol=1e-6)
+    result, records = recorded_run(tmp_path, monkeypatch, *EMA, "train.epochs=1")
+    assert len(records) == 1 + 6
+    assert_close(saved_average(result), ema_of(w for _, w in records))
 
 
 def test_load_trial_gives_the_average_and_a_resume_continues_it(tmp_path):
@@ -100,34 +122,16 @@ class TwoOptimizers(TinyWrapper):
         return {"loss": loss.detach()}
 
 
-def test_the_average_moves_once_a_batch_when_a_train_step_steps_several_optimizers(tmp_path):
+def test_the_average_moves_once_a_batch_when_a_train_step_steps_several_optimizers(
+        tmp_path, monkeypatch):
     """ema_k = 0.9 ema_(k-1) + 0.1 w_k with w_k the weights once batch k is done, however
     many optimizers its train_step stepped (it moved once per optimizer step: 0.81 a batch)."""
-    after = {}  # global step -> the weights after the batch's last optimizer step
-
-    class Recorder(model_trainer.Callback):
-        def on_train_start(self, wrapper):
-            after[-1] = [p.detach().clone() for p in wrapper.model.parameters()]
-
-        def on_after_optimizer_step(self, wrapper, optimizers):
-            after[wrapper.state.global_step] = [p.detach().clone()
-                                                for p in wrapper.model.parameters()]
-
-    tiny.Recorder, tiny.TwoOptimizers = Recorder, TwoOptimizers
-    try:
-        result = run_experiment(load(tmp_path, *EMA, "train.epochs=1",
-                                     "wrapper=tests.train.tiny.TwoOptimizers",
-                                     "train.callbacks=[tests.train.tiny.Recorder]"))
-    finally:
-        del tiny.Recorder, tiny.TwoOptimizers
-    assert len(after) == 1 + 6  # the start, and six batches of two optimizer steps each
-    expected = after[-1]
-    for step in range(6):
-        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, after[step], strict=True)]
-    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
-    average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
-    for a, e in zip(average, expected, strict=True):
-        assert torch.allclose(a, e, atol=1e-6)
+    monkeypatch.setattr(tiny, "TwoOptimizers", TwoOptimizers, raising=False)
+    result, records = recorded_run(tmp_path, monkeypatch, *EMA, "train.epochs=1",
+                                   "wrapper=tests.train.tiny.TwoOptimizers")
+    after = dict(records)  # a batch's last optimizer step wins
+    assert len(records) == 1 + 12 and len(after) == 1 + 6  # six batches, two steps each
+    assert_close(saved_average(result), ema_of([after[None], *(after[k] for k in range(6))]))
 
 
 @pytest.mark.parametrize("average", ["++train.ema={decay: 0.9}", "++train.swa={start_epoch: 1}"])
@@ -141,31 +145,18 @@ def test_the_test_split_at_an_earlier_best_uses_that_epochs_average(tmp_path, av
 
     from tests.files import rows
 
-    after = {}  # global step -> the weights after it (0: before any)
-
-    class Recorder(model_trainer.Callback):
-        def on_train_start(self, wrapper):
-            after[0] = [p.detach().clone() for p in wrapper.model.parameters()]
-
-        def on_after_optimizer_step(self, wrapper, optimizers):
-            after[wrapper.state.global_step + 1] = [p.detach().clone()
-                                                    for p in wrapper.model.parameters()]
-
-    monkeypatch.setattr(tiny, "Recorder", Recorder, raising=False)
-    result = run_experiment(load(tmp_path, average, "train.epochs=3",
-                                 "data.target=tests.train.tiny.make_loader_with_test",
-                                 "train.monitor={metric: val_loss, mode: max}",
-                                 "train.eval_every_steps=4",
-                                 "train.callbacks=[tests.train.tiny.Recorder]"))
+    result, records = recorded_run(tmp_path, monkeypatch, average, "train.epochs=3",
+                                   "data.target=tests.train.tiny.make_loader_with_test",
+                                   "train.monitor={metric: val_loss, mode: max}",
+                                   "train.eval_every_steps=4")
+    after = {0 if step is None else step + 1: w for step, w in records}  # step -> weights
     val = rows(result, "val")
     best = max(val, key=lambda r: r["metrics"]["loss"])
     assert best["step"] != val[-1]["step"]  # an earlier evaluation is the best
     test = rows(result, "test")[0]
     assert test["checkpoint"] == "best"
     if "ema" in average:
-        expected = after[0]
-        for step in range(1, best["step"] + 1):
-            expected = [0.9 * e + 0.1 * w for e, w in zip(expected, after[step], strict=True)]
+        expected = ema_of(after[step] for step in range(best["step"] + 1))
     else:  # epochs of 6 steps, averaged from epoch 1's end on
         ends = [after[step] for step in range(6, best["step"] + 1, 6)]
         expected = [torch.stack(ws).mean(0) for ws in zip(*ends, strict=True)] if ends \
@@ -194,27 +185,13 @@ class OwnLoop(TinyWrapper):
         self.loop.save_checkpoint()
 
 
-def test_in_a_custom_fit_the_average_moves_after_every_optimizer_step(tmp_path):
+def test_in_a_custom_fit_the_average_moves_after_every_optimizer_step(tmp_path, monkeypatch):
     """A custom fit() has no built-in batches: the average moves at each optimizer step,
-    ema_k = 0.9 ema_(k-1) + 0.1 w_k, computed here from the weights after each step."""
-    weights = []
+    starting at the weights of its first move."""
+    monkeypatch.setattr(tiny, "OwnLoop", OwnLoop, raising=False)
+    result, records = recorded_run(tmp_path, monkeypatch, *EMA, "train.epochs=1",
+                                   "wrapper=tests.train.tiny.OwnLoop")
+    assert [step for step, _ in records] == list(range(6))  # no on_train_start: its own fit
+    assert_close(saved_average(result), ema_of(w for _, w in records))
 
-    class Recorder(model_trainer.Callback):
-        def on_after_optimizer_step(self, wrapper, optimizers):
-            weights.append([p.detach().clone() for p in wrapper.model.parameters()])
 
-    tiny.Recorder, tiny.OwnLoop = Recorder, OwnLoop
-    try:
-        result = run_experiment(load(tmp_path, *EMA, "train.epochs=1",
-                                     "wrapper=tests.train.tiny.OwnLoop",
-                                     "train.callbacks=[tests.train.tiny.Recorder]"))
-    finally:
-        del tiny.Recorder, tiny.OwnLoop
-    saved = torch.load(result.trial_dir / "checkpoints" / "last.pt", weights_only=True)
-    average = next(s for s in saved["callbacks"] if s and "average" in s)["average"]
-    assert len(weights) == 6
-    expected = weights[0]  # the average starts at the weights of its first move
-    for step in weights[1:]:
-        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, step, strict=True)]
-    for a, e in zip(average, expected, strict=True):
-        assert torch.allclose(a, e, atol=1e-6)
